@@ -1,0 +1,79 @@
+// The run configuration: argv, a config file and the environment become one immutable RunConfig.
+// Nothing else in sluice sees argv. Precedence: command line > --config FILE > SLUICE_<OPTION>
+// environment variables > the Open WebUI fallbacks DATABASE_URL and DATABASE_SCHEMA > defaults.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sluice::config {
+
+enum class Command { migrate, verify, help, version };
+enum class ProgressStyle { automatic, bar, log, none };
+
+// The phases of `migrate`, in the order they run.
+enum class Phase { schema, backfill, indexes, constraints };
+
+// The writer commits when either limit is reached. A limit left out of --commit-interval is max(),
+// meaning never: compare elapsed time against it, do not add it to a time point (it would overflow).
+struct CommitInterval {
+    std::chrono::milliseconds every{std::chrono::seconds(5)};
+    std::size_t bytes = std::size_t{16} << 20;
+};
+
+struct RunConfig {
+    Command command = Command::help;
+    std::string db_url;               // libpq URL or keyword string; may hold a password: never print it
+    std::string schema = "public";
+    unsigned parse_threads = 1;       // default: the cores present
+    std::size_t fetch_rows = 1000;    // chats per FETCH from the server-side cursor
+    std::size_t batch_rows = 1000;    // chats per batch (one batch = one parse task = one COPY)
+    std::size_t batch_bytes = std::size_t{4} << 20;          // chat JSON bytes that close a batch
+    std::size_t max_inflight_bytes = std::size_t{32} << 20;  // chat JSON bytes read but not yet committed
+    std::size_t max_inflight_batches = 16;                   // batches read but not yet committed
+    CommitInterval commit_interval;
+    std::string reject_file = "sluice-rejects.jsonl";
+    std::optional<std::uint64_t> max_rejects;                // unset: any number of rejects is not a failure
+    std::vector<Phase> phases{Phase::schema, Phase::backfill, Phase::indexes, Phase::constraints};
+    unsigned index_connections = 1;   // default: the cores present, at most 7 (one per index)
+    ProgressStyle progress = ProgressStyle::automatic;
+    bool stamp_alembic = false;
+    unsigned connect_retries = 5;     // reconnect attempts before the run gives up
+    std::chrono::milliseconds retry_max_wait{std::chrono::seconds(30)};  // cap of the exponential backoff
+};
+
+// Bad usage or configuration; main prints what() as one line and exits with status 2.
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Looks up an environment variable; empty optional when unset. Injected so tests need no real environment.
+using Environment = std::function<std::optional<std::string>(const std::string& name)>;
+Environment process_environment();
+// The names of the variables set, so that a misspelt SLUICE_ variable is an error rather than ignored.
+std::vector<std::string> process_environment_names();
+
+// Parses argv (argv[0] is the program name). Throws UsageError naming the option and what is wrong.
+// env_names lists the environment's variables for the misspelling check; main passes
+// process_environment_names(), and the check is skipped when the list is empty.
+RunConfig parse(int argc, const char* const argv[], const Environment& env,
+                const std::vector<std::string>& env_names = {});
+
+// The text of `sluice --help`: commands, every option with its default and its environment variable.
+std::string help_text();
+std::string version_text();
+
+// A connection string with any password replaced by "***", safe for logs and error messages.
+std::string redact_password(const std::string& conninfo);
+
+// Parses "64MB", "4MiB", "512kB", "1GB", "1048576" into bytes (binary units). Throws UsageError,
+// naming `option` (e.g. "--batch-bytes"), for junk, negatives, overflow and zero: no size means anything by 0.
+std::size_t parse_size(const std::string& option, const std::string& text);
+
+}  // namespace sluice::config

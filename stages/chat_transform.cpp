@@ -1,0 +1,393 @@
+// The rules of SPEC §2 applied to one scanned chat: selection of messages, the text, JSON,
+// boolean and timestamp columns, and the rejects for values PostgreSQL cannot store.
+#include "stages/chat_transform.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+
+#include "engine/utf8.h"
+#include "stages/chat_scan.h"
+
+namespace sluice::stages {
+
+using scan::Type;
+using scan::Value;
+
+namespace {
+
+constexpr std::int64_t kMinTimestamp = 1577836800;  // 2020-01-01, upstream's lower bound
+constexpr std::int64_t kMillisecondsAbove = 10'000'000'000;
+
+// A text column's value, or why the message cannot be stored.
+struct Text {
+    bool is_null = false;
+    std::string_view text;
+    const char* problem = nullptr;  // set: the message is rejected
+    const char* sqlstate = nullptr;
+};
+
+bool truthy(const Value& v, std::string_view doc) {
+    switch (v.type) {
+        case Type::absent: case Type::null: case Type::json_false: return false;
+        case Type::json_true: return true;
+        case Type::number: return scan::number_is_truthy(doc.substr(v.begin, v.end - v.begin));
+        case Type::string: return v.end - v.begin > 2;  // more than the two quotes
+        case Type::object: case Type::array: return !v.empty;
+    }
+    return false;
+}
+
+Text text_column(const Value& v, std::string_view doc, std::string& storage) {
+    switch (v.type) {
+        case Type::absent: case Type::null: return {true, {}, nullptr, nullptr};
+        case Type::json_true: return {false, "true", nullptr, nullptr};
+        case Type::json_false: return {false, "false", nullptr, nullptr};
+        case Type::number: return {false, doc.substr(v.begin, v.end - v.begin), nullptr, nullptr};
+        case Type::string: {
+            std::string_view s = scan::string_text(v.raw(doc), storage);
+            if (engine::storable_as_text(s)) return {false, s, nullptr, nullptr};
+            return {false, s, "holds a NUL character or a lone UTF-16 surrogate, which a text column cannot store",
+                    "22021"};
+        }
+        case Type::object: return {false, {}, "holds a JSON object, which a text column cannot store", "42804"};
+        case Type::array: return {false, {}, "holds a JSON array, which a text column cannot store", "42804"};
+    }
+    return {};
+}
+
+std::string_view json_column(const Value& v, std::string_view doc) {
+    return v.type == Type::absent ? std::string_view("null") : doc.substr(v.begin, v.end - v.begin);
+}
+
+// Python's float() grammar for strings, ASCII forms: optional sign, digits with single
+// underscores between them, optional fraction and exponent. Writes the underscore-free text.
+bool python_float_syntax(std::string_view s, std::string& clean) {
+    clean.clear();
+    std::size_t i = 0;
+    auto digits = [&](bool required) {
+        std::size_t start = i;
+        while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) ||
+                                (s[i] == '_' && i > start && i + 1 < s.size() &&
+                                 std::isdigit(static_cast<unsigned char>(s[i + 1]))))) {
+            if (s[i] != '_') clean.push_back(s[i]);
+            ++i;
+        }
+        return !required || i > start;
+    };
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) clean.push_back(s[i++]);
+    std::size_t before = clean.size();
+    digits(false);
+    bool int_part = clean.size() > before;
+    if (i < s.size() && s[i] == '.') {
+        clean.push_back(s[i++]);
+        std::size_t frac_start = clean.size();
+        digits(false);
+        if (!int_part && clean.size() == frac_start) return false;
+    } else if (!int_part) {
+        return false;
+    }
+    if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+        clean.push_back(s[i++]);
+        if (i < s.size() && (s[i] == '+' || s[i] == '-')) clean.push_back(s[i++]);
+        if (!digits(true)) return false;
+    }
+    return i == s.size();
+}
+
+std::string_view strip_python_whitespace(std::string_view s) {
+    auto space_at_front = [](std::string_view t) -> std::size_t {
+        if (t.empty()) return 0;
+        unsigned char c = static_cast<unsigned char>(t[0]);
+        if (c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1C && c <= 0x1F)) return 1;
+        if (c == 0xC2 && t.size() > 1 && (t[1] == '\xA0' || t[1] == '\x85')) return 2;  // NBSP, NEL
+        return 0;
+    };
+    auto space_at_back = [](std::string_view t) -> std::size_t {
+        if (t.empty()) return 0;
+        unsigned char c = static_cast<unsigned char>(t.back());
+        if (c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1C && c <= 0x1F)) return 1;
+        if (t.size() > 1 && t[t.size() - 2] == '\xC2' && (c == 0xA0 || c == 0x85)) return 2;
+        return 0;
+    };
+    while (std::size_t n = space_at_front(s)) s.remove_prefix(n);
+    while (std::size_t n = space_at_back(s)) s.remove_suffix(n);
+    return s;
+}
+
+void count(TransformOutput& out, SkipRule rule) { ++out.skipped[static_cast<std::size_t>(rule)]; }
+
+}  // namespace
+
+const char* skip_rule_name(SkipRule rule) {
+    switch (rule) {
+        case SkipRule::chat_null: return "chat is SQL NULL";
+        case SkipRule::chat_falsy: return "chat is empty (null, {}, [], \"\", 0, false)";
+        case SkipRule::chat_not_json: return "chat is a string that does not hold JSON";
+        case SkipRule::chat_not_object: return "chat is not a JSON object";
+        case SkipRule::history_not_object: return "chat.history is absent or not an object";
+        case SkipRule::messages_not_object: return "history.messages is absent or not an object";
+        case SkipRule::message_not_object: return "message is not an object";
+        case SkipRule::role_falsy: return "message role is absent or empty";
+    }
+    return "?";
+}
+
+void TransformOutput::clear() {
+    rows.tuples.clear();
+    rows.starts.clear();
+    rejects.clear();
+    skipped.fill(0);
+    chats = 0;
+}
+
+const std::vector<engine::Column>& chat_message_columns() {
+    using engine::ColumnKind;
+    static const std::vector<engine::Column> columns = {
+        {"id", ColumnKind::text},         {"chat_id", ColumnKind::text},    {"user_id", ColumnKind::text},
+        {"role", ColumnKind::text},       {"parent_id", ColumnKind::text},  {"content", ColumnKind::json},
+        {"output", ColumnKind::json},     {"model_id", ColumnKind::text},   {"files", ColumnKind::json},
+        {"sources", ColumnKind::json},    {"embeds", ColumnKind::json},     {"done", ColumnKind::boolean},
+        {"status_history", ColumnKind::json}, {"error", ColumnKind::json},  {"usage", ColumnKind::json},
+        {"created_at", ColumnKind::int8}, {"updated_at", ColumnKind::int8},
+    };
+    return columns;
+}
+
+std::optional<std::int64_t> python_int_of_float(std::string_view text, bool is_string) {
+    std::string clean;
+    if (is_string) {
+        if (!python_float_syntax(strip_python_whitespace(text), clean)) return std::nullopt;
+    } else {
+        clean.assign(text);
+    }
+    char* end = nullptr;
+    double d = std::strtod(clean.c_str(), &end);
+    if (end != clean.c_str() + clean.size() || !std::isfinite(d)) return std::nullopt;
+    d = std::trunc(d);
+    if (std::fabs(d) >= 9.2e18) return std::nullopt;  // far outside any valid timestamp
+    return static_cast<std::int64_t>(d);
+}
+
+std::int64_t normalize_timestamp(std::optional<std::int64_t> t, std::int64_t now) {
+    if (!t) return now;
+    std::int64_t v = *t;
+    if (v > kMillisecondsAbove) v /= 1000;  // positive here, so this is Python's //
+    if (v < kMinTimestamp || v > now + 86400) return now;
+    return v;
+}
+
+struct ChatTransform::Scratch {
+    scan::Result result;
+    std::string work;     // a surrogate-disarmed copy of the document, when one is needed
+    std::string decoded;  // the document inside a double-encoded chat
+    std::vector<std::string_view> keys;         // each message's decoded key
+    std::deque<std::string> escaped_keys;       // storage for keys that held escapes (stable addresses)
+    std::vector<std::pair<std::string_view, std::uint32_t>> order;  // for duplicate detection
+    std::string text[4];                        // decoded role, parentId, model, timestamp
+};
+
+ChatTransform::ChatTransform(std::int64_t now, bool validate_utf8)
+    : now_(now), validate_utf8_(validate_utf8), scratch_(std::make_unique<Scratch>()) {}
+ChatTransform::~ChatTransform() = default;
+
+namespace {
+
+// Python dict semantics for repeated message keys: the first position, the last value.
+// `keys[i]` is message i's decoded key.
+void apply_last_wins(scan::Result& r, std::vector<std::string_view>& keys,
+                     std::vector<std::pair<std::string_view, std::uint32_t>>& order) {
+    if (r.messages.size() < 2) return;
+    order.clear();
+    for (std::uint32_t i = 0; i < r.messages.size(); ++i) order.emplace_back(keys[i], i);
+    std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (std::size_t i = 0; i < order.size();) {
+        std::size_t j = i;
+        while (j + 1 < order.size() && order[j + 1].first == order[i].first) ++j;
+        if (j > i) {
+            r.messages[order[i].second] = r.messages[order[j].second];
+            for (std::size_t k = i + 1; k <= j; ++k) r.messages[order[k].second].live = false;
+        }
+        i = j + 1;
+    }
+}
+
+struct MessageContext {
+    const ChatRow& chat;
+    std::string_view doc;
+    const scan::Message& m;
+    std::string_view key;  // decoded
+    std::string* text;     // four scratch strings for decoded text columns
+};
+
+void append_message_id(std::string& out, const MessageContext& c) {
+    out.append(c.chat.id);
+    out.push_back('-');
+    out.append(c.key);
+}
+
+std::string message_json(const MessageContext& c) {
+    static const char* const kNames[scan::field_count] = {
+        "role", "parentId", "model", "content", "output", "files", "sources",
+        "embeds", "error", "usage", "statusHistory", "done", "timestamp"};
+    std::string id;
+    append_message_id(id, c);
+    std::string out = "{\"id\":";
+    engine::append_json_string(out, id);
+    out += ",\"chat_id\":";
+    engine::append_json_string(out, c.chat.id);
+    out += ",\"user_id\":";
+    engine::append_json_string(out, c.chat.user_id);
+    for (std::size_t f = 0; f < scan::field_count; ++f) {
+        const Value& v = c.m.fields[f];
+        if (v.type == Type::absent) continue;
+        out += ",\"";
+        out += kNames[f];
+        out += "\":";
+        out.append(c.doc.substr(v.begin, v.end - v.begin));
+    }
+    out.push_back('}');
+    return out;
+}
+
+void reject_message(const MessageContext& c, const char* column, const Text& why, TransformOutput& out) {
+    engine::Reject& rej = out.rejects.emplace_back();
+    append_message_id(rej.key, c);
+    rej.group.assign(c.chat.id);
+    rej.sqlstate = why.sqlstate;
+    rej.message = std::string(column) + " " + why.problem;
+    rej.row_json = message_json(c);
+}
+
+// Emits the message's row, or rejects it when a text or boolean column cannot take its value.
+void emit_row(const MessageContext& c, std::int64_t now, TransformOutput& out) {
+    const scan::Message& m = c.m;
+    Text role = text_column(m.fields[scan::role], c.doc, c.text[0]);
+    Text parent = text_column(m.fields[scan::parent_id], c.doc, c.text[1]);
+    Text model = text_column(m.fields[scan::model], c.doc, c.text[2]);
+    if (role.problem) return reject_message(c, "role", role, out);
+    if (parent.problem) return reject_message(c, "parentId", parent, out);
+    if (model.problem) return reject_message(c, "model", model, out);
+    if (!engine::storable_as_text(c.key)) {
+        return reject_message(c, "the message key", {false, {}, "holds a NUL character or a lone UTF-16 "
+                              "surrogate, which the text column id cannot store", "22021"}, out);
+    }
+    const Value& done = m.fields[scan::done];
+    bool done_null = done.type == Type::null;
+    if (done.type != Type::absent && done.type != Type::json_true && done.type != Type::json_false && !done_null) {
+        return reject_message(c, "done", {false, {}, "is neither true, false nor null, which the boolean "
+                              "column done cannot store", "22P02"}, out);
+    }
+    const Value& ts = m.fields[scan::timestamp];
+    std::optional<std::int64_t> t;
+    if (ts.type == Type::absent) t = now;
+    else if (ts.type == Type::number) t = python_int_of_float(c.doc.substr(ts.begin, ts.end - ts.begin), false);
+    else if (ts.type == Type::string) t = python_int_of_float(scan::string_text(ts.raw(c.doc), c.text[3]), true);
+    std::int64_t created = normalize_timestamp(t, now);
+
+    out.rows.starts.push_back(out.rows.tuples.size());
+    engine::TupleEncoder row(out.rows.tuples);
+    auto text = [&](const Text& v) { v.is_null ? row.null() : row.bytes(v.text); };
+    auto json = [&](scan::Field f) { row.bytes(json_column(m.fields[f], c.doc)); };
+    row.begin_row(17);
+    std::string_view key = c.key;
+    char* id = row.reserve(c.chat.id.size() + 1 + key.size());
+    std::memcpy(id, c.chat.id.data(), c.chat.id.size());
+    id[c.chat.id.size()] = '-';
+    std::memcpy(id + c.chat.id.size() + 1, key.data(), key.size());
+    row.bytes(c.chat.id);
+    row.bytes(c.chat.user_id);
+    text(role);
+    text(parent);
+    json(scan::content);
+    json(scan::output);
+    text(model);
+    json(scan::files);
+    json(scan::sources);
+    json(scan::embeds);
+    if (done_null) row.null();
+    else row.boolean(done.type != Type::json_false);
+    json(scan::status_history);
+    json(scan::error);
+    json(scan::usage);
+    row.int8(created);
+    row.int8(created);
+}
+
+}  // namespace
+
+void ChatTransform::run(const ChatRow& chat, TransformOutput& out) {
+    ++out.chats;
+    if (!chat.chat) return count(out, SkipRule::chat_null);
+    std::string_view doc = *chat.chat;
+    scan::Result& r = scratch_->result;
+
+    auto reject_chat = [&](const std::string& why) {
+        engine::Reject& rej = out.rejects.emplace_back();
+        rej.key.assign(chat.id);
+        rej.group.assign(chat.id);
+        rej.sqlstate = "22P02";
+        rej.message = "chat " + why;
+        rej.row_json = "{\"id\":";
+        engine::append_json_string(rej.row_json, chat.id);
+        rej.row_json += ",\"user_id\":";
+        engine::append_json_string(rej.row_json, chat.user_id);
+        rej.row_json += ",\"chat\":";
+        engine::append_json_string(rej.row_json, doc);
+        rej.row_json += "}";
+    };
+    if (validate_utf8_ && !engine::storable_as_text(doc)) {
+        return reject_chat("is not valid UTF-8 text");
+    }
+    scan::scan_document(doc, r, scratch_->work);
+    if (r.outcome == scan::Outcome::unparsable) return reject_chat("JSON could not be parsed: " + r.error);
+
+    if (r.top.type == Type::string) {  // double-encoded: the document is inside the string
+        if (r.top.end - r.top.begin == 2) return count(out, SkipRule::chat_falsy);
+        if (!scan::decode_string_literal(r.top.raw(doc), scratch_->decoded, scan::LoneSurrogate::keep_escape)) {
+            return count(out, SkipRule::chat_not_json);
+        }
+        doc = scratch_->decoded;
+        scan::scan_document(doc, r, scratch_->work);
+        if (r.outcome == scan::Outcome::unparsable) return count(out, SkipRule::chat_not_json);
+    } else if (!truthy(r.top, doc)) {
+        return count(out, SkipRule::chat_falsy);
+    }
+    switch (r.outcome) {
+        case scan::Outcome::top_not_object: return count(out, SkipRule::chat_not_object);
+        case scan::Outcome::history_not_object: return count(out, SkipRule::history_not_object);
+        case scan::Outcome::messages_not_object: return count(out, SkipRule::messages_not_object);
+        default: break;
+    }
+    std::vector<std::string_view>& keys = scratch_->keys;
+    keys.clear();
+    std::size_t escaped = 0;
+    for (const scan::Message& m : r.messages) {
+        std::string_view raw = m.key.raw(doc);
+        if (raw.find('\\') == std::string_view::npos) {
+            keys.push_back(raw.substr(1, raw.size() - 2));
+            continue;
+        }
+        if (escaped == scratch_->escaped_keys.size()) scratch_->escaped_keys.emplace_back();
+        keys.push_back(scan::string_text(raw, scratch_->escaped_keys[escaped++]));
+    }
+    apply_last_wins(r, keys, scratch_->order);
+
+    for (std::size_t i = 0; i < r.messages.size(); ++i) {
+        const scan::Message& m = r.messages[i];
+        if (!m.live) continue;
+        if (!m.is_object) {
+            count(out, SkipRule::message_not_object);
+            continue;
+        }
+        if (!truthy(m.fields[scan::role], doc)) {
+            count(out, SkipRule::role_falsy);
+            continue;
+        }
+        emit_row({chat, doc, m, keys[i], scratch_->text}, now_, out);
+    }
+}
+
+}  // namespace sluice::stages

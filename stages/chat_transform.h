@@ -1,0 +1,81 @@
+// The Open WebUI chat transform (SPEC §2): one `chat` row (id, user_id, chat JSON text) becomes
+// the binary COPY tuples of its `chat_message` rows, exactly as upstream's alembic revision
+// 8452d01d26d7 derives them. A pure function of (row, now): no database, no shared state.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/batch.h"
+#include "engine/copy_binary.h"
+
+namespace sluice::stages {
+
+// One row as the reader selects it. `chat` is empty for SQL NULL.
+struct ChatRow {
+    std::string_view id;
+    std::string_view user_id;
+    std::optional<std::string_view> chat;
+};
+
+// Why a chat or a message gave no row, for the summary. Chats count in the chat_* and history/
+// messages rules; single messages in message_not_object and role_falsy.
+enum class SkipRule : std::uint8_t {
+    chat_null,
+    chat_falsy,
+    chat_not_json,
+    chat_not_object,
+    history_not_object,
+    messages_not_object,
+    message_not_object,
+    role_falsy,
+};
+inline constexpr std::size_t kSkipRules = 8;
+const char* skip_rule_name(SkipRule rule);
+
+// What one batch's worth of chats produced. Owned by the caller; reused across batches.
+struct TransformOutput {
+    engine::Rows rows;
+    std::vector<engine::Reject> rejects;
+    std::array<std::uint64_t, kSkipRules> skipped{};
+    std::uint64_t chats = 0;
+
+    void clear();
+};
+
+// The chat_message columns in the order the tuples hold them.
+const std::vector<engine::Column>& chat_message_columns();
+
+// Turns chats into rows. One per parse thread: it keeps its scratch buffers between chats, so
+// it is not thread-safe, and cheap to reuse.
+class ChatTransform {
+public:
+    // `now`: seconds since the epoch, taken once when the run starts. `validate_utf8`: check the
+    // chat text first (needed when the source database is not UTF-8, and for untrusted input).
+    explicit ChatTransform(std::int64_t now, bool validate_utf8 = false);
+    ~ChatTransform();
+    ChatTransform(const ChatTransform&) = delete;
+    ChatTransform& operator=(const ChatTransform&) = delete;
+
+    void run(const ChatRow& chat, TransformOutput& out);
+
+private:
+    struct Scratch;
+    std::int64_t now_;
+    bool validate_utf8_;
+    std::unique_ptr<Scratch> scratch_;
+};
+
+// Python's int(float(x)) for a JSON number or a string, as SPEC §2 applies it to timestamps:
+// empty when Python would raise (junk, inf, nan) or the value is beyond 64 bits.
+std::optional<std::int64_t> python_int_of_float(std::string_view text, bool is_string);
+
+// The timestamp rule: int(float(t)), milliseconds to seconds, then the window [2020, now + 1 day].
+std::int64_t normalize_timestamp(std::optional<std::int64_t> t, std::int64_t now);
+
+}  // namespace sluice::stages

@@ -1,0 +1,354 @@
+// The chat transform, rule by rule (SPEC §2), and every awkward document PostgreSQL's json accepts.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include <rapidjson/document.h>
+
+#include "engine/copy_binary.h"
+#include "stages/chat_scan.h"
+#include "stages/chat_transform.h"
+
+using namespace sluice;
+using stages::SkipRule;
+
+namespace {
+
+constexpr std::int64_t kNow = 1750000000;  // 2025-06-15
+
+struct Run {
+    stages::TransformOutput out;
+    std::vector<std::string> rows;  // each row as the JSON object tuple_to_json renders
+
+    std::size_t skipped(SkipRule rule) const { return out.skipped[static_cast<std::size_t>(rule)]; }
+    rapidjson::Document row(std::size_t i) const {
+        rapidjson::Document d;
+        d.Parse<rapidjson::kParseNumbersAsStringsFlag>(rows.at(i).c_str());
+        REQUIRE_MESSAGE(!d.HasParseError(), "row is not valid JSON: " << rows.at(i));
+        return d;
+    }
+    std::string field(std::size_t i, const char* name) const {  // raw JSON text of one column
+        std::string r = rows.at(i);
+        std::string key = std::string("\"") + name + "\":";
+        auto at = r.find(key);
+        REQUIRE_MESSAGE(at != std::string::npos, name << " missing in " << r);
+        at += key.size();
+        std::size_t next = std::string::npos;
+        for (const char* col : {"\"chat_id\":", "\"user_id\":", "\"role\":", "\"parent_id\":", "\"content\":",
+                                "\"output\":", "\"model_id\":", "\"files\":", "\"sources\":", "\"embeds\":",
+                                "\"done\":", "\"status_history\":", "\"error\":", "\"usage\":",
+                                "\"created_at\":", "\"updated_at\":"}) {
+            auto p = r.find(std::string(",") + col, at);
+            if (p != std::string::npos && p < next) next = p;
+        }
+        if (next == std::string::npos) next = r.size() - 1;
+        return r.substr(at, next - at);
+    }
+};
+
+// Whether `text` is JSON as PostgreSQL's json type reads it (lone surrogates allowed).
+bool is_json(const std::string& text) {
+    stages::scan::Result r;
+    std::string work;
+    stages::scan::scan_document(text, r, work);
+    return r.outcome != stages::scan::Outcome::unparsable;
+}
+
+Run transform(const std::optional<std::string>& chat, std::int64_t now = kNow) {
+    stages::ChatTransform t(now, true);
+    Run run;
+    stages::ChatRow row{"chat1", "user1", std::nullopt};
+    if (chat) row.chat = std::string_view(*chat);
+    t.run(row, run.out);
+    for (std::size_t i = 0; i < run.out.rows.count(); ++i)
+        run.rows.push_back(engine::tuple_to_json(run.out.rows.tuple(i), stages::chat_message_columns()));
+    return run;
+}
+
+// A chat whose history.messages holds the given members text.
+std::string chat_with(const std::string& members) {
+    return R"({"title":"t","history":{"currentId":"m1","messages":{)" + members + "}}}";
+}
+std::string one_message(const std::string& body) { return chat_with(R"("m1":{)" + body + "}"); }
+
+}  // namespace
+
+TEST_CASE("a plain two-message chat becomes two rows with every column as upstream sets it") {
+    Run r = transform(chat_with(
+        R"("m1":{"role":"user","content":"hi","timestamp":1717000000,"parentId":null},)"
+        R"("m2":{"role":"assistant","content":"hello","model":"llama3","parentId":"m1","done":true,)"
+        R"("usage":{"total_tokens":5},"timestamp":1717000001})"));
+    REQUIRE(r.rows.size() == 2);
+    CHECK(r.field(0, "id") == R"("chat1-m1")");
+    CHECK(r.field(0, "chat_id") == R"("chat1")");
+    CHECK(r.field(0, "user_id") == R"("user1")");
+    CHECK(r.field(0, "role") == R"("user")");
+    CHECK(r.field(0, "parent_id") == "null");
+    CHECK(r.field(0, "model_id") == "null");
+    CHECK(r.field(0, "content") == R"("hi")");
+    CHECK(r.field(0, "created_at") == "1717000000");
+    CHECK(r.field(0, "updated_at") == "1717000000");
+    CHECK(r.field(1, "parent_id") == R"("m1")");
+    CHECK(r.field(1, "model_id") == R"("llama3")");
+    CHECK(r.field(1, "usage") == R"({"total_tokens":5})");
+    CHECK(r.field(1, "done") == "true");
+}
+
+TEST_CASE("a chat that is SQL NULL gives no rows") {
+    Run r = transform(std::nullopt);
+    CHECK(r.rows.empty());
+    CHECK(r.skipped(SkipRule::chat_null) == 1);
+}
+
+TEST_CASE("a chat that Python calls falsy gives no rows") {
+    for (const char* doc : {"null", "{}", "[]", "\"\"", "0", "false", "0.0", " {} "}) {
+        Run r = transform(std::string(doc));
+        CHECK_MESSAGE(r.rows.empty(), doc);
+        CHECK_MESSAGE(r.skipped(SkipRule::chat_falsy) == 1, doc << " not counted as falsy");
+    }
+}
+
+TEST_CASE("a chat that is neither object nor falsy gives no rows") {
+    for (const char* doc : {"5", "true", "[1]", R"("[1]")", R"("\"str\"")"}) {
+        Run r = transform(std::string(doc));
+        CHECK_MESSAGE(r.rows.empty(), doc);
+        CHECK_MESSAGE(r.skipped(SkipRule::chat_not_object) == 1, doc << " not counted as not-an-object");
+    }
+}
+
+TEST_CASE("a double-encoded chat is parsed from its string") {
+    std::string inner = one_message(R"("role":"user","content":"x\ny","timestamp":1717000000)");
+    std::string doc = "\"";
+    for (char c : inner) {
+        if (c == '"' || c == '\\') doc.push_back('\\');
+        doc.push_back(c);
+    }
+    doc += "\"";
+    Run r = transform(doc);
+    REQUIRE(r.rows.size() == 1);
+    CHECK(r.field(0, "content") == R"("x\ny")");
+}
+
+TEST_CASE("a double-encoded chat whose string is not JSON gives no rows") {
+    Run r = transform(std::string(R"("not json {")"));
+    CHECK(r.rows.empty());
+    CHECK(r.skipped(SkipRule::chat_not_json) == 1);
+}
+
+TEST_CASE("a lone surrogate inside a double-encoded chat is kept as its escape") {
+    Run r = transform(std::string(R"("{\"history\":{\"messages\":{\"m\":{\"role\":\"user\",\"content\":\"a\ud800b\"}}}}")"));
+    REQUIRE(r.rows.size() == 1);
+    CHECK(r.field(0, "content") == R"("a\ud800b")");
+}
+
+TEST_CASE("history or messages of the wrong type give no rows") {
+    for (const char* doc : {R"({"title":"x"})", R"({"history":[]})", R"({"history":"h"})", R"({"history":null})"}) {
+        Run r = transform(std::string(doc));
+        CHECK_MESSAGE(r.rows.empty(), doc);
+        CHECK_MESSAGE(r.skipped(SkipRule::history_not_object) == 1, doc);
+    }
+    for (const char* doc : {R"({"history":{}})", R"({"history":{"messages":[{"role":"user"}]}})",
+                            R"({"history":{"messages":null}})"}) {
+        Run r = transform(std::string(doc));
+        CHECK_MESSAGE(r.rows.empty(), doc);
+        CHECK_MESSAGE(r.skipped(SkipRule::messages_not_object) == 1, doc);
+    }
+}
+
+TEST_CASE("a repeated history key: the last one counts") {
+    Run later_wins = transform(std::string(
+        R"({"history":{"messages":{"a":{"role":"user"}}},"history":{"messages":{"b":{"role":"user"}}}})"));
+    REQUIRE(later_wins.rows.size() == 1);
+    CHECK(later_wins.field(0, "id") == R"("chat1-b")");
+    Run later_null = transform(std::string(R"({"history":{"messages":{"a":{"role":"user"}}},"history":null})"));
+    CHECK(later_null.rows.empty());
+}
+
+TEST_CASE("messages that are not objects are skipped, their neighbours kept") {
+    Run r = transform(chat_with(R"("a":"text","b":[1],"c":null,"d":{"role":"user"})"));
+    REQUIRE(r.rows.size() == 1);
+    CHECK(r.field(0, "id") == R"("chat1-d")");
+    CHECK(r.skipped(SkipRule::message_not_object) == 3);
+}
+
+TEST_CASE("a message whose role is absent or falsy is skipped") {
+    for (const char* role : {"", R"("role":null)", R"("role":"")", R"("role":false)", R"("role":0)",
+                             R"("role":0.0)", R"("role":-0)", R"("role":[])", R"("role":{})", R"("role":1e-400)"}) {
+        Run r = transform(one_message(role));
+        CHECK_MESSAGE(r.rows.empty(), "role " << role);
+        CHECK_MESSAGE(r.skipped(SkipRule::role_falsy) == 1, "role " << role);
+    }
+}
+
+TEST_CASE("numbers and booleans in text columns store their JSON text") {
+    Run r = transform(one_message(R"("role":5,"parentId":1.5e300,"model":true)"));
+    REQUIRE(r.rows.size() == 1);
+    CHECK(r.field(0, "role") == R"("5")");
+    CHECK(r.field(0, "parent_id") == R"("1.5e300")");
+    CHECK(r.field(0, "model_id") == R"("true")");
+    Run f = transform(one_message(R"("role":"user","parentId":false,"model":-12)"));
+    CHECK(f.field(0, "parent_id") == R"("false")");
+    CHECK(f.field(0, "model_id") == R"("-12")");
+}
+
+TEST_CASE("an object or array in a text column rejects that message and keeps its neighbours") {
+    Run r = transform(chat_with(R"("a":{"role":{"x":1}},"b":{"role":"user","parentId":[1]},)"
+                                R"("c":{"role":"user","model":{}},"d":{"role":"user"})"));
+    REQUIRE(r.rows.size() == 1);
+    CHECK(r.field(0, "id") == R"("chat1-d")");
+    REQUIRE(r.out.rejects.size() == 3);
+    CHECK(r.out.rejects[0].key == "chat1-a");
+    CHECK(r.out.rejects[0].group == "chat1");
+    CHECK(r.out.rejects[0].message.find("role") == 0);
+    CHECK(r.out.rejects[1].message.find("parentId") == 0);
+    CHECK(r.out.rejects[2].message.find("model") == 0);
+    CHECK_MESSAGE(is_json(r.out.rejects[0].row_json), "the reject's row is not JSON: " << r.out.rejects[0].row_json);
+}
+
+TEST_CASE("a NUL or a lone surrogate in a text column rejects that message only") {
+    Run r = transform(chat_with(R"("a":{"role":"us\u0000er"},"b":{"role":"user","parentId":"\ud800"},)"
+                                R"("c":{"role":"user","model":"x\udc00"},"d":{"role":"user"},)"
+                                R"("e\u0000":{"role":"user"},"f\udbff":{"role":"user"})"));
+    REQUIRE(r.rows.size() == 1);
+    CHECK(r.field(0, "id") == R"("chat1-d")");
+    REQUIRE(r.out.rejects.size() == 5);
+    for (const auto& rej : r.out.rejects) {
+        CHECK_MESSAGE(rej.sqlstate == "22021", rej.key << ": " << rej.message);
+        CHECK_MESSAGE(is_json(rej.row_json), "the reject's row is not JSON: " << rej.row_json);
+    }
+    CHECK(r.out.rejects[4].row_json.find(R"("id":"chat1-f\udbff")") != std::string::npos);
+}
+
+TEST_CASE("a repeated message key: the last value counts, in the first one's place") {
+    Run r = transform(chat_with(R"("a":{"role":"user","content":1},"b":{"role":"user"},"a":{"role":"assistant","content":2})"));
+    REQUIRE(r.rows.size() == 2);
+    CHECK(r.field(0, "id") == R"("chat1-a")");
+    CHECK(r.field(0, "role") == R"("assistant")");
+    CHECK(r.field(0, "content") == "2");
+    CHECK(r.field(1, "id") == R"("chat1-b")");
+    Run gone = transform(chat_with(R"("a":{"role":"user"},"a":"replaced by a string")"));
+    CHECK(gone.rows.empty());
+}
+
+TEST_CASE("a repeated key inside a message: the last value counts") {
+    Run r = transform(one_message(R"("role":"user","content":"first","content":"second","role":"assistant")"));
+    REQUIRE(r.rows.size() == 1);
+    CHECK(r.field(0, "content") == R"("second")");
+    CHECK(r.field(0, "role") == R"("assistant")");
+}
+
+TEST_CASE("absent JSON fields are the JSON text null, not SQL NULL") {
+    Run r = transform(one_message(R"("role":"user")"));
+    REQUIRE(r.rows.size() == 1);
+    auto fields = engine::decode_tuple(r.out.rows.tuple(0));
+    for (std::size_t col : {5u, 6u, 8u, 9u, 10u, 12u, 13u, 14u}) {
+        CHECK_MESSAGE(!fields[col].is_null, stages::chat_message_columns()[col].name << " is SQL NULL");
+        CHECK_MESSAGE(fields[col].bytes == "null", stages::chat_message_columns()[col].name);
+    }
+}
+
+TEST_CASE("done: absent is true, true and false as given, null is SQL NULL, anything else is rejected") {
+    CHECK(transform(one_message(R"("role":"user")")).field(0, "done") == "true");
+    CHECK(transform(one_message(R"("role":"user","done":true)")).field(0, "done") == "true");
+    CHECK(transform(one_message(R"("role":"user","done":false)")).field(0, "done") == "false");
+    CHECK(transform(one_message(R"("role":"user","done":null)")).field(0, "done") == "null");
+    for (const char* done : {R"("yes")", "1", "[]", "{}"}) {
+        Run r = transform(one_message(std::string(R"("role":"user","done":)") + done));
+        CHECK_MESSAGE(r.rows.empty(), "done " << done);
+        REQUIRE(r.out.rejects.size() == 1);
+        CHECK(r.out.rejects[0].sqlstate == "22P02");
+    }
+}
+
+TEST_CASE("timestamps are normalized as upstream's int(float(t)) and range check do") {
+    struct Case { const char* ts; std::int64_t expect; };
+    const Case cases[] = {
+        {nullptr, kNow},                        // absent
+        {"null", kNow},
+        {"1717000000", 1717000000},
+        {"1717000000123", 1717000000},          // milliseconds
+        {"1717000000.9", 1717000000},           // truncation
+        {"\"1717000001\"", 1717000001},         // numeric string
+        {"\" 1717000002 \"", 1717000002},       // Python strips whitespace
+        {"\"1_717_000_003\"", 1717000003},      // and accepts digit underscores
+        {"\"1.717000004e9\"", 1717000004},
+        {"\"junk\"", kNow},
+        {"\"inf\"", kNow},
+        {"\"nan\"", kNow},
+        {"true", kNow},                         // int(float(True)) is 1: before 2020
+        {"1500000000", kNow},                   // before 2020
+        {"1577836800", 1577836800},             // the first second allowed
+        {"1750086400", 1750086400},             // now + 1 day is allowed
+        {"1750086401", kNow},                   // a second later is not
+        {"\"1e9\"", kNow},
+        {"123456789012345678901234567890", kNow},
+        {"-1717000000", kNow},
+        {"{}", kNow},
+    };
+    for (const Case& c : cases) {
+        std::string body = R"("role":"user")";
+        if (c.ts) body += std::string(R"(,"timestamp":)") + c.ts;
+        Run r = transform(one_message(body));
+        REQUIRE(r.rows.size() == 1);
+        CHECK_MESSAGE(r.field(0, "created_at") == std::to_string(c.expect), "timestamp " << (c.ts ? c.ts : "absent"));
+        CHECK(r.field(0, "updated_at") == r.field(0, "created_at"));
+    }
+}
+
+TEST_CASE("JSON values keep their text: big numbers, escapes, duplicate keys, key order") {
+    const std::string usage =
+        R"({"z":1,"a":123456789012345678901234567890,"f":1.5e300,"n":-0.0,"e":1E+2,"a":2,"s":"\ud800\u0000\"é😀"})";
+    Run r = transform(one_message(R"("role":"user","usage":)" + usage + R"(,"content":"\udc00 x \ud83d\ude00")"));
+    REQUIRE(r.rows.size() == 1);
+    CHECK(r.field(0, "usage") == usage);
+    CHECK(r.field(0, "content") == R"("\udc00 x \ud83d\ude00")");
+}
+
+TEST_CASE("whitespace and newlines inside a JSON value are kept as written") {
+    Run r = transform(one_message("\"role\" : \"user\" ,\n \"files\" :\t[ 1 ,\n 2 ] "));
+    REQUIRE(r.rows.size() == 1);
+    CHECK(r.field(0, "files") == "[ 1 ,\n 2 ]");
+}
+
+TEST_CASE("nesting thousands deep is handled without overflowing the stack") {
+    std::string deep(20000, '[');
+    deep += std::string(20000, ']');
+    Run r = transform(one_message(R"("role":"user","output":)" + deep));
+    REQUIRE(r.rows.size() == 1);
+    CHECK(r.field(0, "output").size() == deep.size());
+}
+
+TEST_CASE("escaped message keys become the decoded text of the message id") {
+    Run r = transform(chat_with(R"("a\"b\u00e9":{"role":"user"})"));
+    REQUIRE(r.rows.size() == 1);
+    CHECK(engine::decode_tuple(r.out.rows.tuple(0))[0].bytes == "chat1-a\"b\xC3\xA9");
+}
+
+TEST_CASE("a chat that is not valid JSON or not valid UTF-8 is rejected whole, never dropped silently") {
+    for (std::string doc : {std::string("{\"history\":"), std::string("{\"a\":\"\xFF\"}"),
+                            std::string("{}\0{}", 5), std::string("NaN")}) {
+        Run r = transform(doc);
+        CHECK(r.rows.empty());
+        REQUIRE_MESSAGE(r.out.rejects.size() == 1, "no reject for " << doc);
+        CHECK(r.out.rejects[0].key == "chat1");
+        CHECK_MESSAGE(is_json(r.out.rejects[0].row_json), "the reject's row is not JSON: " << r.out.rejects[0].row_json);
+    }
+}
+
+TEST_CASE("python_int_of_float follows Python for numbers and strings") {
+    using stages::python_int_of_float;
+    CHECK(python_int_of_float("12.9", false) == 12);
+    CHECK(python_int_of_float("-12.9", false) == -12);
+    CHECK(python_int_of_float("1e3", false) == 1000);
+    CHECK(python_int_of_float("1e400", false) == std::nullopt);
+    CHECK(python_int_of_float(" +5. ", true) == 5);
+    CHECK(python_int_of_float(".5", true) == 0);
+    CHECK(python_int_of_float("5_0", true) == 50);
+    CHECK(python_int_of_float("5__0", true) == std::nullopt);
+    CHECK(python_int_of_float("_5", true) == std::nullopt);
+    CHECK(python_int_of_float("0x10", true) == std::nullopt);
+    CHECK(python_int_of_float("", true) == std::nullopt);
+    CHECK(python_int_of_float("1e", true) == std::nullopt);
+    CHECK(python_int_of_float("Infinity", true) == std::nullopt);
+}
