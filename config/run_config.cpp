@@ -1,0 +1,484 @@
+// The run configuration: argv, a --config file and the environment become one RunConfig.
+// Every value travels as text, tagged with where it came from, until one table of options
+// applies it; so each source gets the same checks and each error names the option and its source.
+#include "config/run_config.h"
+
+#include "config/connection_string.h"
+
+#include <boost/program_options.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <sstream>
+#include <thread>
+#include <utility>
+
+extern char** environ;  // POSIX: the only way to list the variables, for the misspelling check
+
+namespace sluice::config {
+namespace {
+
+namespace po = boost::program_options;
+
+const char* const see_help = "; see sluice --help";
+
+// One option's value as text, and where it came from.
+struct Setting {
+    std::string option;  // the long name, e.g. "batch-rows"
+    std::string value;
+    std::string origin;  // empty for the command line, else "SLUICE_X", "DATABASE_URL" or "config file F"
+
+    std::string label() const { return "--" + option + (origin.empty() ? "" : " (from " + origin + ")"); }
+};
+using Settings = std::map<std::string, Setting>;
+
+[[noreturn]] void fail(const Setting& s, const std::string& what) {
+    throw UsageError(s.label() + ": " + what);
+}
+
+bool blank(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
+
+std::string trim(std::string_view text) {
+    while (!text.empty() && blank(text.front())) text.remove_prefix(1);
+    while (!text.empty() && blank(text.back())) text.remove_suffix(1);
+    return std::string(text);
+}
+
+std::string lower(std::string text) {
+    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+}
+
+std::vector<std::string> split(const std::string& text, char separator) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (std::size_t end; (end = text.find(separator, start)) != std::string::npos; start = end + 1)
+        parts.push_back(trim(text.substr(start, end - start)));
+    parts.push_back(trim(text.substr(start)));
+    return parts;
+}
+
+// ---- numbers, sizes, durations ------------------------------------------------------------
+
+struct Quantity {
+    std::uint64_t number;
+    std::string unit;  // what follows the digits, e.g. "MB"
+};
+
+// `kind` completes "'x' is not ...". The sign check is explicit because a negative must never
+// wrap around into a huge unsigned value (as Boost's own unsigned parsing lets "-1" do).
+Quantity split_quantity(const std::string& label, const std::string& text, const std::string& kind) {
+    const std::string t = trim(text);
+    if (!t.empty() && t.front() == '-') throw UsageError(label + ": must not be negative (got '" + t + "')");
+    Quantity q{0, {}};
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), q.number);
+    if (ec == std::errc::result_out_of_range) throw UsageError(label + ": '" + t + "' is too large");
+    if (ec != std::errc()) throw UsageError(label + ": '" + t + "' is not " + kind);
+    q.unit = trim(std::string_view(end, static_cast<std::size_t>(t.data() + t.size() - end)));
+    return q;
+}
+
+template <typename T>
+T count(const Setting& s, T least) {
+    const std::string kind = "a whole number";
+    const Quantity q = split_quantity(s.label(), s.value, kind);
+    if (!q.unit.empty()) fail(s, "'" + trim(s.value) + "' is not " + kind);
+    if (q.number > std::numeric_limits<T>::max()) fail(s, "'" + trim(s.value) + "' is too large");
+    if (q.number < least)
+        fail(s, "must be at least " + std::to_string(least) + " (got " + trim(s.value) + ")");
+    return static_cast<T>(q.number);
+}
+
+// Units are case-sensitive so that "m" can never be read as both minutes and megabytes.
+std::chrono::milliseconds parse_duration(const std::string& label, const std::string& text) {
+    static const std::map<std::string, std::uint64_t> ms_per_unit{
+        {"ms", 1}, {"s", 1000}, {"min", 60'000}, {"h", 3'600'000}};
+    const std::string kind = "a duration (write e.g. 30s, 500ms, 2min or 1h)";
+    const Quantity q = split_quantity(label, text, kind);
+    const auto unit = ms_per_unit.find(q.unit);
+    if (unit == ms_per_unit.end()) throw UsageError(label + ": '" + trim(text) + "' is not " + kind);
+    using Rep = std::chrono::milliseconds::rep;
+    if (q.number > static_cast<std::uint64_t>(std::numeric_limits<Rep>::max()) / unit->second)
+        throw UsageError(label + ": '" + trim(text) + "' is too long");
+    return std::chrono::milliseconds(static_cast<Rep>(q.number * unit->second));
+}
+
+bool ends_with_b(const std::string& text) {
+    return !text.empty() && (text.back() == 'b' || text.back() == 'B');
+}
+
+// "5s", "16MB" or both, either order: a part ending in B is a size, anything else a time.
+CommitInterval parse_commit_interval(const Setting& s) {
+    CommitInterval interval{std::chrono::milliseconds::max(), std::numeric_limits<std::size_t>::max()};
+    const std::string one_each = "; give at most one time and one size, e.g. 5s,16MB";
+    bool has_time = false, has_size = false;
+    for (const std::string& part : split(s.value, ',')) {
+        if (ends_with_b(part)) {
+            if (std::exchange(has_size, true)) fail(s, "'" + s.value + "' gives two sizes" + one_each);
+            interval.bytes = parse_size(s.label(), part);
+        } else {
+            if (!part.empty() && std::isdigit(static_cast<unsigned char>(part.back())))
+                fail(s,
+                     "'" + part + "' needs a unit: a time such as 5s, a size such as 16MB, or both: 5s,16MB");
+            if (std::exchange(has_time, true)) fail(s, "'" + s.value + "' gives two times" + one_each);
+            interval.every = parse_duration(s.label(), part);
+            if (interval.every.count() == 0) fail(s, "the time must be more than zero (got '" + part + "')");
+        }
+    }
+    return interval;
+}
+
+// ---- words ----------------------------------------------------------------------------------
+
+bool parse_flag(const Setting& s) {
+    const std::string v = lower(trim(s.value));
+    if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
+    if (v == "0" || v == "false" || v == "no" || v == "off") return false;
+    fail(s, "'" + s.value + "' is not a yes or no (write 1/0, true/false, yes/no or on/off)");
+}
+
+ProgressStyle parse_progress(const Setting& s) {
+    static const std::map<std::string, ProgressStyle> styles{{"auto", ProgressStyle::automatic},
+                                                             {"bar", ProgressStyle::bar},
+                                                             {"log", ProgressStyle::log},
+                                                             {"none", ProgressStyle::none}};
+    const auto style = styles.find(lower(trim(s.value)));
+    if (style == styles.end()) fail(s, "'" + s.value + "' is not one of auto, bar, log, none");
+    return style->second;
+}
+
+std::vector<Phase> parse_phases(const Setting& s) {
+    static const std::pair<const char*, Phase> all[] = {{"schema", Phase::schema},
+                                                        {"backfill", Phase::backfill},
+                                                        {"indexes", Phase::indexes},
+                                                        {"constraints", Phase::constraints}};
+    const std::string valid = "valid phases are schema, backfill, indexes, constraints";
+    bool wanted[std::size(all)] = {};
+    for (const std::string& name : split(s.value, ',')) {
+        const auto* phase = std::find_if(std::begin(all), std::end(all),
+                                         [&](const auto& p) { return lower(name) == p.first; });
+        if (phase == std::end(all))
+            fail(s,
+                 (name.empty() ? "a phase name is missing" : "unknown phase '" + name + "'") + "; " + valid);
+        wanted[phase - std::begin(all)] = true;
+    }
+    std::vector<Phase> phases;  // in the order they run, whatever order they were given in
+    for (std::size_t i = 0; i < std::size(all); ++i)
+        if (wanted[i]) phases.push_back(all[i].second);
+    return phases;
+}
+
+std::string non_empty(const Setting& s, const std::string& what_to_do) {
+    if (s.value.empty()) fail(s, "empty value; " + what_to_do);
+    return s.value;
+}
+
+// ---- the option table -----------------------------------------------------------------------
+
+struct OptionSpec {
+    const char* name;
+    const char* argument;  // as --help shows it; empty for a flag
+    const char* fallback;  // the default, as --help shows it
+    const char* help;
+    void (*apply)(RunConfig&, const Setting&);
+};
+
+const std::vector<OptionSpec>& option_specs() {
+    static const std::vector<OptionSpec> specs{
+        {"db", "URL", "$DATABASE_URL",
+         "PostgreSQL: a libpq URL or keyword string; postgresql+driver:// is accepted",
+         [](RunConfig& c, const Setting& s) { c.db_url = checked_connection_string(s.label(), s.value); }},
+        {"schema", "NAME", "$DATABASE_SCHEMA, else public", "the schema of Open WebUI's tables",
+         [](RunConfig& c, const Setting& s) {
+             c.schema = non_empty(s, "give a schema name such as public");
+         }},
+        {"parse-threads", "N", "the cores present", "threads parsing chat JSON",
+         [](RunConfig& c, const Setting& s) { c.parse_threads = count<unsigned>(s, 1); }},
+        {"fetch-rows", "N", "1000", "chats per FETCH from the source cursor",
+         [](RunConfig& c, const Setting& s) { c.fetch_rows = count<std::size_t>(s, 1); }},
+        {"batch-rows", "N", "1000", "chats per batch (one batch, one COPY)",
+         [](RunConfig& c, const Setting& s) { c.batch_rows = count<std::size_t>(s, 1); }},
+        {"batch-bytes", "SIZE", "4MiB", "chat JSON bytes that close a batch",
+         [](RunConfig& c, const Setting& s) { c.batch_bytes = parse_size(s.label(), s.value); }},
+        {"max-inflight-bytes", "SIZE", "32MiB", "chat JSON read but not yet committed: the memory bound",
+         [](RunConfig& c, const Setting& s) { c.max_inflight_bytes = parse_size(s.label(), s.value); }},
+        {"max-inflight-batches", "N", "16", "batches read but not yet committed",
+         [](RunConfig& c, const Setting& s) { c.max_inflight_batches = count<std::size_t>(s, 1); }},
+        {"commit-interval", "SPEC", "5s,16MB", "commit after a time and/or a size, whichever comes first",
+         [](RunConfig& c, const Setting& s) { c.commit_interval = parse_commit_interval(s); }},
+        {"reject-file", "FILE", "sluice-rejects.jsonl", "where rejected rows go, one JSON object a line",
+         [](RunConfig& c, const Setting& s) { c.reject_file = non_empty(s, "give a file name"); }},
+        {"max-rejects", "N", "no limit", "more rejected rows than N make the run fail",
+         [](RunConfig& c, const Setting& s) { c.max_rejects = count<std::uint64_t>(s, 0); }},
+        {"phases", "LIST", "schema,backfill,indexes,constraints",
+         "the phases of migrate to run, comma-separated",
+         [](RunConfig& c, const Setting& s) { c.phases = parse_phases(s); }},
+        {"index-connections", "N", "the cores present, at most 7", "connections building the indexes",
+         [](RunConfig& c, const Setting& s) { c.index_connections = count<unsigned>(s, 1); }},
+        {"progress", "STYLE", "auto", "auto (a bar on a terminal, else log lines), bar, log or none",
+         [](RunConfig& c, const Setting& s) { c.progress = parse_progress(s); }},
+        {"stamp-alembic", "", "off", "after migrate, move alembic_version to 8452d01d26d7",
+         [](RunConfig& c, const Setting& s) { c.stamp_alembic = parse_flag(s); }},
+        {"connect-retries", "N", "5", "reconnect attempts before the run gives up",
+         [](RunConfig& c, const Setting& s) { c.connect_retries = count<unsigned>(s, 0); }},
+        {"retry-max-wait", "DURATION", "30s", "the longest wait between reconnect attempts",
+         [](RunConfig& c, const Setting& s) { c.retry_max_wait = parse_duration(s.label(), s.value); }},
+    };
+    return specs;
+}
+
+std::string env_name(const std::string& option) {
+    std::string name = "SLUICE_" + option;
+    for (char& c : name) c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return name;
+}
+
+// The options of the table. A flag takes no value on the command line (or "--stamp-alembic migrate"
+// would read "migrate" as its value) but does in a config file: "stamp-alembic = 1".
+po::options_description settings_description(bool command_line) {
+    po::options_description description;
+    for (const OptionSpec& spec : option_specs()) {
+        auto* value = po::value<std::string>();
+        description.add_options()(spec.name, *spec.argument || !command_line ? value : value->zero_tokens());
+    }
+    return description;
+}
+
+po::options_description command_line_description() {
+    po::options_description description = settings_description(true);
+    description.add_options()("config", po::value<std::string>())("help,h", "")("version", "")(
+        "command", po::value<std::vector<std::string>>());
+    return description;
+}
+
+// ---- the sources --------------------------------------------------------------------------
+
+// The options of one source; the command's words are not options and are left to the caller.
+Settings collect(const po::parsed_options& parsed, const std::string& origin) {
+    Settings settings;
+    for (const po::option& o : parsed.options) {
+        if (o.string_key == "command") continue;
+        // Only a bare flag arrives without a value.
+        const Setting s{o.string_key, o.value.empty() ? "true" : o.value.front(), origin};
+        if (!settings.emplace(o.string_key, s).second) fail(s, "given more than once");
+    }
+    return settings;
+}
+
+struct CommandLine {
+    std::vector<std::string> words;  // the command, and anything stray after it
+    Settings settings;
+};
+
+CommandLine read_command_line(int argc, const char* const argv[]) {
+    po::positional_options_description words;
+    words.add("command", -1);
+    // No guessing of abbreviations: a script's "--batch" would break the day a second --batch-* appears.
+    const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+    try {
+        const po::parsed_options parsed = po::command_line_parser(argc, argv)
+                                              .options(command_line_description())
+                                              .positional(words)
+                                              .style(style)
+                                              .run();
+        CommandLine line{{}, collect(parsed, "")};
+        for (const po::option& o : parsed.options)
+            if (o.string_key == "command")
+                line.words.insert(line.words.end(), o.value.begin(), o.value.end());
+        return line;
+    } catch (const po::unknown_option& e) {
+        // Boost quotes "--dbb=postgresql://u:secret@h" whole: the value is cut off, the name redacted.
+        const std::string name = e.get_option_name();
+        throw UsageError("unknown option " + redact_password(name.substr(0, name.find('='))) + see_help);
+    } catch (const po::invalid_command_line_syntax& e) {
+        if (e.kind() != po::invalid_syntax::missing_parameter)
+            throw UsageError(redact_password(e.what()) + see_help);
+        throw UsageError(e.get_option_name() + ": needs a value" + see_help);
+    } catch (const po::error& e) {
+        throw UsageError(redact_password(e.what()) + see_help);
+    }
+}
+
+// Boost ends a value at '#', which would silently cut a password short: refuse instead.
+void refuse_hash_in_db(const std::vector<std::string>& lines, const std::string& origin) {
+    for (const std::string& line : lines) {
+        const std::size_t equals = line.find('=');
+        if (equals != std::string::npos && trim(line.substr(0, equals)) == "db" &&
+            line.find('#', equals) != std::string::npos)
+            throw UsageError(origin +
+                             ": the db line holds a '#', which starts a comment here; "
+                             "percent-encode it as %23 in a URL, or pass --db or SLUICE_DB instead");
+    }
+}
+
+Settings read_config_file(const Setting& path) {
+    std::ifstream file(path.value);
+    if (!file) fail(path, "cannot read '" + path.value + "': " + std::strerror(errno));
+    std::stringstream text;
+    text << file.rdbuf();
+    const std::string origin = "config file " + path.value;
+    const std::vector<std::string> lines = split(text.str(), '\n');
+    refuse_hash_in_db(lines, origin);
+    try {
+        return collect(po::parse_config_file(text, settings_description(false)), origin);
+    } catch (const po::unknown_option& e) {
+        throw UsageError(origin + ": unknown key '" + e.get_option_name() +
+                         "'; keys are the long option names, e.g. batch-rows = 500");
+    } catch (const po::invalid_config_file_syntax& e) {
+        // Boost quotes the bad line, which may hold a password: point at its number instead.
+        const auto bad = std::find_if(lines.begin(), lines.end(), [&](const std::string& line) {
+            return trim(line.substr(0, line.find('#'))) == e.tokens();
+        });
+        throw UsageError(origin + ": line " + std::to_string(bad - lines.begin() + 1) +
+                         " is not `name = value`");
+    } catch (const po::error& e) {
+        throw UsageError(origin + ": " + redact_password(e.what()));
+    }
+}
+
+// Empty counts as unset, as `docker run -e NAME=` and compose files often leave variables.
+std::optional<std::string> lookup(const Environment& env, const std::string& name) {
+    auto value = env(name);
+    return value && !value->empty() ? value : std::nullopt;
+}
+
+void reject_unknown_variables(const std::vector<std::string>& env_names) {
+    std::vector<std::string> known{env_name("config")};
+    for (const OptionSpec& spec : option_specs()) known.push_back(env_name(spec.name));
+    for (const std::string& name : env_names) {
+        // SLUICE_TEST_* belong to the test harness (SLUICE_TEST_DB names its server).
+        const bool ours = name.rfind("SLUICE_", 0) == 0 && name.rfind("SLUICE_TEST_", 0) != 0;
+        if (ours && std::find(known.begin(), known.end(), name) == known.end())
+            throw UsageError("environment variable " + name + " is not a sluice option (misspelt?)" +
+                             see_help);
+    }
+}
+
+Settings read_environment(const Environment& env) {
+    Settings settings;
+    for (const OptionSpec& spec : option_specs())
+        if (auto value = lookup(env, env_name(spec.name)))
+            settings.emplace(spec.name, Setting{spec.name, *value, env_name(spec.name)});
+    // Open WebUI's own variables, so sluice runs in its container with no extra configuration.
+    for (const auto& [option, variable] :
+         {std::pair{"db", "DATABASE_URL"}, std::pair{"schema", "DATABASE_SCHEMA"}})
+        if (auto value = lookup(env, variable)) settings.emplace(option, Setting{option, *value, variable});
+    return settings;
+}
+
+Command read_command(const CommandLine& line) {
+    const std::vector<std::string>& words = line.words;
+    if (line.settings.count("help") || (!words.empty() && words.front() == "help")) return Command::help;
+    if (line.settings.count("version")) return Command::version;
+    if (words.empty()) throw UsageError("no command: pick migrate or verify" + std::string(see_help));
+    if (words.size() > 1)
+        throw UsageError("unexpected argument '" + words[1] + "' after the command" + see_help);
+    if (words.front() == "migrate") return Command::migrate;
+    if (words.front() == "verify") return Command::verify;
+    throw UsageError("unknown command '" + words.front() + "': pick migrate or verify" + see_help);
+}
+
+RunConfig build(Command command, const Settings& settings) {
+    RunConfig config;
+    config.command = command;
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    config.parse_threads = cores;
+    config.index_connections = std::min(cores, 7u);  // seven indexes: more connections would idle
+    for (const OptionSpec& spec : option_specs())
+        if (const auto s = settings.find(spec.name); s != settings.end()) spec.apply(config, s->second);
+    if (config.db_url.empty())
+        throw UsageError("no database: pass --db URL or set DATABASE_URL" + std::string(see_help));
+    return config;
+}
+
+}  // namespace
+
+Environment process_environment() {
+    return [](const std::string& name) -> std::optional<std::string> {
+        const char* value = std::getenv(name.c_str());
+        return value ? std::optional<std::string>(value) : std::nullopt;
+    };
+}
+
+std::vector<std::string> process_environment_names() {
+    std::vector<std::string> names;
+    for (char** variable = environ; variable && *variable; ++variable) {
+        const std::string entry = *variable;
+        names.push_back(entry.substr(0, entry.find('=')));
+    }
+    return names;
+}
+
+RunConfig parse(int argc, const char* const argv[], const Environment& env,
+                const std::vector<std::string>& env_names) {
+    CommandLine line = argc > 1 ? read_command_line(argc, argv) : CommandLine{};
+    const Command command = read_command(line);
+    if (command == Command::help || command == Command::version) {
+        RunConfig config;
+        config.command = command;
+        return config;
+    }
+    reject_unknown_variables(env_names);
+    Settings& settings = line.settings;
+    std::optional<Setting> config_file;
+    if (auto value = lookup(env, env_name("config"))) config_file = Setting{"config", *value, env_name("config")};
+    if (const auto flag = settings.find("config"); flag != settings.end()) config_file = flag->second;
+    if (config_file) settings.merge(read_config_file(*config_file));  // merge() keeps what is already set
+    settings.merge(read_environment(env));
+    return build(command, settings);
+}
+
+std::size_t parse_size(const std::string& option, const std::string& text) {
+    static const std::map<std::string, unsigned> shift_of{{"", 0},    {"b", 0},    {"kb", 10}, {"kib", 10},
+                                                          {"mb", 20}, {"mib", 20}, {"gb", 30}, {"gib", 30},
+                                                          {"tb", 40}, {"tib", 40}};
+    const std::string kind = "a size (write e.g. 64MB, 512kB, 1GiB or a number of bytes; units are binary)";
+    const Quantity q = split_quantity(option, text, kind);
+    const auto shift = shift_of.find(lower(q.unit));
+    if (shift == shift_of.end()) throw UsageError(option + ": '" + trim(text) + "' is not " + kind);
+    if (q.number == 0) throw UsageError(option + ": must be more than zero (got '" + trim(text) + "')");
+    if (q.number > (std::numeric_limits<std::size_t>::max() >> shift->second))
+        throw UsageError(option + ": '" + trim(text) + "' is too large");
+    return static_cast<std::size_t>(q.number) << shift->second;
+}
+
+std::string help_text() {
+    std::string text =
+        "Usage: sluice <command> [options]\n"
+        "\n"
+        "Commands:\n"
+        "  migrate   build chat_message from Open WebUI's chat table, phase by phase (see --phases)\n"
+        "  verify    compare source and target (per-chat message counts, missing ids) without writing\n"
+        "  help      show this text (also --help or -h); --version shows the version\n"
+        "\n"
+        "Options (each can also be set in a --config FILE as `name = value`, or in the environment as\n"
+        "SLUICE_<NAME>; the command line wins over the file, the file over the environment):\n";
+    auto add = [&text](std::string flag, const std::string& help, const std::string& footnote) {
+        flag.resize(std::max<std::size_t>(flag.size() + 1, 30), ' ');
+        text += "  " + flag + help + "\n" + std::string(32, ' ') + footnote + "\n";
+    };
+    for (const OptionSpec& spec : option_specs())
+        add(std::string("--") + spec.name + (*spec.argument ? " " : "") + spec.argument, spec.help,
+            std::string("default: ") + spec.fallback + "; env: " + env_name(spec.name));
+    add("--config FILE", "read options from FILE: `name = value` lines, # starts a comment",
+        "env: " + env_name("config"));
+    return text +
+           "\n"
+           "Open WebUI's own DATABASE_URL and DATABASE_SCHEMA stand in for --db and --schema when nothing\n"
+           "else sets them; postgresql+psycopg2:// and the like are accepted.\n"
+           "Sizes take binary units (64MB = 64MiB, 512kB); durations take ms, s, min or h.\n"
+           "\n"
+           "Exit status: 0 success, 1 failure (including more rejects than --max-rejects),\n"
+           "2 bad usage or configuration.\n";
+}
+
+std::string version_text() { return "sluice " SLUICE_VERSION; }
+
+}  // namespace sluice::config

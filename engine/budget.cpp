@@ -1,0 +1,60 @@
+// The in-flight budget: a mutex, a condition variable and two counters.
+#include "engine/budget.h"
+
+#include <algorithm>
+
+namespace sluice::engine {
+
+InflightBudget::InflightBudget(std::size_t max_batches, std::size_t max_bytes)
+    : max_batches_(std::max<std::size_t>(1, max_batches)), max_bytes_(std::max<std::size_t>(1, max_bytes)) {}
+
+bool InflightBudget::fits(std::size_t bytes, bool opens_batch) const {
+    if (batches_ == 0 && bytes_ == 0) return true;
+    if (opens_batch && batches_ >= max_batches_) return false;
+    return bytes_ + bytes <= max_bytes_;
+}
+
+void InflightBudget::add(std::size_t bytes, bool opens_batch) {
+    batches_ += opens_batch ? 1 : 0;
+    bytes_ += bytes;
+    peak_bytes_ = std::max(peak_bytes_, bytes_);
+}
+
+bool InflightBudget::try_take(std::size_t bytes, bool opens_batch) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (cancelled_ || !fits(bytes, opens_batch)) return false;
+    add(bytes, opens_batch);
+    return true;
+}
+
+bool InflightBudget::take(std::size_t bytes, bool opens_batch) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    room_.wait(lock, [&] { return cancelled_ || fits(bytes, opens_batch); });
+    if (cancelled_) return false;
+    add(bytes, opens_batch);
+    return true;
+}
+
+void InflightBudget::give_back(std::size_t batches, std::size_t bytes) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        batches_ -= std::min(batches, batches_);
+        bytes_ -= std::min(bytes, bytes_);
+    }
+    room_.notify_all();
+}
+
+void InflightBudget::cancel() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        cancelled_ = true;
+    }
+    room_.notify_all();
+}
+
+std::size_t InflightBudget::peak_bytes() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return peak_bytes_;
+}
+
+}  // namespace sluice::engine

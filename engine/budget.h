@@ -1,0 +1,42 @@
+// The in-flight budget: what bounds sluice's memory. A batch takes its share when the reader
+// reads it and gives it back when the writer has committed it, so batches and bytes of source
+// data between the two are capped whatever the size of the database. Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <mutex>
+
+namespace sluice::engine {
+
+class InflightBudget {
+public:
+    InflightBudget(std::size_t max_batches, std::size_t max_bytes);
+
+    // Takes `bytes` (and a batch slot when `opens_batch`) if they fit now. Anything fits when
+    // nothing is in flight, so a single record larger than the byte cap still goes through, alone.
+    bool try_take(std::size_t bytes, bool opens_batch);
+    // The same, waiting for room. False when cancelled.
+    bool take(std::size_t bytes, bool opens_batch);
+    // Called by the writer after a commit.
+    void give_back(std::size_t batches, std::size_t bytes);
+    // Wakes every waiter for good: the run is stopping.
+    void cancel();
+
+    std::size_t peak_bytes() const;
+
+private:
+    bool fits(std::size_t bytes, bool opens_batch) const;
+    void add(std::size_t bytes, bool opens_batch);
+
+    const std::size_t max_batches_;
+    const std::size_t max_bytes_;
+    mutable std::mutex mutex_;
+    std::condition_variable room_;
+    std::size_t batches_ = 0;
+    std::size_t bytes_ = 0;
+    std::size_t peak_bytes_ = 0;
+    bool cancelled_ = false;
+};
+
+}  // namespace sluice::engine

@@ -1,0 +1,84 @@
+// The PostgreSQL connection: RAII for every libpq handle, errors that carry their SQLSTATE and
+// context, binary COPY of a range of rows, and the one helper that quotes identifiers.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice::engine {
+
+struct ResultDeleter {
+    void operator()(PGresult* r) const { PQclear(r); }
+};
+using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+// What the writer does about a failed statement, decided by SQLSTATE class alone (STYLE: one place).
+enum class ErrorAction {
+    reject_row,   // 22 data exception, 23 integrity violation: isolate the row, reject it, go on
+    retry_batch,  // 40001 serialization failure, 40P01 deadlock: run the batch again
+    reconnect,    // 08 connection exception (and 57P01..57P03 shutdown): reconnect, resume
+    stop,         // anything else: the run must stop
+};
+ErrorAction classify(std::string_view sqlstate);
+
+// A failed statement or connection. what() is one line a user can act on; no passwords in it.
+class PgError : public std::runtime_error {
+public:
+    PgError(const std::string& message, std::string sqlstate, std::string detail = {},
+            std::string context = {}, std::string connection = {});
+    const std::string& sqlstate() const { return sqlstate_; }
+    const std::string& detail() const { return detail_; }
+    const std::string& context() const { return context_; }
+    const std::string& connection() const { return connection_; }
+    const std::string& message() const { return message_; }
+    ErrorAction action() const { return classify(sqlstate_); }
+    // The 1-based row of a failed COPY, from PostgreSQL's "COPY t, line N" context.
+    std::optional<std::size_t> copy_line() const;
+
+private:
+    std::string message_, sqlstate_, detail_, context_, connection_;
+};
+
+// "schema"."name" with embedded quotes doubled: every identifier that reaches SQL goes through here.
+std::string quote_ident(std::string_view name);
+std::string qualified(std::string_view schema, std::string_view name);
+
+// One libpq connection. Not thread-safe: one owner (a stage) uses it at a time.
+class Connection {
+public:
+    // Connects or throws PgError with a message saying what failed (never the password).
+    // `label` names the connection in errors ("reader", "writer", "index 3").
+    Connection(const std::string& conninfo, std::string label);
+    ~Connection();
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    PGconn* raw() const { return conn_; }
+    const std::string& label() const { return label_; }
+
+    // Runs one statement; throws PgError unless it succeeded.
+    Result exec(const std::string& sql);
+    Result exec(const std::string& sql, const std::vector<std::optional<std::string>>& params);
+
+    // COPY ... FROM STDIN (FORMAT binary) of the given tuples; returns the rows PostgreSQL took.
+    std::uint64_t copy_binary(const std::string& copy_sql, std::string_view tuples);
+
+    // Sends a query whose rows come back one PGresult each (single-row mode); see next_row().
+    void send_single_row_query(const std::string& sql);
+    // The next row of the query sent above, or nullptr when it has no more (then the query is done).
+    Result next_row();
+
+    PgError error(const std::string& what, const PGresult* result = nullptr) const;
+
+private:
+    PGconn* conn_ = nullptr;
+    std::string label_;
+};
+
+}  // namespace sluice::engine

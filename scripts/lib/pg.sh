@@ -1,0 +1,45 @@
+# A throwaway PostgreSQL for tests, the demo and benchmarks; source this file.
+#   pg_start DIR   initdb into DIR/data, start on a private socket dir and a free port;
+#                  exports PGHOST PGPORT PGUSER and SLUICE_TEST_DB (a libpq URL)
+#   pg_stop DIR    stop the server and remove DIR
+# initdb refuses to run as root: as root the server runs as the `postgres` user.
+
+pg_bindir() {
+  if [ -n "${PG_BINDIR:-}" ]; then echo "$PG_BINDIR"; return; fi
+  local d
+  for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && { echo "$d"; return; }; done
+  command -v initdb >/dev/null && dirname "$(command -v initdb)" && return
+  echo "pg.sh: no PostgreSQL server binaries (initdb) found; install postgresql" >&2
+  return 1
+}
+
+pg_as_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+pg_start() {
+  local dir=$1 bin port
+  bin=$(pg_bindir) || return 1
+  mkdir -p "$dir"
+  if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
+  pg_as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+    || { cat "$dir/initdb.log" >&2; return 1; }
+  port=$(pg_free_port)
+  # Durability is off: the server is thrown away, and the tests measure sluice, not fsync.
+  pg_as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-k $dir -p $port -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=50" \
+    start >/dev/null || { cat "$dir/server.log" >&2; return 1; }
+  export PGHOST=$dir PGPORT=$port PGUSER=postgres
+  export SLUICE_TEST_DB="postgresql://postgres@127.0.0.1:$port/postgres"
+}
+
+pg_stop() {
+  local dir=$1 bin
+  bin=$(pg_bindir) || return 0
+  [ -d "$dir/data" ] && pg_as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1
+  rm -rf "$dir"
+}

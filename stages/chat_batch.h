@@ -1,0 +1,25 @@
+// A batch of chats on its way from the reader to the writer.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/pg.h"
+#include "engine/pipeline.h"
+#include "stages/chat_transform.h"
+
+namespace sluice::stages {
+
+struct ChatBatch {
+    engine::BatchKind kind = engine::BatchKind::data;
+    std::uint64_t seq = 0;
+    std::string first_chat_id, last_chat_id;  // the range of chat ids this batch covers
+    std::size_t chats = 0;
+    std::size_t source_bytes = 0;             // chat JSON bytes: what the budget counts
+    bool interrupted = false;                 // an end batch sent because the run was asked to stop
+    std::vector<engine::Result> source;       // one single-row result per chat, freed once parsed
+    TransformOutput out;
+};
+
+}  // namespace sluice::stages

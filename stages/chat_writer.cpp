@@ -1,0 +1,86 @@
+// The writer: transactions, checkpoints, rejects and the budget given back after each commit.
+#include "stages/chat_writer.h"
+
+#include <stdexcept>
+
+namespace sluice::stages {
+
+namespace {
+// PostgreSQL keeps 64 subtransactions per transaction in its cache; commit well before that.
+constexpr std::size_t kMaxSavepointsPerTransaction = 48;
+}
+
+ChatWriter::ChatWriter(const WriterSettings& settings, engine::InflightBudget& budget, engine::RunCounters& counters,
+                       engine::RejectFile& rejects, const Checkpoint& start)
+    : settings_(settings), budget_(budget), counters_(counters), rejects_(rejects),
+      conn_(settings.conninfo, "writer"),
+      copy_(conn_, {settings.schema, "chat_message", chat_message_columns()}),
+      committed_(start), pending_(start) {
+    // Losing the last few commits to a server crash is safe: the checkpoint goes with them.
+    conn_.exec("SET synchronous_commit = off");
+}
+
+void ChatWriter::write(ChatBatch& batch) {
+    switch (batch.kind) {
+        case engine::BatchKind::data: return write_rows(batch);
+        case engine::BatchKind::flush: return commit(false);
+        case engine::BatchKind::end:
+            interrupted_ = batch.interrupted;
+            return commit(true);
+    }
+}
+
+void ChatWriter::write_rows(ChatBatch& batch) {
+    if (!in_transaction_) {
+        conn_.exec("BEGIN");
+        in_transaction_ = true;
+        transaction_start_ = std::chrono::steady_clock::now();
+    }
+    engine::WriteOutcome outcome;
+    copy_.write(batch.out.rows, outcome);
+
+    pending_.last_chat_id = batch.last_chat_id;
+    pending_.chats += batch.chats;
+    pending_.bytes += batch.source_bytes;
+    pending_.messages += outcome.written;
+    pending_.present += outcome.present;
+    pending_.rejected += batch.out.rejects.size() + outcome.rejects.size();
+    for (std::size_t i = 0; i < kSkipRules; ++i) pending_.skipped[i] += batch.out.skipped[i];
+    for (auto& r : batch.out.rejects) pending_rejects_.push_back(std::move(r));
+    for (auto& r : outcome.rejects) pending_rejects_.push_back(std::move(r));
+    ++pending_batches_;
+    pending_bytes_ += batch.source_bytes;
+
+    counters_.rows_written += outcome.written;
+    counters_.rows_present += outcome.present;
+    counters_.rows_rejected += batch.out.rejects.size() + outcome.rejects.size();
+
+    bool due = std::chrono::steady_clock::now() - transaction_start_ >= settings_.commit_every ||
+               pending_bytes_ >= settings_.commit_bytes || copy_.savepoints() >= kMaxSavepointsPerTransaction;
+    if (due) commit(false);
+}
+
+void ChatWriter::commit(bool final) {
+    if (!in_transaction_ && !final) return;
+    if (!in_transaction_) conn_.exec("BEGIN");
+    // Reject lines reach the disk before the commit; a crash in between leaves extra lines,
+    // which the next run cuts back to the checkpoint's count.
+    for (const auto& r : pending_rejects_) rejects_.append(r);
+    if (!pending_rejects_.empty()) rejects_.sync();
+    pending_.complete = final && !interrupted_;
+    save_checkpoint(conn_, settings_.schema, pending_);
+    conn_.exec("COMMIT");
+    in_transaction_ = false;
+    copy_.committed();
+    committed_ = pending_;
+    pending_rejects_.clear();
+    budget_.give_back(pending_batches_, pending_bytes_);
+    pending_batches_ = 0;
+    pending_bytes_ = 0;
+    if (settings_.max_rejects && committed_.rejected > *settings_.max_rejects) {
+        throw std::runtime_error(std::to_string(committed_.rejected) + " rows rejected, more than --max-rejects " +
+                                 std::to_string(*settings_.max_rejects) + " allows; see " + rejects_.path());
+    }
+}
+
+}  // namespace sluice::stages

@@ -1,0 +1,65 @@
+// The checkpoint row: created, read and upserted with bound parameters.
+#include "stages/checkpoint.h"
+
+#include <cstdlib>
+
+namespace sluice::stages {
+
+namespace {
+
+constexpr const char* kTable = "sluice_checkpoint";
+constexpr const char* kJob = "openwebui_chat_message";
+
+std::string skipped_array(const std::array<std::uint64_t, kSkipRules>& skipped) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < skipped.size(); ++i) out += (i ? "," : "") + std::to_string(skipped[i]);
+    return out + "}";
+}
+
+std::uint64_t number(const PGresult* r, int col) { return std::strtoull(PQgetvalue(r, 0, col), nullptr, 10); }
+
+}  // namespace
+
+void create_checkpoint_table(engine::Connection& conn, const std::string& schema) {
+    conn.exec("CREATE TABLE IF NOT EXISTS " + engine::qualified(schema, kTable) +
+              " (job text PRIMARY KEY, last_chat_id text, chats bigint NOT NULL, messages bigint NOT NULL,"
+              " present bigint NOT NULL, rejected bigint NOT NULL, skipped bigint[] NOT NULL,"
+              " bytes bigint NOT NULL, complete boolean NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())");
+}
+
+std::optional<Checkpoint> load_checkpoint(engine::Connection& conn, const std::string& schema) {
+    engine::Result exists = conn.exec("SELECT to_regclass($1) IS NOT NULL", {engine::qualified(schema, kTable)});
+    if (PQgetvalue(exists.get(), 0, 0)[0] != 't') return std::nullopt;
+    engine::Result r = conn.exec("SELECT last_chat_id, chats, messages, present, rejected, skipped, bytes, complete"
+                                 " FROM " + engine::qualified(schema, kTable) + " WHERE job = $1",
+                                 {std::string(kJob)});
+    if (PQntuples(r.get()) == 0) return std::nullopt;
+    Checkpoint cp;
+    if (!PQgetisnull(r.get(), 0, 0)) cp.last_chat_id = PQgetvalue(r.get(), 0, 0);
+    cp.chats = number(r.get(), 1);
+    cp.messages = number(r.get(), 2);
+    cp.present = number(r.get(), 3);
+    cp.rejected = number(r.get(), 4);
+    const char* p = PQgetvalue(r.get(), 0, 5);  // "{1,2,...}"
+    for (std::size_t i = 0; i < kSkipRules && *p; ++i) {
+        while (*p && (*p < '0' || *p > '9')) ++p;
+        cp.skipped[i] = std::strtoull(p, const_cast<char**>(&p), 10);
+    }
+    cp.bytes = number(r.get(), 6);
+    cp.complete = PQgetvalue(r.get(), 0, 7)[0] == 't';
+    return cp;
+}
+
+void save_checkpoint(engine::Connection& conn, const std::string& schema, const Checkpoint& cp) {
+    conn.exec("INSERT INTO " + engine::qualified(schema, kTable) +
+                  " (job, last_chat_id, chats, messages, present, rejected, skipped, bytes, complete, updated_at)"
+                  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now()) ON CONFLICT (job) DO UPDATE SET"
+                  " last_chat_id = EXCLUDED.last_chat_id, chats = EXCLUDED.chats, messages = EXCLUDED.messages,"
+                  " present = EXCLUDED.present, rejected = EXCLUDED.rejected, skipped = EXCLUDED.skipped,"
+                  " bytes = EXCLUDED.bytes, complete = EXCLUDED.complete, updated_at = now()",
+              {std::string(kJob), cp.last_chat_id, std::to_string(cp.chats), std::to_string(cp.messages),
+               std::to_string(cp.present), std::to_string(cp.rejected), skipped_array(cp.skipped),
+               std::to_string(cp.bytes), std::string(cp.complete ? "true" : "false")});
+}
+
+}  // namespace sluice::stages

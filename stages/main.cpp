@@ -1,0 +1,57 @@
+// sluice's entry point: configuration in, one command run, every failure turned into one line
+// on stderr and an exit status (0 success, 1 failure, 2 bad usage, 130 interrupted).
+#include <atomic>
+#include <csignal>
+#include <iostream>
+
+#include "config/run_config.h"
+#include "engine/pg.h"
+#include "stages/migrate.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void request_stop(int) { g_stop.store(true); }
+
+// What to do about a PostgreSQL error, when its SQLSTATE says more than its message.
+const char* hint(const std::string& sqlstate) {
+    if (sqlstate == "28P01" || sqlstate == "28000") return "check the user and password in --db or DATABASE_URL";
+    if (sqlstate == "3D000") return "check the database name in --db or DATABASE_URL";
+    if (sqlstate == "08001" || sqlstate == "08006") return "is the server running, and are host and port right?";
+    if (sqlstate == "42501") return "the user needs to own chat_message or have CREATE on the schema";
+    if (sqlstate == "53100") return "the server's disk is full: free space, then run again to resume";
+    return nullptr;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace sluice;
+    config::RunConfig cfg;
+    try {
+        cfg = config::parse(argc, argv, config::process_environment(), config::process_environment_names());
+    } catch (const config::UsageError& e) {
+        std::cerr << "sluice: " << e.what() << "\n";
+        return 2;
+    }
+    switch (cfg.command) {
+        case config::Command::help: std::cout << config::help_text(); return 0;
+        case config::Command::version: std::cout << config::version_text() << "\n"; return 0;
+        default: break;
+    }
+    std::signal(SIGINT, request_stop);
+    std::signal(SIGTERM, request_stop);
+    try {
+        if (cfg.command == config::Command::migrate) return stages::migrate(cfg, g_stop);
+        std::cerr << "sluice: verify is not built yet in this version; use migrate\n";
+        return 2;
+    } catch (const engine::PgError& e) {
+        std::cerr << "\nsluice: " << e.what();
+        if (const char* h = hint(e.sqlstate())) std::cerr << " (" << h << ")";
+        std::cerr << "\n";
+    } catch (const std::exception& e) {
+        std::cerr << "\nsluice: " << e.what() << "\n";
+    }
+    return 1;
+}

@@ -1,0 +1,187 @@
+// The migrate command: phases, the backfill pipeline, and the summary an operator reads.
+#include "stages/migrate.h"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <oneapi/tbb/enumerable_thread_specific.h>
+#include <sstream>
+
+#include "engine/budget.h"
+#include "engine/pipeline.h"
+#include "engine/progress.h"
+#include "engine/reject_file.h"
+#include "stages/chat_reader.h"
+#include "stages/chat_writer.h"
+#include "stages/checkpoint.h"
+#include "stages/phases.h"
+
+namespace sluice::stages {
+
+namespace {
+
+using config::Phase;
+using Clock = std::chrono::steady_clock;
+
+struct BackfillReport {
+    Checkpoint totals;          // cumulative over every run, as the checkpoint holds them
+    std::uint64_t chats_this_run = 0;
+    std::uint64_t bytes_this_run = 0;
+    std::uint64_t messages_this_run = 0;
+    double seconds = 0;
+    bool resumed = false;
+    bool already_complete = false;
+    bool interrupted = false;
+    std::string reject_file;
+};
+
+engine::ProgressStyle progress_style(config::ProgressStyle s) {
+    switch (s) {
+        case config::ProgressStyle::bar: return engine::ProgressStyle::bar;
+        case config::ProgressStyle::log: return engine::ProgressStyle::log;
+        case config::ProgressStyle::none: return engine::ProgressStyle::none;
+        case config::ProgressStyle::automatic: break;
+    }
+    return engine::resolve_progress_style(true, engine::ProgressStyle::log);
+}
+
+BackfillReport backfill(const config::RunConfig& cfg, engine::Connection& control, const std::atomic<bool>& stop) {
+    BackfillReport report;
+    report.reject_file = cfg.reject_file;
+    if (!chat_message_exists(control, cfg.schema)) {
+        throw std::runtime_error(engine::qualified(cfg.schema, "chat_message") +
+                                 " does not exist: run the schema phase first (--phases schema,backfill)");
+    }
+    create_checkpoint_table(control, cfg.schema);
+    std::optional<Checkpoint> start = load_checkpoint(control, cfg.schema);
+    if (start && start->complete) {
+        report.totals = *start;
+        report.already_complete = true;
+        return report;
+    }
+    report.resumed = start.has_value();
+    Checkpoint from = start.value_or(Checkpoint{});
+
+    const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));  // once per run (SPEC §2)
+    engine::RejectFile rejects(cfg.reject_file, from.rejected, "id", "chat_id");
+    engine::InflightBudget budget(cfg.max_inflight_batches, cfg.max_inflight_bytes);
+    engine::RunCounters counters;
+    ChatReader reader({cfg.db_url, cfg.schema, cfg.fetch_rows, cfg.batch_rows, cfg.batch_bytes, from.last_chat_id},
+                      budget, stop);
+    ChatWriter writer({cfg.db_url, cfg.schema, cfg.commit_interval.every, cfg.commit_interval.bytes, cfg.max_rejects},
+                      budget, counters, rejects, from);
+    tbb::enumerable_thread_specific<ChatTransform> transforms(now, reader.validate_utf8());
+
+    engine::PipelineStages<ChatBatch> pipeline;
+    pipeline.read = [&] { return reader.next(); };
+    pipeline.transform = [&](ChatBatch& batch) {
+        ChatTransform& transform = transforms.local();
+        for (const engine::Result& row : batch.source) {
+            ChatRow chat{{PQgetvalue(row.get(), 0, 0), static_cast<std::size_t>(PQgetlength(row.get(), 0, 0))},
+                         {PQgetvalue(row.get(), 0, 1), static_cast<std::size_t>(PQgetlength(row.get(), 0, 1))},
+                         std::nullopt};
+            if (!PQgetisnull(row.get(), 0, 2)) {
+                chat.chat = std::string_view(PQgetvalue(row.get(), 0, 2), PQgetlength(row.get(), 0, 2));
+            }
+            transform.run(chat, batch.out);
+        }
+        batch.source.clear();  // the rows are encoded: free the chat text now
+        counters.records_read += batch.chats;
+        counters.bytes_read += batch.source_bytes;
+    };
+    pipeline.write = [&](ChatBatch& batch) { writer.write(batch); };
+
+    auto started = Clock::now();
+    {
+        engine::ProgressReporter progress(counters, progress_style(cfg.progress), reader.chats_to_read());
+        engine::run_pipeline(pipeline, cfg.parse_threads, budget);
+    }
+    report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    report.totals = writer.committed();
+    report.interrupted = writer.interrupted();
+    report.chats_this_run = report.totals.chats - from.chats;
+    report.bytes_this_run = report.totals.bytes - from.bytes;
+    report.messages_this_run = report.totals.messages - from.messages;
+    return report;
+}
+
+void print_backfill(const BackfillReport& r, std::ostream& out) {
+    const Checkpoint& t = r.totals;
+    if (r.already_complete) {
+        out << "already complete: " << t.messages << " messages from " << t.chats << " chats; nothing to do\n";
+        return;
+    }
+    out << (r.interrupted ? "interrupted" : r.resumed ? "complete (resumed)" : "complete") << ": " << t.chats
+        << " chats read, " << t.messages << " messages written, " << t.present << " already present, " << t.rejected
+        << " rejected\n";
+    std::uint64_t skipped_chats = 0;
+    std::ostringstream rules;
+    for (std::size_t i = 0; i < kSkipRules; ++i) {
+        if (t.skipped[i] == 0) continue;
+        rules << "\n      " << t.skipped[i] << "  " << skip_rule_name(static_cast<SkipRule>(i));
+        if (i < static_cast<std::size_t>(SkipRule::message_not_object)) skipped_chats += t.skipped[i];
+    }
+    if (!rules.str().empty()) out << "    skipped by rule:" << rules.str() << "\n";
+    double secs = r.seconds > 0 ? r.seconds : 1e-9;
+    char line[200];
+    std::snprintf(line, sizeof line, "    this run: %llu chats, %s of chat JSON, %.0f messages/s, %.1f MB/s\n",
+                  static_cast<unsigned long long>(r.chats_this_run), engine::human_bytes(r.bytes_this_run).c_str(),
+                  r.messages_this_run / secs, r.bytes_this_run / secs / (1 << 20));
+    out << line;
+    if (t.rejected > 0) {
+        out << "    WARNING: " << t.rejected << " messages could not be stored; each is in " << r.reject_file
+            << " with the reason\n";
+    }
+}
+
+}  // namespace
+
+int migrate(const config::RunConfig& cfg, const std::atomic<bool>& stop) {
+    engine::Connection control(cfg.db_url, "control");
+    auto run_started = Clock::now();
+    std::cout << "sluice migrate: schema " << engine::quote_ident(cfg.schema) << "\n";
+    bool interrupted = false;
+    for (Phase phase : cfg.phases) {
+        if (stop.load() || interrupted) break;
+        auto started = Clock::now();
+        std::ostringstream what;
+        const char* name = "";
+        switch (phase) {
+            case Phase::schema:
+                name = "schema";
+                what << ensure_schema(control, cfg.schema) << "\n";
+                break;
+            case Phase::backfill: {
+                name = "backfill";
+                BackfillReport r = backfill(cfg, control, stop);
+                print_backfill(r, what);
+                interrupted = r.interrupted;
+                break;
+            }
+            case Phase::indexes:
+                name = "indexes";
+                what << build_indexes(cfg.db_url, cfg.schema, cfg.index_connections) << "\n";
+                break;
+            case Phase::constraints:
+                name = "constraints";
+                what << ensure_foreign_key(control, cfg.schema) << "\n";
+                break;
+        }
+        double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+        char head[64];
+        std::snprintf(head, sizeof head, "  %-12s %8s  ", name, engine::human_duration(seconds).c_str());
+        std::cout << head << what.str() << std::flush;
+    }
+    double total = std::chrono::duration<double>(Clock::now() - run_started).count();
+    std::cout << "  peak memory  " << engine::human_bytes(engine::peak_rss_bytes()) << "\n";
+    if (interrupted || stop.load()) {
+        std::cout << "sluice migrate: interrupted after " << engine::human_duration(total)
+                  << "; committed work is kept, run the same command again to resume\n";
+        return kExitInterrupted;
+    }
+    std::cout << "sluice migrate: done in " << engine::human_duration(total) << "\n";
+    return 0;
+}
+
+}  // namespace sluice::stages

@@ -1,0 +1,579 @@
+// Unit tests of the run configuration: argv, a config file and an injected environment become a
+// RunConfig, or one UsageError line that names the option. No database, no real environment.
+#include "config/run_config.h"
+
+#include <doctest/doctest.h>
+
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+using namespace sluice::config;
+using namespace std::chrono_literals;
+
+namespace {
+
+using Variables = std::map<std::string, std::string>;
+
+const std::string some_db = "postgresql://sluice@localhost/openwebui";
+
+// parse() on "sluice <args>", with `vars` as the whole environment.
+RunConfig parse_with(std::vector<std::string> args, const Variables& vars = {}) {
+    args.insert(args.begin(), "sluice");
+    std::vector<const char*> argv;
+    for (const std::string& arg : args) argv.push_back(arg.c_str());
+    const Environment env = [vars](const std::string& name) -> std::optional<std::string> {
+        const auto found = vars.find(name);
+        return found == vars.end() ? std::nullopt : std::optional<std::string>(found->second);
+    };
+    std::vector<std::string> names;
+    for (const auto& var : vars) names.push_back(var.first);
+    return parse(static_cast<int>(argv.size()), argv.data(), env, names);
+}
+
+// The one line parse() refuses with, or "(accepted)".
+std::string refusal(const std::vector<std::string>& args, const Variables& vars = {}) {
+    try {
+        parse_with(args, vars);
+    } catch (const UsageError& e) {
+        return e.what();
+    }
+    return "(accepted)";
+}
+
+std::string size_refusal(const std::string& text) {
+    try {
+        parse_size("--batch-bytes", text);
+    } catch (const UsageError& e) {
+        return e.what();
+    }
+    return "(accepted)";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+// A mkdtemp directory, removed with its files when the test ends.
+class TempDir {
+public:
+    TempDir() {
+        std::string pattern = (std::filesystem::temp_directory_path() / "sluice-config-test-XXXXXX").string();
+        REQUIRE_MESSAGE(mkdtemp(pattern.data()) != nullptr, "mkdtemp failed in " << pattern);
+        path_ = pattern;
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_, ignored);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+
+    std::string write(const std::string& name, const std::string& text) const {
+        const std::filesystem::path file = path_ / name;
+        std::ofstream(file) << text;
+        return file.string();
+    }
+
+private:
+    std::filesystem::path path_;
+};
+
+}  // namespace
+
+// ---- commands -------------------------------------------------------------------------------
+
+TEST_CASE("migrate with only a database takes every default") {
+    const RunConfig c = parse_with({"migrate", "--db", some_db});
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    CHECK_MESSAGE(c.command == Command::migrate, "the command word was not read");
+    CHECK_MESSAGE(c.db_url == some_db, "the URL was altered: " << c.db_url);
+    CHECK_MESSAGE(c.schema == "public", "schema default: " << c.schema);
+    CHECK_MESSAGE(c.parse_threads == cores, "parse threads should default to the cores present");
+    CHECK_MESSAGE(c.index_connections == std::min(cores, 7u), "index connections should be min(cores, 7)");
+    CHECK_MESSAGE(c.fetch_rows == 1000, "fetch-rows default");
+    CHECK_MESSAGE(c.batch_rows == 1000, "batch-rows default");
+    CHECK_MESSAGE(c.batch_bytes == (4u << 20), "batch-bytes default");
+    CHECK_MESSAGE(c.max_inflight_bytes == (32u << 20), "max-inflight-bytes default");
+    CHECK_MESSAGE(c.max_inflight_batches == 16, "max-inflight-batches default");
+    CHECK_MESSAGE(c.commit_interval.every == 5s, "commit-interval time default");
+    CHECK_MESSAGE(c.commit_interval.bytes == (16u << 20), "commit-interval size default");
+    CHECK_MESSAGE(c.reject_file == "sluice-rejects.jsonl", "reject-file default");
+    CHECK_MESSAGE(!c.max_rejects, "max-rejects should be unset: any number of rejects is not a failure");
+    CHECK_MESSAGE(c.phases.size() == 4, "all four phases should run by default");
+    CHECK_MESSAGE(c.progress == ProgressStyle::automatic, "progress default");
+    CHECK_MESSAGE(!c.stamp_alembic, "stamp-alembic must be off unless asked for");
+    CHECK_MESSAGE(c.connect_retries == 5, "connect-retries default");
+    CHECK_MESSAGE(c.retry_max_wait == 30s, "retry-max-wait default");
+}
+
+TEST_CASE("verify is read as a command, with its options after or before it") {
+    CHECK_MESSAGE(parse_with({"verify", "--db", some_db}).command == Command::verify, "verify then options");
+    CHECK_MESSAGE(parse_with({"--db", some_db, "verify"}).command == Command::verify, "options then verify");
+}
+
+TEST_CASE("help is reachable as --help, -h, help and after a command, and needs no database") {
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"--help"}, {"-h"}, {"help"}, {"migrate", "--help"}, {"verify", "-h"}}) {
+        CHECK_MESSAGE(parse_with(args, {{"SLUICE_NO_SUCH", "1"}}).command == Command::help,
+                      "not help: " << args.back());
+    }
+}
+
+TEST_CASE("--version asks for the version, and version_text names sluice and a number") {
+    CHECK_MESSAGE(parse_with({"--version"}).command == Command::version, "--version not recognised");
+    const std::string text = version_text();
+    CHECK_MESSAGE(text.rfind("sluice ", 0) == 0, "version text: " << text);
+    CHECK_MESSAGE(std::any_of(text.begin(), text.end(), ::isdigit), "no version number in: " << text);
+}
+
+TEST_CASE("no command asks the user to pick migrate or verify") {
+    for (const auto& args : std::vector<std::vector<std::string>>{{}, {"--db", some_db}}) {
+        const std::string error = refusal(args);
+        CHECK_MESSAGE(contains(error, "pick migrate or verify"), "got: " << error);
+        CHECK_MESSAGE(contains(error, "--help"), "should point at --help: " << error);
+    }
+}
+
+TEST_CASE("an unknown command is named and the real ones offered") {
+    const std::string error = refusal({"migrat", "--db", some_db});
+    CHECK_MESSAGE(contains(error, "'migrat'"), "the word is not named: " << error);
+    CHECK_MESSAGE(contains(error, "migrate or verify"), "the commands are not offered: " << error);
+}
+
+TEST_CASE("a stray word after the command is named") {
+    const std::string error = refusal({"migrate", "now", "--db", some_db});
+    CHECK_MESSAGE(contains(error, "'now'"), "got: " << error);
+}
+
+// ---- command line errors -------------------------------------------------------------------
+
+TEST_CASE("an unknown option is named, and an abbreviation is not guessed") {
+    CHECK_MESSAGE(contains(refusal({"migrate", "--bogus"}), "--bogus"), refusal({"migrate", "--bogus"}));
+    CHECK_MESSAGE(contains(refusal({"migrate", "--batch", "5"}), "--batch"), "an abbreviation was guessed");
+}
+
+TEST_CASE("an unknown option with a value attached does not echo the value") {
+    const std::string error = refusal({"migrate", "--dbb=postgresql://u:hunter2@h/db"});
+    CHECK_MESSAGE(contains(error, "--dbb"), "got: " << error);
+    CHECK_MESSAGE(!contains(error, "hunter2"), "the password leaked: " << error);
+}
+
+TEST_CASE("an option without its value says which option needs one") {
+    const std::string error = refusal({"migrate", "--db"});
+    CHECK_MESSAGE(contains(error, "--db"), "got: " << error);
+    CHECK_MESSAGE(contains(error, "needs a value"), "got: " << error);
+}
+
+TEST_CASE("an option given twice on the command line is refused") {
+    const std::string error = refusal({"migrate", "--db", some_db, "--batch-rows", "1", "--batch-rows", "2"});
+    CHECK_MESSAGE(contains(error, "--batch-rows"), "got: " << error);
+    CHECK_MESSAGE(contains(error, "more than once"), "got: " << error);
+}
+
+TEST_CASE("--parse-threads 0 is refused, naming the option and the least it takes") {
+    const std::string error = refusal({"migrate", "--db", some_db, "--parse-threads", "0"});
+    CHECK_MESSAGE(contains(error, "--parse-threads"), "got: " << error);
+    CHECK_MESSAGE(contains(error, "at least 1"), "got: " << error);
+}
+
+TEST_CASE("a count that is not a whole number is refused, naming the option") {
+    for (const std::string bad : {"abc", "12x", "1.5", ""}) {
+        const std::string error = refusal({"migrate", "--db", some_db, "--batch-rows", bad});
+        CHECK_MESSAGE(contains(error, "--batch-rows"), "'" << bad << "' gave: " << error);
+    }
+}
+
+TEST_CASE("a negative number is refused instead of wrapping around to a huge one") {
+    for (const auto& [option, value] :
+         std::vector<std::pair<std::string, std::string>>{{"--batch-rows", "-1"},
+                                                          {"--max-rejects", "-1"},
+                                                          {"--parse-threads", "-4"},
+                                                          {"--connect-retries", "-1"},
+                                                          {"--batch-bytes", "-1MB"},
+                                                          {"--retry-max-wait", "-5s"}}) {
+        const std::string attached = refusal({"migrate", "--db", some_db, option + "=" + value});
+        CHECK_MESSAGE(contains(attached, option), option << "=" << value << " gave: " << attached);
+        CHECK_MESSAGE(contains(attached, "negative"), option << "=" << value << " gave: " << attached);
+        const std::string separate = refusal({"migrate", "--db", some_db, option, value});
+        CHECK_MESSAGE(contains(separate, option), option << " " << value << " gave: " << separate);
+    }
+    const std::string error = refusal({"migrate", "--db", some_db}, {{"SLUICE_FETCH_ROWS", "-5"}});
+    CHECK_MESSAGE(contains(error, "SLUICE_FETCH_ROWS"), "from the environment: " << error);
+}
+
+TEST_CASE("a count too large for its field is refused") {
+    const std::string error = refusal({"migrate", "--db", some_db, "--parse-threads", "99999999999"});
+    CHECK_MESSAGE(contains(error, "--parse-threads"), "got: " << error);
+    CHECK_MESSAGE(contains(error, "too large"), "got: " << error);
+}
+
+TEST_CASE("--max-rejects 0 is kept: any reject then fails the run") {
+    const RunConfig c = parse_with({"migrate", "--db", some_db, "--max-rejects", "0"});
+    CHECK_MESSAGE((c.max_rejects && *c.max_rejects == 0), "--max-rejects 0 was lost");
+}
+
+TEST_CASE("--progress takes auto, bar, log or none, and nothing else") {
+    const std::map<std::string, ProgressStyle> styles{{"auto", ProgressStyle::automatic},
+                                                      {"bar", ProgressStyle::bar},
+                                                      {"log", ProgressStyle::log},
+                                                      {"none", ProgressStyle::none}};
+    for (const auto& [word, style] : styles)
+        CHECK_MESSAGE(parse_with({"migrate", "--db", some_db, "--progress", word}).progress == style, word);
+    const std::string error = refusal({"migrate", "--db", some_db, "--progress", "fancy"});
+    CHECK_MESSAGE(contains(error, "--progress"), "got: " << error);
+    CHECK_MESSAGE(contains(error, "auto, bar, log, none"), "the choices are not listed: " << error);
+}
+
+TEST_CASE("--retry-max-wait takes a duration with a unit") {
+    CHECK_MESSAGE(parse_with({"migrate", "--db", some_db, "--retry-max-wait", "2min"}).retry_max_wait == 2min,
+                  "2min");
+    CHECK_MESSAGE(
+        parse_with({"migrate", "--db", some_db, "--retry-max-wait", "500ms"}).retry_max_wait == 500ms,
+        "500ms");
+    const std::string error = refusal({"migrate", "--db", some_db, "--retry-max-wait", "30"});
+    CHECK_MESSAGE(contains(error, "--retry-max-wait"), "a bare number should need a unit: " << error);
+}
+
+TEST_CASE("an empty --schema or --reject-file is refused, naming the option") {
+    for (const std::string option : {"--schema", "--reject-file"}) {
+        const std::string error = refusal({"migrate", "--db", some_db, option, ""});
+        CHECK_MESSAGE(contains(error, option), "got: " << error);
+        CHECK_MESSAGE(contains(error, "empty"), "got: " << error);
+    }
+}
+
+// ---- precedence -----------------------------------------------------------------------------
+
+TEST_CASE("each source wins over the ones below it: command line, file, environment, DATABASE_URL, default") {
+    TempDir dir;
+    const std::string file =
+        dir.write("sluice.conf", "batch-rows = 200\nfetch-rows = 300\nschema = from_file\n");
+    const Variables vars{{"SLUICE_BATCH_ROWS", "400"},
+                         {"SLUICE_FETCH_ROWS", "500"},
+                         {"SLUICE_MAX_INFLIGHT_BATCHES", "600"},
+                         {"SLUICE_DB", "postgresql://from-env@h/db"},
+                         {"DATABASE_URL", "postgresql://from-owui@h/db"},
+                         {"DATABASE_SCHEMA", "from_owui"}};
+    const RunConfig c = parse_with({"migrate", "--batch-rows", "100", "--config", file}, vars);
+    CHECK_MESSAGE(c.batch_rows == 100, "the command line should beat the file and the environment");
+    CHECK_MESSAGE(c.fetch_rows == 300, "the file should beat the environment");
+    CHECK_MESSAGE(c.max_inflight_batches == 600, "the environment should beat the default");
+    CHECK_MESSAGE(c.db_url == "postgresql://from-env@h/db",
+                  "SLUICE_DB should beat DATABASE_URL: " << c.db_url);
+    CHECK_MESSAGE(c.schema == "from_file", "the file should beat DATABASE_SCHEMA: " << c.schema);
+    CHECK_MESSAGE(c.max_inflight_bytes == (32u << 20), "an option nobody sets keeps its default");
+}
+
+TEST_CASE("Open WebUI's DATABASE_URL and DATABASE_SCHEMA are used when nothing else names them") {
+    const Variables owui{{"DATABASE_URL", "postgresql://owui@h/db"}, {"DATABASE_SCHEMA", "owui"}};
+    const RunConfig c = parse_with({"migrate"}, owui);
+    CHECK_MESSAGE(c.db_url == "postgresql://owui@h/db", "DATABASE_URL unused: " << c.db_url);
+    CHECK_MESSAGE(c.schema == "owui", "DATABASE_SCHEMA unused: " << c.schema);
+    const RunConfig flags = parse_with({"migrate", "--db", some_db, "--schema", "mine"}, owui);
+    CHECK_MESSAGE(flags.db_url == some_db, "--db should beat DATABASE_URL");
+    CHECK_MESSAGE(flags.schema == "mine", "--schema should beat DATABASE_SCHEMA");
+    CHECK_MESSAGE(
+        parse_with({"migrate"}, {{"SLUICE_SCHEMA", "s"}, {"DATABASE_SCHEMA", "o"}, {"DATABASE_URL", some_db}})
+                .schema == "s",
+        "SLUICE_SCHEMA should beat DATABASE_SCHEMA");
+}
+
+TEST_CASE("an empty environment variable counts as unset") {
+    const RunConfig c =
+        parse_with({"migrate"}, {{"SLUICE_DB", ""}, {"DATABASE_URL", some_db}, {"SLUICE_BATCH_ROWS", ""}});
+    CHECK_MESSAGE(c.db_url == some_db, "an empty SLUICE_DB hid DATABASE_URL");
+    CHECK_MESSAGE(c.batch_rows == 1000, "an empty SLUICE_BATCH_ROWS was not ignored");
+}
+
+TEST_CASE("SLUICE_CONFIG names a config file, and --config overrides it") {
+    TempDir dir;
+    const std::string env_file = dir.write("env.conf", "batch-rows = 7\n");
+    const std::string flag_file = dir.write("flag.conf", "batch-rows = 8\n");
+    const Variables vars{{"SLUICE_CONFIG", env_file}, {"DATABASE_URL", some_db}};
+    CHECK_MESSAGE(parse_with({"migrate"}, vars).batch_rows == 7, "SLUICE_CONFIG was not read");
+    CHECK_MESSAGE(parse_with({"migrate", "--config", flag_file}, vars).batch_rows == 8,
+                  "--config should win");
+    const std::string error = refusal({"migrate"}, {{"SLUICE_CONFIG", "/nonexistent/sluice.conf"}});
+    CHECK_MESSAGE(contains(error, "SLUICE_CONFIG"), "a missing file should name where it came from: " << error);
+}
+
+// ---- environment ----------------------------------------------------------------------------
+
+TEST_CASE("SLUICE_STAMP_ALEMBIC reads 1/true/yes/on and 0/false/no/off") {
+    for (const std::string yes : {"1", "true", "TRUE", "yes", "on"})
+        CHECK_MESSAGE(parse_with({"migrate", "--db", some_db}, {{"SLUICE_STAMP_ALEMBIC", yes}}).stamp_alembic,
+                      yes);
+    for (const std::string no : {"0", "false", "no", "off"})
+        CHECK_MESSAGE(!parse_with({"migrate", "--db", some_db}, {{"SLUICE_STAMP_ALEMBIC", no}}).stamp_alembic,
+                      no);
+    const std::string error = refusal({"migrate", "--db", some_db}, {{"SLUICE_STAMP_ALEMBIC", "maybe"}});
+    CHECK_MESSAGE(contains(error, "SLUICE_STAMP_ALEMBIC"), "got: " << error);
+}
+
+TEST_CASE("--stamp-alembic is a bare flag, before or after the command") {
+    CHECK_MESSAGE(parse_with({"migrate", "--stamp-alembic", "--db", some_db}).stamp_alembic,
+                  "after the command");
+    const RunConfig before = parse_with({"--stamp-alembic", "migrate", "--db", some_db});
+    CHECK_MESSAGE(before.stamp_alembic, "before the command");
+    CHECK_MESSAGE(before.command == Command::migrate, "the flag swallowed the command word");
+}
+
+TEST_CASE("an unknown SLUICE_ variable is refused by name, to catch misspellings") {
+    const std::string error = refusal({"migrate", "--db", some_db}, {{"SLUICE_BATCH_ROW", "5"}});
+    CHECK_MESSAGE(contains(error, "SLUICE_BATCH_ROW"), "got: " << error);
+}
+
+TEST_CASE("SLUICE_TEST_ variables belong to the test harness and are ignored") {
+    const std::string error = refusal({"migrate", "--db", some_db}, {{"SLUICE_TEST_DB", "anything"}});
+    CHECK_MESSAGE(error == "(accepted)", "got: " << error);
+}
+
+TEST_CASE("a bad value from the environment names both the option and the variable") {
+    const std::string error = refusal({"migrate", "--db", some_db}, {{"SLUICE_BATCH_ROWS", "abc"}});
+    CHECK_MESSAGE(contains(error, "--batch-rows"), "got: " << error);
+    CHECK_MESSAGE(contains(error, "SLUICE_BATCH_ROWS"), "got: " << error);
+}
+
+// ---- config file ----------------------------------------------------------------------------
+
+TEST_CASE("a config file sets options by their long names, flags included") {
+    TempDir dir;
+    const std::string file =
+        dir.write("ok.conf", "# a comment\ndb = " + some_db +
+                                 "\nstamp-alembic = 1\nphases = backfill\ncommit-interval = 2s\n");
+    const RunConfig c = parse_with({"verify", "--config", file});
+    CHECK_MESSAGE(c.db_url == some_db, "db from the file: " << c.db_url);
+    CHECK_MESSAGE(c.stamp_alembic, "stamp-alembic = 1 in the file");
+    CHECK_MESSAGE(c.phases == std::vector<Phase>{Phase::backfill}, "phases from the file");
+    CHECK_MESSAGE(c.commit_interval.every == 2s, "commit-interval from the file");
+}
+
+TEST_CASE("a config file that does not exist is refused by name") {
+    const std::string error = refusal({"migrate", "--db", some_db, "--config", "/nonexistent/sluice.conf"});
+    CHECK_MESSAGE(contains(error, "--config"), "got: " << error);
+    CHECK_MESSAGE(contains(error, "/nonexistent/sluice.conf"), "got: " << error);
+}
+
+TEST_CASE("an unknown key in a config file is named, and so is the file") {
+    TempDir dir;
+    const std::string file = dir.write("typo.conf", "batch-row = 5\n");
+    const std::string error = refusal({"migrate", "--db", some_db, "--config", file});
+    CHECK_MESSAGE(contains(error, "batch-row"), "got: " << error);
+    CHECK_MESSAGE(contains(error, file), "got: " << error);
+}
+
+TEST_CASE("a config file cannot name another config file") {
+    TempDir dir;
+    const std::string file = dir.write("nested.conf", "config = other.conf\n");
+    const std::string error = refusal({"migrate", "--db", some_db, "--config", file});
+    CHECK_MESSAGE(contains(error, "unknown key 'config'"), "got: " << error);
+}
+
+TEST_CASE("a bad value in a config file names the option and the file") {
+    TempDir dir;
+    const std::string file = dir.write("bad.conf", "batch-rows = abc\n");
+    const std::string error = refusal({"migrate", "--db", some_db, "--config", file});
+    CHECK_MESSAGE(contains(error, "--batch-rows"), "got: " << error);
+    CHECK_MESSAGE(contains(error, file), "got: " << error);
+}
+
+TEST_CASE("a config file line that is not name = value is pointed at by number, not quoted") {
+    TempDir dir;
+    const std::string file = dir.write("syntax.conf", "batch-rows = 5\ndb postgresql://u:hunter2@h/db\n");
+    const std::string error = refusal({"migrate", "--config", file});
+    CHECK_MESSAGE(contains(error, "line 2"), "got: " << error);
+    CHECK_MESSAGE(!contains(error, "hunter2"), "the password leaked: " << error);
+}
+
+TEST_CASE("a '#' in the config file's db line is refused, since it would start a comment") {
+    TempDir dir;
+    const std::string file = dir.write("hash.conf", "db = postgresql://u:hunt#er2@h/db\n");
+    const std::string error = refusal({"migrate", "--config", file});
+    CHECK_MESSAGE(contains(error, "%23"), "should say how to encode it: " << error);
+    CHECK_MESSAGE(!contains(error, "hunt"), "the password leaked: " << error);
+}
+
+// ---- the database ---------------------------------------------------------------------------
+
+TEST_CASE("a missing database says to pass --db or set DATABASE_URL") {
+    for (const std::string command : {"migrate", "verify"}) {
+        const std::string error = refusal({command});
+        CHECK_MESSAGE(contains(error, "--db"), command << ": " << error);
+        CHECK_MESSAGE(contains(error, "DATABASE_URL"), command << ": " << error);
+    }
+}
+
+TEST_CASE("SQLAlchemy's +driver is dropped from the URL so that libpq can read it") {
+    CHECK_MESSAGE(parse_with({"migrate", "--db", "postgresql+psycopg2://u:pw@h:5432/db"}).db_url ==
+                      "postgresql://u:pw@h:5432/db",
+                  "psycopg2 URL");
+    CHECK_MESSAGE(parse_with({"migrate"}, {{"DATABASE_URL", "postgresql+asyncpg://u@h/db"}}).db_url ==
+                      "postgresql://u@h/db",
+                  "asyncpg URL from DATABASE_URL");
+}
+
+TEST_CASE("a keyword connection string is accepted as it is") {
+    const std::string keywords = "host=localhost dbname=openwebui password='se cret'";
+    CHECK_MESSAGE(parse_with({"migrate", "--db", keywords}).db_url == keywords,
+                  "keyword string altered or refused");
+}
+
+TEST_CASE("a SQLite URL says that sluice migrates PostgreSQL only") {
+    const std::string error = refusal({"migrate"}, {{"DATABASE_URL", "sqlite:///app/backend/data/webui.db"}});
+    CHECK_MESSAGE(contains(error, "PostgreSQL only"), "got: " << error);
+    CHECK_MESSAGE(contains(error, "DATABASE_URL"), "the source of the URL is not named: " << error);
+}
+
+TEST_CASE("a URL of another kind of database is refused") {
+    const std::string error = refusal({"migrate", "--db", "mysql://u:hunter2@h/db"});
+    CHECK_MESSAGE(contains(error, "mysql://"), "the scheme is not named: " << error);
+    CHECK_MESSAGE(!contains(error, "hunter2"), "the password leaked: " << error);
+}
+
+TEST_CASE("a malformed connection string is refused with libpq's reason and without its password") {
+    const std::string url = refusal({"migrate", "--db", "postgresql://u:hunter2@h/db?bogus=1"});
+    CHECK_MESSAGE(contains(url, "--db"), "got: " << url);
+    CHECK_MESSAGE(contains(url, "bogus"), "libpq's reason is missing: " << url);
+    CHECK_MESSAGE(!contains(url, "hunter2"), "the password leaked: " << url);
+    const std::string keywords = refusal({"migrate", "--db", "host=h password=hunter2 nonsense"});
+    CHECK_MESSAGE(contains(keywords, "--db"), "got: " << keywords);
+    CHECK_MESSAGE(!contains(keywords, "hunter2"), "the password leaked: " << keywords);
+    CHECK_MESSAGE(contains(refusal({"migrate", "--db", "not a connection string"}), "--db"), "plain junk");
+}
+
+TEST_CASE("a password with an unencoded '@' or '/' or a stray space is refused without showing it") {
+    for (const std::string db : {"postgresql://u:hunt@er2@h/db", "postgresql://u:hunt/er2@h/db",
+                                 "postgresql://u:hunt%zzer2@h/db", "host=h password=hunt er2"}) {
+        const std::string error = refusal({"migrate", "--db", db});
+        CHECK_MESSAGE(contains(error, "--db"), db << " gave: " << error);
+        CHECK_MESSAGE(!contains(error, "hunt"), db << " leaked: " << error);
+        CHECK_MESSAGE(!contains(error, "er2"), db << " leaked: " << error);
+    }
+}
+
+TEST_CASE("a port, and an '@' in the query string, are not taken for a password") {
+    const std::string db = "postgresql://h:5432/db?application_name=a@b";
+    CHECK_MESSAGE(refusal({"migrate", "--db", db}) == "(accepted)", refusal({"migrate", "--db", db}));
+}
+
+TEST_CASE("redact_password hides the password of a URL") {
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {"postgresql://u:secret@h/db", "postgresql://u:***@h/db"},
+        {"postgres://u:secret@h1:5432,h2:5433/db", "postgres://u:***@h1:5432,h2:5433/db"},
+        {"postgresql://u:p@ss@h/db", "postgresql://u:***@h/db"},
+        {"postgresql://h/db?sslmode=require&password=secret",
+         "postgresql://h/db?sslmode=require&password=***"},
+        {"postgresql://u@h:5432/db", "postgresql://u@h:5432/db"},
+        {"postgresql://h:5432/db", "postgresql://h:5432/db"},
+    };
+    for (const auto& [url, redacted] : cases)
+        CHECK_MESSAGE(redact_password(url) == redacted, url << " became " << redact_password(url));
+}
+
+TEST_CASE("redact_password hides the password of a keyword string, quoted or not") {
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {"host=h password=secret dbname=d", "host=h password=*** dbname=d"},
+        {"password='se cret' host=h", "password=*** host=h"},
+        {"password = secret", "password = ***"},
+        {"password='it\\'s' host=h", "password=*** host=h"},
+        {"password=se cret host=h", "password=*** host=h"},
+        {"host=h dbname=postgresql://u:secret@h/db", "host=h dbname=postgresql://u:***@h/db"},
+        {"host=h user=u", "host=h user=u"},
+    };
+    for (const auto& [keywords, redacted] : cases)
+        CHECK_MESSAGE(redact_password(keywords) == redacted,
+                      keywords << " became " << redact_password(keywords));
+}
+
+// ---- phases, commit interval, sizes ---------------------------------------------------------
+
+TEST_CASE("--phases keeps the order the phases run in and drops repeats") {
+    const auto phases = [](const std::string& list) {
+        return parse_with({"migrate", "--db", some_db, "--phases", list}).phases;
+    };
+    const std::vector<Phase> schema_constraints{Phase::schema, Phase::constraints};
+    const std::vector<Phase> backfill_indexes{Phase::backfill, Phase::indexes};
+    CHECK_MESSAGE(phases("constraints,schema,schema") == schema_constraints, "order or repeats");
+    CHECK_MESSAGE(phases(" backfill , indexes ") == backfill_indexes, "spaces around the names");
+    CHECK_MESSAGE(phases("indexes,backfill,constraints,schema").size() == 4, "all four");
+}
+
+TEST_CASE("an unknown or missing phase is refused with the list of valid ones") {
+    for (const std::string list : {"index", "schema,,backfill", ""}) {
+        const std::string error = refusal({"migrate", "--db", some_db, "--phases", list});
+        CHECK_MESSAGE(contains(error, "--phases"), "'" << list << "' gave: " << error);
+        CHECK_MESSAGE(contains(error, "schema, backfill, indexes, constraints"),
+                      "'" << list << "' gave: " << error);
+    }
+}
+
+TEST_CASE("--commit-interval takes a time, a size or both; a limit left out never triggers") {
+    const auto interval = [](const std::string& spec) {
+        return parse_with({"migrate", "--db", some_db, "--commit-interval", spec}).commit_interval;
+    };
+    const auto never_bytes = std::numeric_limits<std::size_t>::max();
+    const std::vector<std::tuple<std::string, std::chrono::milliseconds, std::size_t>> cases{
+        {"5s", 5s, never_bytes},
+        {"500ms", 500ms, never_bytes},
+        {"1min", 1min, never_bytes},
+        {"1h", 1h, never_bytes},
+        {"16MB", std::chrono::milliseconds::max(), 16u << 20},
+        {"5s,16MB", 5s, 16u << 20},
+        {"16MB, 2s", 2s, 16u << 20}};
+    for (const auto& [spec, every, bytes] : cases) {
+        const CommitInterval got = interval(spec);
+        CHECK_MESSAGE(got.every == every, spec << ": time " << got.every.count() << "ms");
+        CHECK_MESSAGE(got.bytes == bytes, spec << ": size " << got.bytes);
+    }
+}
+
+TEST_CASE("a malformed --commit-interval is refused, naming the option") {
+    for (const std::string spec : {"5", "5m", "0s", "0MB", "5s,6s", "16MB,1GB", "", "soon"}) {
+        const std::string error = refusal({"migrate", "--db", some_db, "--commit-interval", spec});
+        CHECK_MESSAGE(contains(error, "--commit-interval"), "'" << spec << "' gave: " << error);
+    }
+}
+
+TEST_CASE("parse_size reads binary units and plain bytes") {
+    const std::vector<std::pair<std::string, std::size_t>> cases{
+        {"64MB", 64u << 20}, {"64MiB", 64u << 20},           {"64mb", 64u << 20},  {"512kB", 512u << 10},
+        {"1GB", 1u << 30},   {"2TiB", std::size_t{2} << 40}, {"1048576", 1048576}, {"7B", 7},
+        {" 1 MB ", 1u << 20}};
+    for (const auto& [text, bytes] : cases)
+        CHECK_MESSAGE(parse_size("--batch-bytes", text) == bytes, "'" << text << "'");
+}
+
+TEST_CASE("parse_size refuses junk, negatives, zero and overflow, naming the option") {
+    for (const std::string bad : {"abc", "-1MB", "0", "0MB", "12XB", "1.5GB", "16M", "", "99999999999TB"}) {
+        const std::string error = size_refusal(bad);
+        CHECK_MESSAGE(contains(error, "--batch-bytes"), "'" << bad << "' gave: " << error);
+    }
+    CHECK_MESSAGE(contains(size_refusal("-1MB"), "negative"), size_refusal("-1MB"));
+    CHECK_MESSAGE(contains(size_refusal("0"), "zero"), size_refusal("0"));
+}
+
+// ---- help -----------------------------------------------------------------------------------
+
+TEST_CASE(
+    "help_text lists the commands, every option with its variable, Open WebUI's variables and exit codes") {
+    const std::string help = help_text();
+    for (const std::string word :
+         {"Usage: sluice", "migrate", "verify", "--help", "--version", "DATABASE_URL", "DATABASE_SCHEMA",
+          "Exit status", "0 success", "1 failure", "2 bad usage"})
+        CHECK_MESSAGE(contains(help, word), "missing: " << word);
+    for (const std::string option :
+         {"db", "schema", "parse-threads", "fetch-rows", "batch-rows", "batch-bytes", "max-inflight-bytes",
+          "max-inflight-batches", "commit-interval", "reject-file", "max-rejects", "phases",
+          "index-connections", "progress", "stamp-alembic", "connect-retries", "retry-max-wait", "config"}) {
+        std::string variable = "SLUICE_" + option;
+        std::transform(variable.begin(), variable.end(), variable.begin(),
+                       [](char c) { return c == '-' ? '_' : static_cast<char>(std::toupper(c)); });
+        CHECK_MESSAGE(contains(help, "--" + option + " "), "option missing: --" << option);
+        CHECK_MESSAGE(contains(help, variable), "variable missing: " << variable);
+    }
+}
