@@ -1,6 +1,7 @@
 // The SAX handler behind scan_document, and the small JSON text helpers the transform needs.
 #include "stages/chat_scan.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -36,7 +37,10 @@ Field field_of(std::string_view key) {
 
 class Handler {
 public:
-    Handler(const rapidjson::StringStream& is, std::string_view doc, Result& r) : is_(is), doc_(doc), r_(r) {}
+    // `doc` is the document; `parsed` what RapidJSON reads: doc itself, or its disarmed copy
+    // (same length, same structure, see disarm()).
+    Handler(const rapidjson::StringStream& is, std::string_view doc, std::string_view parsed, Result& r)
+        : is_(is), doc_(doc), parsed_(parsed), r_(r) {}
 
     // Where Tell() stands in each callback (RapidJSON's iterative parser): strings and numbers are
     // read through a local copy of the stream, and brackets are taken after their callback, so
@@ -53,7 +57,9 @@ public:
     }
     bool String(const char*, rapidjson::SizeType, bool) {
         settle(pos());
-        if (Value* v = begin_value(Type::string)) {
+        // A number the disarmed copy turned into a string is still a number.
+        Type type = doc_[pos()] == '"' ? Type::string : Type::number;
+        if (Value* v = begin_value(type)) {
             v->begin = pos();
             unsettled_ = v;  // its end is known once the next token starts
         }
@@ -99,7 +105,7 @@ public:
     void settle(std::uint32_t next) {
         if (!unsettled_) return;
         std::uint32_t at = next;
-        while (at > unsettled_->begin + 1 && doc_[at - 1] != '"') --at;
+        while (at > unsettled_->begin + 1 && parsed_[at - 1] != '"') --at;
         unsettled_->end = at;
         unsettled_ = nullptr;
     }
@@ -183,6 +189,7 @@ private:
 
     const rapidjson::StringStream& is_;
     std::string_view doc_;
+    std::string_view parsed_;
     Result& r_;
     std::size_t depth_ = 0;
     Frame frames_[kTrackedDepth];
@@ -211,15 +218,30 @@ bool hex4(std::string_view s, std::size_t at, unsigned& code) {
 bool is_high(unsigned c) { return c >= 0xD800 && c <= 0xDBFF; }
 bool is_low(unsigned c) { return c >= 0xDC00 && c <= 0xDFFF; }
 
-// Rewrites, in `work` (a copy of the document), every lone high-surrogate escape \uD8xx..\uDBxx
-// into the low-surrogate escape \uDCxx..\uDFxx of the same length. RapidJSON accepts a lone low
-// surrogate (it decodes to bytes that are not valid UTF-8), so the copy parses, every offset
-// still matches the original, and a decoded string that held one fails the text check.
-void disarm_lone_high_surrogates(std::string& work) {
+bool is_number_char(char c) {
+    return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+}
+
+// Rewrites `work` (a copy of the document) into text of the same length and structure that
+// RapidJSON reads, for the two things PostgreSQL's json accepts and RapidJSON does not:
+// - a lone high-surrogate escape \uD8xx..\uDBxx becomes \uDCxx..\uDFxx (RapidJSON takes a lone
+//   low one);
+// - a number of two or more characters becomes a string of the same length ("1e400" is too
+//   big for RapidJSON even when numbers are kept as text).
+// Offsets still match the original, and only the original's text is ever sliced or decoded.
+void disarm(std::string& work) {
     bool in_string = false;
     for (std::size_t i = 0; i < work.size(); ++i) {
         char c = work[i];
         if (!in_string) {
+            if ((c == '-' || (c >= '0' && c <= '9')) && i + 1 < work.size() && is_number_char(work[i + 1])) {
+                std::size_t end = i + 1;
+                while (end < work.size() && is_number_char(work[end])) ++end;
+                std::fill(work.begin() + i + 1, work.begin() + end - 1, 'n');
+                work[i] = work[end - 1] = '"';
+                i = end - 1;
+                continue;
+            }
             in_string = c == '"';
             continue;
         }
@@ -243,8 +265,8 @@ void disarm_lone_high_surrogates(std::string& work) {
 }
 
 template <typename Stream>
-void parse(Stream& is, std::string_view doc, Result& result, rapidjson::ParseResult& status) {
-    Handler handler(is, doc, result);
+void parse(Stream& is, std::string_view doc, std::string_view parsed, Result& result, rapidjson::ParseResult& status) {
+    Handler handler(is, doc, parsed, result);
     rapidjson::Reader reader;
     status = reader.Parse<kParseFlags>(is, handler);
     handler.settle(static_cast<std::uint32_t>(doc.size()));  // a string that ends the document
@@ -283,13 +305,14 @@ void scan_document(std::string_view doc, Result& result, std::string& work) {
     // StringStream reads until a NUL byte: a document holding one (never valid JSON) must not
     // be read past; the terminator the reader provides ends every document.
     rapidjson::StringStream is(doc.data());
-    parse(is, doc, result, status);
-    if (status.Code() == rapidjson::kParseErrorStringUnicodeSurrogateInvalid) {
+    parse(is, doc, doc, result, status);
+    if (status.Code() == rapidjson::kParseErrorStringUnicodeSurrogateInvalid ||
+        status.Code() == rapidjson::kParseErrorNumberTooBig) {
         work.assign(doc.data(), doc.size());
-        disarm_lone_high_surrogates(work);
+        disarm(work);
         reset(result);
         is = rapidjson::StringStream(work.c_str());
-        parse(is, doc, result, status);
+        parse(is, doc, work, result, status);
     }
     if (!status.IsError() && is.Tell() < doc.size()) {
         status.Set(rapidjson::kParseErrorDocumentRootNotSingular, is.Tell());  // an embedded NUL

@@ -10,6 +10,7 @@
 
 #include "engine/utf8.h"
 #include "stages/chat_scan.h"
+#include "stages/python_number.h"
 
 namespace sluice::stages {
 
@@ -62,61 +63,6 @@ std::string_view json_column(const Value& v, std::string_view doc) {
     return v.type == Type::absent ? std::string_view("null") : doc.substr(v.begin, v.end - v.begin);
 }
 
-// Python's float() grammar for strings, ASCII forms: optional sign, digits with single
-// underscores between them, optional fraction and exponent. Writes the underscore-free text.
-bool python_float_syntax(std::string_view s, std::string& clean) {
-    clean.clear();
-    std::size_t i = 0;
-    auto digits = [&](bool required) {
-        std::size_t start = i;
-        while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) ||
-                                (s[i] == '_' && i > start && i + 1 < s.size() &&
-                                 std::isdigit(static_cast<unsigned char>(s[i + 1]))))) {
-            if (s[i] != '_') clean.push_back(s[i]);
-            ++i;
-        }
-        return !required || i > start;
-    };
-    if (i < s.size() && (s[i] == '+' || s[i] == '-')) clean.push_back(s[i++]);
-    std::size_t before = clean.size();
-    digits(false);
-    bool int_part = clean.size() > before;
-    if (i < s.size() && s[i] == '.') {
-        clean.push_back(s[i++]);
-        std::size_t frac_start = clean.size();
-        digits(false);
-        if (!int_part && clean.size() == frac_start) return false;
-    } else if (!int_part) {
-        return false;
-    }
-    if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-        clean.push_back(s[i++]);
-        if (i < s.size() && (s[i] == '+' || s[i] == '-')) clean.push_back(s[i++]);
-        if (!digits(true)) return false;
-    }
-    return i == s.size();
-}
-
-std::string_view strip_python_whitespace(std::string_view s) {
-    auto space_at_front = [](std::string_view t) -> std::size_t {
-        if (t.empty()) return 0;
-        unsigned char c = static_cast<unsigned char>(t[0]);
-        if (c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1C && c <= 0x1F)) return 1;
-        if (c == 0xC2 && t.size() > 1 && (t[1] == '\xA0' || t[1] == '\x85')) return 2;  // NBSP, NEL
-        return 0;
-    };
-    auto space_at_back = [](std::string_view t) -> std::size_t {
-        if (t.empty()) return 0;
-        unsigned char c = static_cast<unsigned char>(t.back());
-        if (c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1C && c <= 0x1F)) return 1;
-        if (t.size() > 1 && t[t.size() - 2] == '\xC2' && (c == 0xA0 || c == 0x85)) return 2;
-        return 0;
-    };
-    while (std::size_t n = space_at_front(s)) s.remove_prefix(n);
-    while (std::size_t n = space_at_back(s)) s.remove_suffix(n);
-    return s;
-}
-
 void count(TransformOutput& out, SkipRule rule) { ++out.skipped[static_cast<std::size_t>(rule)]; }
 
 }  // namespace
@@ -154,21 +100,6 @@ const std::vector<engine::Column>& chat_message_columns() {
         {"created_at", ColumnKind::int8}, {"updated_at", ColumnKind::int8},
     };
     return columns;
-}
-
-std::optional<std::int64_t> python_int_of_float(std::string_view text, bool is_string) {
-    std::string clean;
-    if (is_string) {
-        if (!python_float_syntax(strip_python_whitespace(text), clean)) return std::nullopt;
-    } else {
-        clean.assign(text);
-    }
-    char* end = nullptr;
-    double d = std::strtod(clean.c_str(), &end);
-    if (end != clean.c_str() + clean.size() || !std::isfinite(d)) return std::nullopt;
-    d = std::trunc(d);
-    if (std::fabs(d) >= 9.2e18) return std::nullopt;  // far outside any valid timestamp
-    return static_cast<std::int64_t>(d);
 }
 
 std::int64_t normalize_timestamp(std::optional<std::int64_t> t, std::int64_t now) {

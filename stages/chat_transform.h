@@ -71,10 +71,6 @@ private:
     std::unique_ptr<Scratch> scratch_;
 };
 
-// Python's int(float(x)) for a JSON number or a string, as SPEC §2 applies it to timestamps:
-// empty when Python would raise (junk, inf, nan) or the value is beyond 64 bits.
-std::optional<std::int64_t> python_int_of_float(std::string_view text, bool is_string);
-
 // The timestamp rule: int(float(t)), milliseconds to seconds, then the window [2020, now + 1 day].
 std::int64_t normalize_timestamp(std::optional<std::int64_t> t, std::int64_t now);
 

@@ -9,6 +9,7 @@
 #include "engine/copy_binary.h"
 #include "stages/chat_scan.h"
 #include "stages/chat_transform.h"
+#include "stages/python_number.h"
 
 using namespace sluice;
 using stages::SkipRule;
@@ -351,4 +352,22 @@ TEST_CASE("python_int_of_float follows Python for numbers and strings") {
     CHECK(python_int_of_float("", true) == std::nullopt);
     CHECK(python_int_of_float("1e", true) == std::nullopt);
     CHECK(python_int_of_float("Infinity", true) == std::nullopt);
+    CHECK(python_int_of_float("\xD9\xA1\xD9\xA2", true) == 12);            // Arabic-Indic digits
+    CHECK(python_int_of_float("\xEF\xBC\x91\xEF\xBC\x97", true) == 17);  // fullwidth digits
+    CHECK(python_int_of_float("\xC2\xA0" "5\xE3\x80\x80", true) == 5);      // NBSP and ideographic space
+    CHECK(python_int_of_float("\xC3\xA9" "5", true) == std::nullopt);           // a letter is not a digit
+}
+
+TEST_CASE("numbers RapidJSON calls too big are kept as written, in JSON and text columns") {
+    std::string huge(400, '7');
+    Run r = transform(one_message(R"("role":1e400,"usage":{"t":1e400,"big":)" + huge + R"(},"model":)" + huge +
+                                  R"(,"content":"\ud800","timestamp":1e400)"));
+    REQUIRE(r.rows.size() == 1);
+    CHECK(r.field(0, "role") == R"("1e400")");
+    CHECK(r.field(0, "usage") == R"({"t":1e400,"big":)" + huge + "}");
+    CHECK(r.field(0, "model_id") == "\"" + huge + "\"");
+    CHECK(r.field(0, "content") == R"("\ud800")");
+    CHECK(r.field(0, "created_at") == std::to_string(kNow));
+    Run falsy = transform(one_message(R"("role":0e400,"usage":1e400)"));
+    CHECK_MESSAGE(falsy.rows.empty(), "role 0e400 is 0.0, falsy");
 }

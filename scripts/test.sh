@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs every test suite on a fresh machine: installs what is missing, builds, starts a
+# throwaway PostgreSQL, runs the unit tests, the database tests and the differential tests,
+# removes the server, prints the counts. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+bash scripts/build.sh
+
+source scripts/lib/pg.sh
+pgdir=$(mktemp -d /tmp/sluice-test-pg.XXXXXX)
+logs=$(mktemp -d /tmp/sluice-test-logs.XXXXXX)
+trap 'pg_stop "$pgdir"; rm -rf "$logs"' EXIT
+pg_start "$pgdir"
+
+passed=0
+failed=0
+
+# A doctest binary: its own counts go into the totals.
+run_doctest() {
+  local name=$1; shift
+  local log="$logs/$name.log" status=0
+  echo "== $name"
+  "$@" >"$log" 2>&1 || status=$?
+  local line
+  line=$(grep -E '^\[doctest\] test cases:' "$log" | tail -1)
+  if [ -z "$line" ]; then
+    cat "$log"; echo "$name: no test ran (exit $status)"; failed=$((failed + 1)); return
+  fi
+  local p f
+  p=$(echo "$line" | sed -E 's/.*\| *([0-9]+) passed.*/\1/')
+  f=$(echo "$line" | sed -E 's/.*\| *([0-9]+) failed.*/\1/')
+  [ "$status" != 0 ] && [ "$f" = 0 ] && f=1
+  [ "$f" != 0 ] && cat "$log"
+  echo "$line"
+  passed=$((passed + p)); failed=$((failed + f))
+}
+
+# A script test: one test, passed when it exits 0.
+run_script() {
+  local name=$1; shift
+  local log="$logs/$name.log"
+  echo "== $name"
+  if "$@" >"$log" 2>&1; then
+    tail -3 "$log"; passed=$((passed + 1))
+  else
+    cat "$log"; echo "$name: FAILED"; failed=$((failed + 1))
+  fi
+}
+
+run_doctest unit build/tests/sluice_unit_tests
+[ -x build/tests/sluice_db_tests ] && run_doctest db build/tests/sluice_db_tests
+run_script differential python3 tests/differential_test.py --sluice-dump build/transform_dump --chats 10000 --seed 7
+[ -f tests/e2e_parity_test.py ] && run_script e2e-parity python3 tests/e2e_parity_test.py
+
+echo
+echo "tests: $passed passed, $failed failed"
+[ "$failed" = 0 ]
