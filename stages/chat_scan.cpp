@@ -222,6 +222,28 @@ bool is_number_char(char c) {
     return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
 }
 
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// Whether `t` is exactly one JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+bool is_json_number(std::string_view t) {
+    std::size_t i = 0;
+    auto digits = [&] {
+        std::size_t start = i;
+        while (i < t.size() && is_digit(t[i])) ++i;
+        return i > start;
+    };
+    if (i < t.size() && t[i] == '-') ++i;
+    if (i < t.size() && t[i] == '0') ++i;
+    else if (!digits()) return false;
+    if (i < t.size() && t[i] == '.' && (++i, !digits())) return false;
+    if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+        ++i;
+        if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+        if (!digits()) return false;
+    }
+    return i == t.size();
+}
+
 // Rewrites `work` (a copy of the document) into text of the same length and structure that
 // RapidJSON reads, for the two things PostgreSQL's json accepts and RapidJSON does not:
 // - a lone high-surrogate escape \uD8xx..\uDBxx becomes \uDCxx..\uDFxx (RapidJSON takes a lone
@@ -234,9 +256,14 @@ void disarm(std::string& work) {
     for (std::size_t i = 0; i < work.size(); ++i) {
         char c = work[i];
         if (!in_string) {
-            if ((c == '-' || (c >= '0' && c <= '9')) && i + 1 < work.size() && is_number_char(work[i + 1])) {
+            if ((c == '-' || is_digit(c)) && i + 1 < work.size() && is_number_char(work[i + 1])) {
                 std::size_t end = i + 1;
                 while (end < work.size() && is_number_char(work[end])) ++end;
+                // Only a well-formed number: disarming must never make bad JSON good.
+                if (!is_json_number(std::string_view(work).substr(i, end - i))) {
+                    i = end - 1;
+                    continue;
+                }
                 std::fill(work.begin() + i + 1, work.begin() + end - 1, 'n');
                 work[i] = work[end - 1] = '"';
                 i = end - 1;
@@ -265,10 +292,12 @@ void disarm(std::string& work) {
 }
 
 template <typename Stream>
-void parse(Stream& is, std::string_view doc, std::string_view parsed, Result& result, rapidjson::ParseResult& status) {
+void parse(Stream& is, std::string_view doc, std::string_view parsed, bool strict, Result& result,
+           rapidjson::ParseResult& status) {
     Handler handler(is, doc, parsed, result);
     rapidjson::Reader reader;
-    status = reader.Parse<kParseFlags>(is, handler);
+    status = strict ? reader.Parse<kParseFlags | rapidjson::kParseValidateEncodingFlag>(is, handler)
+                    : reader.Parse<kParseFlags>(is, handler);
     handler.settle(static_cast<std::uint32_t>(doc.size()));  // a string that ends the document
 }
 
@@ -299,20 +328,20 @@ void append_utf8(std::string& out, unsigned code) {
 
 }  // namespace
 
-void scan_document(std::string_view doc, Result& result, std::string& work) {
+void scan_document(std::string_view doc, Result& result, std::string& work, bool strict) {
     reset(result);
     rapidjson::ParseResult status;
     // StringStream reads until a NUL byte: a document holding one (never valid JSON) must not
     // be read past; the terminator the reader provides ends every document.
     rapidjson::StringStream is(doc.data());
-    parse(is, doc, doc, result, status);
+    parse(is, doc, doc, strict, result, status);
     if (status.Code() == rapidjson::kParseErrorStringUnicodeSurrogateInvalid ||
         status.Code() == rapidjson::kParseErrorNumberTooBig) {
         work.assign(doc.data(), doc.size());
         disarm(work);
         reset(result);
         is = rapidjson::StringStream(work.c_str());
-        parse(is, doc, work, result, status);
+        parse(is, doc, work, strict, result, status);
     }
     if (!status.IsError() && is.Tell() < doc.size()) {
         status.Set(rapidjson::kParseErrorDocumentRootNotSingular, is.Tell());  // an embedded NUL

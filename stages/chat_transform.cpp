@@ -272,7 +272,7 @@ void ChatTransform::run(const ChatRow& chat, TransformOutput& out) {
     if (validate_utf8_ && !engine::storable_as_text(doc)) {
         return reject_chat("is not valid UTF-8 text");
     }
-    scan::scan_document(doc, r, scratch_->work);
+    scan::scan_document(doc, r, scratch_->work, validate_utf8_);
     if (r.outcome == scan::Outcome::unparsable) return reject_chat("JSON could not be parsed: " + r.error);
 
     if (r.top.type == Type::string) {  // double-encoded: the document is inside the string
@@ -281,7 +281,7 @@ void ChatTransform::run(const ChatRow& chat, TransformOutput& out) {
             return count(out, SkipRule::chat_not_json);
         }
         doc = scratch_->decoded;
-        scan::scan_document(doc, r, scratch_->work);
+        scan::scan_document(doc, r, scratch_->work, /*strict=*/true);
         if (r.outcome == scan::Outcome::unparsable) return count(out, SkipRule::chat_not_json);
     } else if (!truthy(r.top, doc)) {
         return count(out, SkipRule::chat_falsy);

@@ -115,12 +115,10 @@ void print_backfill(const BackfillReport& r, std::ostream& out) {
     out << (r.interrupted ? "interrupted" : r.resumed ? "complete (resumed)" : "complete") << ": " << t.chats
         << " chats read, " << t.messages << " messages written, " << t.present << " already present, " << t.rejected
         << " rejected\n";
-    std::uint64_t skipped_chats = 0;
     std::ostringstream rules;
     for (std::size_t i = 0; i < kSkipRules; ++i) {
         if (t.skipped[i] == 0) continue;
         rules << "\n      " << t.skipped[i] << "  " << skip_rule_name(static_cast<SkipRule>(i));
-        if (i < static_cast<std::size_t>(SkipRule::message_not_object)) skipped_chats += t.skipped[i];
     }
     if (!rules.str().empty()) out << "    skipped by rule:" << rules.str() << "\n";
     double secs = r.seconds > 0 ? r.seconds : 1e-9;

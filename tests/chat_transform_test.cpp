@@ -371,3 +371,18 @@ TEST_CASE("numbers RapidJSON calls too big are kept as written, in JSON and text
     Run falsy = transform(one_message(R"("role":0e400,"usage":1e400)"));
     CHECK_MESSAGE(falsy.rows.empty(), "role 0e400 is 0.0, falsy");
 }
+
+TEST_CASE("a raw control character inside a double-encoded chat's string makes it not JSON") {
+    // The inner document holds a raw ESC inside a string: Python's json.loads refuses it.
+    Run r = transform(std::string(R"("{\"history\":{\"messages\":{\"m\":{\"role\":\"user\",\"content\":\"a\u001bb\"}}}}")"));
+    CHECK(r.rows.empty());
+    CHECK(r.skipped(SkipRule::chat_not_json) == 1);
+}
+
+TEST_CASE("a malformed number next to one too big is still malformed") {
+    // "0-0.0" is not JSON; the retry that handles 1e400 must not turn it into something valid.
+    Run r = transform(one_message(R"("role":1e400,"usage":[0-0.0])"));
+    CHECK(r.rows.empty());
+    REQUIRE(r.out.rejects.size() == 1);
+    CHECK(r.out.rejects[0].key == "chat1");
+}
