@@ -10,8 +10,9 @@ bash scripts/build.sh
 
 source scripts/lib/pg.sh
 dir=$(mktemp -d /tmp/sluice-demo.XXXXXX)
-trap 'pg_stop "$dir/pg"; rm -rf "$dir"' EXIT
-pg_start "$dir/pg"
+pgdir=$(mktemp -d /tmp/sluice-demo-pg.XXXXXX)
+trap 'pg_stop "$pgdir"; rm -rf "$dir"' EXIT
+pg_start "$pgdir"
 psql -q -c "CREATE DATABASE openwebui"
 url="postgresql://postgres@127.0.0.1:$PGPORT/openwebui"
 
