@@ -21,6 +21,10 @@ enum class Target : std::uint8_t { top, history, messages, message, field, ignor
 
 constexpr std::size_t kTrackedDepth = 6;  // top(1) history(2) messages(3) message(4) field(5)
 
+// RapidJSON's SSE2 whitespace skip reads whole aligned 16-byte blocks: never across a page, but
+// past the end of the text. Buffers sluice owns keep that much room after the terminator.
+constexpr std::size_t kSimdSlack = 16;
+
 Field field_of(std::string_view key) {
     switch (key.size()) {
         case 4: return key == "role" ? role : key == "done" ? done : field_count;
@@ -337,6 +341,7 @@ void scan_document(std::string_view doc, Result& result, std::string& work, bool
     parse(is, doc, doc, strict, result, status);
     if (status.Code() == rapidjson::kParseErrorStringUnicodeSurrogateInvalid ||
         status.Code() == rapidjson::kParseErrorNumberTooBig) {
+        work.reserve(doc.size() + kSimdSlack);
         work.assign(doc.data(), doc.size());
         disarm(work);
         reset(result);
@@ -364,6 +369,7 @@ bool number_is_truthy(std::string_view number) {
 
 bool decode_string_literal(std::string_view lit, std::string& out, LoneSurrogate lone) {
     out.clear();
+    out.reserve(lit.size() + kSimdSlack);  // the result may be parsed in turn
     if (lit.size() < 2 || lit.front() != '"' || lit.back() != '"') return false;
     for (std::size_t i = 1; i + 1 < lit.size(); ++i) {
         char c = lit[i];
