@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Benchmark against the server's own limit, in one run, medians of --reps repetitions:
+#   floor      COPY of the finished chat_message rows (exported once) into the PK-only table
+#   read       COPY (SELECT id, user_id, chat::text FROM chat ...) TO /dev/null
+#   indexes    the seven indexes built on the floor's table, one session
+#   backfill   sluice migrate --phases backfill (table created beforehand, untimed)
+#   full       sluice migrate (all phases)
+#   insert     a hand-written INSERT ... SELECT over json_each, what a DBA would write
+# and the transform alone (build/transform_bench, one thread). Prints seconds, messages/s,
+# MB/s of chat JSON, the ratio to the floor, and sluice's peak RSS.
+# Usage: scripts/bench.sh [--chats N] [--reps N] [--big-chats K --big-chat-mb M]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+chats=20000 reps=3 big=0 big_mb=40
+while [ $# -gt 0 ]; do
+  case $1 in
+    --chats) chats=$2; shift 2 ;;
+    --reps) reps=$2; shift 2 ;;
+    --big-chats) big=$2; shift 2 ;;
+    --big-chat-mb) big_mb=$2; shift 2 ;;
+    *) echo "bench: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+bash scripts/deps.sh
+bash scripts/build.sh
+
+source scripts/lib/pg.sh
+pgdir=$(mktemp -d /tmp/sluice-bench-pg.XXXXXX)
+work=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+chmod 777 "$work"  # the server writes and reads the exported rows here
+export PGOPTIONS="-c client_min_messages=warning"
+trap 'pg_stop "$pgdir"; rm -rf "$work"' EXIT
+pg_start "$pgdir"
+psql -q -c "CREATE DATABASE bench"
+export PGDATABASE=bench
+url="postgresql://postgres@127.0.0.1:$PGPORT/bench"
+sluice() { build/sluice "$@" --db "$url" --progress none --reject-file "$work/rejects.jsonl"; }
+
+echo "bench: generating $chats chats (no awkward documents: the INSERT ... SELECT could not take them)"
+python3 scripts/gen_openwebui.py --ddl | psql -q -v ON_ERROR_STOP=1
+python3 scripts/gen_openwebui.py --chats "$chats" --seed 5 --no-awkward --big-chats "$big" --big-chat-mb "$big_mb" |
+  psql -q -v ON_ERROR_STOP=1 -c '\copy chat FROM STDIN'
+psql -q -c "VACUUM ANALYZE chat"
+json_bytes=$(psql -Atc "SELECT sum(octet_length(chat::text)) FROM chat WHERE NOT (user_id LIKE 'shared-%')")
+
+reset() { psql -q -c "DROP TABLE IF EXISTS chat_message, sluice_checkpoint CASCADE"; }
+now() { date +%s.%N; }
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+declare -A secs rss
+
+# The finished rows, exported once.
+reset; sluice migrate --phases schema,backfill >/dev/null
+rows=$(psql -Atc "SELECT count(*) FROM chat_message")
+psql -q -c "COPY chat_message TO '$work/rows.bin' (FORMAT binary)"
+psql -q -c "COPY chat_message TO '$work/rows.txt'"
+
+run() {  # name, then the command; records the median seconds and the peak RSS of the last rep
+  local name=$1; shift
+  local t=() r
+  for ((i = 0; i < reps; i++)); do
+    "$prepare"
+    local start; start=$(now)
+    /usr/bin/time -f %M -o "$work/rss" "$@" >/dev/null
+    t+=("$(echo "$(now) - $start" | bc)")
+    r=$(cat "$work/rss")
+  done
+  secs[$name]=$(printf '%s\n' "${t[@]}" | median)
+  rss[$name]=$r
+}
+
+prepare=schema_only
+schema_only() { reset; sluice migrate --phases schema >/dev/null; }
+run floor psql -q -c "COPY chat_message FROM '$work/rows.txt'"
+run floor_binary psql -q -c "COPY chat_message FROM '$work/rows.bin' (FORMAT binary)"
+run backfill build/sluice migrate --phases backfill --db "$url" --progress none --reject-file "$work/rejects.jsonl"
+prepare=reset
+run full build/sluice migrate --db "$url" --progress none --reject-file "$work/rejects.jsonl"
+prepare=true
+run read psql -q -c "COPY (SELECT id, user_id, chat::text FROM chat WHERE NOT (user_id LIKE 'shared-%') ORDER BY id) TO '/dev/null'"
+floor_with_rows() { schema_only; psql -q -c "COPY chat_message FROM '$work/rows.txt'"; }
+prepare=floor_with_rows
+run indexes psql -q -v ON_ERROR_STOP=1 -c "
+  CREATE INDEX ix_chat_message_chat_id ON chat_message (chat_id);
+  CREATE INDEX ix_chat_message_user_id ON chat_message (user_id);
+  CREATE INDEX ix_chat_message_model_id ON chat_message (model_id);
+  CREATE INDEX ix_chat_message_created_at ON chat_message (created_at);
+  CREATE INDEX chat_message_chat_parent_idx ON chat_message (chat_id, parent_id);
+  CREATE INDEX chat_message_model_created_idx ON chat_message (model_id, created_at);
+  CREATE INDEX chat_message_user_created_idx ON chat_message (user_id, created_at);"
+prepare=schema_only
+run insert psql -q -v ON_ERROR_STOP=1 -c "
+  INSERT INTO chat_message (id, chat_id, user_id, role, parent_id, content, output, model_id, files, sources,
+                            embeds, done, status_history, error, usage, created_at, updated_at)
+  SELECT c.id || '-' || m.key, c.id, c.user_id, m.value->>'role', m.value->>'parentId',
+         coalesce(m.value->'content', 'null'), coalesce(m.value->'output', 'null'), m.value->>'model',
+         coalesce(m.value->'files', 'null'), coalesce(m.value->'sources', 'null'), coalesce(m.value->'embeds', 'null'),
+         coalesce((m.value->>'done')::boolean, true), coalesce(m.value->'statusHistory', 'null'),
+         coalesce(m.value->'error', 'null'), coalesce(m.value->'usage', 'null'), t.ts, t.ts
+  FROM chat c
+  CROSS JOIN LATERAL json_each(CASE WHEN json_typeof(c.chat->'history'->'messages') = 'object'
+                                    THEN c.chat->'history'->'messages' END) m
+  CROSS JOIN LATERAL (SELECT coalesce(trunc((m.value->>'timestamp')::numeric)::bigint, extract(epoch FROM now())::bigint) AS ts) t
+  WHERE NOT (c.user_id LIKE 'shared-%') AND json_typeof(c.chat) = 'object' AND json_typeof(m.value) = 'object'
+    AND coalesce(m.value->>'role', '') NOT IN ('', 'false', '0')"
+
+python3 scripts/gen_openwebui.py --chats "$chats" --seed 5 --no-awkward --format jsonl > "$work/chats.jsonl" 2>/dev/null
+transform=$(build/transform_bench --rounds "$reps" < "$work/chats.jsonl" | tail -1)
+
+floor=${secs[floor]}
+[ "$(echo "${secs[floor_binary]} < $floor" | bc)" = 1 ] && floor=${secs[floor_binary]}
+floor_full=$(echo "$floor + ${secs[indexes]}" | bc)
+mb=$(echo "$json_bytes / 1048576" | bc -l)
+echo
+echo "bench: $chats chats, $rows messages, $(printf %.0f "$mb") MiB of chat JSON; medians of $reps; floor = the faster COPY"
+printf '%-34s %9s %12s %9s %9s %10s\n' step seconds messages/s MiB/s "x floor" "peak RSS"
+line() {  # name label [floor-to-compare]
+  local s=${secs[$1]} f=${3:-$floor}
+  printf '%-34s %9.2f %12.0f %9.1f %9.2f %10s\n' "$2" "$s" "$(echo "$rows / $s" | bc -l)" \
+    "$(echo "$mb / $s" | bc -l)" "$(echo "$s / $f" | bc -l)" "${4:-}"
+}
+line floor "COPY text into PK-only table"
+line floor_binary "COPY binary into PK-only table"
+line read "read chat (COPY TO /dev/null)"
+line indexes "build the 7 indexes (one session)"
+line backfill "sluice backfill" "$floor" "$((rss[backfill] / 1024)) MiB"
+line full "sluice migrate (all phases)" "$floor_full" "$((rss[full] / 1024)) MiB"
+line insert "INSERT ... SELECT json_each"
+echo "(full migrate is compared with floor + index build = ${floor_full}s)"
+printf 'full migrate vs INSERT ... SELECT: %.2fx faster\n' "$(echo "${secs[insert]} / ${secs[full]}" | bc -l)"
+echo "$transform"
