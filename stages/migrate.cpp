@@ -171,6 +171,9 @@ int migrate(const config::RunConfig& cfg, const std::atomic<bool>& stop) {
         std::snprintf(head, sizeof head, "  %-12s %8s  ", name, engine::human_duration(seconds).c_str());
         std::cout << head << what.str() << std::flush;
     }
+    if (cfg.stamp_alembic && !interrupted && !stop.load()) {
+        std::cout << "  alembic               " << stamp_alembic(control, cfg.schema) << "\n";
+    }
     double total = std::chrono::duration<double>(Clock::now() - run_started).count();
     std::cout << "  peak memory  " << engine::human_bytes(engine::peak_rss_bytes()) << "\n";
     if (interrupted || stop.load()) {

@@ -154,4 +154,61 @@ std::string ensure_foreign_key(engine::Connection& conn, const std::string& sche
            " rows whose chat no longer exists";
 }
 
+namespace {
+
+constexpr const char* kRevisionBefore = "374d2f66af06";
+constexpr const char* kRevisionAfter = "8452d01d26d7";
+
+// What is still missing before the database can be called migrated; empty when nothing is.
+std::string unfinished_work(engine::Connection& conn, const std::string& schema) {
+    if (!chat_message_exists(conn, schema)) return "chat_message does not exist";
+    for (const IndexSpec& ix : kIndexes) {
+        if (!regclass_exists(conn, schema, ix.name)) return std::string("index ") + ix.name + " is missing";
+    }
+    engine::Result fk = conn.exec("SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2"
+                                  " AND convalidated",
+                                  {engine::qualified(schema, "chat_message"), std::string(kForeignKey)});
+    if (PQntuples(fk.get()) == 0) return "the foreign key is missing or not validated";
+    if (!regclass_exists(conn, schema, "sluice_checkpoint")) return "the backfill has not run";
+    engine::Result cp = conn.exec("SELECT complete FROM " + engine::qualified(schema, "sluice_checkpoint") +
+                                  " WHERE job = 'openwebui_chat_message'");
+    if (PQntuples(cp.get()) == 0 || PQgetvalue(cp.get(), 0, 0)[0] != 't') return "the backfill is not complete";
+    return {};
+}
+
+}  // namespace
+
+std::string stamp_alembic(engine::Connection& conn, const std::string& schema) {
+    std::string table = engine::qualified(schema, "alembic_version");
+    if (!regclass_exists(conn, schema, "alembic_version")) {
+        throw std::runtime_error("--stamp-alembic: there is no table " + table + "; nothing to stamp");
+    }
+    conn.exec("BEGIN");
+    try {
+        engine::Result v = conn.exec("SELECT version_num FROM " + table + " FOR UPDATE");
+        std::string found = PQntuples(v.get()) == 1 ? PQgetvalue(v.get(), 0, 0) : "";
+        if (found == kRevisionAfter) {
+            conn.exec("ROLLBACK");
+            return std::string("alembic_version already holds ") + kRevisionAfter;
+        }
+        if (PQntuples(v.get()) != 1 || found != kRevisionBefore) {
+            throw std::runtime_error(
+                "--stamp-alembic: alembic_version holds " +
+                (PQntuples(v.get()) == 1 ? "'" + found + "'" : std::to_string(PQntuples(v.get())) + " rows") +
+                ", not " + kRevisionBefore + " (the revision before chat_message); sluice leaves it alone: "
+                "let Open WebUI's own migrations bring it there, or run without --stamp-alembic");
+        }
+        if (std::string missing = unfinished_work(conn, schema); !missing.empty()) {
+            throw std::runtime_error("--stamp-alembic: not stamping, " + missing +
+                                     "; run sluice migrate with all phases first");
+        }
+        conn.exec("UPDATE " + table + " SET version_num = $1", {std::string(kRevisionAfter)});
+        conn.exec("COMMIT");
+    } catch (...) {
+        if (PQtransactionStatus(conn.raw()) != PQTRANS_IDLE) PQclear(PQexec(conn.raw(), "ROLLBACK"));
+        throw;
+    }
+    return std::string("alembic_version moved from ") + kRevisionBefore + " to " + kRevisionAfter;
+}
+
 }  // namespace sluice::stages

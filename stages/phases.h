@@ -19,6 +19,12 @@ std::string build_indexes(const std::string& conninfo, const std::string& schema
 // Adds chat_message_chat_id_fkey NOT VALID, deletes rows whose chat is gone, validates.
 std::string ensure_foreign_key(engine::Connection& conn, const std::string& schema);
 
+// Moves alembic_version from 374d2f66af06 to 8452d01d26d7, in one transaction with a final
+// check that the table, its seven indexes, the validated foreign key and a complete backfill
+// are all there, so Open WebUI's next start skips the migration. Refuses, with what it found
+// and what to do, anything else.
+std::string stamp_alembic(engine::Connection& conn, const std::string& schema);
+
 // Whether <schema>.chat_message exists.
 bool chat_message_exists(engine::Connection& conn, const std::string& schema);
 
