@@ -70,8 +70,12 @@ Connection::Connection(const std::string& conninfo, std::string label) : label_(
         conn_ = nullptr;
         // libpq says e.g. 'connection to server at "h" (::1), port 5432 failed: FATAL: password
         // authentication failed for user "u"': specific, and never the password itself.
-        std::string state = why.find("password authentication failed") != std::string::npos ? "28P01"
-                          : why.find("does not exist") != std::string::npos ? "3D000" : "08001";
+        // 'role "u" does not exist' is the user's fault (28000), 'database "d" does not exist' the name's.
+        auto says = [&](const char* text) { return why.find(text) != std::string::npos; };
+        std::string state = says("password authentication failed") ? "28P01"
+                          : says("role \"") && says("\" does not exist") ? "28000"
+                          : says("database \"") && says("\" does not exist") ? "3D000"
+                          : "08001";
         throw PgError("cannot connect: " + why, state, {}, {}, label_);
     }
     // Our tuples are UTF-8; NOTICEs ("already exists, skipping") are not for the operator.

@@ -1,6 +1,7 @@
 // The reject file: truncation to the checkpoint on resume, JSON lines, fsync before commit.
 #include "engine/reject_file.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -54,7 +55,12 @@ void RejectFile::append(const Reject& r) {
     line_ += ",\"message\":";
     append_json_string(line_, r.message);
     line_ += ",\"row\":";
+    // The row holds JSON values sliced from the source as written: a raw line break there is
+    // whitespace between tokens (JSON escapes it inside strings), and must not split the line.
+    std::size_t row_at = line_.size();
     line_ += r.row_json;
+    std::replace_if(line_.begin() + static_cast<std::ptrdiff_t>(row_at), line_.end(),
+                    [](char c) { return c == '\n' || c == '\r'; }, ' ');
     line_ += "}\n";
     if (std::fwrite(line_.data(), 1, line_.size(), file_) != line_.size()) throw file_error("cannot write", path_);
     ++lines_;

@@ -1,0 +1,970 @@
+// `sluice migrate` end to end against a real PostgreSQL: each test case makes its own database
+// on the server SLUICE_TEST_DB names (scripts/lib/pg.sh starts one), loads Open WebUI's `chat`
+// table, runs the built sluice binary as a subprocess and checks the result with libpq. Without
+// a server these tests fail; they never skip.
+#include <doctest/doctest.h>
+
+#include <rapidjson/document.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "engine/pg.h"
+
+extern char** environ;
+
+namespace {
+
+using sluice::engine::Connection;
+using sluice::engine::qualified;
+using sluice::engine::quote_ident;
+using Params = std::vector<std::optional<std::string>>;
+
+// ---------------------------------------------------------------- the server and its databases
+
+const std::string& server_conninfo() {
+    static const std::string conninfo = [] {
+        const char* v = std::getenv("SLUICE_TEST_DB");
+        if (!v || !*v) {
+            throw std::runtime_error(
+                "SLUICE_TEST_DB is not set: start a server (source scripts/lib/pg.sh; "
+                "pg_start DIR) and export its URL; database tests never skip");
+        }
+        return std::string(v);
+    }();
+    return conninfo;
+}
+
+std::string keyword_value(const std::string& value) {
+    std::string out = "'";
+    for (char c : value) {
+        if (c == '\'' || c == '\\') out.push_back('\\');
+        out.push_back(c);
+    }
+    return out + "'";
+}
+
+// The server's connection string with another database name, as a keyword string.
+std::string with_dbname(const std::string& conninfo, const std::string& dbname) {
+    char* error = nullptr;
+    std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)> options(PQconninfoParse(conninfo.c_str(), &error),
+                                                                           PQconninfoFree);
+    if (!options) {
+        std::string why = error ? error : "unreadable";
+        PQfreemem(error);
+        throw std::runtime_error("SLUICE_TEST_DB is not a connection string: " + why);
+    }
+    std::string out;
+    for (PQconninfoOption* o = options.get(); o->keyword; ++o) {
+        if (o->val && *o->val && std::string(o->keyword) != "dbname")
+            out += std::string(o->keyword) + "=" + keyword_value(o->val) + " ";
+    }
+    return out + "dbname=" + keyword_value(dbname);
+}
+
+// A database of its own for one test case, dropped when the case ends, pass or fail.
+class TestDatabase {
+public:
+    TestDatabase() : name_(next_name()) {
+        Connection admin(server_conninfo(), "test admin");  // throws, and fails the case, when unreachable
+        admin.exec("CREATE DATABASE " + quote_ident(name_));
+        try {
+            conninfo_ = with_dbname(server_conninfo(), name_);
+            sql_ = std::make_unique<Connection>(conninfo_, "test");
+        } catch (...) {
+            drop();  // no destructor runs for a constructor that throws
+            throw;
+        }
+    }
+    ~TestDatabase() { drop(); }
+    TestDatabase(const TestDatabase&) = delete;
+    TestDatabase& operator=(const TestDatabase&) = delete;
+
+    const std::string& conninfo() const { return conninfo_; }
+    Connection& sql() { return *sql_; }
+
+private:
+    void drop() noexcept {
+        sql_.reset();
+        try {
+            Connection admin(server_conninfo(), "test admin");
+            admin.exec("DROP DATABASE IF EXISTS " + quote_ident(name_) + " WITH (FORCE)");
+        } catch (...) {  // never throws; a leftover database is named sluice_test_*
+        }
+    }
+    static std::string next_name() {
+        static std::atomic<int> n{0};
+        return "sluice_test_" + std::to_string(getpid()) + "_" + std::to_string(n++);
+    }
+    std::string name_, conninfo_;
+    std::unique_ptr<Connection> sql_;
+};
+
+std::string scalar(Connection& c, const std::string& sql, const Params& params = {}) {
+    sluice::engine::Result r = c.exec(sql, params);
+    return PQntuples(r.get()) > 0 && !PQgetisnull(r.get(), 0, 0) ? PQgetvalue(r.get(), 0, 0) : "";
+}
+
+long long number(Connection& c, const std::string& sql, const Params& params = {}) {
+    std::string v = scalar(c, sql, params);
+    return v.empty() ? 0 : std::stoll(v);
+}
+
+// Every row, its columns joined by " ".
+std::vector<std::string> rows(Connection& c, const std::string& sql, const Params& params = {}) {
+    sluice::engine::Result r = c.exec(sql, params);
+    std::vector<std::string> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+        std::string line;
+        for (int j = 0; j < PQnfields(r.get()); ++j) line += (j ? " " : "") + std::string(PQgetvalue(r.get(), i, j));
+        out.push_back(line);
+    }
+    return out;
+}
+
+void copy_in(Connection& c, const std::string& copy_sql, const std::string& data) {
+    sluice::engine::Result start(PQexec(c.raw(), copy_sql.c_str()));
+    if (PQresultStatus(start.get()) != PGRES_COPY_IN) throw c.error("test COPY IN", start.get());
+    if (PQputCopyData(c.raw(), data.data(), static_cast<int>(data.size())) != 1 || PQputCopyEnd(c.raw(), nullptr) != 1)
+        throw c.error("test COPY IN data");
+    sluice::engine::Result done(PQgetResult(c.raw()));
+    while (sluice::engine::Result extra{PQgetResult(c.raw())}) {}
+    if (PQresultStatus(done.get()) != PGRES_COMMAND_OK) throw c.error("test COPY IN end", done.get());
+}
+
+std::string copy_out(Connection& c, const std::string& copy_sql) {
+    sluice::engine::Result start(PQexec(c.raw(), copy_sql.c_str()));
+    if (PQresultStatus(start.get()) != PGRES_COPY_OUT) throw c.error("test COPY OUT", start.get());
+    std::string out;
+    char* buffer = nullptr;
+    int n;
+    while ((n = PQgetCopyData(c.raw(), &buffer, 0)) > 0) {
+        out.append(buffer, static_cast<std::size_t>(n));
+        PQfreemem(buffer);
+    }
+    sluice::engine::Result done(PQgetResult(c.raw()));
+    while (sluice::engine::Result extra{PQgetResult(c.raw())}) {}
+    if (PQresultStatus(done.get()) != PGRES_COMMAND_OK) throw c.error("test COPY OUT end", done.get());
+    return out;
+}
+
+// Everything the backfill decides, timestamps aside: a run's `now` differs from another's.
+std::string table_fingerprint(Connection& c, const std::string& schema) {
+    return scalar(c,
+                  "SELECT count(*) || ' rows, md5 ' || coalesce(md5(string_agg(concat_ws('|', quote_nullable(id),"
+                  " quote_nullable(chat_id), quote_nullable(user_id), quote_nullable(role), quote_nullable(parent_id),"
+                  " quote_nullable(content::text), quote_nullable(output::text), quote_nullable(model_id),"
+                  " quote_nullable(files::text), quote_nullable(sources::text), quote_nullable(embeds::text),"
+                  " quote_nullable(done), quote_nullable(status_history::text), quote_nullable(error::text),"
+                  " quote_nullable(usage::text)), E'\\n' ORDER BY id)), '') FROM " +
+                      qualified(schema, "chat_message"));
+}
+
+// ---------------------------------------------------------------- the corpus
+
+std::string sh_quote(const std::string& s) {
+    std::string out = "'";
+    for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+std::string command_output(const std::string& command) {
+    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+    if (!pipe) throw std::runtime_error("cannot run " + command);
+    std::string out;
+    char buffer[1 << 16];
+    for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe.get())) > 0;) out.append(buffer, n);
+    if (pclose(pipe.release()) != 0) throw std::runtime_error("failed: " + command);
+    return out;
+}
+
+std::string generator(const std::string& args) {
+    return command_output("python3 " + sh_quote(std::string(SLUICE_SOURCE_DIR) + "/scripts/gen_openwebui.py") + " " +
+                          args + " 2>/dev/null");
+}
+
+struct Corpus {
+    int chats = 300;
+    int seed = 5;
+    std::string chat_type = "json";
+    std::string schema = "public";
+};
+
+// Open WebUI's `chat` table (and alembic_version), empty.
+void create_chat_table(TestDatabase& db, const Corpus& c) {
+    db.sql().exec(generator("--ddl --schema " + sh_quote(c.schema) + " --chat-type " + c.chat_type));
+}
+
+// The generator's COPY text, made once per process for each corpus.
+const std::string& corpus_rows(const Corpus& c) {
+    static std::map<std::string, std::string> cache;
+    std::string args =
+        "--chats " + std::to_string(c.chats) + " --seed " + std::to_string(c.seed) + " --chat-type " + c.chat_type;
+    auto it = cache.find(args);
+    if (it == cache.end()) it = cache.emplace(args, generator(args)).first;
+    return it->second;
+}
+
+void load_corpus(TestDatabase& db, const Corpus& c = {}) {
+    create_chat_table(db, c);
+    copy_in(db.sql(), "COPY " + qualified(c.schema, "chat") + " FROM STDIN", corpus_rows(c));
+}
+
+void insert_chat(TestDatabase& db, const std::string& id, const std::string& chat_json,
+                 const std::string& user = "u1") {
+    db.sql().exec("INSERT INTO chat (id, user_id, chat) VALUES ($1, $2, $3)", {id, user, chat_json});
+}
+
+// {"history":{"messages":{<key>:<message>,...}}}
+std::string chat_of(const std::vector<std::pair<std::string, std::string>>& messages) {
+    std::string out = R"({"title":"t","history":{"messages":{)";
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+        out += (i ? "," : "") + ("\"" + messages[i].first + "\":") + messages[i].second;
+    }
+    return out + "}}}";
+}
+
+std::string message(const std::string& role_json, const std::string& content_json) {
+    return R"({"role":)" + role_json + R"(,"content":)" + content_json + R"(,"timestamp":1717000000})";
+}
+
+// ---------------------------------------------------------------- running sluice
+
+class TempDir {
+public:
+    TempDir() {
+        char pattern[] = "/tmp/sluice-db-test-XXXXXX";
+        if (!mkdtemp(pattern)) throw std::runtime_error("cannot make a temporary directory");
+        path_ = pattern;
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_, ignored);
+    }
+    std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+private:
+    std::string path_;
+};
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+struct Run {
+    int status = -1;
+    std::string out, err;
+    std::string said() const {
+        return "exit " + std::to_string(status) + "\n--- stdout\n" + out + "--- stderr\n" + err;
+    }
+    // Lines of stderr that say something (main starts its one line with a newline, to end a progress bar).
+    std::vector<std::string> error_lines() const {
+        std::vector<std::string> lines;
+        std::istringstream in(err);
+        for (std::string line; std::getline(in, line);)
+            if (!line.empty()) lines.push_back(line);
+        return lines;
+    }
+};
+
+// Runs build/sluice with `args`, in an environment without any DATABASE_* or SLUICE_* setting
+// of the caller's (SLUICE_TEST_* aside), plus `env`.
+Run run_sluice(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+    TempDir dir;
+    std::string out_path = dir.file("stdout"), err_path = dir.file("stderr");
+    std::vector<std::string> argv_s{SLUICE_BINARY};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<std::string> env_s;
+    for (char** e = environ; *e; ++e) {
+        std::string v = *e;
+        bool ours = v.rfind("DATABASE_", 0) == 0 || (v.rfind("SLUICE_", 0) == 0 && v.rfind("SLUICE_TEST_", 0) != 0);
+        if (!ours) env_s.push_back(v);
+    }
+    env_s.insert(env_s.end(), env.begin(), env.end());
+    std::vector<char*> argv, envp;
+    for (auto& s : argv_s) argv.push_back(s.data());
+    for (auto& s : env_s) envp.push_back(s.data());
+    argv.push_back(nullptr);
+    envp.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid;
+    int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    if (spawned != 0)
+        throw std::runtime_error(std::string("cannot start ") + SLUICE_BINARY + ": " + std::strerror(spawned));
+    int wstatus = 0;
+    waitpid(pid, &wstatus, 0);
+    Run run;
+    run.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+    run.out = slurp(out_path);
+    run.err = slurp(err_path);
+    return run;
+}
+
+Run migrate(const TestDatabase& db, const std::string& reject_file, const std::vector<std::string>& more = {},
+            const std::vector<std::string>& env = {}) {
+    std::vector<std::string> args{"migrate", "--db", db.conninfo(), "--progress", "none", "--reject-file", reject_file};
+    args.insert(args.end(), more.begin(), more.end());
+    return run_sluice(args, env);
+}
+
+// The backfill line of the summary: "C chats read, N messages written, P already present, R rejected".
+struct Summary {
+    bool found = false;
+    long long chats = 0, written = 0, present = 0, rejected = 0;
+};
+
+Summary summary_of(const Run& run) {
+    static const std::regex line(R"((\d+) chats read, (\d+) messages written, (\d+) already present, (\d+) rejected)");
+    std::smatch m;
+    Summary s;
+    if (!std::regex_search(run.out, m, line)) return s;
+    s.found = true;
+    s.chats = std::stoll(m[1]);
+    s.written = std::stoll(m[2]);
+    s.present = std::stoll(m[3]);
+    s.rejected = std::stoll(m[4]);
+    return s;
+}
+
+bool says(const Run& run, const std::string& text) {
+    return run.out.find(text) != std::string::npos;
+}
+
+struct RejectLine {
+    std::string id, chat_id, sqlstate, message, row;
+    bool well_formed = false;
+};
+
+// RapidJSON refuses lone UTF-16 surrogate escapes, which PostgreSQL's json (and so a reject's
+// row) may hold: every surrogate escape becomes \ufffd, which keeps the line's structure.
+std::string without_surrogate_escapes(const std::string& line) {
+    std::string out;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        if (line[i] != '\\' || i + 1 == line.size()) {
+            out.push_back(line[i]);
+            continue;
+        }
+        bool surrogate = line[i + 1] == 'u' && i + 5 < line.size() && (line[i + 2] == 'd' || line[i + 2] == 'D') &&
+                         std::strchr("89abcdefABCDEF", line[i + 3]) != nullptr;
+        out += surrogate ? "\\ufffd" : line.substr(i, 2);
+        i += surrogate ? 5 : 1;
+    }
+    return out;
+}
+
+// The reject file: one JSON object a line with id, chat_id, sqlstate, message and the row.
+std::vector<RejectLine> read_rejects(const std::string& path) {
+    std::vector<RejectLine> out;
+    std::istringstream in(slurp(path));
+    for (std::string raw; std::getline(in, raw);) {
+        std::string line = without_surrogate_escapes(raw);
+        RejectLine& r = out.emplace_back();
+        rapidjson::Document d;
+        d.Parse<rapidjson::kParseIterativeFlag>(line.c_str(), line.size());
+        if (d.HasParseError() || !d.IsObject()) continue;
+        auto text = [&](const char* name, std::string& to) {
+            if (!d.HasMember(name) || !d[name].IsString()) return false;
+            to.assign(d[name].GetString(), d[name].GetStringLength());
+            return true;
+        };
+        r.well_formed = text("id", r.id) && text("chat_id", r.chat_id) && text("sqlstate", r.sqlstate) &&
+                        text("message", r.message) && d.HasMember("row") && d["row"].IsObject();
+        if (r.well_formed) r.row = line.substr(line.find("\"row\":"));
+    }
+    return out;
+}
+
+template <typename Pred>
+bool all_of(const std::vector<RejectLine>& rejects, Pred pred) {
+    return std::all_of(rejects.begin(), rejects.end(), pred);
+}
+
+std::vector<std::string> reject_ids(const std::vector<RejectLine>& rejects) {
+    std::vector<std::string> ids;
+    for (const auto& r : rejects) ids.push_back(r.id);
+    return ids;
+}
+
+// ---------------------------------------------------------------- the shape upstream creates
+
+const std::vector<std::string> kColumns = {
+    "id text NOT NULL",  "chat_id text NOT NULL", "user_id text",        "role text NOT NULL", "parent_id text",
+    "content json",      "output json",           "model_id text",       "files json",         "sources json",
+    "embeds json",       "done boolean",          "status_history json", "error json",         "usage json",
+    "created_at bigint", "updated_at bigint",
+};
+
+std::vector<std::string> columns_of(Connection& c, const std::string& schema) {
+    return rows(c,
+                "SELECT a.attname || ' ' || format_type(a.atttypid, a.atttypmod) ||"
+                " CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END FROM pg_attribute a"
+                " WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+                {qualified(schema, "chat_message")});
+}
+
+// "name (col, col) [unique] [invalid]" for every index on chat_message, by name.
+std::vector<std::string> indexes_of(Connection& c, const std::string& schema) {
+    return rows(c,
+                "SELECT i.relname || ' (' || string_agg(a.attname, ', ' ORDER BY k.ord) || ')'"
+                " || CASE WHEN x.indisunique THEN ' unique' ELSE '' END"
+                " || CASE WHEN x.indisvalid THEN '' ELSE ' invalid' END"
+                " FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
+                " CROSS JOIN LATERAL unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)"
+                " JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum"
+                " WHERE x.indrelid = to_regclass($1) GROUP BY i.relname, x.indisunique, x.indisvalid ORDER BY 1",
+                {qualified(schema, "chat_message")});
+}
+
+const std::vector<std::string> kPrimaryKeyOnly = {"chat_message_pkey (id) unique"};
+const std::vector<std::string> kAllIndexes = {
+    "chat_message_chat_parent_idx (chat_id, parent_id)",
+    "chat_message_model_created_idx (model_id, created_at)",
+    "chat_message_pkey (id) unique",
+    "chat_message_user_created_idx (user_id, created_at)",
+    "ix_chat_message_chat_id (chat_id)",
+    "ix_chat_message_created_at (created_at)",
+    "ix_chat_message_model_id (model_id)",
+    "ix_chat_message_user_id (user_id)",
+};
+
+// "column -> table(column) on delete X, validated|not validated", or "" when there is no such FK.
+std::string foreign_key_of(Connection& c, const std::string& schema) {
+    return scalar(
+        c,
+        "SELECT (SELECT string_agg(attname, ',') FROM pg_attribute WHERE attrelid = k.conrelid"
+        " AND attnum = ANY(k.conkey)) || ' -> ' || CASE WHEN k.confrelid = to_regclass($2) THEN 'chat'"
+        " ELSE k.confrelid::regclass::text END || '(' || (SELECT string_agg(attname, ',')"
+        " FROM pg_attribute WHERE attrelid = k.confrelid AND attnum = ANY(k.confkey)) || ')'"
+        " || CASE k.confdeltype WHEN 'c' THEN ' on delete cascade' ELSE ' on delete ' || k.confdeltype::text END"
+        " || CASE WHEN k.convalidated THEN ', validated' ELSE ', not validated' END"
+        " FROM pg_constraint k WHERE k.conrelid = to_regclass($1) AND k.contype = 'f'"
+        " AND k.conname = 'chat_message_chat_id_fkey'",
+        {qualified(schema, "chat_message"), qualified(schema, "chat")});
+}
+
+constexpr const char* kExpectedForeignKey = "chat_id -> chat(id) on delete cascade, validated";
+
+std::string joined(const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += s + "\n";
+    return out;
+}
+
+// Checks the end state SPEC §3 describes, in `schema`.
+void check_upstream_shape(Connection& c, const std::string& schema) {
+    CHECK_MESSAGE(joined(columns_of(c, schema)) == joined(kColumns), "chat_message's columns differ from upstream's");
+    CHECK_MESSAGE(joined(indexes_of(c, schema)) == joined(kAllIndexes), "chat_message's indexes differ from SPEC §3");
+    CHECK_MESSAGE(foreign_key_of(c, schema) == kExpectedForeignKey, "the foreign key is missing or not as upstream's");
+}
+
+// What a clean run over the default corpus gives; made once, in a database of its own.
+struct Reference {
+    std::string fingerprint, out;
+    Summary summary;
+    std::vector<std::string> rejects;
+};
+
+const Reference& clean_run() {
+    static const Reference ref = [] {
+        TestDatabase db;
+        TempDir dir;
+        load_corpus(db);
+        Run run = migrate(db, dir.file("rejects.jsonl"), {"--phases", "schema,backfill"});
+        if (run.status != 0) throw std::runtime_error("the clean reference run failed: " + run.said());
+        return Reference{table_fingerprint(db.sql(), "public"), run.out, summary_of(run),
+                         reject_ids(read_rejects(dir.file("rejects.jsonl")))};
+    }();
+    return ref;
+}
+
+// The block of the summary that counts skipped chats and messages by rule.
+std::string skipped_block(const std::string& out) {
+    auto from = out.find("skipped by rule:"), to = out.find("this run:");
+    return from == std::string::npos || to == std::string::npos ? "" : out.substr(from, to - from);
+}
+
+const char* const kSelected = "NOT (user_id LIKE 'shared-%')";
+
+}  // namespace
+
+// ==================================================================== the cases
+
+TEST_CASE("a generated corpus migrates into exactly the table, indexes and foreign key upstream creates") {
+    TestDatabase db;
+    TempDir dir;
+    load_corpus(db);
+    Run run = migrate(db, dir.file("rejects.jsonl"));
+    INFO("sluice said:\n" << run.said());
+    REQUIRE_MESSAGE(run.status == 0, "migrate of a generated corpus did not succeed");
+    Summary s = summary_of(run);
+    REQUIRE_MESSAGE(s.found, "the summary has no 'messages written' line");
+    CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM chat_message") == s.written,
+                  "the table does not hold the number of rows the summary says were written");
+    CHECK_MESSAGE(s.written > 3000, "a 300-chat corpus gave suspiciously few rows");
+    CHECK_MESSAGE(s.present == 0, "a fresh target reported rows as already present");
+    std::vector<RejectLine> rejects = read_rejects(dir.file("rejects.jsonl"));
+    CHECK_MESSAGE(static_cast<long long>(rejects.size()) == s.rejected,
+                  "the reject file does not hold as many lines as the summary's 'rejected'");
+    CHECK_MESSAGE(all_of(rejects, [](const RejectLine& r) { return r.well_formed; }),
+                  "a reject line lacks id, chat_id, sqlstate, message or row");
+    CHECK_MESSAGE(
+        number(db.sql(), "SELECT count(*) FROM chat_message WHERE created_at IS DISTINCT FROM updated_at") == 0,
+        "created_at and updated_at differ in some row");
+    check_upstream_shape(db.sql(), "public");
+}
+
+TEST_CASE("the rejects are exactly the messages a text column cannot store, and their neighbours are written") {
+    TestDatabase db;
+    TempDir dir;
+    create_chat_table(db, {});
+    std::string ok = message(R"("user")", R"("fine")");
+    // JSON that spans lines, as a source may hold it: the reject line must still be one line.
+    insert_chat(db, "c1",
+                chat_of({{"a", ok}, {"obj", message(R"({"name":"user"})", "{\"k\":\n [1,\r\n2]}")}, {"b", ok}}));
+    insert_chat(db, "c2", chat_of({{"a", ok}, {"nul", message(R"("us\u0000er")", R"("x")")}, {"b", ok}}));
+    insert_chat(
+        db, "c3",
+        chat_of({{"a", ok}, {"sur", R"({"role":"user","parentId":"p\udc00","timestamp":1717000000})"}, {"b", ok}}));
+    insert_chat(db, "c4",
+                chat_of({{"a", ok},
+                         {"arr", message(R"(["user"])", R"("x")")},
+                         {"json", message(R"("user")", R"("\ud800 and \u0000 are fine in json")")}}));
+    Run run = migrate(db, dir.file("rejects.jsonl"));
+    INFO("sluice said:\n" << run.said());
+    REQUIRE_MESSAGE(run.status == 0, "a run with rejects must still succeed (no --max-rejects)");
+    std::vector<RejectLine> rejects = read_rejects(dir.file("rejects.jsonl"));
+    CHECK_MESSAGE(all_of(rejects, [](const RejectLine& r) { return r.well_formed; }),
+                  "a reject line lacks id, chat_id, sqlstate, message or row");
+    CHECK_MESSAGE(all_of(rejects, [](const RejectLine& r) { return r.chat_id == r.id.substr(0, 2); }),
+                  "a reject's chat_id is not its message's chat");
+    CHECK_MESSAGE(all_of(rejects, [](const RejectLine& r) { return r.sqlstate.size() == 5 && !r.message.empty(); }),
+                  "a reject lacks a SQLSTATE or a message saying why");
+    std::vector<std::string> id_list = reject_ids(rejects);
+    std::set<std::string> ids(id_list.begin(), id_list.end());
+    const std::set<std::string> unstorable{"c1-obj", "c2-nul", "c3-sur", "c4-arr"};
+    CHECK_MESSAGE(ids == unstorable, "the reject file does not list exactly the unstorable messages");
+    CHECK_MESSAGE(rejects.size() == 4, "the reject file does not hold one line per rejected message");
+    CHECK_MESSAGE(summary_of(run).rejected == 4, "the summary does not count the 4 rejects");
+    const std::vector<std::string> neighbours{"c1-a", "c1-b", "c2-a", "c2-b", "c3-a", "c3-b", "c4-a", "c4-json"};
+    CHECK_MESSAGE(joined(rows(db.sql(), "SELECT id FROM chat_message ORDER BY id")) == joined(neighbours),
+                  "the neighbours of the rejected messages are not all in the table");
+    CHECK_MESSAGE(scalar(db.sql(), "SELECT content::text FROM chat_message WHERE id = 'c4-json'") ==
+                      R"("\ud800 and \u0000 are fine in json")",
+                  "a lone surrogate and a \\u0000 escape inside a json column did not survive as written");
+}
+
+TEST_CASE("a batch with bad rows keeps all its good rows and rejects only the bad ones") {
+    // 60 chats of 4 messages; "poison" at the first and last row, two adjacent rows, and one more.
+    const std::set<std::string> poisoned{"c000-m0", "c020-m1", "c020-m2", "c041-m3", "c059-m3"};
+    std::string batch_rows;
+    SUBCASE("when every row shares one batch") {
+        batch_rows = "100000";
+    }
+    SUBCASE("when the rows are spread over many small batches") {
+        batch_rows = "7";
+    }
+    INFO("--batch-rows " << batch_rows);
+    TestDatabase db;
+    TempDir dir;
+    create_chat_table(db, {});
+    std::set<std::string> expected;
+    for (int c = 0; c < 60; ++c) {
+        char id[8];
+        std::snprintf(id, sizeof id, "c%03d", c);
+        std::vector<std::pair<std::string, std::string>> messages;
+        for (int m = 0; m < 4; ++m) {
+            std::string row_id = std::string(id) + "-m" + std::to_string(m);
+            bool bad = poisoned.count(row_id) > 0;
+            std::string msg = message(R"("user")", bad ? R"("poison")" : R"("ok")");
+            if (bad) msg.insert(1, "\"usage\":{\"spans\":\n\"lines\"},");  // the reject line must stay one line
+            messages.push_back({"m" + std::to_string(m), msg});
+            if (!bad) expected.insert(row_id);
+        }
+        insert_chat(db, id, chat_of(messages));
+    }
+    Run schema = migrate(db, dir.file("rejects.jsonl"), {"--phases", "schema"});
+    REQUIRE_MESSAGE(schema.status == 0, "the schema phase failed: " << schema.said());
+    db.sql().exec(R"(ALTER TABLE chat_message ADD CONSTRAINT no_x CHECK (content::text <> '"poison"'))");
+    Run run = migrate(db, dir.file("rejects.jsonl"), {"--phases", "backfill", "--batch-rows", batch_rows});
+    INFO("sluice said:\n" << run.said());
+    REQUIRE_MESSAGE(run.status == 0, "a backfill with rows the table refuses must still succeed");
+    std::vector<RejectLine> rejects = read_rejects(dir.file("rejects.jsonl"));
+    std::vector<std::string> id_list = reject_ids(rejects);
+    std::set<std::string> rejected(id_list.begin(), id_list.end());
+    CHECK_MESSAGE(all_of(rejects, [](const RejectLine& r) { return r.sqlstate == "23514"; }),
+                  "a check-constraint reject does not carry SQLSTATE 23514");
+    CHECK_MESSAGE(all_of(rejects, [](const RejectLine& r) { return r.message.find("no_x") != std::string::npos; }),
+                  "a reject's message does not name the constraint");
+    CHECK_MESSAGE(all_of(rejects, [](const RejectLine& r) { return r.row.find("poison") != std::string::npos; }),
+                  "a reject line does not hold the whole row");
+    CHECK_MESSAGE(rejected == poisoned, "the rejects are not exactly the poisoned rows");
+    CHECK_MESSAGE(rejects.size() == poisoned.size(), "the reject file does not hold one line per poisoned row");
+    CHECK_MESSAGE(all_of(rejects, [](const RejectLine& r) { return r.well_formed; }),
+                  "a reject line lacks id, chat_id, sqlstate, message or row");
+    std::vector<std::string> stored = rows(db.sql(), "SELECT id FROM chat_message ORDER BY id");
+    CHECK_MESSAGE(std::set<std::string>(stored.begin(), stored.end()) == expected,
+                  "good rows of a batch with bad rows were lost (or bad rows stored)");
+    Summary s = summary_of(run);
+    CHECK_MESSAGE(s.written == static_cast<long long>(expected.size()), "the summary's 'written' is not the good rows");
+    CHECK_MESSAGE(s.rejected == static_cast<long long>(poisoned.size()),
+                  "the summary's 'rejected' is not the bad rows");
+}
+
+TEST_CASE("a second run changes nothing, says so and succeeds") {
+    TestDatabase db;
+    TempDir dir;
+    load_corpus(db);
+    Run first = migrate(db, dir.file("rejects.jsonl"));
+    REQUIRE_MESSAGE(first.status == 0, "the first run failed: " << first.said());
+    std::string before = table_fingerprint(db.sql(), "public");
+    std::string timestamps =
+        scalar(db.sql(), "SELECT md5(string_agg(created_at::text, ',' ORDER BY id)) FROM chat_message");
+    std::string rejects_before = slurp(dir.file("rejects.jsonl"));
+    Run second = migrate(db, dir.file("rejects.jsonl"));
+    INFO("second run said:\n" << second.said());
+    CHECK_MESSAGE(second.status == 0, "a second run over a migrated database did not exit 0");
+    CHECK_MESSAGE(says(second, "already exists with the expected columns"), "the schema phase did not say it was done");
+    CHECK_MESSAGE(says(second, "already complete"), "the backfill did not say it was already complete");
+    CHECK_MESSAGE(says(second, "all 7 indexes already exist"), "the index phase did not say the indexes exist");
+    CHECK_MESSAGE(says(second, "the foreign key already exists"), "the constraint phase did not say the FK exists");
+    CHECK_MESSAGE(table_fingerprint(db.sql(), "public") == before, "a second run changed chat_message");
+    CHECK_MESSAGE(
+        scalar(db.sql(), "SELECT md5(string_agg(created_at::text, ',' ORDER BY id)) FROM chat_message") == timestamps,
+        "a second run rewrote timestamps");
+    CHECK_MESSAGE(slurp(dir.file("rejects.jsonl")) == rejects_before, "a second run changed the reject file");
+    check_upstream_shape(db.sql(), "public");
+}
+
+TEST_CASE("a target that already holds some rows completes with them counted as already present") {
+    const Reference& ref = clean_run();
+    TempDir dir;
+    TestDatabase source;  // a finished migration to take 30% of the rows from
+    load_corpus(source);
+    REQUIRE_MESSAGE(migrate(source, dir.file("source.jsonl"), {"--phases", "schema,backfill"}).status == 0,
+                    "the source migration failed");
+    TestDatabase db;
+    load_corpus(db);
+    Run schema = migrate(db, dir.file("rejects.jsonl"), {"--phases", "schema"});
+    REQUIRE_MESSAGE(schema.status == 0, "the schema phase failed: " << schema.said());
+    // An upstream run that died part way: rows spread over the whole id range, and no checkpoint.
+    copy_in(db.sql(), "COPY chat_message FROM STDIN",
+            copy_out(source.sql(), "COPY (SELECT * FROM chat_message WHERE abs(hashtext(id)) % 10 < 3) TO STDOUT"));
+    long long preinserted = number(db.sql(), "SELECT count(*) FROM chat_message");
+    REQUIRE_MESSAGE(preinserted > 100, "too few rows pre-inserted to test anything");
+    Run run = migrate(db, dir.file("rejects.jsonl"));
+    INFO("sluice said:\n" << run.said());
+    REQUIRE_MESSAGE(run.status == 0, "migrate over a partly filled target failed");
+    Summary s = summary_of(run);
+    CHECK_MESSAGE(s.present == preinserted, "'already present' is not the number of rows that were there");
+    CHECK_MESSAGE(s.written + s.present == ref.summary.written, "written + present is not what a clean run writes");
+    CHECK_MESSAGE(s.rejected == ref.summary.rejected, "a partly filled target changed the rejects");
+    CHECK_MESSAGE(number(db.sql(), "SELECT count(*) - count(DISTINCT id) FROM chat_message") == 0, "duplicate ids");
+    CHECK_MESSAGE(table_fingerprint(db.sql(), "public") == ref.fingerprint, "the table differs from a clean run's");
+    CHECK_MESSAGE(reject_ids(read_rejects(dir.file("rejects.jsonl"))) == ref.rejects,
+                  "the reject file differs from a clean run's");
+    check_upstream_shape(db.sql(), "public");
+}
+
+TEST_CASE("phases run one at a time: table with its key only, then rows, then indexes, then the foreign key") {
+    TestDatabase db;
+    TempDir dir;
+    load_corpus(db);
+    std::string rejects = dir.file("rejects.jsonl");
+
+    Run backfill_first = migrate(db, rejects, {"--phases", "backfill"});
+    INFO("backfill without schema said:\n" << backfill_first.said());
+    CHECK_MESSAGE(backfill_first.status == 1, "backfill without the table did not fail with exit 1");
+    CHECK_MESSAGE(backfill_first.error_lines().size() == 1, "the failure is not one line on stderr");
+    CHECK_MESSAGE(backfill_first.err.find("schema phase") != std::string::npos,
+                  "the failure does not say to run the schema phase first");
+
+    Run schema = migrate(db, rejects, {"--phases", "schema"});
+    REQUIRE_MESSAGE(schema.status == 0, "the schema phase failed: " << schema.said());
+    CHECK_MESSAGE(joined(columns_of(db.sql(), "public")) == joined(kColumns), "the schema phase made other columns");
+    CHECK_MESSAGE(joined(indexes_of(db.sql(), "public")) == joined(kPrimaryKeyOnly),
+                  "the schema phase made more than the primary key");
+    CHECK_MESSAGE(foreign_key_of(db.sql(), "public").empty(), "the schema phase added the foreign key");
+    CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM chat_message") == 0, "the schema phase wrote rows");
+
+    Run backfill = migrate(db, rejects, {"--phases", "backfill"});
+    REQUIRE_MESSAGE(backfill.status == 0, "the backfill phase failed: " << backfill.said());
+    CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM chat_message") == summary_of(backfill).written,
+                  "the backfill phase did not write the rows it counted");
+    CHECK_MESSAGE(joined(indexes_of(db.sql(), "public")) == joined(kPrimaryKeyOnly),
+                  "the backfill phase built indexes");
+    CHECK_MESSAGE(foreign_key_of(db.sql(), "public").empty(), "the backfill phase added the foreign key");
+
+    Run indexes = migrate(db, rejects, {"--phases", "indexes"});
+    REQUIRE_MESSAGE(indexes.status == 0, "the index phase failed: " << indexes.said());
+    CHECK_MESSAGE(joined(indexes_of(db.sql(), "public")) == joined(kAllIndexes), "the index phase missed an index");
+    CHECK_MESSAGE(foreign_key_of(db.sql(), "public").empty(), "the index phase added the foreign key");
+
+    // A row whose chat is gone (deleted after the backfill read it): the constraint phase removes it.
+    db.sql().exec("INSERT INTO chat_message (id, chat_id, role) VALUES ('orphan-1', 'no such chat', 'user')");
+    Run constraints = migrate(db, rejects, {"--phases", "constraints"});
+    INFO("constraints said:\n" << constraints.said());
+    REQUIRE_MESSAGE(constraints.status == 0, "the constraint phase failed");
+    CHECK_MESSAGE(foreign_key_of(db.sql(), "public") == kExpectedForeignKey, "the constraint phase left no valid FK");
+    CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM chat_message WHERE id = 'orphan-1'") == 0,
+                  "the orphaned row survived the constraint phase");
+    CHECK_MESSAGE(says(constraints, "deleted 1 rows"), "the constraint phase did not report the orphan it deleted");
+}
+
+TEST_CASE("phases given in any order run in the order schema, backfill, indexes, constraints") {
+    TestDatabase db;
+    TempDir dir;
+    load_corpus(db);
+    Run run = migrate(db, dir.file("rejects.jsonl"), {"--phases", "constraints,indexes,backfill,schema"});
+    INFO("sluice said:\n" << run.said());
+    REQUIRE_MESSAGE(run.status == 0, "migrate with shuffled phases failed");
+    auto at = [&](const char* phase) { return run.out.find(std::string("  ") + phase + " "); };
+    CHECK_MESSAGE(at("schema") < at("backfill"), "schema did not run before backfill");
+    CHECK_MESSAGE(at("backfill") < at("indexes"), "backfill did not run before the indexes");
+    CHECK_MESSAGE(at("indexes") < at("constraints"), "the indexes were not built before the constraint");
+    CHECK_MESSAGE(at("constraints") != std::string::npos, "the constraint phase did not run");
+    check_upstream_shape(db.sql(), "public");
+}
+
+TEST_CASE("a schema other than public works, even one whose name needs quoting") {
+    const std::string schema = "Open WebUI";
+    TestDatabase db;
+    TempDir dir;
+    load_corpus(db, {300, 5, "json", schema});
+    create_chat_table(db, {});  // an empty public.chat that must not be read or written
+    Run run;
+    SUBCASE("given as --schema") {
+        run = migrate(db, dir.file("rejects.jsonl"), {"--schema", schema});
+    }
+    SUBCASE("given as DATABASE_SCHEMA, with DATABASE_URL for the database, as Open WebUI's container has them") {
+        run = run_sluice({"migrate", "--progress", "none", "--reject-file", dir.file("rejects.jsonl")},
+                         {"DATABASE_URL=" + db.conninfo(), "DATABASE_SCHEMA=" + schema});
+    }
+    INFO("sluice said:\n" << run.said());
+    REQUIRE_MESSAGE(run.status == 0, "migrate in schema \"Open WebUI\" failed");
+    CHECK_MESSAGE(says(run, "\"Open WebUI\""), "the run does not name the schema it works in");
+    CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM \"Open WebUI\".chat_message") == clean_run().summary.written,
+                  "the other schema's chat_message does not hold what a clean run in public writes");
+    CHECK_MESSAGE(table_fingerprint(db.sql(), schema) == clean_run().fingerprint,
+                  "the rows differ from a clean run's in public");
+    check_upstream_shape(db.sql(), schema);
+    CHECK_MESSAGE(scalar(db.sql(), "SELECT to_regclass('public.chat_message')").empty(),
+                  "the run created chat_message in public");
+    CHECK_MESSAGE(!scalar(db.sql(), "SELECT to_regclass('\"Open WebUI\".sluice_checkpoint')").empty(),
+                  "the checkpoint is not kept in the run's schema");
+}
+
+TEST_CASE("a chat column of type jsonb migrates") {
+    TestDatabase db;
+    TempDir dir;
+    load_corpus(db, {300, 5, "jsonb", "public"});
+    REQUIRE_MESSAGE(scalar(db.sql(),
+                           "SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+                           " WHERE attrelid = 'chat'::regclass AND attname = 'chat'") == "jsonb",
+                    "the generator did not make chat.chat jsonb");
+    Run run = migrate(db, dir.file("rejects.jsonl"));
+    INFO("sluice said:\n" << run.said());
+    REQUIRE_MESSAGE(run.status == 0, "migrate of a jsonb chat column failed");
+    Summary s = summary_of(run);
+    CHECK_MESSAGE(s.written > 3000, "a 300-chat jsonb corpus gave suspiciously few rows");
+    CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM chat_message") == s.written,
+                  "the table does not hold the rows the summary counts");
+    CHECK_MESSAGE(static_cast<long long>(read_rejects(dir.file("rejects.jsonl")).size()) == s.rejected,
+                  "the reject file does not hold as many lines as the summary's 'rejected'");
+    CHECK_MESSAGE(number(db.sql(),
+                         "SELECT count(*) FROM chat_message m JOIN chat c ON c.id = m.chat_id"
+                         " WHERE m.user_id IS DISTINCT FROM c.user_id") == 0,
+                  "some row's user_id is not its chat's");
+    check_upstream_shape(db.sql(), "public");
+}
+
+TEST_CASE("a rerun after a crash resumes from the checkpoint and ends with the rows of a clean run") {
+    const Reference& ref = clean_run();
+    TestDatabase db;
+    TempDir dir;
+    load_corpus(db);
+    const std::string rejects = dir.file("rejects.jsonl");
+    long long selected = number(db.sql(), std::string("SELECT count(*) FROM chat WHERE ") + kSelected);
+    std::string middle = scalar(db.sql(), std::string("SELECT id FROM chat WHERE ") + kSelected +
+                                              " ORDER BY id OFFSET " + std::to_string(selected / 2) + " LIMIT 1");
+    long long after_middle =
+        number(db.sql(), std::string("SELECT count(*) FROM chat WHERE ") + kSelected + " AND id > $1", {middle});
+
+    bool exact_skips = false;  // setting the checkpoint back by hand cannot restore the per-rule counts
+    SUBCASE("when the crash is simulated by setting the checkpoint back") {
+        Run first = migrate(db, rejects, {"--phases", "schema,backfill"});
+        REQUIRE_MESSAGE(first.status == 0, "the first backfill failed: " << first.said());
+        // What a crash right after the commit that covered `middle` leaves: its rows, its rejects, its counts.
+        std::vector<RejectLine> lines = read_rejects(rejects);
+        std::size_t kept = 0;
+        while (kept < lines.size() && lines[kept].chat_id <= middle) ++kept;
+        for (std::size_t i = kept; i < lines.size(); ++i)
+            REQUIRE_MESSAGE(lines[i].chat_id > middle, "the reject file is not in chat order: cannot cut it at a chat");
+        db.sql().exec("DELETE FROM chat_message WHERE chat_id > $1", {middle});
+        db.sql().exec(std::string("UPDATE sluice_checkpoint SET complete = false, last_chat_id = $1,"
+                                  " messages = (SELECT count(*) FROM chat_message), rejected = $2,"
+                                  " chats = (SELECT count(*) FROM chat WHERE ") +
+                          kSelected + " AND id <= $1)",
+                      {middle, std::to_string(kept)});
+    }
+    SUBCASE("when the crash is simulated by a first run over only the chats up to the checkpoint") {
+        db.sql().exec("CREATE TABLE chat_later AS SELECT * FROM chat WHERE id > $1", {middle});
+        db.sql().exec("DELETE FROM chat WHERE id > $1", {middle});
+        Run first = migrate(db, rejects, {"--phases", "schema,backfill"});
+        REQUIRE_MESSAGE(first.status == 0, "the first backfill failed: " << first.said());
+        db.sql().exec("INSERT INTO chat SELECT * FROM chat_later");
+        db.sql().exec("DROP TABLE chat_later");
+        db.sql().exec("UPDATE sluice_checkpoint SET complete = false");
+        exact_skips = true;
+    }
+    Run resumed = migrate(db, rejects, {"--phases", "schema,backfill"});
+    INFO("the resumed run said:\n" << resumed.said());
+    REQUIRE_MESSAGE(resumed.status == 0, "the resumed run failed");
+    CHECK_MESSAGE(says(resumed, "complete (resumed)"), "the rerun did not say it resumed");
+    CHECK_MESSAGE(says(resumed, "this run: " + std::to_string(after_middle) + " chats"),
+                  "the rerun did not read exactly the chats after the checkpoint");
+    CHECK_MESSAGE(table_fingerprint(db.sql(), "public") == ref.fingerprint, "the table differs from a clean run's");
+    Summary s = summary_of(resumed);
+    CHECK_MESSAGE(s.written == ref.summary.written, "the resumed totals do not count what a clean run writes");
+    CHECK_MESSAGE(s.rejected == ref.summary.rejected, "the resumed totals do not count a clean run's rejects");
+    CHECK_MESSAGE(s.present == 0, "the resumed run found rows already present: it read before its checkpoint");
+    CHECK_MESSAGE(reject_ids(read_rejects(rejects)) == ref.rejects, "the reject file differs from a clean run's");
+    CHECK_MESSAGE(s.chats == ref.summary.chats, "the resumed 'chats read' total is not a clean run's");
+    if (exact_skips) {
+        CHECK_MESSAGE(skipped_block(resumed.out) == skipped_block(ref.out),
+                      "the resumed run's skipped-by-rule counts differ from a clean run's");
+    }
+}
+
+TEST_CASE("an unreachable server ends with one line and exit status 1") {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    REQUIRE_MESSAGE((bind(s, reinterpret_cast<sockaddr*>(&addr), len) == 0 &&
+                     getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len) == 0),
+                    "cannot find a free port");
+    close(s);  // nothing listens there now
+    std::string url =
+        "postgresql://postgres@127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/postgres?connect_timeout=5";
+    TempDir dir;
+    Run run = run_sluice({"migrate", "--db", url, "--progress", "none", "--reject-file", dir.file("r.jsonl")});
+    INFO("sluice said:\n" << run.said());
+    CHECK_MESSAGE(run.status == 1, "an unreachable server did not give exit status 1");
+    CHECK_MESSAGE(run.error_lines().size() == 1, "an unreachable server did not give exactly one line on stderr");
+    CHECK_MESSAGE(run.err.find("connect") != std::string::npos, "the line does not say it could not connect");
+}
+
+TEST_CASE("a database or user that does not exist ends with one line saying which setting to check") {
+    std::string conninfo, hint;
+    SUBCASE("a database that does not exist") {
+        conninfo = with_dbname(server_conninfo(), "sluice_no_such_db");
+        hint = "check the database name";
+    }
+    SUBCASE("a user that does not exist") {
+        conninfo = with_dbname(server_conninfo(), "postgres") + " user='sluice_no_such_user'";  // the last user= wins
+        hint = "check the user and password";
+    }
+    TempDir dir;
+    Run run = run_sluice({"migrate", "--db", conninfo, "--progress", "none", "--reject-file", dir.file("r.jsonl")});
+    INFO("sluice said:\n" << run.said());
+    CHECK_MESSAGE(run.status == 1, "a connection refused by the server did not give exit status 1");
+    CHECK_MESSAGE(run.error_lines().size() == 1, "a connection refused by the server did not give one line on stderr");
+    CHECK_MESSAGE(run.err.find(hint) != std::string::npos, "the line does not point at the setting to fix");
+}
+
+TEST_CASE("a database without a chat table ends with one line that mentions the schema") {
+    TestDatabase db;
+    TempDir dir;
+    std::string schema;
+    SUBCASE("in public") {
+        schema = "public";
+    }
+    SUBCASE("in a schema that does not exist") {
+        schema = "nowhere";
+    }
+    Run run = migrate(db, dir.file("rejects.jsonl"), {"--schema", schema});
+    INFO("sluice said:\n" << run.said());
+    CHECK_MESSAGE(run.status == 1, "a missing chat table did not give exit status 1");
+    CHECK_MESSAGE(run.error_lines().size() == 1, "a missing chat table did not give exactly one line on stderr");
+    CHECK_MESSAGE(run.err.find(qualified(schema, "chat")) != std::string::npos,
+                  "the line does not name the table it looked for");
+    CHECK_MESSAGE(run.err.find("schema") != std::string::npos, "the line does not suggest checking the schema");
+    CHECK_MESSAGE(scalar(db.sql(), "SELECT to_regclass($1)", {qualified(schema, "chat_message")}).empty(),
+                  "sluice created chat_message without a chat table");
+}
+
+TEST_CASE("a chat_message table of another shape ends with one line naming the column, and is left alone") {
+    TestDatabase db;
+    TempDir dir;
+    load_corpus(db);
+    db.sql().exec(
+        "CREATE TABLE chat_message (id TEXT PRIMARY KEY, chat_id TEXT NOT NULL, user_id TEXT, role TEXT NOT"
+        " NULL, parent_id TEXT, content TEXT, output JSON, model_id TEXT, files JSON, sources JSON,"
+        " embeds JSON, done BOOLEAN, status_history JSON, error JSON, usage JSON, created_at BIGINT,"
+        " updated_at BIGINT)");
+    Run run = migrate(db, dir.file("rejects.jsonl"));
+    INFO("sluice said:\n" << run.said());
+    CHECK_MESSAGE(run.status == 1, "a chat_message of another shape did not give exit status 1");
+    CHECK_MESSAGE(run.error_lines().size() == 1, "a chat_message of another shape did not give one line on stderr");
+    CHECK_MESSAGE(run.err.find("content") != std::string::npos, "the line does not name the column that differs");
+    CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM chat_message") == 0, "sluice wrote into the foreign table");
+    CHECK_MESSAGE(scalar(db.sql(), "SELECT to_regclass('sluice_checkpoint')").empty(),
+                  "sluice started a backfill into a table of another shape");
+}
+
+TEST_CASE("a bad option ends with one line and exit status 2, before touching the database") {
+    TestDatabase db;
+    TempDir dir;
+    std::vector<std::string> bad;
+    std::string named;
+    SUBCASE("an unknown option") {
+        bad = {"--frobnicate", "1"};
+        named = "--frobnicate";
+    }
+    SUBCASE("a zero batch size") {
+        bad = {"--batch-rows", "0"};
+        named = "batch-rows";
+    }
+    SUBCASE("an unknown phase") {
+        bad = {"--phases", "schema,everything"};
+        named = "everything";
+    }
+    Run run = migrate(db, dir.file("rejects.jsonl"), bad);
+    INFO("sluice said:\n" << run.said());
+    CHECK_MESSAGE(run.status == 2, "a bad option did not give exit status 2");
+    CHECK_MESSAGE(run.error_lines().size() == 1, "a bad option did not give exactly one line on stderr");
+    CHECK_MESSAGE(run.err.find(named) != std::string::npos, "the line does not name what is wrong");
+    CHECK_MESSAGE(scalar(db.sql(), "SELECT to_regclass('chat_message')").empty(), "a bad option still ran a phase");
+}
