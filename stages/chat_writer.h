@@ -22,7 +22,7 @@ struct WriterSettings {
     std::string conninfo;
     std::string schema;
     std::chrono::milliseconds commit_every{5000};
-    std::size_t commit_bytes = std::size_t{16} << 20;
+    std::size_t commit_bytes = std::size_t{8} << 20;
     std::optional<std::uint64_t> max_rejects;
 };
 
