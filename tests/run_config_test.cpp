@@ -98,10 +98,10 @@ TEST_CASE("migrate with only a database takes every default") {
     CHECK_MESSAGE(c.fetch_rows == 1000, "fetch-rows default");
     CHECK_MESSAGE(c.batch_rows == 1000, "batch-rows default");
     CHECK_MESSAGE(c.batch_bytes == (4u << 20), "batch-bytes default");
-    CHECK_MESSAGE(c.max_inflight_bytes == (32u << 20), "max-inflight-bytes default");
+    CHECK_MESSAGE(c.max_inflight_bytes == (24u << 20), "max-inflight-bytes default");
     CHECK_MESSAGE(c.max_inflight_batches == 16, "max-inflight-batches default");
     CHECK_MESSAGE(c.commit_interval.every == 5s, "commit-interval time default");
-    CHECK_MESSAGE(c.commit_interval.bytes == (16u << 20), "commit-interval size default");
+    CHECK_MESSAGE(c.commit_interval.bytes == (8u << 20), "commit-interval size default");
     CHECK_MESSAGE(c.reject_file == "sluice-rejects.jsonl", "reject-file default");
     CHECK_MESSAGE(!c.max_rejects, "max-rejects should be unset: any number of rejects is not a failure");
     CHECK_MESSAGE(c.phases.size() == 4, "all four phases should run by default");
@@ -266,7 +266,7 @@ TEST_CASE("each source wins over the ones below it: command line, file, environm
     CHECK_MESSAGE(c.db_url == "postgresql://from-env@h/db",
                   "SLUICE_DB should beat DATABASE_URL: " << c.db_url);
     CHECK_MESSAGE(c.schema == "from_file", "the file should beat DATABASE_SCHEMA: " << c.schema);
-    CHECK_MESSAGE(c.max_inflight_bytes == (32u << 20), "an option nobody sets keeps its default");
+    CHECK_MESSAGE(c.max_inflight_bytes == (24u << 20), "an option nobody sets keeps its default");
 }
 
 TEST_CASE("Open WebUI's DATABASE_URL and DATABASE_SCHEMA are used when nothing else names them") {
