@@ -63,7 +63,12 @@ std::string qualified(std::string_view schema, std::string_view name) {
 }
 
 Connection::Connection(const std::string& conninfo, std::string label) : label_(std::move(label)) {
-    conn_ = PQconnectdb(conninfo.c_str());
+    // The label becomes the application_name (unless the operator set one), so pg_stat_activity
+    // shows which of sluice's connections is which.
+    std::string app = "sluice " + label_;
+    const char* keys[] = {"dbname", "fallback_application_name", nullptr};
+    const char* values[] = {conninfo.c_str(), app.c_str(), nullptr};
+    conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
     if (PQstatus(conn_) != CONNECTION_OK) {
         std::string why = first_line(PQerrorMessage(conn_));
         PQfinish(conn_);

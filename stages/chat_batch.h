@@ -22,4 +22,7 @@ struct ChatBatch {
     TransformOutput out;
 };
 
+// Runs the transform over the batch's chats, then frees their text: only the rows stay.
+void transform_batch(ChatBatch& batch, ChatTransform& transform);
+
 }  // namespace sluice::stages

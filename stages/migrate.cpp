@@ -4,7 +4,9 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <functional>
 #include <iostream>
+#include <thread>
 #include <oneapi/tbb/enumerable_thread_specific.h>
 #include <sstream>
 
@@ -76,17 +78,7 @@ BackfillReport backfill(const config::RunConfig& cfg, engine::Connection& contro
     engine::PipelineStages<ChatBatch> pipeline;
     pipeline.read = [&] { return reader.next(); };
     pipeline.transform = [&](ChatBatch& batch) {
-        ChatTransform& transform = transforms.local();
-        for (const engine::Result& row : batch.source) {
-            ChatRow chat{{PQgetvalue(row.get(), 0, 0), static_cast<std::size_t>(PQgetlength(row.get(), 0, 0))},
-                         {PQgetvalue(row.get(), 0, 1), static_cast<std::size_t>(PQgetlength(row.get(), 0, 1))},
-                         std::nullopt};
-            if (!PQgetisnull(row.get(), 0, 2)) {
-                chat.chat = std::string_view(PQgetvalue(row.get(), 0, 2), PQgetlength(row.get(), 0, 2));
-            }
-            transform.run(chat, batch.out);
-        }
-        batch.source.clear();  // the rows are encoded: free the chat text now
+        transform_batch(batch, transforms.local());
         counters.records_read += batch.chats;
         counters.bytes_read += batch.source_bytes;
     };
@@ -135,44 +127,89 @@ void print_backfill(const BackfillReport& r, std::ostream& out) {
 
 }  // namespace
 
-int migrate(const config::RunConfig& cfg, const std::atomic<bool>& stop) {
+namespace {
+
+const char* phase_name(Phase phase) {
+    switch (phase) {
+        case Phase::schema: return "schema";
+        case Phase::backfill: return "backfill";
+        case Phase::indexes: return "indexes";
+        case Phase::constraints: return "constraints";
+    }
+    return "?";
+}
+
+// One phase on a control connection of its own; returns its lines for the summary.
+std::string run_phase(Phase phase, const config::RunConfig& cfg, const std::atomic<bool>& stop, bool& interrupted) {
     engine::Connection control(cfg.db_url, "control");
+    std::ostringstream what;
+    switch (phase) {
+        case Phase::schema: what << ensure_schema(control, cfg.schema) << "\n"; break;
+        case Phase::backfill: {
+            BackfillReport r = backfill(cfg, control, stop);
+            print_backfill(r, what);
+            interrupted = r.interrupted;
+            break;
+        }
+        case Phase::indexes: what << build_indexes(cfg.db_url, cfg.schema, cfg.index_connections) << "\n"; break;
+        case Phase::constraints: what << ensure_foreign_key(control, cfg.schema) << "\n"; break;
+    }
+    return what.str();
+}
+
+void sleep_unless_stopped(std::chrono::milliseconds wait, const std::atomic<bool>& stop) {
+    for (auto until = Clock::now() + wait; Clock::now() < until && !stop.load();) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+}
+
+// A lost connection or a restarting server does not end the run: the step runs again after an
+// exponential backoff, from what is committed (the backfill resumes at its checkpoint, the
+// other phases are idempotent), until --connect-retries attempts have failed.
+std::string with_reconnect(const config::RunConfig& cfg, const std::atomic<bool>& stop, const char* name,
+                           const std::function<std::string()>& step) {
+    std::chrono::milliseconds wait(500);
+    for (unsigned attempt = 1;; ++attempt) {
+        try {
+            return step();
+        } catch (const engine::PgError& e) {
+            bool transient = e.action() == engine::ErrorAction::reconnect || e.action() == engine::ErrorAction::retry_batch;
+            if (!transient || stop.load()) throw;
+            if (attempt > cfg.connect_retries) {
+                std::cerr << "\nsluice: " << name << ": giving up after " << attempt << " attempts\n";
+                throw;
+            }
+            std::cerr << "\nsluice: " << name << ": " << e.what() << "; trying again in "
+                      << engine::human_duration(wait.count() / 1000.0) << " (retry " << attempt << " of "
+                      << cfg.connect_retries << ")\n";
+            sleep_unless_stopped(wait, stop);
+            wait = std::min(wait * 2, cfg.retry_max_wait);
+        }
+    }
+}
+
+}  // namespace
+
+int migrate(const config::RunConfig& cfg, const std::atomic<bool>& stop) {
     auto run_started = Clock::now();
     std::cout << "sluice migrate: schema " << engine::quote_ident(cfg.schema) << "\n";
     bool interrupted = false;
     for (Phase phase : cfg.phases) {
         if (stop.load() || interrupted) break;
         auto started = Clock::now();
-        std::ostringstream what;
-        const char* name = "";
-        switch (phase) {
-            case Phase::schema:
-                name = "schema";
-                what << ensure_schema(control, cfg.schema) << "\n";
-                break;
-            case Phase::backfill: {
-                name = "backfill";
-                BackfillReport r = backfill(cfg, control, stop);
-                print_backfill(r, what);
-                interrupted = r.interrupted;
-                break;
-            }
-            case Phase::indexes:
-                name = "indexes";
-                what << build_indexes(cfg.db_url, cfg.schema, cfg.index_connections) << "\n";
-                break;
-            case Phase::constraints:
-                name = "constraints";
-                what << ensure_foreign_key(control, cfg.schema) << "\n";
-                break;
-        }
+        std::string what = with_reconnect(cfg, stop, phase_name(phase),
+                                          [&] { return run_phase(phase, cfg, stop, interrupted); });
         double seconds = std::chrono::duration<double>(Clock::now() - started).count();
         char head[64];
-        std::snprintf(head, sizeof head, "  %-12s %8s  ", name, engine::human_duration(seconds).c_str());
-        std::cout << head << what.str() << std::flush;
+        std::snprintf(head, sizeof head, "  %-12s %8s  ", phase_name(phase), engine::human_duration(seconds).c_str());
+        std::cout << head << what << std::flush;
     }
     if (cfg.stamp_alembic && !interrupted && !stop.load()) {
-        std::cout << "  alembic               " << stamp_alembic(control, cfg.schema) << "\n";
+        std::string what = with_reconnect(cfg, stop, "alembic", [&] {
+            engine::Connection control(cfg.db_url, "control");
+            return stamp_alembic(control, cfg.schema);
+        });
+        std::cout << "  alembic               " << what << "\n";
     }
     double total = std::chrono::duration<double>(Clock::now() - run_started).count();
     std::cout << "  peak memory  " << engine::human_bytes(engine::peak_rss_bytes()) << "\n";

@@ -1,6 +1,6 @@
 # A throwaway PostgreSQL for tests, the demo and benchmarks; source this file.
 #   pg_start DIR   initdb into DIR/data, start on a private socket dir and a free port;
-#                  exports PGHOST PGPORT PGUSER and SLUICE_TEST_DB (a libpq URL)
+#                  exports PGHOST PGPORT PGUSER PG_DATA_DIR and SLUICE_TEST_DB (a libpq URL)
 #   pg_stop DIR    stop the server and remove DIR
 # initdb refuses to run as root: as root the server runs as the `postgres` user.
 
@@ -33,7 +33,7 @@ pg_start() {
   pg_as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
     -o "-k $dir -p $port -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=50" \
     start >/dev/null || { cat "$dir/server.log" >&2; return 1; }
-  export PGHOST=$dir PGPORT=$port PGUSER=postgres
+  export PGHOST=$dir PGPORT=$port PGUSER=postgres PG_DATA_DIR=$dir/data
   export SLUICE_TEST_DB="postgresql://postgres@127.0.0.1:$port/postgres"
 }
 

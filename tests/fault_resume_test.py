@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""fault_resume_test.py - sluice stopped, killed and cut off, then run again, against a real PostgreSQL.
+
+    python3 tests/fault_resume_test.py [--sluice build/sluice] [--kills 15] [--chats 1000] [--seed 21]
+
+On the server SLUICE_TEST_DB names (scripts/lib/pg.sh starts one and also exports PG_DATA_DIR,
+PGHOST, PGPORT, PGUSER), each case gets a database of its own, loaded with the same generated
+corpus (awkward documents included), and must end with exactly the table and the reject file a
+clean run gives (timestamps that fell back to a run's `now` aside: each run has its own now):
+  - kill:      SIGKILL at --kills random moments spread over the whole run (fetch, parse, COPY,
+               commit, index build, FK validation), then a run to the end;
+  - sigint:    SIGINT while rows are being written: exit 130, "interrupted", a consistent
+               checkpoint; a rerun completes;
+  - terminate: the writer's and the reader's backends terminated by pg_terminate_backend: sluice
+               reconnects with backoff and completes in the same run;
+  - restart:   the server restarted mid-run: sluice waits for it and completes;
+  - gone:      a server that never answers: sluice gives up after --connect-retries, one clear line.
+Small batches and frequent commits make a run of a few hundred chats last long enough to hit.
+Prints one line per case and "fault tests: N passed, M failed"; exits 1 on any failure.
+"""
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+GENERATOR = os.path.join(ROOT, "scripts", "gen_openwebui.py")
+SLOW = ["--batch-rows", "2", "--fetch-rows", "8", "--commit-interval", "10ms", "--parse-threads", "2",
+        "--progress", "none", "--connect-retries", "8", "--retry-max-wait", "1s"]
+PHASES = ["schema", "backfill", "indexes", "constraints"]
+FINGERPRINT = """
+    SELECT id, md5(row(chat_id, user_id, role, parent_id, content, output, model_id, files, sources, embeds,
+                       done, status_history, error, usage)::text),
+           CASE WHEN created_at >= %d THEN 'now' ELSE created_at::text END
+    FROM chat_message m ORDER BY id"""
+
+
+def psql(db, sql, check=True):
+    p = subprocess.run(["psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql],
+                       capture_output=True, text=True)
+    if check and p.returncode:
+        raise RuntimeError("psql: %s: %s" % (sql.strip()[:80], p.stderr.strip()))
+    return p.stdout
+
+
+class Case:
+    """A database with the corpus loaded, and sluice runs against it."""
+    counter = 0
+
+    def __init__(self, args, corpus, tmp):
+        Case.counter += 1
+        self.args, self.tmp = args, tmp
+        self.name = "sluice_fault_%d_%d" % (os.getpid(), Case.counter)
+        base = os.environ["SLUICE_TEST_DB"]
+        self.db = base.rsplit("/", 1)[0] + "/" + self.name
+        psql(base, "CREATE DATABASE %s" % self.name)
+        ddl = subprocess.run([sys.executable, GENERATOR, "--ddl"], capture_output=True, text=True, check=True).stdout
+        psql(self.db, ddl)
+        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.db, "-c", "\\copy chat FROM STDIN"],
+                       input=corpus, check=True)
+        self.rejects = os.path.join(tmp, self.name + ".rejects.jsonl")
+
+    def command(self, *extra):
+        return [self.args.sluice, "migrate", "--db", self.db, "--reject-file", self.rejects] + SLOW + list(extra)
+
+    def start(self, *extra):
+        return subprocess.Popen(self.command(*extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def run(self, *extra):
+        return subprocess.run(self.command(*extra), capture_output=True, text=True, timeout=300)
+
+    def state(self, since):
+        """The table and the reject file, comparable across runs."""
+        rows = psql(self.db, FINGERPRINT % since)
+        with open(self.rejects) as f:
+            lines = f.read().splitlines()
+        ids = sorted(json.loads(line)["id"] for line in lines)
+        indexes = psql(self.db, "SELECT count(*) FROM pg_indexes WHERE tablename = 'chat_message'").strip()
+        fk = psql(self.db, "SELECT count(*) FROM pg_constraint WHERE conname = 'chat_message_chat_id_fkey'"
+                           " AND convalidated").strip()
+        return rows, ids, indexes, fk
+
+    def committed_messages(self):
+        out = psql(self.db, "SELECT messages FROM sluice_checkpoint", check=False).strip()
+        return int(out) if out.isdigit() else 0
+
+    def wait_for(self, proc, predicate, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline and proc.poll() is None:
+            if predicate():
+                return True
+            time.sleep(0.02)
+        return False
+
+
+def compare(case, reference, since):
+    got = case.state(since)
+    problems = []
+    if got[0] != reference[0]:
+        a, b = set(got[0].splitlines()), set(reference[0].splitlines())
+        problems.append("table differs: %d rows missing, %d extra (e.g. %s)" % (
+            len(b - a), len(a - b), sorted(b - a)[:1] or sorted(a - b)[:1]))
+    if got[1] != reference[1]:
+        problems.append("reject file differs: %d ids, clean run %d" % (len(got[1]), len(reference[1])))
+    if got[2:] != reference[2:]:
+        problems.append("indexes/FK differ: %s vs %s" % (got[2:], reference[2:]))
+    return problems
+
+
+def case_kill(args, corpus, tmp, reference, since, clean_seconds):
+    case = Case(args, corpus, tmp)
+    rng = random.Random(args.seed)
+    total = len(reference[0].splitlines())
+    landed = sent = 0
+    phases_hit = {}
+    while landed < args.kills and sent < 4 * args.kills:
+        # Aim within what is left to do: a resumed run skips what was committed.
+        left = 1.0 - min(1.0, case.committed_messages() / max(1, total))
+        proc = case.start()
+        time.sleep(rng.uniform(0.02, clean_seconds * left + 0.3))
+        sent += 1
+        running = proc.poll() is None
+        proc.kill()
+        out, _ = proc.communicate()
+        if running:
+            landed += 1
+            done = [p for p in PHASES if "\n  %s " % p in out]  # phases print a line when they end
+            during = PHASES[len(done)] if len(done) < len(PHASES) else "summary"
+            phases_hit[during] = phases_hit.get(during, 0) + 1
+        else:  # it finished first: start over, so the next kill has a whole run to land in
+            psql(case.db, "DROP TABLE IF EXISTS chat_message, sluice_checkpoint")
+    final = case.run()
+    problems = [] if final.returncode == 0 else ["final run exited %d: %s" % (final.returncode, final.stderr.strip())]
+    if landed < args.kills:
+        problems.append("only %d of %d kills landed while sluice was running" % (landed, sent))
+    problems += compare(case, reference, since)
+    return problems, "%d SIGKILLs landed mid-run (%d sent; during %s), then a run to the end" % (
+        landed, sent, ", ".join("%s %d" % kv for kv in sorted(phases_hit.items())))
+
+
+def case_sigint(args, corpus, tmp, reference, since, _):
+    case = Case(args, corpus, tmp)
+    proc = case.start()
+    case.wait_for(proc, lambda: case.committed_messages() > 0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    problems = []
+    if proc.returncode != 130 or "interrupted" not in out:
+        problems.append("SIGINT: exit %d, stdout %r" % (proc.returncode, out[-200:]))
+    stored = int(psql(case.db, "SELECT count(*) FROM chat_message").strip())
+    if stored != case.committed_messages():
+        problems.append("after SIGINT the table holds %d rows, the checkpoint says %d" % (stored, case.committed_messages()))
+    final = case.run()
+    if final.returncode != 0:
+        problems.append("rerun exited %d: %s" % (final.returncode, final.stderr.strip()))
+    problems += compare(case, reference, since)
+    return problems, "SIGINT at %d committed messages, exit %d, then a rerun" % (stored, proc.returncode)
+
+
+def terminate(case, app):
+    return psql(case.db, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '%s'"
+                % app).strip() != "0"
+
+
+def case_terminate(args, corpus, tmp, reference, since, _):
+    case = Case(args, corpus, tmp)
+    proc = case.start()
+    hit_writer = case.wait_for(proc, lambda: case.committed_messages() > 0 and terminate(case, "sluice writer"))
+    hit_reader = case.wait_for(proc, lambda: terminate(case, "sluice reader"))
+    out, err = proc.communicate(timeout=120)
+    problems = []
+    if not (hit_writer and hit_reader):
+        problems.append("could not terminate the writer (%s) and the reader (%s) mid-run" % (hit_writer, hit_reader))
+    if proc.returncode != 0 or "trying again" not in err:
+        problems.append("exit %d, stderr %r" % (proc.returncode, err[-300:]))
+    problems += compare(case, reference, since)
+    return problems, "writer and reader backends terminated; completed in the same run"
+
+
+def case_restart(args, corpus, tmp, reference, since, _):
+    case = Case(args, corpus, tmp)
+    proc = case.start()
+    case.wait_for(proc, lambda: case.committed_messages() > 0)
+    data = os.environ["PG_DATA_DIR"]
+    # -l: the restarted server must not inherit (and hold open) a pipe of ours.
+    ctl = ["pg_ctl", "-D", data, "-l", os.path.join(os.path.dirname(data), "server.log"), "-w", "-m", "fast",
+           "restart"]
+    pg_ctl = os.path.join(os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin"), "pg_ctl")
+    if os.geteuid() == 0:
+        ctl = ["runuser", "-u", "postgres", "--", pg_ctl] + ctl[1:]
+    else:
+        ctl[0] = pg_ctl
+    subprocess.run(ctl, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    out, err = proc.communicate(timeout=120)
+    problems = []
+    if proc.returncode != 0 or "trying again" not in err:
+        problems.append("exit %d, stderr %r" % (proc.returncode, err[-300:]))
+    problems += compare(case, reference, since)
+    return problems, "server restarted mid-run; completed in the same run"
+
+
+def case_gone(args, *_):
+    start = time.time()
+    p = subprocess.run([args.sluice, "migrate", "--db", "postgresql://postgres@127.0.0.1:1/none", "--progress", "none",
+                        "--connect-retries", "2", "--retry-max-wait", "200ms"], capture_output=True, text=True, timeout=60)
+    lines = [l for l in p.stderr.splitlines() if l.strip()]
+    problems = []
+    if p.returncode != 1 or "giving up after 3 attempts" not in p.stderr or "trying again" not in p.stderr:
+        problems.append("exit %d, stderr %r" % (p.returncode, p.stderr))
+    return problems, "closed port: %d retries, gave up after %.1fs with %r" % (
+        p.stderr.count("trying again"), time.time() - start, lines[-1] if lines else "")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sluice", default=os.path.join(ROOT, "build", "sluice"))
+    ap.add_argument("--kills", type=int, default=15)
+    ap.add_argument("--chats", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=21)
+    args = ap.parse_args()
+    if "SLUICE_TEST_DB" not in os.environ or "PG_DATA_DIR" not in os.environ:
+        print("fault tests: SLUICE_TEST_DB and PG_DATA_DIR must name the test server (scripts/lib/pg.sh)")
+        return 2
+    corpus = subprocess.run([sys.executable, GENERATOR, "--chats", str(args.chats), "--seed", str(args.seed)],
+                            capture_output=True, check=True).stdout
+    passed = failed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        since = int(time.time()) - 5  # rows whose timestamp fell back to `now` carry a time after this
+        clean = Case(args, corpus, tmp)
+        started = time.time()
+        result = clean.run()
+        clean_seconds = time.time() - started
+        if result.returncode != 0:
+            print("fault tests: the clean run failed: %s" % result.stderr.strip())
+            return 1
+        reference = clean.state(since)
+        print("clean run: %d rows, %d rejects, %.1fs" % (len(reference[0].splitlines()), len(reference[1]), clean_seconds),
+              flush=True)
+        for name, case in [("kill", case_kill), ("sigint", case_sigint), ("terminate", case_terminate),
+                           ("restart", case_restart), ("gone", case_gone)]:
+            try:
+                problems, what = case(args, corpus, tmp, reference, since, clean_seconds)
+            except Exception as e:  # a case that cannot even run has failed
+                problems, what = ["%s: %s" % (type(e).__name__, e)], ""
+            status = "ok" if not problems else "FAILED"
+            print("%-10s %s  %s" % (name, status, what), flush=True)
+            for p in problems:
+                print("           " + p)
+            passed += not problems
+            failed += bool(problems)
+    print("fault tests: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
