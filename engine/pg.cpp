@@ -1,6 +1,7 @@
 // libpq calls with their errors turned into PgError, and the SQLSTATE classification.
 #include "engine/pg.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -9,6 +10,8 @@
 namespace sluice::engine {
 
 namespace {
+
+std::atomic<bool> g_established{false};
 
 std::string field(const PGresult* r, int code) {
     const char* v = r ? PQresultErrorField(r, code) : nullptr;
@@ -83,10 +86,13 @@ Connection::Connection(const std::string& conninfo, std::string label) : label_(
                           : "08001";
         throw PgError("cannot connect: " + why, state, {}, {}, label_);
     }
+    g_established = true;
     // Our tuples are UTF-8; NOTICEs ("already exists, skipping") are not for the operator.
     exec("SET client_encoding = 'UTF8'");
     exec("SET client_min_messages = warning");
 }
+
+bool Connection::any_established() { return g_established.load(); }
 
 Connection::~Connection() {
     if (conn_) PQfinish(conn_);

@@ -76,6 +76,10 @@ public:
 
     PgError error(const std::string& what, const PGresult* result = nullptr) const;
 
+    // Whether any connection of this process has been established: a server that was reached
+    // once and is lost is worth waiting for; one never reached is a configuration problem.
+    static bool any_established();
+
 private:
     PGconn* conn_ = nullptr;
     std::string label_;

@@ -165,7 +165,8 @@ void sleep_unless_stopped(std::chrono::milliseconds wait, const std::atomic<bool
 
 // A lost connection or a restarting server does not end the run: the step runs again after an
 // exponential backoff, from what is committed (the backfill resumes at its checkpoint, the
-// other phases are idempotent), until --connect-retries attempts have failed.
+// other phases are idempotent), until --connect-retries attempts have failed. A server never
+// reached in this run is not waited for: that is a wrong address, said once.
 std::string with_reconnect(const config::RunConfig& cfg, const std::atomic<bool>& stop, const char* name,
                            const std::function<std::string()>& step) {
     std::chrono::milliseconds wait(500);
@@ -174,12 +175,12 @@ std::string with_reconnect(const config::RunConfig& cfg, const std::atomic<bool>
             return step();
         } catch (const engine::PgError& e) {
             bool transient = e.action() == engine::ErrorAction::reconnect || e.action() == engine::ErrorAction::retry_batch;
-            if (!transient || stop.load()) throw;
+            if (!transient || stop.load() || !engine::Connection::any_established()) throw;
             if (attempt > cfg.connect_retries) {
-                std::cerr << "\nsluice: " << name << ": giving up after " << attempt << " attempts\n";
+                std::cerr << "sluice: " << name << ": giving up after " << attempt << " attempts\n";
                 throw;
             }
-            std::cerr << "\nsluice: " << name << ": " << e.what() << "; trying again in "
+            std::cerr << "sluice: " << name << ": " << e.what() << "; trying again in "
                       << engine::human_duration(wait.count() / 1000.0) << " (retry " << attempt << " of "
                       << cfg.connect_retries << ")\n";
             sleep_unless_stopped(wait, stop);

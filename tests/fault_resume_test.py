@@ -14,7 +14,8 @@ clean run gives (timestamps that fell back to a run's `now` aside: each run has 
   - terminate: the writer's and the reader's backends terminated by pg_terminate_backend: sluice
                reconnects with backoff and completes in the same run;
   - restart:   the server restarted mid-run: sluice waits for it and completes;
-  - gone:      a server that never answers: sluice gives up after --connect-retries, one clear line.
+  - gone:      a server never reached: one clear line at once; a server gone mid-run for good:
+               --connect-retries attempts with backoff, then one clear line and exit 1.
 Small batches and frequent commits make a run of a few hundred chats last long enough to hit.
 Prints one line per case and "fault tests: N passed, M failed"; exits 1 on any failure.
 """
@@ -67,7 +68,10 @@ class Case:
         self.rejects = os.path.join(tmp, self.name + ".rejects.jsonl")
 
     def command(self, *extra):
-        return [self.args.sluice, "migrate", "--db", self.db, "--reject-file", self.rejects] + SLOW + list(extra)
+        options = dict(zip(SLOW[::2], SLOW[1::2]))
+        options.update(zip(extra[::2], extra[1::2]))  # a case's own values replace the defaults
+        return [self.args.sluice, "migrate", "--db", self.db, "--reject-file", self.rejects] + [
+            x for kv in options.items() for x in kv]
 
     def start(self, *extra):
         return subprocess.Popen(self.command(*extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -187,16 +191,7 @@ def case_restart(args, corpus, tmp, reference, since, _):
     case = Case(args, corpus, tmp)
     proc = case.start()
     case.wait_for(proc, lambda: case.committed_messages() > 0)
-    data = os.environ["PG_DATA_DIR"]
-    # -l: the restarted server must not inherit (and hold open) a pipe of ours.
-    ctl = ["pg_ctl", "-D", data, "-l", os.path.join(os.path.dirname(data), "server.log"), "-w", "-m", "fast",
-           "restart"]
-    pg_ctl = os.path.join(os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin"), "pg_ctl")
-    if os.geteuid() == 0:
-        ctl = ["runuser", "-u", "postgres", "--", pg_ctl] + ctl[1:]
-    else:
-        ctl[0] = pg_ctl
-    subprocess.run(ctl, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    pg_ctl("restart")
     out, err = proc.communicate(timeout=120)
     problems = []
     if proc.returncode != 0 or "trying again" not in err:
@@ -205,16 +200,37 @@ def case_restart(args, corpus, tmp, reference, since, _):
     return problems, "server restarted mid-run; completed in the same run"
 
 
-def case_gone(args, *_):
-    start = time.time()
-    p = subprocess.run([args.sluice, "migrate", "--db", "postgresql://postgres@127.0.0.1:1/none", "--progress", "none",
-                        "--connect-retries", "2", "--retry-max-wait", "200ms"], capture_output=True, text=True, timeout=60)
-    lines = [l for l in p.stderr.splitlines() if l.strip()]
+def pg_ctl(action):
+    data = os.environ["PG_DATA_DIR"]
+    binary = os.path.join(os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin"), "pg_ctl")
+    # -l: a restarted server must not inherit (and hold open) a pipe of ours.
+    cmd = [binary, "-D", data, "-l", os.path.join(os.path.dirname(data), "server.log"), "-w", "-m", "fast", action]
+    if os.geteuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--"] + cmd
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+
+
+def case_gone(args, corpus, tmp, reference, since, _):
+    """The server goes away mid-run and stays away: retries, then one clear line and exit 1.
+    A server never reached at all is a wrong address: said once, at once."""
     problems = []
-    if p.returncode != 1 or "giving up after 3 attempts" not in p.stderr or "trying again" not in p.stderr:
-        problems.append("exit %d, stderr %r" % (p.returncode, p.stderr))
-    return problems, "closed port: %d retries, gave up after %.1fs with %r" % (
-        p.stderr.count("trying again"), time.time() - start, lines[-1] if lines else "")
+    p = subprocess.run([args.sluice, "migrate", "--db", "postgresql://postgres@127.0.0.1:1/none", "--progress", "none"],
+                       capture_output=True, text=True, timeout=60)
+    lines = [l for l in p.stderr.splitlines() if l.strip()]
+    if p.returncode != 1 or len(lines) != 1 or "trying again" in p.stderr:
+        problems.append("never-reached server: exit %d, stderr %r" % (p.returncode, p.stderr))
+    case = Case(args, corpus, tmp)
+    proc = case.start("--connect-retries", "2", "--retry-max-wait", "200ms")
+    case.wait_for(proc, lambda: case.committed_messages() > 0)
+    pg_ctl("stop")
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        pg_ctl("start")
+    if proc.returncode != 1 or "giving up after 3 attempts" not in err or err.count("trying again") != 2:
+        problems.append("server gone mid-run: exit %d, stderr %r" % (proc.returncode, err[-400:]))
+    gave_up = [l for l in err.splitlines() if l.strip()][-1:]
+    return problems, "never reached: one line; gone mid-run: 2 retries, then %r" % (gave_up[0][:100] if gave_up else "")
 
 
 def main():
