@@ -9,6 +9,7 @@
 #include "config/run_config.h"
 #include "engine/pg.h"
 #include "stages/migrate.h"
+#include "stages/verify.h"
 
 namespace {
 
@@ -51,14 +52,13 @@ int main(int argc, char** argv) {
     std::signal(SIGTERM, request_stop);
     try {
         if (cfg.command == config::Command::migrate) return stages::migrate(cfg, g_stop);
-        std::cerr << "sluice: verify is not built yet in this version; use migrate\n";
-        return 2;
+        return stages::verify(cfg, g_stop);
     } catch (const engine::PgError& e) {
-        std::cerr << "\nsluice: " << e.what();
+        std::cerr << "sluice: " << e.what();
         if (const char* h = hint(e.sqlstate())) std::cerr << " (" << h << ")";
         std::cerr << "\n";
     } catch (const std::exception& e) {
-        std::cerr << "\nsluice: " << e.what() << "\n";
+        std::cerr << "sluice: " << e.what() << "\n";
     }
     return 1;
 }

@@ -1,0 +1,588 @@
+// The verify command: reader and transform in the engine's pipeline, a compare stage in place of
+// the writer, JSON compared by meaning, the reject file's ids, and the report an operator reads.
+#include "stages/verify.h"
+
+#include <oneapi/tbb/enumerable_thread_specific.h>
+#include <rapidjson/document.h>
+
+#include <charconv>
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "engine/budget.h"
+#include "engine/copy_binary.h"
+#include "engine/pg.h"
+#include "engine/pipeline.h"
+#include "engine/progress.h"
+#include "stages/chat_reader.h"
+#include "stages/checkpoint.h"
+#include "stages/migrate.h"
+
+namespace sluice::stages {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kListed = 10;  // ids a report names per kind of problem; the rest are counted
+
+// ---------------------------------------------------------------- JSON by meaning
+
+// The code unit of the \uXXXX escape at `at`, or -1.
+int escape_at(std::string_view text, std::size_t at) {
+    if (at + 6 > text.size() || text.compare(at, 2, "\\u") != 0) return -1;
+    int unit = -1;
+    const char* end = text.data() + at + 6;
+    auto [stop, error] = std::from_chars(text.data() + at + 2, end, unit, 16);
+    return error == std::errc() && stop == end ? unit : -1;
+}
+
+// RapidJSON refuses lone UTF-16 surrogate escapes, which PostgreSQL's json accepts: each becomes
+// an escaped backslash and its hex digits. The same change on both sides keeps equal meanings equal.
+std::string disarm_lone_surrogates(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '\\' || i + 1 == text.size()) {
+            out.push_back(text[i]);
+            continue;
+        }
+        int unit = escape_at(text, i);
+        if (unit >= 0xD800 && unit <= 0xDBFF) {
+            int low = escape_at(text, i + 6);
+            if (low >= 0xDC00 && low <= 0xDFFF) {  // a pair: one code point, fine as it is
+                out.append(text.substr(i, 12));
+                i += 11;
+                continue;
+            }
+        }
+        if (unit >= 0xD800 && unit <= 0xDFFF) {
+            out.append("\\\\");
+            out.append(text.substr(i + 1, 5));
+            i += 5;
+            continue;
+        }
+        out.append(text.substr(i, 2));  // any other escape, copied whole so its backslash stays paired
+        ++i;
+    }
+    return out;
+}
+
+bool parse_json(std::string_view text, rapidjson::Document& doc) {
+    std::string disarmed = disarm_lone_surrogates(text);
+    // Iterative: PostgreSQL's json takes any depth, and a recursive parse would overflow the stack.
+    doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag>(disarmed.data(), disarmed.size());
+    return !doc.HasParseError();
+}
+
+using Member = std::pair<std::string_view, const rapidjson::Value*>;
+
+// An object's members as a Python dict holds them: a repeated key at its first place, with its last value.
+void dict_members(const rapidjson::Value& object, std::vector<Member>& out) {
+    out.clear();
+    std::unordered_map<std::string_view, std::size_t> at;
+    for (auto m = object.MemberBegin(); m != object.MemberEnd(); ++m) {
+        std::string_view name(m->name.GetString(), m->name.GetStringLength());
+        auto [it, fresh] = at.emplace(name, out.size());
+        if (fresh)
+            out.emplace_back(name, &m->value);
+        else
+            out[it->second].second = &m->value;
+    }
+}
+
+bool same_number(const rapidjson::Value& a, const rapidjson::Value& b) {
+    if (a.IsInt64() && b.IsInt64()) return a.GetInt64() == b.GetInt64();
+    if (a.IsUint64() && b.IsUint64()) return a.GetUint64() == b.GetUint64();
+    return a.GetDouble() == b.GetDouble();
+}
+
+// Compares two parsed values with an explicit stack: nesting depth is unbounded.
+bool same_value(const rapidjson::Value& a, const rapidjson::Value& b) {
+    std::vector<std::pair<const rapidjson::Value*, const rapidjson::Value*>> todo{{&a, &b}};
+    std::vector<Member> left, right;
+    while (!todo.empty()) {
+        auto [x, y] = todo.back();
+        todo.pop_back();
+        if (x->IsNumber() || y->IsNumber()) {
+            if (!x->IsNumber() || !y->IsNumber() || !same_number(*x, *y)) return false;
+            continue;
+        }
+        if (x->GetType() != y->GetType()) return false;
+        switch (x->GetType()) {
+            case rapidjson::kStringType:
+                if (std::string_view(x->GetString(), x->GetStringLength()) !=
+                    std::string_view(y->GetString(), y->GetStringLength()))
+                    return false;
+                break;
+            case rapidjson::kArrayType:
+                if (x->Size() != y->Size()) return false;
+                for (rapidjson::SizeType i = 0; i < x->Size(); ++i)
+                    todo.emplace_back(&(*x)[i], &(*y)[i]);
+                break;
+            case rapidjson::kObjectType:
+                dict_members(*x, left);
+                dict_members(*y, right);
+                if (left.size() != right.size()) return false;
+                for (std::size_t i = 0; i < left.size(); ++i) {
+                    if (left[i].first != right[i].first) return false;
+                    todo.emplace_back(left[i].second, right[i].second);
+                }
+                break;
+            default:
+                break;  // null, false, true: the type says it all
+        }
+    }
+    return true;
+}
+
+// ---------------------------------------------------------------- the reject file
+
+// The ids a reject file lists, kept as the JSON string literals RejectFile wrote them as: an id is
+// looked up by encoding it the same way, so ids of any bytes match without decoding. Used by the
+// compare stage alone.
+class RejectedIds {
+public:
+    explicit RejectedIds(std::string path) : path_(std::move(path)) {
+        std::error_code error;
+        found_ = std::filesystem::exists(path_, error);
+        if (!found_) return;
+        std::ifstream in(path_, std::ios::binary);
+        if (!in) throw std::runtime_error("reject file " + path_ + ": exists but cannot be read");
+        for (std::string line; std::getline(in, line);) {
+            ++lines_;
+            std::string_view literal = id_literal(line);
+            if (!literal.empty()) ids_.emplace(literal);
+        }
+    }
+    bool found() const { return found_; }
+    std::uint64_t lines() const { return lines_; }
+    const std::string& path() const { return path_; }
+    bool contains(std::string_view id) {
+        key_.clear();
+        engine::append_json_string(key_, id);
+        return ids_.count(key_) > 0;
+    }
+
+private:
+    // The literal after the line's opening {"id": (quotes included); empty when it does not open so.
+    static std::string_view id_literal(std::string_view line) {
+        constexpr std::string_view kOpen = "{\"id\":\"";
+        if (line.substr(0, kOpen.size()) != kOpen) return {};
+        for (std::size_t i = kOpen.size(); i < line.size(); ++i) {
+            if (line[i] == '\\')
+                ++i;
+            else if (line[i] == '"')
+                return line.substr(kOpen.size() - 1, i - kOpen.size() + 2);
+        }
+        return {};
+    }
+
+    std::string path_;
+    bool found_ = false;
+    std::uint64_t lines_ = 0;
+    std::unordered_set<std::string> ids_;
+    std::string key_;
+};
+
+// ---------------------------------------------------------------- the tally
+
+std::string json_quoted(std::string_view id) {
+    std::string out;
+    engine::append_json_string(out, id);
+    return out;
+}
+
+// A count and the first few things it counted, named in the report.
+struct Listed {
+    std::uint64_t count = 0;
+    std::vector<std::string> first;
+    void add(std::string what) {
+        if (first.size() < kListed) first.push_back(std::move(what));
+        ++count;
+    }
+};
+
+// What verify found. Written by the compare stage alone (serial), read after the pipeline.
+struct Tally {
+    std::uint64_t chats = 0, chats_with_messages = 0;
+    std::uint64_t rows_expected = 0;  // rows the transform derives
+    std::uint64_t unstorable = 0;     // messages (or whole chats) the transform rejects
+    std::uint64_t present = 0;
+    std::uint64_t in_reject_file = 0;  // expected, not in the table, listed in the reject file
+    Listed missing, unexpected_in_chats, unexpected_elsewhere, counts_differ, differing;
+    std::uint64_t sampled = 0, timestamps_not_compared = 0;
+    bool interrupted = false;
+
+    bool agrees() const {
+        return missing.count == 0 && unexpected_in_chats.count == 0 && unexpected_elsewhere.count == 0 &&
+               differing.count == 0;
+    }
+};
+
+// ---------------------------------------------------------------- the compare stage
+
+// A reader batch and what verify adds to it: the ids of its chats, in reader order.
+struct VerifyBatch {
+    engine::BatchKind kind = engine::BatchKind::data;
+    std::uint64_t seq = 0;
+    std::unique_ptr<ChatBatch> chats;
+    std::vector<std::string> chat_ids;
+};
+
+std::string_view value(const PGresult* r, int row, int column) {
+    return {PQgetvalue(r, row, column), static_cast<std::size_t>(PQgetlength(r, row, column))};
+}
+
+// A text[] literal: {"a","b"} with quotes and backslashes escaped.
+std::string text_array(const std::vector<std::string>& items) {
+    std::string out = "{";
+    for (const std::string& item : items) {
+        out += out.size() > 1 ? ",\"" : "\"";
+        for (char c : item) {
+            if (c == '"' || c == '\\') out.push_back('\\');
+            out.push_back(c);
+        }
+        out.push_back('"');
+    }
+    return out + "}";
+}
+
+std::int64_t int8_of(std::string_view big_endian) {
+    std::uint64_t v = 0;
+    for (char c : big_endian)
+        v = v << 8 | static_cast<unsigned char>(c);
+    return static_cast<std::int64_t>(v);
+}
+
+// One column of a sampled row: the derived tuple field against the table's text output.
+bool same_field(engine::ColumnKind kind, const engine::Field& expected, bool null, std::string_view actual) {
+    if (expected.is_null || null) return expected.is_null == null;
+    switch (kind) {
+        case engine::ColumnKind::text:
+            return expected.bytes == actual;
+        case engine::ColumnKind::json:
+            return expected.bytes == actual || same_json_meaning(expected.bytes, actual);
+        case engine::ColumnKind::boolean:
+            return actual == (expected.bytes == std::string_view("\1", 1) ? "t" : "f");
+        case engine::ColumnKind::int8:
+            return actual == std::to_string(int8_of(expected.bytes));
+    }
+    return false;
+}
+
+// The compare stage. Serial: the sample counts rows in reader order, and it owns the connection,
+// which the caller has put in a REPEATABLE READ READ ONLY transaction: one snapshot, no writes.
+class Comparer {
+public:
+    Comparer(engine::Connection& conn, const std::string& schema, std::int64_t now, RejectedIds& rejected,
+             engine::InflightBudget& budget, engine::RunCounters& counters)
+        : conn_(conn),
+          schema_(schema),
+          table_(engine::qualified(schema, "chat_message")),
+          now_(now),
+          rejected_(rejected),
+          budget_(budget),
+          counters_(counters) {
+        for (const engine::Column& c : chat_message_columns())
+            columns_ += (columns_.empty() ? "" : ", ") + engine::quote_ident(c.name);
+    }
+
+    void compare(VerifyBatch& batch);
+    // Rows whose chat is not one the reader selects: one query, after the last batch.
+    void find_rows_of_other_chats();
+    const Tally& tally() const { return tally_; }
+
+private:
+    struct ChatCount {
+        std::uint64_t expected = 0;  // rows and rejects the transform derives
+        std::uint64_t stored = 0;    // of those, the ones the table should hold
+        std::uint64_t present = 0;   // rows the table holds
+    };
+    void compare_sample(const ChatBatch& batch, const std::vector<std::size_t>& sample);
+    void compare_row(const std::vector<engine::Field>& expected, const PGresult* actual, int row);
+
+    engine::Connection& conn_;
+    std::string schema_, table_, columns_;
+    std::int64_t now_;
+    RejectedIds& rejected_;
+    engine::InflightBudget& budget_;
+    engine::RunCounters& counters_;
+    std::uint64_t row_index_ = 0;  // expected rows so far, in reader order: picks the sample
+    Tally tally_;
+};
+
+void Comparer::compare(VerifyBatch& batch) {
+    if (batch.kind == engine::BatchKind::end) tally_.interrupted = batch.chats->interrupted;
+    if (batch.kind != engine::BatchKind::data) return;
+    const ChatBatch& chats = *batch.chats;
+    // ix_chat_message_chat_id makes this an index lookup per chat.
+    const std::string sql = "SELECT id, chat_id FROM " + table_ + " WHERE chat_id = ANY($1::text[]) ORDER BY id";
+    engine::Result present = conn_.exec(sql, {text_array(batch.chat_ids)});
+    const int n = PQntuples(present.get());
+    std::unordered_map<std::string_view, int> by_id;  // views into `present` and the batch, alive until return
+    std::unordered_map<std::string_view, ChatCount> per_chat;
+    std::vector<bool> claimed(static_cast<std::size_t>(n), false);
+    for (int i = 0; i < n; ++i) {
+        by_id.emplace(value(present.get(), i, 0), i);
+        ++per_chat[value(present.get(), i, 1)].present;
+    }
+    auto account = [&](std::string_view id, std::string_view chat_id) {
+        ChatCount& chat = per_chat[chat_id];
+        ++chat.expected;
+        if (auto it = by_id.find(id); it != by_id.end()) {
+            claimed[static_cast<std::size_t>(it->second)] = true;
+            ++chat.stored;
+            ++tally_.present;
+            return true;
+        }
+        if (rejected_.contains(id)) {
+            ++tally_.in_reject_file;
+        } else {
+            ++chat.stored;
+            tally_.missing.add(json_quoted(id));
+        }
+        return false;
+    };
+    std::vector<std::size_t> sample;
+    for (std::size_t i = 0; i < chats.out.rows.count(); ++i) {
+        std::vector<engine::Field> row = engine::decode_tuple(chats.out.rows.tuple(i));
+        bool in_table = account(row[0].bytes, row[1].bytes);
+        if (row_index_++ % kVerifySampleEvery == 0 && in_table) sample.push_back(i);
+    }
+    for (const engine::Reject& r : chats.out.rejects)
+        account(r.key, r.group);
+    tally_.rows_expected += chats.out.rows.count();
+    tally_.unstorable += chats.out.rejects.size();
+    for (int i = 0; i < n; ++i) {
+        if (claimed[static_cast<std::size_t>(i)]) continue;
+        tally_.unexpected_in_chats.add(json_quoted(value(present.get(), i, 0)) + " (chat " +
+                                       json_quoted(value(present.get(), i, 1)) + ")");
+    }
+    for (const std::string& id : batch.chat_ids) {
+        auto it = per_chat.find(id);
+        if (it == per_chat.end()) continue;
+        const ChatCount& c = it->second;
+        if (c.expected > 0) ++tally_.chats_with_messages;
+        if (c.stored != c.present) {
+            tally_.counts_differ.add(json_quoted(id) + ": " + std::to_string(c.stored) + " expected, " +
+                                     std::to_string(c.present) + " present");
+        }
+    }
+    tally_.chats += chats.chats;
+    compare_sample(chats, sample);
+    counters_.rows_written += chats.out.rows.count();
+    budget_.give_back(1, chats.source_bytes);  // this batch is done with: the reader may read on
+}
+
+void Comparer::compare_sample(const ChatBatch& chats, const std::vector<std::size_t>& sample) {
+    if (sample.empty()) return;
+    std::vector<std::vector<engine::Field>> expected;
+    std::vector<std::string> ids;
+    for (std::size_t i : sample) {
+        expected.push_back(engine::decode_tuple(chats.out.rows.tuple(i)));
+        ids.emplace_back(expected.back()[0].bytes);
+    }
+    engine::Result actual =
+        conn_.exec("SELECT " + columns_ + " FROM " + table_ + " WHERE id = ANY($1::text[])", {text_array(ids)});
+    std::unordered_map<std::string_view, int> by_id;
+    for (int r = 0; r < PQntuples(actual.get()); ++r)
+        by_id.emplace(value(actual.get(), r, 0), r);
+    for (const auto& row : expected) {
+        auto it = by_id.find(row[0].bytes);
+        if (it != by_id.end()) compare_row(row, actual.get(), it->second);  // found: same snapshot
+    }
+}
+
+void Comparer::compare_row(const std::vector<engine::Field>& expected, const PGresult* actual, int row) {
+    const std::vector<engine::Column>& columns = chat_message_columns();
+    std::string differs;
+    bool fell_back = false;
+    for (std::size_t c = 0; c < columns.size(); ++c) {
+        const int column = static_cast<int>(c);
+        // A timestamp that fell back to `now` was the migrating run's now, not ours: not comparable.
+        bool timestamp = columns[c].kind == engine::ColumnKind::int8 && !expected[c].is_null;
+        if (timestamp && int8_of(expected[c].bytes) == now_) {
+            fell_back = true;
+            continue;
+        }
+        if (!same_field(columns[c].kind, expected[c], PQgetisnull(actual, row, column), value(actual, row, column)))
+            differs += (differs.empty() ? "" : ", ") + columns[c].name;
+    }
+    ++tally_.sampled;
+    if (fell_back) ++tally_.timestamps_not_compared;
+    if (!differs.empty()) tally_.differing.add(json_quoted(expected[0].bytes) + " (" + differs + ")");
+}
+
+void Comparer::find_rows_of_other_chats() {
+    engine::Result r = conn_.exec("SELECT m.id, m.chat_id, count(*) OVER () FROM " + table_ +
+                                  " m WHERE NOT EXISTS (SELECT 1 FROM " + engine::qualified(schema_, "chat") +
+                                  " c WHERE c.id = m.chat_id AND NOT (c.user_id LIKE 'shared-%'))"
+                                  " ORDER BY m.id LIMIT " +
+                                  std::to_string(kListed));
+    if (PQntuples(r.get()) == 0) return;
+    tally_.unexpected_elsewhere.count = std::strtoull(PQgetvalue(r.get(), 0, 2), nullptr, 10);
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+        tally_.unexpected_elsewhere.first.push_back(json_quoted(value(r.get(), i, 0)) + " (chat " +
+                                                    json_quoted(value(r.get(), i, 1)) + ")");
+    }
+}
+
+// ---------------------------------------------------------------- the command
+
+bool table_exists(engine::Connection& conn, const std::string& schema, const char* table) {
+    engine::Result r = conn.exec("SELECT to_regclass($1) IS NOT NULL", {engine::qualified(schema, table)});
+    return PQgetvalue(r.get(), 0, 0)[0] == 't';
+}
+
+void require_tables(engine::Connection& conn, const std::string& schema) {
+    if (!table_exists(conn, schema, "chat")) {
+        throw std::runtime_error("there is no table " + engine::qualified(schema, "chat") +
+                                 ": is this Open WebUI's database, and is the schema right"
+                                 " (--schema, DATABASE_SCHEMA)?");
+    }
+    if (!table_exists(conn, schema, "chat_message")) {
+        throw std::runtime_error("there is no table " + engine::qualified(schema, "chat_message") +
+                                 ": nothing migrated yet: run sluice migrate");
+    }
+}
+
+// Whether a valid index leads with chat_id: without one, each batch's lookup scans the table.
+bool has_chat_id_index(engine::Connection& conn, const std::string& schema) {
+    engine::Result r = conn.exec(
+        "SELECT EXISTS (SELECT 1 FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid"
+        " AND a.attnum = x.indkey[0] WHERE x.indrelid = to_regclass($1) AND a.attname = 'chat_id' AND x.indisvalid)",
+        {engine::qualified(schema, "chat_message")});
+    return PQgetvalue(r.get(), 0, 0)[0] == 't';
+}
+
+// As migrate shows progress: "auto" is a bar on a terminal, log lines otherwise.
+engine::ProgressStyle progress_style(config::ProgressStyle s) {
+    using Style = engine::ProgressStyle;
+    if (s == config::ProgressStyle::automatic) return engine::resolve_progress_style(true, Style::log);
+    return s == config::ProgressStyle::bar ? Style::bar : s == config::ProgressStyle::log ? Style::log : Style::none;
+}
+
+// Reads, derives and compares every selected chat; returns what it found.
+Tally compare_all(const config::RunConfig& cfg, engine::Connection& conn, RejectedIds& rejected,
+                  const std::atomic<bool>& stop) {
+    const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));  // once per run, as migrate's
+    engine::InflightBudget budget(cfg.max_inflight_batches, cfg.max_inflight_bytes);
+    engine::RunCounters counters;
+    Comparer comparer(conn, cfg.schema, now, rejected, budget, counters);
+    ChatReader reader({cfg.db_url, cfg.schema, cfg.fetch_rows, cfg.batch_rows, cfg.batch_bytes, std::nullopt}, budget,
+                      stop);
+    tbb::enumerable_thread_specific<ChatTransform> transforms(now, reader.validate_utf8());
+
+    engine::PipelineStages<VerifyBatch> pipeline;
+    pipeline.read = [&] {
+        auto batch = std::make_unique<VerifyBatch>();
+        batch->chats = reader.next();
+        batch->kind = batch->chats->kind;
+        batch->seq = batch->chats->seq;
+        return batch;
+    };
+    pipeline.transform = [&](VerifyBatch& batch) {
+        ChatBatch& chats = *batch.chats;
+        for (const engine::Result& row : chats.source)
+            batch.chat_ids.emplace_back(value(row.get(), 0, 0));
+        transform_batch(chats, transforms.local());
+        counters.records_read += chats.chats;
+        counters.bytes_read += chats.source_bytes;
+    };
+    pipeline.write = [&](VerifyBatch& batch) { comparer.compare(batch); };
+    {
+        engine::ProgressReporter progress(counters, progress_style(cfg.progress), reader.chats_to_read());
+        engine::run_pipeline(pipeline, cfg.parse_threads, budget);
+    }
+    if (!comparer.tally().interrupted) comparer.find_rows_of_other_chats();
+    return comparer.tally();
+}
+
+void print_listed(std::ostream& out, const Listed& listed) {
+    for (const std::string& what : listed.first)
+        out << "               " << what << "\n";
+    if (listed.count > listed.first.size())
+        out << "               ... and " << listed.count - listed.first.size() << " more\n";
+}
+
+void print_report(const Tally& t, const RejectedIds& rejects, std::ostream& out) {
+    out << "  chats        " << t.chats << " selected, " << t.chats_with_messages << " with messages\n";
+    out << "  messages     " << t.rows_expected + t.unstorable << " expected (" << t.unstorable
+        << " that cannot be stored): " << t.present << " present, " << t.in_reject_file << " in the reject file, "
+        << t.missing.count << " missing\n";
+    print_listed(out, t.missing);
+    out << "  unexpected   " << t.unexpected_in_chats.count << " in the selected chats, "
+        << t.unexpected_elsewhere.count << " in other chats\n";
+    print_listed(out, t.unexpected_in_chats);
+    print_listed(out, t.unexpected_elsewhere);
+    out << "  per chat     " << t.counts_differ.count << " chats whose message count differs\n";
+    print_listed(out, t.counts_differ);
+    out << "  sample       " << t.sampled << " rows compared (the first and every " << kVerifySampleEvery
+        << "th expected row): " << t.differing.count << " differ\n"
+        << "               on all 17 columns: text exactly, JSON by meaning; created_at and updated_at only\n"
+        << "               where the source timestamp was valid (" << t.timestamps_not_compared
+        << " sampled rows fell back to the run's time)\n";
+    print_listed(out, t.differing);
+    if (rejects.found()) {
+        out << "  reject file  " << rejects.path() << ": " << rejects.lines() << " lines\n";
+    } else {
+        out << "  reject file  " << rejects.path() << " does not exist: the rows it would account for count as "
+            << "missing (give the migration's --reject-file)\n";
+    }
+}
+
+}  // namespace
+
+bool same_json_meaning(std::string_view a, std::string_view b) {
+    if (a == b) return true;
+    rapidjson::Document left, right;
+    return parse_json(a, left) && parse_json(b, right) && same_value(left, right);
+}
+
+int verify(const config::RunConfig& cfg, const std::atomic<bool>& stop) {
+    auto started = Clock::now();
+    engine::Connection conn(cfg.db_url, "verify");
+    std::cout << "sluice verify: schema " << engine::quote_ident(cfg.schema) << "\n";
+    require_tables(conn, cfg.schema);
+    // One snapshot for every lookup, taken by the first query, just before the reader takes its own.
+    conn.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    if (!has_chat_id_index(conn, cfg.schema)) {
+        std::cout << "  note         chat_message has no index on chat_id yet (the indexes phase builds it): "
+                     "each batch scans the table\n";
+    }
+    RejectedIds rejects(cfg.reject_file);
+    Tally t = compare_all(cfg, conn, rejects, stop);
+    print_report(t, rejects, std::cout);
+    std::optional<Checkpoint> checkpoint = load_checkpoint(conn, cfg.schema);
+    conn.exec("COMMIT");
+    if (t.missing.count > 0 && checkpoint && !checkpoint->complete) {
+        std::cout << "  hint         sluice's backfill has not finished: run sluice migrate to resume it\n";
+    }
+    std::cout << "  peak memory  " << engine::human_bytes(engine::peak_rss_bytes()) << "\n";
+    std::string took = engine::human_duration(std::chrono::duration<double>(Clock::now() - started).count());
+    if (t.interrupted || stop.load()) {
+        std::cout << "sluice verify: interrupted after " << took << "; the counts cover the chats read so far\n";
+        return kExitInterrupted;
+    }
+    if (t.agrees()) {
+        std::cout << "sluice verify: chat_message agrees with chat (" << took << ")\n";
+        return 0;
+    }
+    std::cout << "sluice verify: chat_message does not agree with chat: " << t.missing.count << " missing, "
+              << t.unexpected_in_chats.count + t.unexpected_elsewhere.count << " unexpected, " << t.differing.count
+              << " differing (" << took << ")\n";
+    return 1;
+}
+
+}  // namespace sluice::stages

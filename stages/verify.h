@@ -1,0 +1,30 @@
+// `sluice verify`: migrate's reader and transform derive, from `chat`, the rows chat_message
+// should hold; a serial compare stage, in the writer's place, checks them batch by batch against
+// what the table holds (ids per chat, missing and unexpected rows, a sample compared column by
+// column) and the reject file accounts for the rows that could not be stored. It never writes.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string_view>
+
+#include "config/run_config.h"
+
+namespace sluice::stages {
+
+// The sample compared column by column: the first expected row and every 50th after it, in
+// reader order (chats by id, messages in document order). Fixed, so a rerun compares the same rows.
+inline constexpr std::uint64_t kVerifySampleEvery = 50;
+
+// Runs the comparison and prints the report. Returns 0 when chat_message agrees with chat, 1 when
+// it does not, kExitInterrupted when stopped by a signal; throws on failure (main turns the
+// exception into one line and status 1). `stop` is set by signals.
+int verify(const config::RunConfig& config, const std::atomic<bool>& stop);
+
+// Whether two JSON texts mean the same value as Python's json module reads them: same structure,
+// strings equal once decoded, numbers of equal value, object members in the same order, a repeated
+// key counting once, at its first place, with its last value. Whitespace and escapes do not
+// matter. False when either text is not JSON. Thread-safe (no shared state).
+bool same_json_meaning(std::string_view a, std::string_view b);
+
+}  // namespace sluice::stages

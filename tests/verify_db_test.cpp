@@ -1,0 +1,318 @@
+// `sluice verify` end to end against a real PostgreSQL (see db_fixture.h): after a migration it
+// agrees; rows deleted, added or altered afterwards are named; the reject file accounts for the
+// rows the migration could not store; and it never writes.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "tests/db_fixture.h"
+
+using namespace sluice::testing;
+
+namespace {
+
+// The figures of verify's report; `found` when every line that holds them is there.
+struct Report {
+    bool found = false;
+    long long chats = 0, with_messages = 0;
+    long long expected = 0, unstorable = 0, present = 0, in_reject_file = 0, missing = 0;
+    long long unexpected_in_chats = 0, unexpected_elsewhere = 0;
+    long long sampled = 0, differ = 0;
+};
+
+Report report_of(const Run& run) {
+    static const std::regex chats(R"(chats +(\d+) selected, (\d+) with messages)");
+    static const std::regex messages(
+        R"((\d+) expected \((\d+) that cannot be stored\): (\d+) present, (\d+) in the reject file, (\d+) missing)");
+    static const std::regex unexpected(R"(unexpected +(\d+) in the selected chats, (\d+) in other chats)");
+    static const std::regex sample(R"(sample +(\d+) rows compared[^\n]*: (\d+) differ\n)");
+    std::smatch c, m, u, s;
+    Report r;
+    r.found = std::regex_search(run.out, c, chats) && std::regex_search(run.out, m, messages) &&
+              std::regex_search(run.out, u, unexpected) && std::regex_search(run.out, s, sample);
+    if (!r.found) return r;
+    auto n = [](const std::ssub_match& v) { return std::stoll(v.str()); };
+    r.chats = n(c[1]), r.with_messages = n(c[2]);
+    r.expected = n(m[1]), r.unstorable = n(m[2]), r.present = n(m[3]), r.in_reject_file = n(m[4]), r.missing = n(m[5]);
+    r.unexpected_in_chats = n(u[1]), r.unexpected_elsewhere = n(u[2]);
+    r.sampled = n(s[1]), r.differ = n(s[2]);
+    return r;
+}
+
+// A migrated corpus: the chats, the rows migrate wrote, its reject file. Without the foreign key
+// unless asked, so that tests can add rows whose chat does not exist.
+struct Migrated {
+    TestDatabase db;
+    TempDir dir;
+    std::string rejects = dir.file("rejects.jsonl");
+    Summary summary;
+
+    explicit Migrated(const std::string& phases = "schema,backfill,indexes") {
+        load_corpus(db);
+        Run run = migrate(db, rejects, {"--phases", phases});
+        if (run.status != 0) throw std::runtime_error("the migration before verify failed: " + run.said());
+        summary = summary_of(run);
+    }
+    Run verify(const std::vector<std::string>& more = {}) { return sluice::testing::verify(db, rejects, more); }
+};
+
+bool agrees(const Run& run) {
+    return says(run, "sluice verify: chat_message agrees with chat");
+}
+
+// Chats c1 (50 messages, m00..m49) and c2 (a, b): the sample is row 0 (c1-m00) and row 50 (c2-a).
+// c1-m00's content and c2-a's content, as sluice stores them (verbatim):
+const std::string kFirstContent = R"({"text":"caf\u00e9","n":[1,2.50,1e2],"dup":1,"dup":2})";
+const std::string kFiftiethContent = R"({"s":"\ud800","deep":[[[[1]]]]})";
+
+void load_two_chats(TestDatabase& db) {
+    create_chat_table(db, {});
+    std::vector<std::pair<std::string, std::string>> c1;
+    for (int i = 0; i < 50; ++i) {
+        char key[4];
+        std::snprintf(key, sizeof key, "m%02d", i);
+        c1.emplace_back(key, message(R"("user")", i == 0 ? kFirstContent : R"("hello")"));
+    }
+    insert_chat(db, "c1", chat_of(c1));
+    insert_chat(db, "c2",
+                chat_of({{"a", message(R"("assistant")", kFiftiethContent)}, {"b", message(R"("user")", "1")}}));
+}
+
+}  // namespace
+
+TEST_CASE("verify after a clean migration agrees, exits 0, counts what migrate wrote and writes nothing") {
+    Migrated m("schema,backfill,indexes,constraints");
+    std::string before = table_fingerprint(m.db.sql(), "public");
+    std::string checkpoint = scalar(m.db.sql(), "SELECT updated_at::text FROM sluice_checkpoint");
+    std::string rejects_before = slurp(m.rejects);
+    Run run;
+    SUBCASE("on an ordinary connection") {
+        run = m.verify();
+    }
+    SUBCASE("on a connection where every transaction is read-only, as on a standby") {
+        run = run_sluice({"verify", "--progress", "none", "--reject-file", m.rejects, "--db",
+                          m.db.conninfo() + " options='-c default_transaction_read_only=on'"});
+    }
+    INFO("verify said:\n" << run.said());
+    CHECK_MESSAGE(run.status == 0, "verify after a clean migration did not exit 0");
+    CHECK_MESSAGE(agrees(run), "verify did not say that chat_message agrees with chat");
+    Report r = report_of(run);
+    REQUIRE_MESSAGE(r.found, "the report lacks its chats, messages, unexpected or sample line");
+    CHECK_MESSAGE(r.chats == number(m.db.sql(), std::string("SELECT count(*) FROM chat WHERE ") + kSelected),
+                  "'selected' is not the number of chats the reader selects");
+    CHECK_MESSAGE(r.with_messages == number(m.db.sql(), "SELECT count(DISTINCT chat_id) FROM chat_message"),
+                  "'with messages' is not the number of chats that have rows");
+    CHECK_MESSAGE(r.present == m.summary.written, "'present' is not the number of rows migrate wrote");
+    CHECK_MESSAGE(r.in_reject_file == m.summary.rejected, "'in the reject file' is not the number migrate rejected");
+    CHECK_MESSAGE(r.expected == r.present + r.in_reject_file, "expected is not present + rejected");
+    CHECK_MESSAGE(r.missing == 0, "a clean migration has missing rows");
+    CHECK_MESSAGE(r.unexpected_in_chats + r.unexpected_elsewhere == 0, "a clean migration has unexpected rows");
+    long long rows = r.expected - r.unstorable;
+    CHECK_MESSAGE(r.sampled == (rows + 49) / 50, "the sample is not the first and every 50th of " << rows << " rows");
+    CHECK_MESSAGE(r.differ == 0, "a sampled row differs right after a clean migration");
+    CHECK_MESSAGE(table_fingerprint(m.db.sql(), "public") == before, "verify changed chat_message");
+    CHECK_MESSAGE(scalar(m.db.sql(), "SELECT updated_at::text FROM sluice_checkpoint") == checkpoint,
+                  "verify touched the checkpoint");
+    CHECK_MESSAGE(slurp(m.rejects) == rejects_before, "verify changed the reject file");
+}
+
+TEST_CASE("verify before the indexes are built still agrees, and says why it may be slow") {
+    Migrated m("schema,backfill");
+    Run run = m.verify();
+    INFO("verify said:\n" << run.said());
+    CHECK_MESSAGE(run.status == 0, "verify without the indexes did not exit 0");
+    CHECK_MESSAGE(agrees(run), "verify without the indexes did not agree");
+    CHECK_MESSAGE(says(run, "no index on chat_id"), "verify did not note the missing index on chat_id");
+}
+
+TEST_CASE("rows deleted after the migration are named as missing, and verify exits 1") {
+    Migrated m;
+    std::vector<std::string> deleted = rows(m.db.sql(), "SELECT id FROM chat_message ORDER BY id OFFSET 100 LIMIT 3");
+    REQUIRE_MESSAGE(deleted.size() == 3, "the corpus has too few rows to delete three");
+    m.db.sql().exec("DELETE FROM chat_message WHERE id = ANY($1::text[])",
+                    {"{" + deleted[0] + "," + deleted[1] + "," + deleted[2] + "}"});
+    Run run = m.verify();
+    INFO("verify said:\n" << run.said());
+    CHECK_MESSAGE(run.status == 1, "verify with deleted rows did not exit 1");
+    CHECK_MESSAGE(!agrees(run), "verify with deleted rows said it agrees");
+    Report r = report_of(run);
+    REQUIRE_MESSAGE(r.found, "the report lacks its counts");
+    CHECK_MESSAGE(r.missing == 3, "'missing' is not the 3 deleted rows");
+    CHECK_MESSAGE(r.present == m.summary.written - 3, "'present' does not drop by the 3 deleted rows");
+    for (const std::string& id : deleted)
+        CHECK_MESSAGE(says(run, "\"" + id + "\""), "the report does not name the deleted row " << id);
+    CHECK_MESSAGE(says(run, "chats whose message count differs"), "the report has no per-chat count line");
+    CHECK_MESSAGE(!says(run, " 0 chats whose message count differs"), "no chat's count was found to differ");
+}
+
+TEST_CASE("a row that migrate did not write is reported as unexpected, whether its chat is selected or not") {
+    Migrated m;
+    std::string chat_id, where;
+    SUBCASE("a row in a selected chat") {
+        chat_id = scalar(m.db.sql(), std::string("SELECT id FROM chat WHERE ") + kSelected + " ORDER BY id LIMIT 1");
+        where = "selected";
+    }
+    SUBCASE("a row of a shared chat, which the migration leaves out") {
+        m.db.sql().exec("INSERT INTO chat (id, user_id, chat) VALUES ('shared-chat', 'shared-u1', '{}')");
+        chat_id = "shared-chat";
+        where = "other";
+    }
+    SUBCASE("a row whose chat does not exist") {
+        chat_id = "no such chat";
+        where = "other";
+    }
+    INFO("the stray row's chat: " << chat_id);
+    m.db.sql().exec("INSERT INTO chat_message (id, chat_id, role) VALUES ('stray-1', $1, 'user')", {chat_id});
+    Run run = m.verify();
+    INFO("verify said:\n" << run.said());
+    CHECK_MESSAGE(run.status == 1, "verify with a stray row did not exit 1");
+    Report r = report_of(run);
+    REQUIRE_MESSAGE(r.found, "the report lacks its counts");
+    CHECK_MESSAGE(r.unexpected_in_chats == (where == "selected" ? 1 : 0), "the stray row is not counted in its chat");
+    CHECK_MESSAGE(r.unexpected_elsewhere == (where == "other" ? 1 : 0),
+                  "the stray row is not counted as another chat's");
+    CHECK_MESSAGE(says(run, "\"stray-1\""), "the report does not name the stray row");
+    CHECK_MESSAGE(r.missing == 0, "a stray row made other rows missing");
+}
+
+TEST_CASE("a sampled row whose content was altered is reported with the column that differs") {
+    TestDatabase db;
+    TempDir dir;
+    load_two_chats(db);
+    Run migrated = migrate(db, dir.file("rejects.jsonl"), {"--phases", "schema,backfill"});
+    REQUIRE_MESSAGE(migrated.status == 0, "the migration failed: " << migrated.said());
+    REQUIRE_MESSAGE(scalar(db.sql(), "SELECT content::text FROM chat_message WHERE id = 'c1-m00'") == kFirstContent,
+                    "sluice did not store the content verbatim, which this test assumes");
+    std::string id, column, sql;
+    bool differs = true;
+    SUBCASE("a JSON value changed") {
+        id = "c1-m00", column = "content";
+        sql = R"(UPDATE chat_message SET content = '{"text":"cafe","n":[1,2.50,1e2],"dup":2}' WHERE id = 'c1-m00')";
+    }
+    SUBCASE("JSON keys reordered") {
+        id = "c1-m00", column = "content";
+        sql = R"(UPDATE chat_message SET content = '{"n":[1,2.50,1e2],"text":"café","dup":2}' WHERE id = 'c1-m00')";
+    }
+    SUBCASE("a text column of the fiftieth row changed") {
+        id = "c2-a", column = "role";
+        sql = "UPDATE chat_message SET role = 'user' WHERE id = 'c2-a'";
+    }
+    SUBCASE("a valid timestamp changed") {
+        id = "c1-m00", column = "created_at";
+        sql = "UPDATE chat_message SET created_at = created_at + 1 WHERE id = 'c1-m00'";
+    }
+    SUBCASE("JSON written again as Python writes it: same meaning, other bytes") {
+        differs = false;
+        sql =
+            R"(UPDATE chat_message SET content = CASE id WHEN 'c1-m00' THEN)"
+            R"( '{"text": "café", "n": [1, 2.5, 100.0], "dup": 2}' ELSE '{"s": "\ud800", "deep": [[[[ 1 ]]]]}' END::json)"
+            R"( WHERE id IN ('c1-m00', 'c2-a'))";
+    }
+    INFO("altered: " << sql);
+    db.sql().exec(sql);
+    Run run = verify(db, dir.file("rejects.jsonl"));
+    INFO("verify said:\n" << run.said());
+    Report r = report_of(run);
+    REQUIRE_MESSAGE(r.found, "the report lacks its counts");
+    CHECK_MESSAGE(r.sampled == 2, "the sample is not rows 0 and 50 (c1-m00 and c2-a)");
+    if (differs) {
+        CHECK_MESSAGE(run.status == 1, "verify with an altered row did not exit 1");
+        CHECK_MESSAGE(r.differ == 1, "the altered row is not counted as differing");
+        CHECK_MESSAGE(says(run, "\"" + id + "\" (" + column + ")"), "the report does not name the row and column");
+    } else {
+        CHECK_MESSAGE(run.status == 0, "JSON of the same meaning in other bytes made verify fail");
+        CHECK_MESSAGE(r.differ == 0, "JSON of the same meaning in other bytes was counted as differing");
+    }
+}
+
+TEST_CASE("every sampled row of a corpus altered after the migration is counted as differing") {
+    Migrated m;
+    m.db.sql().exec(R"(UPDATE chat_message SET usage = '{"tampered":true}')");
+    Run run = m.verify();
+    INFO("verify said:\n" << run.said());
+    CHECK_MESSAGE(run.status == 1, "verify of a tampered table did not exit 1");
+    Report r = report_of(run);
+    REQUIRE_MESSAGE(r.found, "the report lacks its counts");
+    CHECK_MESSAGE(r.sampled > 50, "the sample of a 300-chat corpus is suspiciously small");
+    CHECK_MESSAGE(r.differ == r.sampled, "not every sampled row was found to differ");
+    CHECK_MESSAGE(says(run, "(usage)"), "the report does not name the usage column");
+}
+
+TEST_CASE("rows the migration rejected are accounted for by its reject file, and missing without it") {
+    TestDatabase db;
+    TempDir dir;
+    const std::string rejects = dir.file("rejects.jsonl");
+    create_chat_table(db, {});
+    std::string ok = message(R"("user")", R"("fine")");
+    insert_chat(db, "c1", chat_of({{"a", ok}, {"obj", message(R"({"name":"user"})", R"("x")")}, {"b", ok}}));
+    insert_chat(db, "c2", chat_of({{"a", ok}, {"nul", message(R"("us\u0000er")", R"("x")")}}));
+    insert_chat(db, "c3", chat_of({{"a", ok}, {"bad", message(R"("user")", R"("poison")")}}));
+    Run schema = migrate(db, rejects, {"--phases", "schema"});
+    REQUIRE_MESSAGE(schema.status == 0, "the schema phase failed: " << schema.said());
+    db.sql().exec(R"(ALTER TABLE chat_message ADD CONSTRAINT no_x CHECK (content::text <> '"poison"'))");
+    Run backfill = migrate(db, rejects, {"--phases", "backfill"});
+    REQUIRE_MESSAGE(backfill.status == 0, "the backfill failed: " << backfill.said());
+    REQUIRE_MESSAGE(summary_of(backfill).rejected == 3, "the migration did not reject the 3 rows this test needs");
+
+    SUBCASE("with the reject file") {
+        Run run = verify(db, rejects);
+        INFO("verify said:\n" << run.said());
+        CHECK_MESSAGE(run.status == 0, "verify with every reject in the reject file did not exit 0");
+        Report r = report_of(run);
+        REQUIRE_MESSAGE(r.found, "the report lacks its counts");
+        CHECK_MESSAGE(r.in_reject_file == 3, "the 3 rejected rows are not accounted for by the reject file");
+        CHECK_MESSAGE(r.unstorable == 2, "the 2 messages no text column can hold are not counted as unstorable");
+        CHECK_MESSAGE(r.present == 4, "the 4 stored rows are not all present");
+        CHECK_MESSAGE(r.missing == 0, "a row is missing although the reject file accounts for every reject");
+    }
+    SUBCASE("with a reject file that lacks a line") {
+        const std::string partial = dir.file("partial.jsonl");
+        std::istringstream all(slurp(rejects));
+        std::ofstream out(partial, std::ios::binary);
+        for (std::string line; std::getline(all, line);)
+            if (line.find("\"c3-bad\"") == std::string::npos) out << line << "\n";
+        out.close();
+        REQUIRE_MESSAGE(out.good(), "cannot write the partial reject file");
+        Run run = verify(db, partial);
+        INFO("verify said:\n" << run.said());
+        CHECK_MESSAGE(run.status == 1, "a rejected row missing from the reject file did not make verify exit 1");
+        Report r = report_of(run);
+        CHECK_MESSAGE(r.missing == 1, "the row the reject file lacks is not counted as missing");
+        CHECK_MESSAGE(r.in_reject_file == 2, "the two rejects the file holds are not accounted for");
+        CHECK_MESSAGE(says(run, "\"c3-bad\""), "the report does not name the row the reject file lacks");
+    }
+    SUBCASE("with a reject file that does not exist") {
+        Run run = verify(db, dir.file("no-such-file.jsonl"));
+        INFO("verify said:\n" << run.said());
+        CHECK_MESSAGE(run.status == 1, "rejected rows without a reject file did not make verify exit 1");
+        CHECK_MESSAGE(says(run, "does not exist"), "the report does not say that the reject file does not exist");
+        Report r = report_of(run);
+        CHECK_MESSAGE(r.missing == 3, "without a reject file the 3 rejects are not counted as missing");
+        CHECK_MESSAGE(r.in_reject_file == 0, "without a reject file some rejects were still accounted for");
+    }
+}
+
+TEST_CASE("verify on a database that was not migrated ends with one line that says what to do") {
+    TestDatabase db;
+    TempDir dir;
+    std::string expected;
+    SUBCASE("no chat_message table") {
+        load_corpus(db);
+        expected = "nothing migrated yet: run sluice migrate";
+    }
+    SUBCASE("no chat table either") {
+        expected = "there is no table \"public\".\"chat\"";
+    }
+    Run run = verify(db, dir.file("rejects.jsonl"));
+    INFO("verify said:\n" << run.said());
+    CHECK_MESSAGE(run.status == 1, "verify without the tables did not exit 1");
+    CHECK_MESSAGE(run.error_lines().size() == 1, "verify without the tables did not give exactly one line on stderr");
+    CHECK_MESSAGE(run.err.find(expected) != std::string::npos, "the line does not say: " << expected);
+    CHECK_MESSAGE(scalar(db.sql(), "SELECT to_regclass('chat_message')").empty(), "verify created chat_message");
+}
