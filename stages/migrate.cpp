@@ -38,16 +38,6 @@ struct BackfillReport {
     std::string reject_file;
 };
 
-engine::ProgressStyle progress_style(config::ProgressStyle s) {
-    switch (s) {
-        case config::ProgressStyle::bar: return engine::ProgressStyle::bar;
-        case config::ProgressStyle::log: return engine::ProgressStyle::log;
-        case config::ProgressStyle::none: return engine::ProgressStyle::none;
-        case config::ProgressStyle::automatic: break;
-    }
-    return engine::resolve_progress_style(true, engine::ProgressStyle::log);
-}
-
 BackfillReport backfill(const config::RunConfig& cfg, engine::Connection& control, const std::atomic<bool>& stop) {
     BackfillReport report;
     report.reject_file = cfg.reject_file;
@@ -190,6 +180,16 @@ std::string with_reconnect(const config::RunConfig& cfg, const std::atomic<bool>
 }
 
 }  // namespace
+
+engine::ProgressStyle progress_style(config::ProgressStyle s) {
+    switch (s) {
+        case config::ProgressStyle::bar: return engine::ProgressStyle::bar;
+        case config::ProgressStyle::log: return engine::ProgressStyle::log;
+        case config::ProgressStyle::none: return engine::ProgressStyle::none;
+        case config::ProgressStyle::automatic: break;
+    }
+    return engine::resolve_progress_style(true, engine::ProgressStyle::log);
+}
 
 int migrate(const config::RunConfig& cfg, const std::atomic<bool>& stop) {
     auto run_started = Clock::now();

@@ -21,10 +21,4 @@ inline constexpr std::uint64_t kVerifySampleEvery = 50;
 // exception into one line and status 1). `stop` is set by signals.
 int verify(const config::RunConfig& config, const std::atomic<bool>& stop);
 
-// Whether two JSON texts mean the same value as Python's json module reads them: same structure,
-// strings equal once decoded, numbers of equal value, object members in the same order, a repeated
-// key counting once, at its first place, with its last value. Whitespace and escapes do not
-// matter. False when either text is not JSON. Thread-safe (no shared state).
-bool same_json_meaning(std::string_view a, std::string_view b);
-
 }  // namespace sluice::stages
