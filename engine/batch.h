@@ -1,5 +1,5 @@
-// A batch: the unit that flows through the pipeline, carrying its own identity (sequence number,
-// first and last source key, counts) so every stage and every log line can say which one it is.
+// What a batch carries besides its identity: its rows, encoded for binary COPY, and the rows it
+// could not store. (The batch type itself belongs to a job: see stages/chat_batch.h.)
 #pragma once
 
 #include <cstdint>
