@@ -42,7 +42,7 @@ PgError::PgError(const std::string& message, std::string sqlstate, std::string d
       context_(std::move(context)), connection_(std::move(connection)) {}
 
 std::optional<std::size_t> PgError::copy_line() const {
-    // "COPY chat_message, line 17, column role: ..." (the line counts tuples in binary COPY too)
+    // "COPY some_table, line 17, column some_column: ..." (the line counts tuples in binary COPY too)
     auto at = context_.find(", line ");
     if (context_.compare(0, 5, "COPY ") != 0 || at == std::string::npos) return std::nullopt;
     char* end = nullptr;

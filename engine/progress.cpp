@@ -12,8 +12,9 @@ ProgressStyle resolve_progress_style(bool automatic, ProgressStyle requested) {
     return isatty(STDERR_FILENO) ? ProgressStyle::bar : ProgressStyle::log;
 }
 
-ProgressReporter::ProgressReporter(const RunCounters& counters, ProgressStyle style, std::uint64_t expected)
-    : counters_(counters), style_(style), expected_(expected), start_(std::chrono::steady_clock::now()) {
+ProgressReporter::ProgressReporter(const RunCounters& counters, ProgressStyle style, std::uint64_t expected,
+                                   ProgressNouns nouns)
+    : counters_(counters), style_(style), expected_(expected), nouns_(nouns), start_(std::chrono::steady_clock::now()) {
     if (style_ != ProgressStyle::none) thread_ = std::thread([this] { run(); });
 }
 
@@ -57,9 +58,9 @@ std::string ProgressReporter::line(double seconds) const {
     }
     std::string eta = "?";
     if (expected_ > 0 && read > 0 && read <= expected_) eta = human_duration(seconds * (expected_ - read) / read);
-    std::snprintf(buf, sizeof buf, "%schats %llu/%llu  messages %llu  %.0f rows/s  %.1f MB/s  ETA %s", bar.c_str(),
-                  static_cast<unsigned long long>(read), static_cast<unsigned long long>(expected_),
-                  static_cast<unsigned long long>(rows), rate, mbps, eta.c_str());
+    std::snprintf(buf, sizeof buf, "%s%s %llu/%llu  %s %llu  %.0f rows/s  %.1f MB/s  ETA %s", bar.c_str(),
+                  nouns_.records, static_cast<unsigned long long>(read), static_cast<unsigned long long>(expected_),
+                  nouns_.rows, static_cast<unsigned long long>(rows), rate, mbps, eta.c_str());
     return buf;
 }
 

@@ -26,10 +26,17 @@ enum class ProgressStyle { bar, log, none };
 // Resolves "auto": a bar when stderr is a terminal, log lines otherwise (containers, CI).
 ProgressStyle resolve_progress_style(bool automatic, ProgressStyle requested);
 
+// What the job calls its records and rows in the progress line ("chats", "messages").
+struct ProgressNouns {
+    const char* records = "records";
+    const char* rows = "rows";
+};
+
 // Shows progress until stopped or destroyed. `expected_records` (0: unknown) gives the ETA.
 class ProgressReporter {
 public:
-    ProgressReporter(const RunCounters& counters, ProgressStyle style, std::uint64_t expected_records);
+    ProgressReporter(const RunCounters& counters, ProgressStyle style, std::uint64_t expected_records,
+                     ProgressNouns nouns = {});
     ~ProgressReporter();
     ProgressReporter(const ProgressReporter&) = delete;
     ProgressReporter& operator=(const ProgressReporter&) = delete;
@@ -42,6 +49,7 @@ private:
     const RunCounters& counters_;
     ProgressStyle style_;
     std::uint64_t expected_;
+    ProgressNouns nouns_;
     std::chrono::steady_clock::time_point start_;
     std::mutex mutex_;
     std::condition_variable wake_;

@@ -76,7 +76,8 @@ BackfillReport backfill(const config::RunConfig& cfg, engine::Connection& contro
 
     auto started = Clock::now();
     {
-        engine::ProgressReporter progress(counters, progress_style(cfg.progress), reader.chats_to_read());
+        engine::ProgressReporter progress(counters, progress_style(cfg.progress), reader.chats_to_read(),
+                                          {"chats", "messages"});
         engine::run_pipeline(pipeline, cfg.parse_threads, budget);
     }
     report.seconds = std::chrono::duration<double>(Clock::now() - started).count();

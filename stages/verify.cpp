@@ -387,7 +387,8 @@ Tally compare_all(const config::RunConfig& cfg, engine::Connection& conn, Reject
     };
     pipeline.write = [&](VerifyBatch& batch) { comparer.compare(batch); };
     {
-        engine::ProgressReporter progress(counters, progress_style(cfg.progress), reader.chats_to_read());
+        engine::ProgressReporter progress(counters, progress_style(cfg.progress), reader.chats_to_read(),
+                                          {"chats", "messages"});
         engine::run_pipeline(pipeline, cfg.parse_threads, budget);
     }
     if (!comparer.tally().interrupted) comparer.find_rows_of_other_chats();

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """fault_resume_test.py - sluice stopped, killed and cut off, then run again, against a real PostgreSQL.
 
-    python3 tests/fault_resume_test.py [--sluice build/sluice] [--kills 15] [--chats 1000] [--seed 21]
+    python3 tests/fault_resume_test.py [--sluice build/sluice] [--kills 15] [--chats 1000] [--seed 21] [--cases a,b]
 
 On the server SLUICE_TEST_DB names (scripts/lib/pg.sh starts one and also exports PG_DATA_DIR,
 PGHOST, PGPORT, PGUSER), each case gets a database of its own, loaded with the same generated
@@ -15,7 +15,9 @@ clean run gives (timestamps that fell back to a run's `now` aside: each run has 
                reconnects with backoff and completes in the same run;
   - restart:   the server restarted mid-run: sluice waits for it and completes;
   - gone:      a server never reached: one clear line at once; a server gone mid-run for good:
-               --connect-retries attempts with backoff, then one clear line and exit 1.
+               --connect-retries attempts with backoff, then one clear line and exit 1;
+  - diskfull:  chat_message on a 4 MB tmpfs tablespace (mounting needs root, as CI runs): COPY
+               fails with 53100, one clear line, a consistent checkpoint; a rerun with room completes.
 Small batches and frequent commits make a run of a few hundred chats last long enough to hit.
 Prints one line per case and "fault tests: N passed, M failed"; exits 1 on any failure.
 """
@@ -233,12 +235,49 @@ def case_gone(args, corpus, tmp, reference, since, _):
     return problems, "never reached: one line; gone mid-run: 2 retries, then %r" % (gave_up[0][:100] if gave_up else "")
 
 
+def case_diskfull(args, corpus, tmp, reference, since, _):
+    """chat_message on a 4 MB filesystem: COPY fails with 53100, sluice stops with one line,
+    the checkpoint matches the table; once there is room again, a rerun completes."""
+    mount = tempfile.mkdtemp(prefix="sluice-tiny-")  # under /tmp, which the server can traverse
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", mount], check=True)
+    case = Case(args, corpus, tmp)
+    tablespace = "tiny_%d" % os.getpid()
+    problems = []
+    try:
+        subprocess.run(["chown", "postgres", mount], check=os.geteuid() == 0)
+        psql(os.environ["SLUICE_TEST_DB"], "CREATE TABLESPACE %s LOCATION '%s'" % (tablespace, mount))
+        first = case.run("--phases", "schema")
+        psql(case.db, "ALTER TABLE chat_message SET TABLESPACE %s" % tablespace)
+        full = case.run()
+        lines = [l for l in full.stderr.splitlines() if l.strip()]
+        if full.returncode != 1 or len(lines) != 1 or "disk is full" not in full.stderr:
+            problems.append("disk full: exit %d, stderr %r" % (full.returncode, full.stderr[-300:]))
+        stored = int(psql(case.db, "SELECT count(*) FROM chat_message").strip())
+        if stored != case.committed_messages():
+            problems.append("the table holds %d rows, the checkpoint says %d" % (stored, case.committed_messages()))
+        psql(case.db, "ALTER TABLE chat_message SET TABLESPACE pg_default")
+        final = case.run()
+        if first.returncode != 0 or final.returncode != 0:
+            problems.append("runs with room exited %d and %d: %s" % (first.returncode, final.returncode,
+                                                                       final.stderr.strip()))
+        problems += compare(case, reference, since)
+        said = lines[0][:110] if lines else ""
+    finally:
+        psql(case.db, "ALTER TABLE IF EXISTS chat_message SET TABLESPACE pg_default", check=False)
+        psql(os.environ["SLUICE_TEST_DB"], "DROP DATABASE IF EXISTS %s" % case.name, check=False)
+        psql(os.environ["SLUICE_TEST_DB"], "DROP TABLESPACE IF EXISTS %s" % tablespace, check=False)
+        subprocess.run(["umount", mount], check=False)
+        os.rmdir(mount)
+    return problems, "stopped at %d committed messages with %r; completed once there was room" % (stored, said)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sluice", default=os.path.join(ROOT, "build", "sluice"))
     ap.add_argument("--kills", type=int, default=15)
     ap.add_argument("--chats", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=21)
+    ap.add_argument("--cases", default="kill,sigint,terminate,restart,gone,diskfull", help="comma-separated")
     args = ap.parse_args()
     if "SLUICE_TEST_DB" not in os.environ or "PG_DATA_DIR" not in os.environ:
         print("fault tests: SLUICE_TEST_DB and PG_DATA_DIR must name the test server (scripts/lib/pg.sh)")
@@ -259,7 +298,9 @@ def main():
         print("clean run: %d rows, %d rejects, %.1fs" % (len(reference[0].splitlines()), len(reference[1]), clean_seconds),
               flush=True)
         for name, case in [("kill", case_kill), ("sigint", case_sigint), ("terminate", case_terminate),
-                           ("restart", case_restart), ("gone", case_gone)]:
+                           ("restart", case_restart), ("gone", case_gone), ("diskfull", case_diskfull)]:
+            if name not in args.cases.split(","):
+                continue
             try:
                 problems, what = case(args, corpus, tmp, reference, since, clean_seconds)
             except Exception as e:  # a case that cannot even run has failed
