@@ -55,5 +55,6 @@ run_script e2e-parity python3 tests/e2e_parity_test.py
 run_script fault-resume python3 tests/fault_resume_test.py
 
 echo
+echo "(${SECONDS}s in all, build included)"
 echo "tests: $passed passed, $failed failed"
 [ "$failed" = 0 ]
