@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import random
+import shlex
 import signal
 import subprocess
 import sys
@@ -207,6 +208,13 @@ def pg_ctl(action):
     binary = os.path.join(os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin"), "pg_ctl")
     # -l: a restarted server must not inherit (and hold open) a pipe of ours.
     cmd = [binary, "-D", data, "-l", os.path.join(os.path.dirname(data), "server.log"), "-w", "-m", "fast", action]
+    if action == "stop":  # `start` must bring it back as it was: socket directory, port, settings
+        with open(os.path.join(data, "postmaster.opts")) as f:
+            words = shlex.split(f.read())[1:]
+        i = words.index("-D")
+        pg_ctl.options = shlex.join(words[:i] + words[i + 2:])
+    if action == "start":
+        cmd += ["-o", pg_ctl.options]
     if os.geteuid() == 0:
         cmd = ["runuser", "-u", "postgres", "--"] + cmd
     subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
