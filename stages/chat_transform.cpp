@@ -3,8 +3,6 @@
 #include "stages/chat_transform.h"
 
 #include <algorithm>
-#include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <deque>
 
@@ -34,7 +32,7 @@ bool truthy(const Value& v, std::string_view doc) {
     switch (v.type) {
         case Type::absent: case Type::null: case Type::json_false: return false;
         case Type::json_true: return true;
-        case Type::number: return scan::number_is_truthy(doc.substr(v.begin, v.end - v.begin));
+        case Type::number: return scan::number_is_truthy(v.raw(doc));
         case Type::string: return v.end - v.begin > 2;  // more than the two quotes
         case Type::object: case Type::array: return !v.empty;
     }
@@ -46,7 +44,7 @@ Text text_column(const Value& v, std::string_view doc, std::string& storage) {
         case Type::absent: case Type::null: return {true, {}, nullptr, nullptr};
         case Type::json_true: return {false, "true", nullptr, nullptr};
         case Type::json_false: return {false, "false", nullptr, nullptr};
-        case Type::number: return {false, doc.substr(v.begin, v.end - v.begin), nullptr, nullptr};
+        case Type::number: return {false, v.raw(doc), nullptr, nullptr};
         case Type::string: {
             std::string_view s = scan::string_text(v.raw(doc), storage);
             if (engine::storable_as_text(s)) return {false, s, nullptr, nullptr};
@@ -60,7 +58,7 @@ Text text_column(const Value& v, std::string_view doc, std::string& storage) {
 }
 
 std::string_view json_column(const Value& v, std::string_view doc) {
-    return v.type == Type::absent ? std::string_view("null") : doc.substr(v.begin, v.end - v.begin);
+    return v.type == Type::absent ? std::string_view("null") : v.raw(doc);
 }
 
 void count(TransformOutput& out, SkipRule rule) { ++out.skipped[static_cast<std::size_t>(rule)]; }
@@ -177,7 +175,7 @@ std::string message_json(const MessageContext& c) {
         out += ",\"";
         out += kNames[f];
         out += "\":";
-        out.append(c.doc.substr(v.begin, v.end - v.begin));
+        out.append(v.raw(c.doc));
     }
     out.push_back('}');
     return out;
@@ -214,7 +212,7 @@ void emit_row(const MessageContext& c, std::int64_t now, TransformOutput& out) {
     const Value& ts = m.fields[scan::timestamp];
     std::optional<std::int64_t> t;
     if (ts.type == Type::absent) t = now;
-    else if (ts.type == Type::number) t = python_int_of_float(c.doc.substr(ts.begin, ts.end - ts.begin), false);
+    else if (ts.type == Type::number) t = python_int_of_float(ts.raw(c.doc), false);
     else if (ts.type == Type::string) t = python_int_of_float(scan::string_text(ts.raw(c.doc), c.text[3]), true);
     std::int64_t created = normalize_timestamp(t, now);
 
