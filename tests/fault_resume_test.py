@@ -9,8 +9,8 @@ corpus (awkward documents included), and must end with exactly the table and the
 clean run gives (timestamps that fell back to a run's `now` aside: each run has its own now):
   - kill:      SIGKILL at --kills random moments spread over the whole run (fetch, parse, COPY,
                commit, index build, FK validation), then a run to the end;
-  - sigint:    SIGINT while rows are being written: exit 130, "interrupted", a consistent
-               checkpoint; a rerun completes;
+  - signals:   SIGINT, then SIGTERM on the resumed run, while rows are being written: exit 130,
+               "interrupted" and the summary, a consistent checkpoint; a rerun completes;
   - terminate: the writer's and the reader's backends terminated by pg_terminate_backend: sluice
                reconnects with backoff and completes in the same run;
   - restart:   the server restarted mid-run: sluice waits for it and completes;
@@ -151,23 +151,29 @@ def case_kill(args, corpus, tmp, reference, since, clean_seconds):
         landed, sent, ", ".join("%s %d" % kv for kv in sorted(phases_hit.items())))
 
 
-def case_sigint(args, corpus, tmp, reference, since, _):
+def case_signals(args, corpus, tmp, reference, since, _):
+    """SIGINT, then SIGTERM on the resumed run: each stops cleanly with exit 130 and a summary."""
     case = Case(args, corpus, tmp)
-    proc = case.start()
-    case.wait_for(proc, lambda: case.committed_messages() > 0)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    problems = []
-    if proc.returncode != 130 or "interrupted" not in out:
-        problems.append("SIGINT: exit %d, stdout %r" % (proc.returncode, out[-200:]))
-    stored = int(psql(case.db, "SELECT count(*) FROM chat_message").strip())
-    if stored != case.committed_messages():
-        problems.append("after SIGINT the table holds %d rows, the checkpoint says %d" % (stored, case.committed_messages()))
+    problems, stops = [], []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        before = case.committed_messages()
+        proc = case.start()
+        case.wait_for(proc, lambda: case.committed_messages() > before)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+        name = signal.Signals(sig).name
+        if proc.returncode != 130 or "interrupted" not in out or "peak memory" not in out:
+            problems.append("%s: exit %d, stdout %r" % (name, proc.returncode, out[-200:]))
+        stored = int(psql(case.db, "SELECT count(*) FROM chat_message").strip())
+        if stored != case.committed_messages():
+            problems.append("after %s the table holds %d rows, the checkpoint says %d" % (
+                name, stored, case.committed_messages()))
+        stops.append("%s at %d" % (name, stored))
     final = case.run()
     if final.returncode != 0:
         problems.append("rerun exited %d: %s" % (final.returncode, final.stderr.strip()))
     problems += compare(case, reference, since)
-    return problems, "SIGINT at %d committed messages, exit %d, then a rerun" % (stored, proc.returncode)
+    return problems, "%s committed messages, exit 130 each, then a rerun" % ", ".join(stops)
 
 
 def terminate(case, app):
@@ -285,7 +291,7 @@ def main():
     ap.add_argument("--kills", type=int, default=15)
     ap.add_argument("--chats", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=21)
-    ap.add_argument("--cases", default="kill,sigint,terminate,restart,gone,diskfull", help="comma-separated")
+    ap.add_argument("--cases", default="kill,signals,terminate,restart,gone,diskfull", help="comma-separated")
     args = ap.parse_args()
     if "SLUICE_TEST_DB" not in os.environ or "PG_DATA_DIR" not in os.environ:
         print("fault tests: SLUICE_TEST_DB and PG_DATA_DIR must name the test server (scripts/lib/pg.sh)")
@@ -305,7 +311,7 @@ def main():
         reference = clean.state(since)
         print("clean run: %d rows, %d rejects, %.1fs" % (len(reference[0].splitlines()), len(reference[1]), clean_seconds),
               flush=True)
-        for name, case in [("kill", case_kill), ("sigint", case_sigint), ("terminate", case_terminate),
+        for name, case in [("kill", case_kill), ("signals", case_signals), ("terminate", case_terminate),
                            ("restart", case_restart), ("gone", case_gone), ("diskfull", case_diskfull)]:
             if name not in args.cases.split(","):
                 continue
