@@ -17,7 +17,6 @@ bool InflightBudget::fits(std::size_t bytes, bool opens_batch) const {
 void InflightBudget::add(std::size_t bytes, bool opens_batch) {
     batches_ += opens_batch ? 1 : 0;
     bytes_ += bytes;
-    peak_bytes_ = std::max(peak_bytes_, bytes_);
 }
 
 bool InflightBudget::try_take(std::size_t bytes, bool opens_batch) {
@@ -50,11 +49,6 @@ void InflightBudget::cancel() {
         cancelled_ = true;
     }
     room_.notify_all();
-}
-
-std::size_t InflightBudget::peak_bytes() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return peak_bytes_;
 }
 
 }  // namespace sluice::engine

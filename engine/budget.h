@@ -23,8 +23,6 @@ public:
     // Wakes every waiter for good: the run is stopping.
     void cancel();
 
-    std::size_t peak_bytes() const;
-
 private:
     bool fits(std::size_t bytes, bool opens_batch) const;
     void add(std::size_t bytes, bool opens_batch);
@@ -35,7 +33,6 @@ private:
     std::condition_variable room_;
     std::size_t batches_ = 0;
     std::size_t bytes_ = 0;
-    std::size_t peak_bytes_ = 0;
     bool cancelled_ = false;
 };
 

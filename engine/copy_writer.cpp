@@ -67,9 +67,11 @@ void IsolatingCopy::write_range(const Rows& rows, std::size_t first, std::size_t
             return write_range(rows, first, last, out);
         }
         if (last - first == 1) return reject(rows, first, e, out);
-        std::optional<std::size_t> line = staging_ ? std::nullopt : e.copy_line();
+        // A COPY (into the target or the staging table) names the failing line; the merge
+        // INSERT does not, and then we bisect.
+        std::optional<std::size_t> line = e.copy_line();
         if (line && *line >= 1 && *line <= last - first) {
-            // Rows before the reported line went in before the failure: they are good.
+            // Rows before the reported line went in before the failure: write them again.
             std::size_t bad = first + *line - 1;
             if (bad > first) write_range(rows, first, bad, out);
             reject(rows, bad, e, out);

@@ -7,10 +7,7 @@
 
 namespace sluice::engine {
 
-ProgressStyle resolve_progress_style(bool automatic, ProgressStyle requested) {
-    if (!automatic) return requested;
-    return isatty(STDERR_FILENO) ? ProgressStyle::bar : ProgressStyle::log;
-}
+ProgressStyle style_for_stderr() { return isatty(STDERR_FILENO) ? ProgressStyle::bar : ProgressStyle::log; }
 
 ProgressReporter::ProgressReporter(const RunCounters& counters, ProgressStyle style, std::uint64_t expected,
                                    ProgressNouns nouns)

@@ -17,14 +17,12 @@ struct RunCounters {
     std::atomic<std::uint64_t> records_read{0};
     std::atomic<std::uint64_t> bytes_read{0};
     std::atomic<std::uint64_t> rows_written{0};
-    std::atomic<std::uint64_t> rows_present{0};
-    std::atomic<std::uint64_t> rows_rejected{0};
 };
 
 enum class ProgressStyle { bar, log, none };
 
-// Resolves "auto": a bar when stderr is a terminal, log lines otherwise (containers, CI).
-ProgressStyle resolve_progress_style(bool automatic, ProgressStyle requested);
+// What "auto" means: a bar when stderr is a terminal, log lines otherwise (containers, CI).
+ProgressStyle style_for_stderr();
 
 // What the job calls its records and rows in the progress line ("chats", "messages").
 struct ProgressNouns {

@@ -76,14 +76,13 @@ std::unique_ptr<ChatBatch> ChatReader::next() {
             }
         }
         flushed_ = false;
-        std::string id = PQgetvalue(pending_.get(), 0, 0);
-        if (opens) batch->first_chat_id = id;
-        batch->last_chat_id = std::move(id);
+        if (opens) batch->first_chat_id = PQgetvalue(pending_.get(), 0, 0);
         batch->source_bytes += bytes;
         ++batch->chats;
         batch->source.push_back(std::move(pending_));
     }
     if (batch->chats == 0) batch->kind = engine::BatchKind::end;
+    else batch->last_chat_id = PQgetvalue(batch->source.back().get(), 0, 0);
     return batch;
 }
 

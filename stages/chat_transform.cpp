@@ -84,7 +84,6 @@ void TransformOutput::clear() {
     rows.starts.clear();
     rejects.clear();
     skipped.fill(0);
-    chats = 0;
 }
 
 const std::vector<engine::Column>& chat_message_columns() {
@@ -248,7 +247,6 @@ void emit_row(const MessageContext& c, std::int64_t now, TransformOutput& out) {
 }  // namespace
 
 void ChatTransform::run(const ChatRow& chat, TransformOutput& out) {
-    ++out.chats;
     if (!chat.chat) return count(out, SkipRule::chat_null);
     std::string_view doc = *chat.chat;
     scan::Result& r = scratch_->result;

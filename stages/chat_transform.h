@@ -43,7 +43,6 @@ struct TransformOutput {
     engine::Rows rows;
     std::vector<engine::Reject> rejects;
     std::array<std::uint64_t, kSkipRules> skipped{};
-    std::uint64_t chats = 0;
 
     void clear();
 };

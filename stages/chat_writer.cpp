@@ -52,8 +52,6 @@ void ChatWriter::write_rows(ChatBatch& batch) {
     pending_bytes_ += batch.source_bytes;
 
     counters_.rows_written += outcome.written;
-    counters_.rows_present += outcome.present;
-    counters_.rows_rejected += batch.out.rejects.size() + outcome.rejects.size();
 
     bool due = std::chrono::steady_clock::now() - transaction_start_ >= settings_.commit_every ||
                pending_bytes_ >= settings_.commit_bytes || copy_.savepoints() >= kMaxSavepointsPerTransaction;

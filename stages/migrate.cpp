@@ -189,7 +189,7 @@ engine::ProgressStyle progress_style(config::ProgressStyle s) {
         case config::ProgressStyle::none: return engine::ProgressStyle::none;
         case config::ProgressStyle::automatic: break;
     }
-    return engine::resolve_progress_style(true, engine::ProgressStyle::log);
+    return engine::style_for_stderr();
 }
 
 int migrate(const config::RunConfig& cfg, const std::atomic<bool>& stop) {
