@@ -6,8 +6,11 @@
 #   backfill   sluice migrate --phases backfill (table created beforehand, untimed)
 #   full       sluice migrate (all phases)
 #   insert     a hand-written INSERT ... SELECT over json_each, what a DBA would write
-# and the transform alone (build/transform_bench, one thread). Prints seconds, messages/s,
-# MB/s of chat JSON, the ratio to the floor, and sluice's peak RSS.
+#   parse1/2   the transform alone: reader + 1 or 2 parse threads, writer discarding
+#              (build/pipeline_bench)
+# and, with the server out of the loop, the transform from memory (build/transform_bench: one
+# thread bare, then the pipeline at 1 and 2 parse threads). Prints seconds, messages/s, MB/s of
+# chat JSON, the ratio to the floor, and sluice's peak RSS.
 # Usage: scripts/bench.sh [--chats N] [--reps N] [--big-chats K --big-chat-mb M] [--skip-insert]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,6 +81,8 @@ prepare=reset
 run full build/sluice migrate --db "$url" --progress none --reject-file "$work/rejects.jsonl"
 prepare=true
 run read psql -q -c "COPY (SELECT id, user_id, chat::text FROM chat WHERE NOT (user_id LIKE 'shared-%') ORDER BY id) TO '/dev/null'"
+run parse1 build/pipeline_bench --db "$url" --threads 1
+run parse2 build/pipeline_bench --db "$url" --threads 2
 floor_with_rows() { schema_only; psql -q -c "COPY chat_message FROM '$work/rows.txt'"; }
 prepare=floor_with_rows
 run indexes psql -q -v ON_ERROR_STOP=1 -c "
@@ -106,7 +111,8 @@ run insert psql -q -v ON_ERROR_STOP=1 -c "
     AND coalesce(m.value->>'role', '') NOT IN ('', 'false', '0')"
 
 python3 scripts/gen_openwebui.py --chats "$chats" --seed 5 --no-awkward --format jsonl > "$work/chats.jsonl" 2>/dev/null
-transform=$(build/transform_bench --rounds "$reps" < "$work/chats.jsonl" | tail -1)
+transform=$(build/transform_bench --rounds "$reps" --threads 1,2 < "$work/chats.jsonl" | tail -3)
+rm "$work/chats.jsonl"
 
 floor=${secs[floor]}
 [ "$(echo "${secs[floor_binary]} < $floor" | bc)" = 1 ] && floor=${secs[floor_binary]}
@@ -124,6 +130,8 @@ line floor "COPY text into PK-only table"
 line floor_binary "COPY binary into PK-only table"
 line read "read chat (COPY TO /dev/null)"
 line indexes "build the 7 indexes (one session)"
+line parse1 "reader + 1 parse thread, no writer" "$floor" "$((rss[parse1] / 1024)) MiB"
+line parse2 "reader + 2 parse threads, no writer" "$floor" "$((rss[parse2] / 1024)) MiB"
 line backfill "sluice backfill" "$floor" "$((rss[backfill] / 1024)) MiB"
 line full "sluice migrate (all phases)" "$floor_full" "$((rss[full] / 1024)) MiB"
 echo "(full migrate is compared with floor + index build = ${floor_full}s)"
@@ -131,4 +139,5 @@ if [ "$skip_insert" = 0 ]; then
   line insert "INSERT ... SELECT json_each"
   printf 'full migrate vs INSERT ... SELECT: %.2fx faster\n' "$(echo "${secs[insert]} / ${secs[full]}" | bc -l)"
 fi
+printf 'reader + parsers: 2 threads run at %.2fx the rate of 1\n' "$(echo "${secs[parse1]} / ${secs[parse2]}" | bc -l)"
 echo "$transform"
