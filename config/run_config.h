@@ -24,7 +24,7 @@ enum class Phase { schema, backfill, indexes, constraints };
 // meaning never: compare elapsed time against it, do not add it to a time point (it would overflow).
 struct CommitInterval {
     std::chrono::milliseconds every{std::chrono::seconds(5)};
-    std::size_t bytes = std::size_t{8} << 20;
+    std::size_t bytes = std::size_t{4} << 20;
 };
 
 struct RunConfig {
@@ -34,7 +34,7 @@ struct RunConfig {
     unsigned parse_threads = 1;       // default: the cores present
     std::size_t fetch_rows = 1000;    // chats per FETCH from the server-side cursor
     std::size_t batch_rows = 1000;    // chats per batch (one batch = one parse task = one COPY)
-    std::size_t batch_bytes = std::size_t{4} << 20;          // chat JSON bytes that close a batch
+    std::size_t batch_bytes = std::size_t{2} << 20;          // chat JSON bytes that close a batch
     std::size_t max_inflight_bytes = std::size_t{24} << 20;  // chat JSON bytes read but not yet committed: with
                                                              // the batches' encoded rows, ~64 MB of RSS
     std::size_t max_inflight_batches = 16;                   // batches read but not yet committed

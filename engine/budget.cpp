@@ -8,10 +8,11 @@ namespace sluice::engine {
 InflightBudget::InflightBudget(std::size_t max_batches, std::size_t max_bytes)
     : max_batches_(std::max<std::size_t>(1, max_batches)), max_bytes_(std::max<std::size_t>(1, max_bytes)) {}
 
-bool InflightBudget::fits(std::size_t bytes, bool opens_batch) const {
-    if (batches_ == 0 && bytes_ == 0) return true;
-    if (opens_batch && batches_ >= max_batches_) return false;
-    return bytes_ + bytes <= max_bytes_;
+bool InflightBudget::fits(std::size_t bytes, bool opens_batch) {
+    bool room = (batches_ == 0 && bytes_ == 0) ||
+                ((!opens_batch || batches_ < max_batches_) && bytes_ + bytes <= max_bytes_);
+    if (!room) wanted_.store(true, std::memory_order_relaxed);
+    return room;
 }
 
 void InflightBudget::add(std::size_t bytes, bool opens_batch) {
@@ -39,6 +40,7 @@ void InflightBudget::give_back(std::size_t batches, std::size_t bytes) {
         std::lock_guard<std::mutex> lock(mutex_);
         batches_ -= std::min(batches, batches_);
         bytes_ -= std::min(bytes, bytes_);
+        wanted_.store(false, std::memory_order_relaxed);
     }
     room_.notify_all();
 }

@@ -3,6 +3,7 @@
 // data between the two are capped whatever the size of the database. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
@@ -20,11 +21,14 @@ public:
     bool take(std::size_t bytes, bool opens_batch);
     // Called by the writer after a commit.
     void give_back(std::size_t batches, std::size_t bytes);
+    // True when a take found no room since the last give_back: the reader is held up, so the
+    // writer should commit (and give back) now rather than at its next interval.
+    bool wanted() const { return wanted_.load(std::memory_order_relaxed); }
     // Wakes every waiter for good: the run is stopping.
     void cancel();
 
 private:
-    bool fits(std::size_t bytes, bool opens_batch) const;
+    bool fits(std::size_t bytes, bool opens_batch);  // notes a miss in wanted_
     void add(std::size_t bytes, bool opens_batch);
 
     const std::size_t max_batches_;
@@ -34,6 +38,7 @@ private:
     std::size_t batches_ = 0;
     std::size_t bytes_ = 0;
     bool cancelled_ = false;
+    std::atomic<bool> wanted_{false};
 };
 
 }  // namespace sluice::engine

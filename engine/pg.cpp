@@ -128,8 +128,9 @@ std::uint64_t Connection::copy_binary(const std::string& copy_sql, std::string_v
     if (!start || PQresultStatus(start.get()) != PGRES_COPY_IN) throw error("COPY", start.get());
     std::string_view header = copy_binary_header(), trailer = copy_binary_trailer();
     bool sent = PQputCopyData(conn_, header.data(), static_cast<int>(header.size())) == 1;
-    // libpq copies each call into its output buffer: hand it pieces of a few MB, not 50 MB at once.
-    constexpr std::size_t kPiece = std::size_t{4} << 20;
+    // libpq copies each call into its output buffer, which grows to fit: pieces of 256 KiB keep
+    // that buffer small and the copy in cache.
+    constexpr std::size_t kPiece = std::size_t{256} << 10;
     for (std::size_t at = 0; sent && at < tuples.size(); at += kPiece) {
         std::size_t n = std::min(kPiece, tuples.size() - at);
         sent = PQputCopyData(conn_, tuples.data() + at, static_cast<int>(n)) == 1;

@@ -53,8 +53,10 @@ void ChatWriter::write_rows(ChatBatch& batch) {
 
     counters_.rows_written += outcome.written;
 
+    // Also commit when the reader waits for budget: only a commit gives it back.
     bool due = std::chrono::steady_clock::now() - transaction_start_ >= settings_.commit_every ||
-               pending_bytes_ >= settings_.commit_bytes || copy_.savepoints() >= kMaxSavepointsPerTransaction;
+               pending_bytes_ >= settings_.commit_bytes || copy_.savepoints() >= kMaxSavepointsPerTransaction ||
+               budget_.wanted();
     if (due) commit(false);
 }
 

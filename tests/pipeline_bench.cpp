@@ -11,6 +11,7 @@
 #include <oneapi/tbb/enumerable_thread_specific.h>
 
 #include "engine/budget.h"
+#include "config/run_config.h"
 #include "engine/pipeline.h"
 #include "stages/chat_reader.h"
 
@@ -28,9 +29,11 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: pipeline_bench --db URL [--schema S] [--threads N]\n");
         return 2;
     }
-    engine::InflightBudget budget(16, std::size_t{24} << 20);
+    const config::RunConfig defaults;  // sluice's own defaults for batches and the budget
+    engine::InflightBudget budget(defaults.max_inflight_batches, defaults.max_inflight_bytes);
     std::atomic<bool> stop{false};
-    stages::ChatReader reader({db, schema, 1000, 1000, std::size_t{4} << 20, std::nullopt}, budget, stop);
+    stages::ChatReader reader({db, schema, defaults.fetch_rows, defaults.batch_rows, defaults.batch_bytes, std::nullopt},
+                              budget, stop);
     tbb::enumerable_thread_specific<stages::ChatTransform> transforms(static_cast<std::int64_t>(std::time(nullptr)),
                                                                       reader.validate_utf8());
     std::uint64_t chats = 0, rows = 0, bytes = 0;

@@ -97,11 +97,11 @@ TEST_CASE("migrate with only a database takes every default") {
     CHECK_MESSAGE(c.index_connections == std::min(cores, 7u), "index connections should be min(cores, 7)");
     CHECK_MESSAGE(c.fetch_rows == 1000, "fetch-rows default");
     CHECK_MESSAGE(c.batch_rows == 1000, "batch-rows default");
-    CHECK_MESSAGE(c.batch_bytes == (4u << 20), "batch-bytes default");
+    CHECK_MESSAGE(c.batch_bytes == (2u << 20), "batch-bytes default");
     CHECK_MESSAGE(c.max_inflight_bytes == (24u << 20), "max-inflight-bytes default");
     CHECK_MESSAGE(c.max_inflight_batches == 16, "max-inflight-batches default");
     CHECK_MESSAGE(c.commit_interval.every == 5s, "commit-interval time default");
-    CHECK_MESSAGE(c.commit_interval.bytes == (8u << 20), "commit-interval size default");
+    CHECK_MESSAGE(c.commit_interval.bytes == (4u << 20), "commit-interval size default");
     CHECK_MESSAGE(c.reject_file == "sluice-rejects.jsonl", "reject-file default");
     CHECK_MESSAGE(!c.max_rejects, "max-rejects should be unset: any number of rejects is not a failure");
     CHECK_MESSAGE(c.phases.size() == 4, "all four phases should run by default");

@@ -21,6 +21,7 @@
 #include <oneapi/tbb/enumerable_thread_specific.h>
 #include <rapidjson/document.h>
 
+#include "config/run_config.h"
 #include "engine/budget.h"
 #include "engine/pipeline.h"
 #include "stages/chat_batch.h"
@@ -77,11 +78,14 @@ engine::Result as_result(const Chat& c) {
     return r;
 }
 
-// Batches cut as the reader cuts them: at 1000 chats or 4 MiB of chat JSON.
+const config::RunConfig kDefaults;  // sluice's own defaults for batches and the budget
+
+// Batches cut as the reader cuts them, by chats and by bytes of chat JSON.
 std::vector<std::unique_ptr<stages::ChatBatch>> make_batches(const std::vector<Chat>& chats) {
     std::vector<std::unique_ptr<stages::ChatBatch>> batches;
     for (const Chat& c : chats) {
-        if (batches.empty() || batches.back()->chats == 1000 || batches.back()->source_bytes >= (std::size_t{4} << 20)) {
+        if (batches.empty() || batches.back()->chats == kDefaults.batch_rows ||
+            batches.back()->source_bytes >= kDefaults.batch_bytes) {
             batches.push_back(std::make_unique<stages::ChatBatch>());
             batches.back()->seq = batches.size() - 1;
         }
@@ -131,7 +135,7 @@ double through_pipeline(const std::vector<Chat>& chats, unsigned threads, int ro
     std::vector<double> seconds;
     for (int r = 0; r < rounds; ++r) {
         auto batches = make_batches(chats);  // untimed: the server's part of the work
-        engine::InflightBudget budget(16, std::size_t{24} << 20);
+        engine::InflightBudget budget(kDefaults.max_inflight_batches, kDefaults.max_inflight_bytes);
         tbb::enumerable_thread_specific<stages::ChatTransform> transforms(std::int64_t{1750000000});
         std::size_t next = 0;
         rows = 0;
