@@ -50,7 +50,7 @@ json_bytes=$(psql -Atc "SELECT sum(octet_length(chat::text)) FROM chat WHERE NOT
 reset() { psql -q -c "DROP TABLE IF EXISTS chat_message, sluice_checkpoint CASCADE"; }
 now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-declare -A secs rss
+declare -A secs rss cpu idle
 
 # The finished rows, exported once.
 reset; sluice migrate --phases schema,backfill >/dev/null
@@ -58,18 +58,24 @@ rows=$(psql -Atc "SELECT count(*) FROM chat_message")
 psql -q -c "COPY chat_message TO '$work/rows.bin' (FORMAT binary)"
 psql -q -c "COPY chat_message TO '$work/rows.txt'"
 
-run() {  # name, then the command; records the median seconds and the peak RSS of the last rep
+cpu_ticks() { awk '/^cpu / {print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6}' /proc/stat; }  # all, idle
+run() {  # name, then the command; records the median seconds, and of the last rep the peak RSS,
+         # the command's CPU seconds and how idle the machine's cores were
   local name=$1; shift
-  local t=() r
+  local t=() r u s before after
   for ((i = 0; i < reps; i++)); do
     "$prepare"
+    before=$(cpu_ticks)
     local start; start=$(now)
-    /usr/bin/time -f %M -o "$work/rss" "$@" >/dev/null
+    /usr/bin/time -f '%M %U %S' -o "$work/rss" "$@" >/dev/null
     t+=("$(echo "$(now) - $start" | bc)")
-    r=$(cat "$work/rss")
+    after=$(cpu_ticks)
+    read -r r u s < "$work/rss"
   done
   secs[$name]=$(printf '%s\n' "${t[@]}" | median)
   rss[$name]=$r
+  cpu[$name]=$(echo "$u + $s" | bc)
+  idle[$name]=$(echo "$before $after" | awk '{printf "%.0f", 100 * ($4 - $2) / ($3 - $1)}')
 }
 
 prepare=schema_only
@@ -135,6 +141,10 @@ line parse2 "reader + 2 parse threads, no writer"
 line backfill "sluice backfill" "$floor" "$((rss[backfill] / 1024)) MiB"
 line full "sluice migrate (all phases)" "$floor_full" "$((rss[full] / 1024)) MiB"
 echo "(full migrate is compared with floor + index build = ${floor_full}s)"
+# On a host where the server shares the cores, the backfill is bound by the sum of CPU: the
+# server reading chat, the server taking the COPY, and sluice itself.
+printf 'backfill: sluice used %s CPU-s; the cores were %s%% idle (the floor: %s%%, one busy backend)\n' \
+  "${cpu[backfill]}" "${idle[backfill]}" "${idle[floor_binary]}"
 if [ "$skip_insert" = 0 ]; then
   line insert "INSERT ... SELECT json_each"
   printf 'full migrate vs INSERT ... SELECT: %.2fx faster\n' "$(echo "${secs[insert]} / ${secs[full]}" | bc -l)"
