@@ -10,8 +10,8 @@
 
 #include <oneapi/tbb/enumerable_thread_specific.h>
 
-#include "engine/budget.h"
 #include "config/run_config.h"
+#include "engine/budget.h"
 #include "engine/pipeline.h"
 #include "stages/chat_reader.h"
 
