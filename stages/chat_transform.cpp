@@ -44,7 +44,7 @@ Text text_column(const Value& v, std::string_view doc, std::string& storage) {
         case Type::absent: case Type::null: return {true, {}, nullptr, nullptr};
         case Type::json_true: return {false, "true", nullptr, nullptr};
         case Type::json_false: return {false, "false", nullptr, nullptr};
-        case Type::number: return {false, v.raw(doc), nullptr, nullptr};
+        case Type::number: return {false, python_number_text(v.raw(doc), storage), nullptr, nullptr};
         case Type::string: {
             std::string_view s = scan::string_text(v.raw(doc), storage);
             if (engine::storable_as_text(s)) return {false, s, nullptr, nullptr};
@@ -55,6 +55,23 @@ Text text_column(const Value& v, std::string_view doc, std::string& storage) {
         case Type::array: return {false, {}, "holds a JSON array, which a text column cannot store", "42804"};
     }
     return {};
+}
+
+// `done` as upstream binds message.get("done", True) through SQLAlchemy's Boolean: absent is
+// true, null is SQL NULL, a number equal to 0 or 1 is false or true; anything else fails.
+enum class Done : std::uint8_t { yes, no, null, unstorable };
+
+Done done_column(const Value& v, std::string_view doc) {
+    switch (v.type) {
+        case Type::absent: case Type::json_true: return Done::yes;
+        case Type::json_false: return Done::no;
+        case Type::null: return Done::null;
+        case Type::number: {
+            std::optional<bool> b = python_number_as_bool(v.raw(doc));
+            return !b ? Done::unstorable : *b ? Done::yes : Done::no;
+        }
+        default: return Done::unstorable;
+    }
 }
 
 std::string_view json_column(const Value& v, std::string_view doc) {
@@ -202,10 +219,9 @@ void emit_row(const MessageContext& c, std::int64_t now, TransformOutput& out) {
         return reject_message(c, "the message key", {false, {}, "holds a NUL character or a lone UTF-16 "
                               "surrogate, which the text column id cannot store", "22021"}, out);
     }
-    const Value& done = m.fields[scan::done];
-    bool done_null = done.type == Type::null;
-    if (done.type != Type::absent && done.type != Type::json_true && done.type != Type::json_false && !done_null) {
-        return reject_message(c, "done", {false, {}, "is neither true, false nor null, which the boolean "
+    Done done = done_column(m.fields[scan::done], c.doc);
+    if (done == Done::unstorable) {
+        return reject_message(c, "done", {false, {}, "is neither true, false, null, 0 nor 1, which the boolean "
                               "column done cannot store", "22P02"}, out);
     }
     const Value& ts = m.fields[scan::timestamp];
@@ -235,8 +251,8 @@ void emit_row(const MessageContext& c, std::int64_t now, TransformOutput& out) {
     json(scan::files);
     json(scan::sources);
     json(scan::embeds);
-    if (done_null) row.null();
-    else row.boolean(done.type != Type::json_false);
+    if (done == Done::null) row.null();
+    else row.boolean(done == Done::yes);
     json(scan::status_history);
     json(scan::error);
     json(scan::usage);

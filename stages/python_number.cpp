@@ -1,9 +1,11 @@
 // float() accepts any Unicode decimal digit and strips any Unicode space: CPython first maps
 // them to ASCII (_PyUnicode_TransformDecimalAndSpaceToASCII). The tables below come from
-// Python 3.11's unicodedata (Unicode 14.0).
+// Python 3.11's unicodedata (Unicode 14.0). Numbers in text columns and in `done` are rare:
+// nothing here runs for the strings and booleans that fill those fields.
 #include "stages/python_number.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <iterator>
@@ -93,7 +95,83 @@ bool float_syntax(std::string_view s, std::string& clean) {
     return i == s.size();
 }
 
+// json.loads makes a number without '.' or exponent an int, anything else a float.
+bool is_integer_literal(std::string_view number) { return number.find_first_of(".eE") == std::string_view::npos; }
+
+// float(number) for a JSON number: glibc's strtod rounds correctly, as Python does; overflow
+// gives ±inf and underflow ±0.0, as float("1e400") and float("1e-400") do.
+double python_float(std::string_view number) {
+    std::string copy(number);  // strtod needs a terminator
+    return std::strtod(copy.c_str(), nullptr);
+}
+
+// Appends the text PostgreSQL's numeric gives the literal repr(d) (d finite, not zero).
+// repr uses the shortest digits that read back as d (std::to_chars gives the same ones), in
+// fixed form ("100.0", "0.0001") when the decimal exponent lies in [-4, 16), else in exponent
+// form ("1e+20", "1.5e-07"). numeric_in keeps the literal's display scale, max(0, fractional
+// digits - exponent), so numeric_out prints the fixed form unchanged and the exponent form as
+// plain digits: "1e+20" → "100000000000000000000", "1.5e-07" → "0.00000015". Below 1 both
+// forms print "0." then zeros then the digits.
+void append_numeric_text_of_repr(double d, std::string& out) {
+    char buf[32];
+    auto written = std::to_chars(buf, buf + sizeof buf, std::fabs(d), std::chars_format::scientific).ptr;
+    std::string_view sci(buf, static_cast<std::size_t>(written - buf));  // "d[.ddd]e±XX"
+    std::size_t e_at = sci.find('e');
+    std::string digits(1, sci[0]);
+    if (e_at > 1) digits.append(sci.substr(2, e_at - 2));
+    int exp = 0;
+    std::from_chars(sci.data() + e_at + 2, sci.data() + sci.size(), exp);
+    if (sci[e_at + 1] == '-') exp = -exp;
+    const int n = static_cast<int>(digits.size());
+    if (d < 0) out.push_back('-');
+    if (exp < 0) {
+        out += "0.";
+        out.append(static_cast<std::size_t>(-exp - 1), '0');
+        out += digits;
+    } else if (exp < 16) {  // repr's fixed form, whose integers end in ".0"
+        if (n <= exp + 1) {
+            out += digits;
+            out.append(static_cast<std::size_t>(exp + 1 - n), '0');
+            out += ".0";
+        } else {
+            out.append(digits, 0, static_cast<std::size_t>(exp + 1));
+            out.push_back('.');
+            out.append(digits, static_cast<std::size_t>(exp + 1));
+        }
+    } else {  // exponent form with scale 0: at most 17 digits, so exp >= n - 1
+        out += digits;
+        out.append(static_cast<std::size_t>(exp - (n - 1)), '0');
+    }
+}
+
 }  // namespace
+
+std::string_view python_number_text(std::string_view number, std::string& storage) {
+    if (is_integer_literal(number)) return number == "-0" ? std::string_view("0") : number;
+    double d = python_float(number);
+    // psycopg2 sends an infinite float as 'Infinity'::float, which float8 prints back as it is.
+    if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+    // numeric has no negative zero: psycopg2's " -0.0" (it puts a space before any negative
+    // number) is stored as "0.0".
+    if (d == 0) return "0.0";
+    storage.clear();
+    append_numeric_text_of_repr(d, storage);
+    return storage;
+}
+
+std::optional<bool> python_number_as_bool(std::string_view number) {
+    // SQLAlchemy's Boolean checks `value in frozenset([None, True, False])`: by Python's
+    // equality 1 and 1.0 are True, 0, -0 and 0.0 are False. It then binds bool(value).
+    if (is_integer_literal(number)) {
+        if (number == "0" || number == "-0") return false;
+        if (number == "1") return true;
+        return std::nullopt;
+    }
+    double d = python_float(number);
+    if (d == 0) return false;
+    if (d == 1) return true;
+    return std::nullopt;
+}
 
 std::optional<std::int64_t> python_int_of_float(std::string_view text, bool is_string) {
     std::string clean;

@@ -182,15 +182,73 @@ TEST_CASE("a message whose role is absent or falsy is skipped") {
     }
 }
 
-TEST_CASE("numbers and booleans in text columns store their JSON text") {
-    Run r = transform(one_message(R"("role":5,"parentId":1.5e300,"model":true)"));
+TEST_CASE("booleans in text columns store true or false") {
+    Run r = transform(one_message(R"("role":true,"parentId":false,"model":true)"));
     REQUIRE(r.rows.size() == 1);
-    CHECK(r.field(0, "role") == R"("5")");
-    CHECK(r.field(0, "parent_id") == R"("1.5e300")");
-    CHECK(r.field(0, "model_id") == R"("true")");
-    Run f = transform(one_message(R"("role":"user","parentId":false,"model":-12)"));
-    CHECK(f.field(0, "parent_id") == R"("false")");
-    CHECK(f.field(0, "model_id") == R"("-12")");
+    CHECK_MESSAGE(r.field(0, "role") == R"("true")", "role true is not the text true");
+    CHECK_MESSAGE(r.field(0, "parent_id") == R"("false")", "parentId false is not the text false");
+    CHECK_MESSAGE(r.field(0, "model_id") == R"("true")", "model true is not the text true");
+}
+
+// Upstream binds the int or float json.loads made of the number; psycopg2 sends str(int) or
+// repr(float) as a SQL literal, and the text column stores PostgreSQL's output of that value.
+TEST_CASE("an integer in a text column is stored as written, and -0 as the integer 0") {
+    const std::string big = "123456789012345678901234567890123456789";
+    Run r = transform(one_message(R"("role":5,"parentId":-0,"model":)" + big));
+    REQUIRE(r.rows.size() == 1);
+    CHECK_MESSAGE(r.field(0, "role") == R"("5")", "role 5 is not the text 5");
+    CHECK_MESSAGE(r.field(0, "parent_id") == R"("0")", "parentId -0 is not the int 0's text");
+    CHECK_MESSAGE(r.field(0, "model_id") == "\"" + big + "\"", "a big integer lost digits");
+    Run neg = transform(one_message(R"("role":-12)"));
+    REQUIRE(neg.rows.size() == 1);
+    CHECK_MESSAGE(neg.field(0, "role") == R"("-12")", "role -12 is not the text -12");
+}
+
+TEST_CASE("any other number in a text column is stored as PostgreSQL prints Python's repr of the float") {
+    struct Case { const char* json; std::string text; };
+    const Case cases[] = {
+        {"1E2", "100.0"},                                 // repr 100.0
+        {"1.5", "1.5"},
+        {"1.50", "1.5"},                                  // repr drops the trailing zero
+        {"-1.5", "-1.5"},                                 // psycopg2 sends " -1.5"
+        {"0.1", "0.1"},
+        {"1e15", "1000000000000000.0"},                   // repr's last fixed-form power of ten
+        {"1e16", "10000000000000000"},                    // repr 1e+16: numeric scale 0
+        {"1e20", "100000000000000000000"},                // repr 1e+20
+        {"1.5e-7", "0.00000015"},                         // repr 1.5e-07: numeric scale 8
+        {"-1.5e-7", "-0.00000015"},
+        {"0.0001", "0.0001"},                             // repr's last fixed form below 1
+        {"1e-5", "0.00001"},                              // repr 1e-05
+        {"123456789.123456789", "123456789.12345679"},    // a float keeps 17 digits
+        {"1.7976931348623157e308", "17976931348623157" + std::string(292, '0')},
+    };
+    for (const Case& c : cases) {
+        Run r = transform(one_message(std::string(R"("role":"user","parentId":)") + c.json + R"(,"model":)" + c.json));
+        REQUIRE(r.rows.size() == 1);
+        CHECK_MESSAGE(r.field(0, "parent_id") == "\"" + c.text + "\"", "parentId " << c.json);
+        CHECK_MESSAGE(r.field(0, "model_id") == "\"" + c.text + "\"", "model " << c.json);
+    }
+    Run role = transform(one_message(R"("role":2.50)"));
+    REQUIRE(role.rows.size() == 1);
+    CHECK_MESSAGE(role.field(0, "role") == R"("2.5")", "role 2.50 is not stored as the float's text");
+}
+
+TEST_CASE("a float zero in a text column is stored as 0.0, never with a minus sign") {
+    // numeric has no negative zero; 1e-400 underflows to 0.0 in Python's float().
+    for (const char* zero : {"0.0", "-0.0", "0e5", "1e-400", "-1e-400"}) {
+        Run r = transform(one_message(std::string(R"("role":"user","parentId":)") + zero));
+        REQUIRE(r.rows.size() == 1);
+        CHECK_MESSAGE(r.field(0, "parent_id") == R"("0.0")", "parentId " << zero);
+    }
+}
+
+TEST_CASE("a number beyond a float's range in a text column is stored as Infinity or -Infinity") {
+    // float("1e400") is inf, which psycopg2 sends as 'Infinity'::float.
+    Run r = transform(one_message(R"("role":1e400,"parentId":-1e400,"model":1.8e308)"));
+    REQUIRE(r.rows.size() == 1);
+    CHECK_MESSAGE(r.field(0, "role") == R"("Infinity")", "role 1e400 is not Infinity");
+    CHECK_MESSAGE(r.field(0, "parent_id") == R"("-Infinity")", "parentId -1e400 is not -Infinity");
+    CHECK_MESSAGE(r.field(0, "model_id") == R"("Infinity")", "model 1.8e308 is not Infinity");
 }
 
 TEST_CASE("an object or array in a text column rejects that message and keeps its neighbours") {
@@ -249,16 +307,35 @@ TEST_CASE("absent JSON fields are the JSON text null, not SQL NULL") {
     }
 }
 
-TEST_CASE("done: absent is true, true and false as given, null is SQL NULL, anything else is rejected") {
+TEST_CASE("done: absent is true, true and false as given, null is SQL NULL") {
     CHECK(transform(one_message(R"("role":"user")")).field(0, "done") == "true");
     CHECK(transform(one_message(R"("role":"user","done":true)")).field(0, "done") == "true");
     CHECK(transform(one_message(R"("role":"user","done":false)")).field(0, "done") == "false");
     CHECK(transform(one_message(R"("role":"user","done":null)")).field(0, "done") == "null");
-    for (const char* done : {R"("yes")", "1", "[]", "{}"}) {
+}
+
+TEST_CASE("done holding a number equal to 1 or 0 is stored as true or false, as SQLAlchemy's Boolean binds it") {
+    // Python equality decides: the ints 1, 0 (and -0), and any float that reads as 1.0 or 0.0.
+    for (const char* one : {"1", "1.0", "1e0", "1.00", "10e-1", "1.0000000000000001"}) {
+        Run r = transform(one_message(std::string(R"("role":"user","done":)") + one));
+        REQUIRE_MESSAGE(r.rows.size() == 1, "done " << one << " was not stored");
+        CHECK_MESSAGE(r.field(0, "done") == "true", "done " << one << " is not true");
+    }
+    for (const char* zero : {"0", "-0", "0.0", "-0.0", "0E5", "1e-400"}) {
+        Run r = transform(one_message(std::string(R"("role":"user","done":)") + zero));
+        REQUIRE_MESSAGE(r.rows.size() == 1, "done " << zero << " was not stored");
+        CHECK_MESSAGE(r.field(0, "done") == "false", "done " << zero << " is not false");
+    }
+}
+
+TEST_CASE("done holding any other number, a string, an array or an object rejects the message") {
+    for (const char* done : {"2", "-1", "-1.0", "0.5", "1e400", R"("yes")", R"("true")", "[]", "{}"}) {
         Run r = transform(one_message(std::string(R"("role":"user","done":)") + done));
-        CHECK_MESSAGE(r.rows.empty(), "done " << done);
-        REQUIRE(r.out.rejects.size() == 1);
-        CHECK(r.out.rejects[0].sqlstate == "22P02");
+        CHECK_MESSAGE(r.rows.empty(), "done " << done << " was stored");
+        REQUIRE_MESSAGE(r.out.rejects.size() == 1, "done " << done << " was not rejected");
+        CHECK_MESSAGE(r.out.rejects[0].sqlstate == "22P02", "done " << done << ": wrong SQLSTATE");
+        CHECK_MESSAGE(r.out.rejects[0].message.find("done") == 0, "the reject does not name done: "
+                      << r.out.rejects[0].message);
     }
 }
 
@@ -358,12 +435,12 @@ TEST_CASE("python_int_of_float follows Python for numbers and strings") {
     CHECK(python_int_of_float("\xC3\xA9" "5", true) == std::nullopt);           // a letter is not a digit
 }
 
-TEST_CASE("numbers RapidJSON calls too big are kept as written, in JSON and text columns") {
+TEST_CASE("numbers RapidJSON calls too big are kept as written in JSON columns, read as Python does in text ones") {
     std::string huge(400, '7');
     Run r = transform(one_message(R"("role":1e400,"usage":{"t":1e400,"big":)" + huge + R"(},"model":)" + huge +
                                   R"(,"content":"\ud800","timestamp":1e400)"));
     REQUIRE(r.rows.size() == 1);
-    CHECK(r.field(0, "role") == R"("1e400")");
+    CHECK_MESSAGE(r.field(0, "role") == R"("Infinity")", "role 1e400 is not float('1e400') as PostgreSQL prints it");
     CHECK(r.field(0, "usage") == R"({"t":1e400,"big":)" + huge + "}");
     CHECK(r.field(0, "model_id") == "\"" + huge + "\"");
     CHECK(r.field(0, "content") == R"("\ud800")");

@@ -15,13 +15,22 @@ Python semantics on purpose: dict for objects (duplicate key: last value wins, a
 key's position), Python truthiness, int(float(t)) for timestamps.  Deviations from plain
 json.loads, all so that every document PostgreSQL's json type accepts is handled exactly:
 numbers keep their source text (Num), NaN/Infinity are not JSON, nesting depth is not limited
-by Python's default recursion limit.
+by Python's default recursion limit, nor integer length by its 4300-digit int() limit (on
+those two upstream's json.loads raises and the whole migration stops).
+
+Where a number meets a column that is not JSON, the oracle takes the value json.loads gives
+(Num.value(): int or float) through what upstream does with it: SQLAlchemy's Boolean for `done`
+(done_column), psycopg2's SQL literal read by PostgreSQL for the text columns (pg_text).
 """
+import decimal
 import json
+import math
 import re
 import sys
 
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 200000))
+if hasattr(sys, "set_int_max_str_digits"):  # Python 3.11+
+    sys.set_int_max_str_digits(0)
 
 JSON_COLUMNS = ("content", "output", "files", "sources", "embeds", "status_history", "error",
                 "usage")
@@ -38,6 +47,11 @@ class Num(str):
 
     def truthy(self):  # what Python's bool() says of the value json.loads would give
         return float(self) != 0.0
+
+    def value(self):
+        """The value json.loads gives: int for an integer literal, else float (1e400: inf)."""
+        text = str.__str__(self)
+        return float(text) if any(c in text for c in ".eE") else int(text)
 
 
 def _no_constant(name):
@@ -83,16 +97,41 @@ def check_text(s, column):
     return s
 
 
+def numeric_text(literal):
+    """What PostgreSQL's numeric prints for the numeric literal `literal` ("1.5e-07").
+
+    numeric_in keeps the literal's display scale, max(0, fractional digits - exponent), and
+    numeric_out prints exactly that many fractional digits: "100.0" -> "100.0", "1e+20" ->
+    "100000000000000000000", "1.5e-07" -> "0.00000015".  Decimal keeps the same scale as its
+    exponent (fractional digits - exponent = -Decimal exponent) and format "f" prints it the
+    same way.  numeric has no negative zero: "-0.0" -> "0.0"."""
+    d = decimal.Decimal(literal)
+    return format(abs(d) if d.is_zero() else d, "f")
+
+
+def pg_text(value):
+    """The TEXT a number or bool bound by upstream ends up as: psycopg2 sends str(int) or
+    repr(float) as a SQL literal (" -1.5": a space before a negative number), or
+    'Infinity'::float / '-Infinity'::float for an infinite float; PostgreSQL reads an integer
+    literal as an integer type and anything with '.' or an exponent as numeric, and the text
+    column stores that value's output."""
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return numeric_text(repr(value))
+
+
 def text_column(v, column):
     """role / parentId / model -> TEXT value (None = SQL NULL)."""
     if v is None:
         return None
-    if v is True:
-        return "true"
-    if v is False:
-        return "false"
+    if v is True or v is False:
+        return pg_text(v)
     if isinstance(v, Num):
-        return str.__str__(v)
+        return pg_text(v.value())
     if isinstance(v, str):
         return check_text(v, column)
     raise Reject("%s: %s cannot be stored in a text column" % (
@@ -100,12 +139,15 @@ def text_column(v, column):
 
 
 def done_column(message):
-    if "done" not in message:
-        return True
-    v = message["done"]
-    if v is None or v is True or v is False:
-        return v
-    raise Reject("done: %s is not a boolean" % dumps(v)[:40])
+    """message.get("done", True) through SQLAlchemy's Boolean bind processor: it accepts a
+    value `in frozenset([None, True, False])` (by Python equality 1, 1.0 are True and 0, -0,
+    0.0 are False) and binds bool(value); anything else raises and the row is not inserted."""
+    v = message.get("done", True)
+    if isinstance(v, Num):
+        v = v.value()
+    if isinstance(v, (str, list, dict)) or v not in (None, True, False):
+        raise Reject("done: %s is not a boolean" % dumps(message["done"])[:40])
+    return None if v is None else bool(v)
 
 
 def timestamp(message, now):
