@@ -158,8 +158,9 @@ std::vector<Phase> parse_phases(const Setting& s) {
     static const std::pair<const char*, Phase> all[] = {{"schema", Phase::schema},
                                                         {"backfill", Phase::backfill},
                                                         {"indexes", Phase::indexes},
-                                                        {"constraints", Phase::constraints}};
-    const std::string valid = "valid phases are schema, backfill, indexes, constraints";
+                                                        {"constraints", Phase::constraints},
+                                                        {"publish", Phase::publish}};
+    const std::string valid = "valid phases are schema, backfill, indexes, constraints, publish";
     bool wanted[std::size(all)] = {};
     for (const std::string& name : split(s.value, ',')) {
         const auto* phase = std::find_if(std::begin(all), std::end(all),
@@ -217,15 +218,21 @@ const std::vector<OptionSpec>& option_specs() {
          [](RunConfig& c, const Setting& s) { c.reject_file = non_empty(s, "give a file name"); }},
         {"max-rejects", "N", "no limit", "more rejected rows than N make the run fail",
          [](RunConfig& c, const Setting& s) { c.max_rejects = count<std::uint64_t>(s, 0); }},
-        {"phases", "LIST", "schema,backfill,indexes,constraints",
+        {"phases", "LIST", "schema,backfill,indexes,constraints,publish",
          "the phases of migrate to run, comma-separated",
          [](RunConfig& c, const Setting& s) { c.phases = parse_phases(s); }},
         {"index-connections", "N", "the cores present, at most 7", "connections building the indexes",
          [](RunConfig& c, const Setting& s) { c.index_connections = count<unsigned>(s, 1); }},
         {"progress", "STYLE", "auto", "auto (a bar on a terminal, else log lines), bar, log or none",
          [](RunConfig& c, const Setting& s) { c.progress = parse_progress(s); }},
-        {"stamp-alembic", "", "off", "after migrate, move alembic_version to 8452d01d26d7",
+        {"stamp-alembic", "", "off", "publish also moves alembic_version to 8452d01d26d7",
          [](RunConfig& c, const Setting& s) { c.stamp_alembic = parse_flag(s); }},
+        {"resync", "", "off", "re-derive every chat and add what is missing, even after a complete run",
+         [](RunConfig& c, const Setting& s) { c.resync = parse_flag(s); }},
+        {"wait-for-lock", "DURATION", "none: refuse at once", "wait this long for another migrate to finish",
+         [](RunConfig& c, const Setting& s) { c.wait_for_lock = parse_duration(s.label(), s.value); }},
+        {"output", "FILE", "standard output", "sluice rejects: the file the export goes to",
+         [](RunConfig& c, const Setting& s) { c.output = non_empty(s, "give a file name"); }},
         {"connect-retries", "N", "5", "reconnect attempts before the run gives up",
          [](RunConfig& c, const Setting& s) { c.connect_retries = count<unsigned>(s, 0); }},
         {"retry-max-wait", "DURATION", "30s", "the longest wait between reconnect attempts",
@@ -373,16 +380,20 @@ Settings read_environment(const Environment& env) {
     return settings;
 }
 
+constexpr const char* kCommands = "migrate, verify, rejects or cleanup";
+
 Command read_command(const CommandLine& line) {
     const std::vector<std::string>& words = line.words;
     if (line.settings.count("help") || (!words.empty() && words.front() == "help")) return Command::help;
     if (line.settings.count("version")) return Command::version;
-    if (words.empty()) throw UsageError("no command: pick migrate or verify" + std::string(see_help));
+    if (words.empty()) throw UsageError("no command: pick " + std::string(kCommands) + see_help);
     if (words.size() > 1)
         throw UsageError("unexpected argument '" + words[1] + "' after the command" + see_help);
     if (words.front() == "migrate") return Command::migrate;
     if (words.front() == "verify") return Command::verify;
-    throw UsageError("unknown command '" + words.front() + "': pick migrate or verify" + see_help);
+    if (words.front() == "rejects") return Command::rejects;
+    if (words.front() == "cleanup") return Command::cleanup;
+    throw UsageError("unknown command '" + words.front() + "': pick " + kCommands + see_help);
 }
 
 RunConfig build(Command command, const Settings& settings) {
@@ -395,6 +406,10 @@ RunConfig build(Command command, const Settings& settings) {
         if (const auto s = settings.find(spec.name); s != settings.end()) spec.apply(config, s->second);
     if (config.db_url.empty())
         throw UsageError("no database: pass --db URL or set DATABASE_URL" + std::string(see_help));
+    const bool publishes = std::find(config.phases.begin(), config.phases.end(), Phase::publish) != config.phases.end();
+    if (config.stamp_alembic && !publishes)
+        throw UsageError("--stamp-alembic moves alembic_version in the publish phase: add publish to --phases" +
+                         std::string(see_help));
     return config;
 }
 
@@ -456,6 +471,8 @@ std::string help_text() {
         "Commands:\n"
         "  migrate   build chat_message from Open WebUI's chat table, phase by phase (see --phases)\n"
         "  verify    compare source and target (per-chat message counts, missing ids) without writing\n"
+        "  rejects   export the rejected messages (table sluice_reject) as JSON lines (see --output)\n"
+        "  cleanup   drop sluice's own tables (checkpoint, rejects, an unpublished build table)\n"
         "  help      show this text (also --help or -h); --version shows the version\n"
         "\n"
         "Options (each can also be set in a --config FILE as `name = value`, or in the environment as\n"

@@ -14,11 +14,11 @@
 
 namespace sluice::config {
 
-enum class Command { migrate, verify, help, version };
+enum class Command { migrate, verify, rejects, cleanup, help, version };
 enum class ProgressStyle { automatic, bar, log, none };
 
 // The phases of `migrate`, in the order they run.
-enum class Phase { schema, backfill, indexes, constraints };
+enum class Phase { schema, backfill, indexes, constraints, publish };
 
 // The writer commits when either limit is reached. A limit left out of --commit-interval is max(),
 // meaning never: compare elapsed time against it, do not add it to a time point (it would overflow).
@@ -41,7 +41,10 @@ struct RunConfig {
     CommitInterval commit_interval;
     std::string reject_file = "sluice-rejects.jsonl";
     std::optional<std::uint64_t> max_rejects;                // unset: any number of rejects is not a failure
-    std::vector<Phase> phases{Phase::schema, Phase::backfill, Phase::indexes, Phase::constraints};
+    std::vector<Phase> phases{Phase::schema, Phase::backfill, Phase::indexes, Phase::constraints, Phase::publish};
+    bool resync = false;              // re-derive every chat even when the checkpoint says complete
+    std::chrono::milliseconds wait_for_lock{0};  // how long to wait for another run's lock; 0: refuse at once
+    std::string output;               // `sluice rejects`: the export's file; empty: standard output
     unsigned index_connections = 1;   // default: the cores present, at most 7 (one per index)
     ProgressStyle progress = ProgressStyle::automatic;
     bool stamp_alembic = false;

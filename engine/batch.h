@@ -16,6 +16,7 @@ struct Reject {
     std::string sqlstate;  // PostgreSQL's, or the one PostgreSQL would give
     std::string message;
     std::string row_json;  // the row as a JSON object
+    bool by_server = false;  // PostgreSQL refused it (else the transform found it unstorable)
 };
 
 // Binary COPY tuples and where each one starts, so any range of rows can be sent again.

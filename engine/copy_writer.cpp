@@ -24,7 +24,9 @@ IsolatingCopy::IsolatingCopy(Connection& conn, CopyTarget target) : conn_(conn),
     std::string cols = column_list(target_.columns);
     copy_sql_ = "COPY " + table + " " + cols + " FROM STDIN (FORMAT binary)";
     stage_copy_sql_ = "COPY " + quote_ident(kStage) + " " + cols + " FROM STDIN (FORMAT binary)";
-    merge_sql_ = "INSERT INTO " + table + " " + cols + " SELECT * FROM " + quote_ident(kStage) +
+    // Columns by name on both sides: the target's physical column order may differ from ours.
+    merge_sql_ = "INSERT INTO " + table + " " + cols + " SELECT " + cols.substr(1, cols.size() - 2) + " FROM " +
+                 quote_ident(kStage) +
                  " ON CONFLICT (" + quote_ident(target_.columns.at(0).name) + ") DO NOTHING";
 }
 
@@ -92,6 +94,7 @@ void IsolatingCopy::reject(const Rows& rows, std::size_t i, const PgError& e, Wr
     r.sqlstate = e.sqlstate();
     r.message = e.message() + (e.detail().empty() ? "" : " (" + e.detail() + ")");
     r.row_json = tuple_to_json(rows.tuple(i), target_.columns);
+    r.by_server = true;
 }
 
 }  // namespace sluice::engine

@@ -29,7 +29,8 @@ std::string first_line(std::string s) {
 ErrorAction classify(std::string_view sqlstate) {
     if (sqlstate.size() != 5) return ErrorAction::stop;
     std::string_view cls = sqlstate.substr(0, 2);
-    if (cls == "22" || cls == "23") return ErrorAction::reject_row;
+    // 54000: a value too large for a btree entry (a huge key); it is the row's fault as much as a 22 is.
+    if (cls == "22" || cls == "23" || sqlstate == "54000") return ErrorAction::reject_row;
     if (sqlstate == "40001" || sqlstate == "40P01") return ErrorAction::retry_batch;
     if (cls == "08" || sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03") return ErrorAction::reconnect;
     return ErrorAction::stop;

@@ -20,7 +20,8 @@ using Result = std::unique_ptr<PGresult, ResultDeleter>;
 
 // What the writer does about a failed statement, decided by SQLSTATE class alone (STYLE: one place).
 enum class ErrorAction {
-    reject_row,   // 22 data exception, 23 integrity violation: isolate the row, reject it, go on
+    reject_row,   // 22 data exception, 23 integrity violation, 54000 too large for an index entry:
+                  // isolate the row, reject it, go on
     retry_batch,  // 40001 serialization failure, 40P01 deadlock: run the batch again
     reconnect,    // 08 connection exception (and 57P01..57P03 shutdown): reconnect, resume
     stop,         // anything else: the run must stop

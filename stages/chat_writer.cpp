@@ -11,10 +11,10 @@ constexpr std::size_t kMaxSavepointsPerTransaction = 48;
 }
 
 ChatWriter::ChatWriter(const WriterSettings& settings, engine::InflightBudget& budget, engine::RunCounters& counters,
-                       engine::RejectFile& rejects, const Checkpoint& start)
+                       const engine::RejectTable& rejects, const Checkpoint& start)
     : settings_(settings), budget_(budget), counters_(counters), rejects_(rejects),
       conn_(settings.conninfo, "writer"),
-      copy_(conn_, {settings.schema, "chat_message", chat_message_columns()}),
+      copy_(conn_, {settings.schema, settings.table, chat_message_columns()}),
       committed_(start), pending_(start) {
     // Losing the last few commits to a server crash is safe: the checkpoint goes with them.
     conn_.exec("SET synchronous_commit = off");
@@ -63,11 +63,19 @@ void ChatWriter::write_rows(ChatBatch& batch) {
 void ChatWriter::commit(bool final) {
     if (!in_transaction_ && !final) return;
     if (!in_transaction_) conn_.exec("BEGIN");
-    // Reject lines reach the disk before the commit; a crash in between leaves extra lines,
-    // which the next run cuts back to the checkpoint's count.
-    for (const auto& r : pending_rejects_) rejects_.append(r);
-    if (!pending_rejects_.empty()) rejects_.sync();
+    // Checked before the commit that would pass the limit: the checkpoint never records more,
+    // so a rerun meets the same rows and fails the same way.
+    if (settings_.max_rejects && pending_.rejected > *settings_.max_rejects) {
+        conn_.exec("ROLLBACK");
+        in_transaction_ = false;
+        throw std::runtime_error(std::to_string(pending_.rejected) + " messages rejected, more than --max-rejects " +
+                                 std::to_string(*settings_.max_rejects) + " allows; the batch that passed it was "
+                                 "not committed (the rejects so far are in " + rejects_.qualified_name() + ")");
+    }
+    // The rejects commit with the rows and the checkpoint that covers them: none is lost or doubled.
+    rejects_.insert(conn_, pending_rejects_);
     pending_.complete = final && !interrupted_;
+    pending_.target = settings_.table;
     save_checkpoint(conn_, settings_.schema, pending_);
     conn_.exec("COMMIT");
     in_transaction_ = false;
@@ -77,10 +85,6 @@ void ChatWriter::commit(bool final) {
     budget_.give_back(pending_batches_, pending_bytes_);
     pending_batches_ = 0;
     pending_bytes_ = 0;
-    if (settings_.max_rejects && committed_.rejected > *settings_.max_rejects) {
-        throw std::runtime_error(std::to_string(committed_.rejected) + " rows rejected, more than --max-rejects " +
-                                 std::to_string(*settings_.max_rejects) + " allows; see " + rejects_.path());
-    }
 }
 
 }  // namespace sluice::stages

@@ -1,7 +1,7 @@
 // The writer stage: the only stage that writes. It owns the write connection, writes each
 // batch with IsolatingCopy, and commits every few seconds or megabytes, on a flush request,
-// and at the end, each time with the checkpoint and the synced reject lines of what it
-// commits. Serial: the pipeline calls write() for one batch at a time, in reader order.
+// and at the end, each time with the checkpoint and the rejects of what it commits, in the
+// same transaction. Serial: the pipeline calls write() for one batch at a time, in reader order.
 #pragma once
 
 #include <chrono>
@@ -12,7 +12,7 @@
 #include "engine/budget.h"
 #include "engine/copy_writer.h"
 #include "engine/progress.h"
-#include "engine/reject_file.h"
+#include "engine/reject_table.h"
 #include "stages/chat_batch.h"
 #include "stages/checkpoint.h"
 
@@ -21,6 +21,7 @@ namespace sluice::stages {
 struct WriterSettings {
     std::string conninfo;
     std::string schema;
+    std::string table;  // the target: chat_message, or the build table until publish
     std::chrono::milliseconds commit_every{5000};
     std::size_t commit_bytes = std::size_t{8} << 20;
     std::optional<std::uint64_t> max_rejects;
@@ -29,7 +30,7 @@ struct WriterSettings {
 class ChatWriter {
 public:
     ChatWriter(const WriterSettings& settings, engine::InflightBudget& budget, engine::RunCounters& counters,
-               engine::RejectFile& rejects, const Checkpoint& start);
+               const engine::RejectTable& rejects, const Checkpoint& start);
 
     void write(ChatBatch& batch);
     const Checkpoint& committed() const { return committed_; }
@@ -42,7 +43,7 @@ private:
     WriterSettings settings_;
     engine::InflightBudget& budget_;
     engine::RunCounters& counters_;
-    engine::RejectFile& rejects_;
+    const engine::RejectTable& rejects_;
     engine::Connection conn_;
     engine::IsolatingCopy copy_;
     Checkpoint committed_;  // what the database holds

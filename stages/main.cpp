@@ -8,6 +8,7 @@
 
 #include "config/run_config.h"
 #include "engine/pg.h"
+#include "stages/housekeeping.h"
 #include "stages/migrate.h"
 #include "stages/verify.h"
 
@@ -51,8 +52,12 @@ int main(int argc, char** argv) {
     std::signal(SIGINT, request_stop);
     std::signal(SIGTERM, request_stop);
     try {
-        if (cfg.command == config::Command::migrate) return stages::migrate(cfg, g_stop);
-        return stages::verify(cfg, g_stop);
+        switch (cfg.command) {
+            case config::Command::migrate: return stages::migrate(cfg, g_stop);
+            case config::Command::rejects: return stages::export_rejects_command(cfg);
+            case config::Command::cleanup: return stages::cleanup(cfg);
+            default: return stages::verify(cfg, g_stop);
+        }
     } catch (const engine::PgError& e) {
         std::cerr << "sluice: " << e.what();
         if (const char* h = hint(e.sqlstate())) std::cerr << " (" << h << ")";

@@ -1,6 +1,7 @@
 // The migrate command: phases, the backfill pipeline, and the summary an operator reads.
 #include "stages/migrate.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -13,11 +14,13 @@
 #include "engine/budget.h"
 #include "engine/pipeline.h"
 #include "engine/progress.h"
-#include "engine/reject_file.h"
+#include "engine/reject_table.h"
+#include "engine/run_lock.h"
 #include "stages/chat_reader.h"
 #include "stages/chat_writer.h"
 #include "stages/checkpoint.h"
 #include "stages/phases.h"
+#include "stages/target.h"
 
 namespace sluice::stages {
 
@@ -28,6 +31,7 @@ using Clock = std::chrono::steady_clock;
 
 struct BackfillReport {
     Checkpoint totals;          // cumulative over every run, as the checkpoint holds them
+    std::uint64_t rejects = 0;  // the rejects table's rows at the end
     std::uint64_t chats_this_run = 0;
     std::uint64_t bytes_this_run = 0;
     std::uint64_t messages_this_run = 0;
@@ -35,20 +39,37 @@ struct BackfillReport {
     bool resumed = false;
     bool already_complete = false;
     bool interrupted = false;
-    std::string reject_file;
+    std::string rejects_table;
 };
 
-BackfillReport backfill(const config::RunConfig& cfg, engine::Connection& control, const std::atomic<bool>& stop) {
-    BackfillReport report;
-    report.reject_file = cfg.reject_file;
-    if (!chat_message_exists(control, cfg.schema)) {
-        throw std::runtime_error(engine::qualified(cfg.schema, "chat_message") +
-                                 " does not exist: run the schema phase first (--phases schema,backfill)");
-    }
+std::runtime_error too_many_rejects(std::uint64_t rejected, std::uint64_t limit) {
+    return std::runtime_error(std::to_string(rejected) + " messages were rejected, more than --max-rejects " +
+                              std::to_string(limit) + " allows (see them with sluice rejects)");
+}
+
+// Where the backfill starts: its checkpoint, unless --resync asks for every chat again or the
+// checkpoint describes another table (a build table that was replaced, an earlier layout).
+std::optional<Checkpoint> starting_point(const config::RunConfig& cfg, engine::Connection& control,
+                                         const Target& target) {
     create_checkpoint_table(control, cfg.schema);
     std::optional<Checkpoint> start = load_checkpoint(control, cfg.schema);
+    if (cfg.resync || (start && start->target != target.table)) {
+        reset_backfill(control, cfg.schema);
+        return std::nullopt;
+    }
+    return start;
+}
+
+BackfillReport backfill(const config::RunConfig& cfg, engine::Connection& control, const std::atomic<bool>& stop) {
+    const Target target = current_target(control, cfg.schema);
+    const engine::RejectTable rejects = reject_table(cfg.schema);
+    BackfillReport report;
+    report.rejects_table = rejects.qualified_name();
+    std::optional<Checkpoint> start = starting_point(cfg, control, target);
     if (start && start->complete) {
+        if (cfg.max_rejects && start->rejected > *cfg.max_rejects) throw too_many_rejects(start->rejected, *cfg.max_rejects);
         report.totals = *start;
+        report.rejects = rejects.count(control);
         report.already_complete = true;
         return report;
     }
@@ -56,12 +77,12 @@ BackfillReport backfill(const config::RunConfig& cfg, engine::Connection& contro
     Checkpoint from = start.value_or(Checkpoint{});
 
     const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));  // once per run (SPEC §2)
-    engine::RejectFile rejects(cfg.reject_file, from.rejected, "id", "chat_id");
     engine::InflightBudget budget(cfg.max_inflight_batches, cfg.max_inflight_bytes);
     engine::RunCounters counters;
     ChatReader reader({cfg.db_url, cfg.schema, cfg.fetch_rows, cfg.batch_rows, cfg.batch_bytes, from.last_chat_id},
                       budget, stop);
-    ChatWriter writer({cfg.db_url, cfg.schema, cfg.commit_interval.every, cfg.commit_interval.bytes, cfg.max_rejects},
+    ChatWriter writer({cfg.db_url, cfg.schema, target.table, cfg.commit_interval.every, cfg.commit_interval.bytes,
+                       cfg.max_rejects},
                       budget, counters, rejects, from);
     tbb::enumerable_thread_specific<ChatTransform> transforms(now, reader.validate_utf8());
 
@@ -82,6 +103,7 @@ BackfillReport backfill(const config::RunConfig& cfg, engine::Connection& contro
     }
     report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     report.totals = writer.committed();
+    report.rejects = rejects.count(control);
     report.interrupted = writer.interrupted();
     report.chats_this_run = report.totals.chats - from.chats;
     report.bytes_this_run = report.totals.bytes - from.bytes;
@@ -92,11 +114,12 @@ BackfillReport backfill(const config::RunConfig& cfg, engine::Connection& contro
 void print_backfill(const BackfillReport& r, std::ostream& out) {
     const Checkpoint& t = r.totals;
     if (r.already_complete) {
-        out << "already complete: " << t.messages << " messages from " << t.chats << " chats; nothing to do\n";
+        out << "already complete: " << t.messages << " messages from " << t.chats << " chats, " << r.rejects
+            << " rejected; nothing to do (--resync derives every chat again)\n";
         return;
     }
     out << (r.interrupted ? "interrupted" : r.resumed ? "complete (resumed)" : "complete") << ": " << t.chats
-        << " chats read, " << t.messages << " messages written, " << t.present << " already present, " << t.rejected
+        << " chats read, " << t.messages << " messages written, " << t.present << " already present, " << r.rejects
         << " rejected\n";
     std::ostringstream rules;
     for (std::size_t i = 0; i < kSkipRules; ++i) {
@@ -110,15 +133,11 @@ void print_backfill(const BackfillReport& r, std::ostream& out) {
                   static_cast<unsigned long long>(r.chats_this_run), engine::human_bytes(r.bytes_this_run).c_str(),
                   r.messages_this_run / secs, r.bytes_this_run / secs / (1 << 20));
     out << line;
-    if (t.rejected > 0) {
-        out << "    WARNING: " << t.rejected << " messages could not be stored; each is in " << r.reject_file
+    if (r.rejects > 0) {
+        out << "    WARNING: " << r.rejects << " messages could not be stored; each is in table " << r.rejects_table
             << " with the reason\n";
     }
 }
-
-}  // namespace
-
-namespace {
 
 const char* phase_name(Phase phase) {
     switch (phase) {
@@ -126,6 +145,7 @@ const char* phase_name(Phase phase) {
         case Phase::backfill: return "backfill";
         case Phase::indexes: return "indexes";
         case Phase::constraints: return "constraints";
+        case Phase::publish: return "publish";
     }
     return "?";
 }
@@ -135,15 +155,27 @@ std::string run_phase(Phase phase, const config::RunConfig& cfg, const std::atom
     engine::Connection control(cfg.db_url, "control");
     std::ostringstream what;
     switch (phase) {
-        case Phase::schema: what << ensure_schema(control, cfg.schema) << "\n"; break;
+        case Phase::schema: {
+            std::string said;
+            prepare_target(control, cfg.schema, said);
+            what << said << "\n";
+            break;
+        }
         case Phase::backfill: {
             BackfillReport r = backfill(cfg, control, stop);
             print_backfill(r, what);
             interrupted = r.interrupted;
             break;
         }
-        case Phase::indexes: what << build_indexes(cfg.db_url, cfg.schema, cfg.index_connections) << "\n"; break;
-        case Phase::constraints: what << ensure_foreign_key(control, cfg.schema) << "\n"; break;
+        case Phase::indexes:
+            what << build_indexes(cfg.db_url, current_target(control, cfg.schema), cfg.index_connections,
+                                  cfg.max_rejects)
+                 << "\n";
+            break;
+        case Phase::constraints: what << ensure_foreign_key(control, current_target(control, cfg.schema)) << "\n"; break;
+        case Phase::publish:
+            what << publish(control, current_target(control, cfg.schema), cfg.stamp_alembic, cfg.max_rejects) << "\n";
+            break;
     }
     return what.str();
 }
@@ -180,7 +212,48 @@ std::string with_reconnect(const config::RunConfig& cfg, const std::atomic<bool>
     }
 }
 
+// Takes the run's lock, or throws naming who holds it. Returns false when stopped while waiting.
+bool take_lock(engine::RunLock& lock, const config::RunConfig& cfg, const std::atomic<bool>& stop) {
+    std::optional<engine::LockHolder> holder =
+        lock.acquire(cfg.wait_for_lock, stop, [&](const engine::LockHolder& h) {
+            std::cout << "  waiting for another sluice migrate on schema " << engine::quote_ident(cfg.schema)
+                      << " to finish: " << h.describe() << std::endl;
+        });
+    if (!holder) return true;
+    if (stop.load()) return false;
+    throw std::runtime_error("another sluice migrate is running on schema " + engine::quote_ident(cfg.schema) +
+                             ": the lock is held by " + holder->describe() + "; let it finish" +
+                             (cfg.wait_for_lock.count() > 0 ? std::string(" (waited ") +
+                                  engine::human_duration(cfg.wait_for_lock.count() / 1000.0) + ")"
+                                                            : std::string(", or pass --wait-for-lock DURATION to wait")));
+}
+
+// The lock is lost with its connection (a server restart): take it again before going on.
+void keep_lock(engine::RunLock& lock, const config::RunConfig& cfg) {
+    if (lock.held()) return;
+    if (std::optional<engine::LockHolder> holder = lock.reacquire()) {
+        throw std::runtime_error("lost the run's lock with its connection, and another sluice migrate took it: " +
+                                 holder->describe() + "; this run stops here, the other one goes on");
+    }
+    (void)cfg;
+}
+
+// The reject file is an export of the rejects table, written at the end of every run that
+// reached the backfill; the table stays the record, so a failed export is a warning.
+void export_rejects(const config::RunConfig& cfg) {
+    try {
+        engine::Connection conn(cfg.db_url, "rejects");
+        std::uint64_t lines = reject_table(cfg.schema).export_to(conn, cfg.reject_file);
+        if (lines > 0) std::cout << "  rejects      " << lines << " exported to " << cfg.reject_file << "\n";
+    } catch (const std::exception& e) {
+        std::cerr << "sluice: warning: " << e.what() << "; the rejects are safe in table sluice_reject: export them "
+                     "with sluice rejects --output FILE\n";
+    }
+}
+
 }  // namespace
+
+std::string lock_key(const std::string& schema) { return "sluice migrate " + schema; }
 
 engine::ProgressStyle progress_style(config::ProgressStyle s) {
     switch (s) {
@@ -195,24 +268,32 @@ engine::ProgressStyle progress_style(config::ProgressStyle s) {
 int migrate(const config::RunConfig& cfg, const std::atomic<bool>& stop) {
     auto run_started = Clock::now();
     std::cout << "sluice migrate: schema " << engine::quote_ident(cfg.schema) << "\n";
-    bool interrupted = false;
-    for (Phase phase : cfg.phases) {
-        if (stop.load() || interrupted) break;
-        auto started = Clock::now();
-        std::string what = with_reconnect(cfg, stop, phase_name(phase),
-                                          [&] { return run_phase(phase, cfg, stop, interrupted); });
-        double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-        char head[64];
-        std::snprintf(head, sizeof head, "  %-12s %8s  ", phase_name(phase), engine::human_duration(seconds).c_str());
-        std::cout << head << what << std::flush;
+    // Before anything is written: one run at a time, and an alembic_version the stamp can move.
+    engine::RunLock lock(cfg.db_url, lock_key(cfg.schema));
+    bool interrupted = !take_lock(lock, cfg, stop);
+    if (cfg.stamp_alembic && !interrupted) {
+        engine::Connection control(cfg.db_url, "control");
+        check_alembic_revision(control, cfg.schema);
     }
-    if (cfg.stamp_alembic && !interrupted && !stop.load()) {
-        std::string what = with_reconnect(cfg, stop, "alembic", [&] {
-            engine::Connection control(cfg.db_url, "control");
-            return stamp_alembic(control, cfg.schema);
-        });
-        std::cout << "  alembic               " << what << "\n";
+    const bool backfills = std::find(cfg.phases.begin(), cfg.phases.end(), Phase::backfill) != cfg.phases.end();
+    try {
+        for (Phase phase : cfg.phases) {
+            if (stop.load() || interrupted) break;
+            auto started = Clock::now();
+            std::string what = with_reconnect(cfg, stop, phase_name(phase), [&] {
+                keep_lock(lock, cfg);
+                return run_phase(phase, cfg, stop, interrupted);
+            });
+            double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+            char head[64];
+            std::snprintf(head, sizeof head, "  %-12s %8s  ", phase_name(phase), engine::human_duration(seconds).c_str());
+            std::cout << head << what << std::flush;
+        }
+    } catch (...) {
+        if (backfills) export_rejects(cfg);
+        throw;
     }
+    if (backfills) export_rejects(cfg);
     double total = std::chrono::duration<double>(Clock::now() - run_started).count();
     std::cout << "  peak memory  " << engine::human_bytes(engine::peak_rss_bytes()) << "\n";
     if (interrupted || stop.load()) {

@@ -1,9 +1,10 @@
-// `sluice migrate`: the phases in order (schema, backfill, indexes, constraints), each timed
-// and reported, then the summary. The backfill wires reader, transform and writer into the
+// `sluice migrate`: under the run's lock, the phases in order (schema, backfill, indexes,
+// constraints, publish), each timed and reported, then the reject export and the summary. The backfill wires reader, transform and writer into the
 // engine's pipeline.
 #pragma once
 
 #include <atomic>
+#include <string>
 
 #include "config/run_config.h"
 #include "engine/progress.h"
@@ -15,6 +16,10 @@ inline constexpr int kExitInterrupted = 130;
 
 // The configured progress style, "auto" resolved against stderr (a terminal gets the bar).
 engine::ProgressStyle progress_style(config::ProgressStyle style);
+
+// The advisory lock's key: one migrate at a time per database (advisory locks are per
+// database) and schema. cleanup takes the same lock; verify never does.
+std::string lock_key(const std::string& schema);
 
 // Runs the configured phases. Returns the exit status (0, or kExitInterrupted); throws on
 // failure (main turns the exception into one line and status 1). `stop` is set by signals.

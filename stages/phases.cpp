@@ -1,4 +1,4 @@
-// Schema, indexes and constraint phases, with the exact names and types upstream creates.
+// Indexes, constraint and publish phases, with the exact names upstream creates.
 #include "stages/phases.h"
 
 #include <atomic>
@@ -7,25 +7,12 @@
 #include <thread>
 #include <vector>
 
+#include "stages/checkpoint.h"
+#include "stages/unindexable_rows.h"
+
 namespace sluice::stages {
 
 namespace {
-
-struct ColumnSpec {
-    const char* name;
-    const char* type;  // as format_type() prints it
-    bool not_null;
-};
-
-// Upstream's chat_message (alembic 8452d01d26d7), in its column order.
-const ColumnSpec kColumns[] = {
-    {"id", "text", true},           {"chat_id", "text", true},     {"user_id", "text", false},
-    {"role", "text", true},         {"parent_id", "text", false},  {"content", "json", false},
-    {"output", "json", false},      {"model_id", "text", false},   {"files", "json", false},
-    {"sources", "json", false},     {"embeds", "json", false},     {"done", "boolean", false},
-    {"status_history", "json", false}, {"error", "json", false},   {"usage", "json", false},
-    {"created_at", "bigint", false}, {"updated_at", "bigint", false},
-};
 
 struct IndexSpec {
     const char* name;
@@ -33,7 +20,7 @@ struct IndexSpec {
 };
 
 const IndexSpec kIndexes[] = {
-    {"ix_chat_message_chat_id", "chat_id"},
+    {kReservedIndex, "chat_id"},  // ix_chat_message_chat_id
     {"ix_chat_message_user_id", "user_id"},
     {"ix_chat_message_model_id", "model_id"},
     {"ix_chat_message_created_at", "created_at"},
@@ -43,172 +30,195 @@ const IndexSpec kIndexes[] = {
 };
 
 constexpr const char* kForeignKey = "chat_message_chat_id_fkey";
+constexpr const char* kRevisionBefore = "374d2f66af06";
+constexpr const char* kRevisionAfter = "8452d01d26d7";
 
-bool regclass_exists(engine::Connection& conn, const std::string& schema, const char* name) {
-    engine::Result r = conn.exec("SELECT to_regclass($1) IS NOT NULL", {engine::qualified(schema, name)});
-    return PQgetvalue(r.get(), 0, 0)[0] == 't';
-}
+enum class IndexState { missing, placeholder, invalid, valid };
 
-std::string create_table_sql(const std::string& schema) {
-    std::string sql = "CREATE TABLE IF NOT EXISTS " + engine::qualified(schema, "chat_message") + " (";
-    for (const ColumnSpec& c : kColumns) {
-        sql += engine::quote_ident(c.name) + " " + c.type + (c.not_null ? " NOT NULL" : "") + ", ";
-    }
-    return sql + "CONSTRAINT " + engine::quote_ident("chat_message_pkey") + " PRIMARY KEY (id))";
-}
-
-// Every way the existing table differs from upstream's, as one readable list.
-std::string shape_differences(engine::Connection& conn, const std::string& schema) {
+// What the index's name stands for now. A relation of that name that is neither an index of the
+// target nor sluice's placeholder is the operator's: say so rather than touch it.
+IndexState index_state(engine::Connection& conn, const Target& t, const char* name) {
     engine::Result r = conn.exec(
-        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull FROM pg_attribute a"
-        " WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-        {engine::qualified(schema, "chat_message")});
-    std::string diff;
-    auto note = [&](const std::string& s) { diff += (diff.empty() ? "" : "; ") + s; };
-    std::vector<bool> seen(std::size(kColumns), false);
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
-        std::string name = PQgetvalue(r.get(), i, 0), type = PQgetvalue(r.get(), i, 1);
-        bool found = false;
-        for (std::size_t c = 0; c < std::size(kColumns); ++c) {
-            if (name != kColumns[c].name) continue;
-            found = seen[c] = true;
-            if (type != kColumns[c].type) note("column " + name + " is " + type + ", expected " + kColumns[c].type);
-        }
-        if (!found) note("unexpected column " + name + " " + type);
+        "SELECT c.relkind, i.indrelid = to_regclass($2), i.indisvalid,"
+        " c.relkind = 'v' AND obj_description(c.oid, 'pg_class') LIKE 'sluice: %'"
+        " FROM pg_class c LEFT JOIN pg_index i ON i.indexrelid = c.oid WHERE c.oid = to_regclass($1)",
+        {engine::qualified(t.schema, name), t.qualified()});
+    if (PQntuples(r.get()) == 0) return IndexState::missing;
+    auto yes = [&](int column) { return PQgetvalue(r.get(), 0, column)[0] == 't'; };
+    if (yes(3) && t.build()) return IndexState::placeholder;
+    if (PQgetvalue(r.get(), 0, 0)[0] == 'i' && yes(1)) return yes(2) ? IndexState::valid : IndexState::invalid;
+    throw std::runtime_error("a relation named " + engine::qualified(t.schema, name) + " exists and is not an index of " +
+                             t.qualified() + ": rename it, then run sluice again");
+}
+
+void build_index(engine::Connection& conn, const Target& t, const IndexSpec& ix, IndexState state) {
+    const std::string name = engine::qualified(t.schema, ix.name);
+    const std::string create = "CREATE INDEX " + engine::quote_ident(ix.name) + " ON " + t.qualified() + " (" +
+                               ix.columns + ")";
+    // An INVALID index is what a killed CREATE INDEX CONCURRENTLY or a failed build leaves: not built.
+    if (state == IndexState::invalid) conn.exec("DROP INDEX " + name);
+    if (state != IndexState::placeholder) {
+        conn.exec(create);
+        return;
     }
-    for (std::size_t c = 0; c < std::size(kColumns); ++c) {
-        if (!seen[c]) note(std::string("missing column ") + kColumns[c].name);
+    // The name passes from the placeholder to the index in one transaction: never free.
+    conn.exec("BEGIN");
+    try {
+        conn.exec("DROP VIEW " + name);
+        conn.exec(create);
+        conn.exec("COMMIT");
+    } catch (...) {
+        PQclear(PQexec(conn.raw(), "ROLLBACK"));
+        throw;
     }
-    return diff;
+}
+
+bool foreign_key_validated(engine::Connection& conn, const Target& t) {
+    engine::Result fk = conn.exec("SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2"
+                                  " AND convalidated",
+                                  {t.qualified(), std::string(kForeignKey)});
+    return PQntuples(fk.get()) == 1;
+}
+
+std::optional<std::string> alembic_revision(engine::Connection& conn, const std::string& schema, bool for_update) {
+    std::string table = engine::qualified(schema, "alembic_version");
+    if (!relation_exists(conn, schema, "alembic_version")) {
+        throw std::runtime_error("--stamp-alembic: there is no table " + table + "; nothing to stamp");
+    }
+    engine::Result v = conn.exec("SELECT version_num FROM " + table + (for_update ? " FOR UPDATE" : ""));
+    if (PQntuples(v.get()) == 1) return std::string(PQgetvalue(v.get(), 0, 0));
+    return std::nullopt;
 }
 
 }  // namespace
 
-bool chat_message_exists(engine::Connection& conn, const std::string& schema) {
-    return regclass_exists(conn, schema, "chat_message");
-}
-
-std::string ensure_schema(engine::Connection& conn, const std::string& schema) {
-    if (!regclass_exists(conn, schema, "chat")) {
-        throw std::runtime_error("there is no table " + engine::qualified(schema, "chat") +
-                                 ": is this Open WebUI's database, and is the schema right (--schema, DATABASE_SCHEMA)?");
-    }
-    if (!chat_message_exists(conn, schema)) {
-        conn.exec(create_table_sql(schema));
-        return "created " + engine::qualified(schema, "chat_message") + " with its primary key";
-    }
-    std::string diff = shape_differences(conn, schema);
-    if (!diff.empty()) {
-        throw std::runtime_error(engine::qualified(schema, "chat_message") + " exists but is not the table Open WebUI's "
-                                 "migration creates (" + diff + "); rename or drop it, then run sluice again");
-    }
-    return engine::qualified(schema, "chat_message") + " already exists with the expected columns";
-}
-
-std::string build_indexes(const std::string& conninfo, const std::string& schema, unsigned connections) {
+std::string build_indexes(const std::string& conninfo, const Target& target, unsigned connections,
+                          std::optional<std::uint64_t> max_rejects) {
     engine::Connection probe(conninfo, "indexes");
-    std::vector<const IndexSpec*> missing;
+    std::vector<std::pair<const IndexSpec*, IndexState>> todo;
     for (const IndexSpec& ix : kIndexes) {
-        if (!regclass_exists(probe, schema, ix.name)) missing.push_back(&ix);
+        IndexState state = index_state(probe, target, ix.name);
+        if (state != IndexState::valid) todo.emplace_back(&ix, state);
     }
-    if (missing.empty()) return "all 7 indexes already exist";
+    if (todo.empty()) return "all 7 indexes already exist";
     // Each index build is one backend's work: several connections build several at once.
     std::atomic<std::size_t> next{0};
-    std::mutex error_mutex;
+    std::mutex mutex;  // guards first_error, and lets one worker at a time move unindexable rows
     std::string first_error;
+    std::uint64_t rejected = 0;
     auto worker = [&](unsigned n) {
         try {
             engine::Connection conn(conninfo, "index connection " + std::to_string(n));
-            for (std::size_t i; (i = next++) < missing.size();) {
-                conn.exec("CREATE INDEX IF NOT EXISTS " + engine::quote_ident(missing[i]->name) + " ON " +
-                          engine::qualified(schema, "chat_message") + " (" + missing[i]->columns + ")");
+            for (std::size_t i; (i = next++) < todo.size();) {
+                const IndexSpec& ix = *todo[i].first;
+                for (int attempt = 1;; ++attempt) {
+                    try {
+                        build_index(conn, target, ix, attempt == 1 ? todo[i].second : index_state(conn, target, ix.name));
+                        break;
+                    } catch (const engine::PgError& e) {
+                        // A value too large for an index entry: those rows become rejects, then build
+                        // again (twice more at most: another connection may be moving the same rows).
+                        if (e.sqlstate() != "54000" || attempt == 3) throw;
+                        std::lock_guard<std::mutex> lock(mutex);
+                        rejected += reject_unindexable_rows(conn, target, ix.columns, max_rejects);
+                    }
+                }
             }
         } catch (const std::exception& e) {
-            std::lock_guard<std::mutex> lock(error_mutex);
+            std::lock_guard<std::mutex> lock(mutex);
             if (first_error.empty()) first_error = e.what();
         }
     };
     std::vector<std::thread> threads;
-    unsigned n = std::max(1u, std::min<unsigned>(connections, static_cast<unsigned>(missing.size())));
+    unsigned n = std::max(1u, std::min<unsigned>(connections, static_cast<unsigned>(todo.size())));
     for (unsigned i = 0; i < n; ++i) threads.emplace_back(worker, i + 1);
     for (auto& t : threads) t.join();
     if (!first_error.empty()) throw std::runtime_error(first_error);
-    return "built " + std::to_string(missing.size()) + " of 7 indexes over " + std::to_string(n) + " connection(s)";
+    std::string what = "built " + std::to_string(todo.size()) + " of 7 indexes over " + std::to_string(n) +
+                       " connection(s)";
+    if (rejected > 0) {
+        what += "; " + std::to_string(rejected) + " rows held values too large for an index entry and were moved to "
+                "the rejects";
+    }
+    return what;
 }
 
-std::string ensure_foreign_key(engine::Connection& conn, const std::string& schema) {
-    std::string table = engine::qualified(schema, "chat_message");
-    engine::Result fk = conn.exec("SELECT convalidated FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2",
-                                  {table, std::string(kForeignKey)});
-    if (PQntuples(fk.get()) == 1 && PQgetvalue(fk.get(), 0, 0)[0] == 't') return "the foreign key already exists";
+std::string ensure_foreign_key(engine::Connection& conn, const Target& t) {
+    if (foreign_key_validated(conn, t)) return "the foreign key already exists";
+    engine::Result fk = conn.exec("SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2",
+                                  {t.qualified(), std::string(kForeignKey)});
     if (PQntuples(fk.get()) == 0) {
         // NOT VALID: added at once, without a scan; rows written from here on are checked.
-        conn.exec("ALTER TABLE " + table + " ADD CONSTRAINT " + engine::quote_ident(kForeignKey) +
-                  " FOREIGN KEY (chat_id) REFERENCES " + engine::qualified(schema, "chat") +
+        conn.exec("ALTER TABLE " + t.qualified() + " ADD CONSTRAINT " + engine::quote_ident(kForeignKey) +
+                  " FOREIGN KEY (chat_id) REFERENCES " + engine::qualified(t.schema, "chat") +
                   " (id) ON DELETE CASCADE NOT VALID");
     }
-    engine::Result deleted = conn.exec("DELETE FROM " + table + " m WHERE NOT EXISTS (SELECT 1 FROM " +
-                                       engine::qualified(schema, "chat") + " c WHERE c.id = m.chat_id)");
-    conn.exec("ALTER TABLE " + table + " VALIDATE CONSTRAINT " + engine::quote_ident(kForeignKey));
+    engine::Result deleted = conn.exec("DELETE FROM " + t.qualified() + " m WHERE NOT EXISTS (SELECT 1 FROM " +
+                                       engine::qualified(t.schema, "chat") + " c WHERE c.id = m.chat_id)");
+    conn.exec("ALTER TABLE " + t.qualified() + " VALIDATE CONSTRAINT " + engine::quote_ident(kForeignKey));
     return "added and validated the foreign key; deleted " + std::string(PQcmdTuples(deleted.get())) +
            " rows whose chat no longer exists";
 }
 
-namespace {
-
-constexpr const char* kRevisionBefore = "374d2f66af06";
-constexpr const char* kRevisionAfter = "8452d01d26d7";
-
-// What is still missing before the database can be called migrated; empty when nothing is.
-std::string unfinished_work(engine::Connection& conn, const std::string& schema) {
-    if (!chat_message_exists(conn, schema)) return "chat_message does not exist";
+std::string unfinished_work(engine::Connection& conn, const Target& t, std::optional<std::uint64_t> max_rejects) {
     for (const IndexSpec& ix : kIndexes) {
-        if (!regclass_exists(conn, schema, ix.name)) return std::string("index ") + ix.name + " is missing";
+        IndexState state = index_state(conn, t, ix.name);
+        if (state == IndexState::missing || state == IndexState::placeholder) return std::string("index ") + ix.name + " is missing";
+        if (state == IndexState::invalid) return std::string("index ") + ix.name + " is INVALID (a build was interrupted)";
     }
-    engine::Result fk = conn.exec("SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2"
-                                  " AND convalidated",
-                                  {engine::qualified(schema, "chat_message"), std::string(kForeignKey)});
-    if (PQntuples(fk.get()) == 0) return "the foreign key is missing or not validated";
-    if (!regclass_exists(conn, schema, "sluice_checkpoint")) return "the backfill has not run";
-    engine::Result cp = conn.exec("SELECT complete FROM " + engine::qualified(schema, "sluice_checkpoint") +
-                                  " WHERE job = 'openwebui_chat_message'");
-    if (PQntuples(cp.get()) == 0 || PQgetvalue(cp.get(), 0, 0)[0] != 't') return "the backfill is not complete";
+    if (!foreign_key_validated(conn, t)) return "the foreign key is missing or not validated";
+    std::optional<Checkpoint> cp = load_checkpoint(conn, t.schema);
+    if (!cp || cp->target != t.table) return "the backfill has not run";
+    if (!cp->complete) return "the backfill is not complete";
+    if (max_rejects && cp->rejected > *max_rejects) {
+        return std::to_string(cp->rejected) + " messages were rejected, more than --max-rejects " +
+               std::to_string(*max_rejects) + " allows";
+    }
     return {};
 }
 
-}  // namespace
+void check_alembic_revision(engine::Connection& conn, const std::string& schema) {
+    std::optional<std::string> found = alembic_revision(conn, schema, false);
+    if (found == kRevisionBefore || found == kRevisionAfter) return;
+    throw std::runtime_error(
+        "--stamp-alembic: alembic_version holds " + (found ? "'" + *found + "'" : std::string("no single row")) +
+        ", not " + kRevisionBefore + " (the revision before chat_message); sluice has written nothing: let Open "
+        "WebUI's own migrations bring it there, or run without --stamp-alembic");
+}
 
-std::string stamp_alembic(engine::Connection& conn, const std::string& schema) {
-    std::string table = engine::qualified(schema, "alembic_version");
-    if (!regclass_exists(conn, schema, "alembic_version")) {
-        throw std::runtime_error("--stamp-alembic: there is no table " + table + "; nothing to stamp");
-    }
+std::string publish(engine::Connection& conn, const Target& t, bool stamp, std::optional<std::uint64_t> max_rejects) {
     conn.exec("BEGIN");
     try {
-        engine::Result v = conn.exec("SELECT version_num FROM " + table + " FOR UPDATE");
-        std::string found = PQntuples(v.get()) == 1 ? PQgetvalue(v.get(), 0, 0) : "";
-        if (found == kRevisionAfter) {
-            conn.exec("ROLLBACK");
-            return std::string("alembic_version already holds ") + kRevisionAfter;
+        std::string what;
+        if (std::string missing = unfinished_work(conn, t, max_rejects); !missing.empty()) {
+            throw std::runtime_error("not publishing: " + missing + "; run sluice migrate with every phase");
         }
-        if (PQntuples(v.get()) != 1 || found != kRevisionBefore) {
-            throw std::runtime_error(
-                "--stamp-alembic: alembic_version holds " +
-                (PQntuples(v.get()) == 1 ? "'" + found + "'" : std::to_string(PQntuples(v.get())) + " rows") +
-                ", not " + kRevisionBefore + " (the revision before chat_message); sluice leaves it alone: "
-                "let Open WebUI's own migrations bring it there, or run without --stamp-alembic");
+        if (t.build()) {
+            // In this transaction chat_message cannot appear unseen: the rename would fail on its name.
+            conn.exec("ALTER TABLE " + t.qualified() + " RENAME TO " + engine::quote_ident(kChatMessage));
+            retarget_checkpoint(conn, t.schema, kChatMessage);
+            what = "renamed " + t.qualified() + " to " + engine::qualified(t.schema, kChatMessage);
+        } else {
+            what = engine::qualified(t.schema, kChatMessage) + " was completed in place; nothing to rename";
         }
-        if (std::string missing = unfinished_work(conn, schema); !missing.empty()) {
-            throw std::runtime_error("--stamp-alembic: not stamping, " + missing +
-                                     "; run sluice migrate with all phases first");
+        if (stamp) {
+            std::optional<std::string> found = alembic_revision(conn, t.schema, true);
+            if (found == kRevisionAfter) {
+                what += "; alembic_version already holds " + std::string(kRevisionAfter);
+            } else if (found == kRevisionBefore) {
+                conn.exec("UPDATE " + engine::qualified(t.schema, "alembic_version") + " SET version_num = $1",
+                          {std::string(kRevisionAfter)});
+                what += "; alembic_version moved from " + std::string(kRevisionBefore) + " to " + kRevisionAfter;
+            } else {
+                check_alembic_revision(conn, t.schema);  // throws, naming what it found
+            }
         }
-        conn.exec("UPDATE " + table + " SET version_num = $1", {std::string(kRevisionAfter)});
         conn.exec("COMMIT");
+        return what;
     } catch (...) {
         if (PQtransactionStatus(conn.raw()) != PQTRANS_IDLE) PQclear(PQexec(conn.raw(), "ROLLBACK"));
         throw;
     }
-    return std::string("alembic_version moved from ") + kRevisionBefore + " to " + kRevisionAfter;
 }
 
 }  // namespace sluice::stages

@@ -1,31 +1,40 @@
-// The phases around the backfill (SPEC §3): the table, the seven indexes, the foreign key.
-// Each is idempotent and says what it found: a second run finds the work done and says so.
+// The phases around the backfill (SPEC §3): the seven indexes, the foreign key, and the publish
+// that renames the build table to chat_message. Each is idempotent and says what it found: a
+// second run finds the work done and says so. (The schema phase is in stages/target.h.)
 #pragma once
 
+#include <atomic>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "engine/pg.h"
+#include "stages/target.h"
 
 namespace sluice::stages {
 
-// Checks that <schema>.chat exists, then creates chat_message with its primary key only, or
-// checks that an existing one has upstream's columns and types. Throws std::runtime_error with
-// what differs and what to do. Returns a sentence for the log.
-std::string ensure_schema(engine::Connection& conn, const std::string& schema);
-
-// Builds the indexes that are missing, `connections` at a time, each on its own connection.
-std::string build_indexes(const std::string& conninfo, const std::string& schema, unsigned connections);
+// Builds the indexes that are missing or INVALID, `connections` at a time, each on its own
+// connection, with upstream's names. The placeholder view gives its name up in the transaction
+// that builds the real index. Rows whose values are too large for an index entry (SQLSTATE
+// 54000) are moved to the rejects, within --max-rejects, and the index built again.
+std::string build_indexes(const std::string& conninfo, const Target& target, unsigned connections,
+                          std::optional<std::uint64_t> max_rejects);
 
 // Adds chat_message_chat_id_fkey NOT VALID, deletes rows whose chat is gone, validates.
-std::string ensure_foreign_key(engine::Connection& conn, const std::string& schema);
+std::string ensure_foreign_key(engine::Connection& conn, const Target& target);
 
-// Moves alembic_version from 374d2f66af06 to 8452d01d26d7, in one transaction with a final
-// check that the table, its seven indexes, the validated foreign key and a complete backfill
-// are all there, so Open WebUI's next start skips the migration. Refuses, with what it found
-// and what to do, anything else.
-std::string stamp_alembic(engine::Connection& conn, const std::string& schema);
+// What is still missing before the target can be called migrated (the seven valid indexes, the
+// validated foreign key, a complete backfill of this table within --max-rejects); empty when
+// nothing is.
+std::string unfinished_work(engine::Connection& conn, const Target& target, std::optional<std::uint64_t> max_rejects);
 
-// Whether <schema>.chat_message exists.
-bool chat_message_exists(engine::Connection& conn, const std::string& schema);
+// Refuses, before anything is written, an alembic_version that --stamp-alembic would not move:
+// anything but 374d2f66af06 (or 8452d01d26d7, already stamped).
+void check_alembic_revision(engine::Connection& conn, const std::string& schema);
+
+// The publish phase: in one transaction, after a final check of unfinished_work(), renames the
+// build table to chat_message and, with `stamp`, moves alembic_version from 374d2f66af06 to
+// 8452d01d26d7. On a table completed in place only the stamp is left to do.
+std::string publish(engine::Connection& conn, const Target& target, bool stamp, std::optional<std::uint64_t> max_rejects);
 
 }  // namespace sluice::stages

@@ -9,8 +9,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -24,10 +22,12 @@
 #include "engine/pg.h"
 #include "engine/pipeline.h"
 #include "engine/progress.h"
+#include "engine/reject_table.h"
 #include "stages/chat_reader.h"
 #include "stages/json_meaning.h"
 #include "stages/checkpoint.h"
 #include "stages/migrate.h"
+#include "stages/target.h"
 
 namespace sluice::stages {
 
@@ -37,52 +37,26 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kListed = 10;  // ids a report names per kind of problem; the rest are counted
 
-// ---------------------------------------------------------------- the reject file
+// ---------------------------------------------------------------- the rejects
 
-// The ids a reject file lists, kept as the JSON string literals RejectFile wrote them as: an id is
-// looked up by encoding it the same way, so ids of any bytes match without decoding. Used by the
-// compare stage alone.
+// The ids the rejects table holds, read once in verify's snapshot, and which of them the
+// transform found unstorable (as opposed to PostgreSQL refusing them). Used by the compare
+// stage alone.
 class RejectedIds {
 public:
-    explicit RejectedIds(std::string path) : path_(std::move(path)) {
-        std::error_code error;
-        found_ = std::filesystem::exists(path_, error);
-        if (!found_) return;
-        std::ifstream in(path_, std::ios::binary);
-        if (!in) throw std::runtime_error("reject file " + path_ + ": exists but cannot be read");
-        for (std::string line; std::getline(in, line);) {
-            ++lines_;
-            std::string_view literal = id_literal(line);
-            if (!literal.empty()) ids_.emplace(literal);
-        }
-    }
-    bool found() const { return found_; }
-    std::uint64_t lines() const { return lines_; }
-    const std::string& path() const { return path_; }
-    bool contains(std::string_view id) {
-        key_.clear();
-        engine::append_json_string(key_, id);
-        return ids_.count(key_) > 0;
-    }
+    RejectedIds(engine::Connection& conn, const engine::RejectTable& table)
+        : all_(table.keys(conn)), by_transform_(table.keys_found_by_transform(conn)) {}
+    std::uint64_t size() const { return all_.size(); }
+    bool contains(std::string_view id) { return all_.count(key(id)) > 0; }
+    // Rejected by the transform, yet the transform now derives a storable row: the chat changed.
+    bool stale(std::string_view id) { return by_transform_.count(key(id)) > 0; }
 
 private:
-    // The literal after the line's opening {"id": (quotes included); empty when it does not open so.
-    static std::string_view id_literal(std::string_view line) {
-        constexpr std::string_view kOpen = "{\"id\":\"";
-        if (line.substr(0, kOpen.size()) != kOpen) return {};
-        for (std::size_t i = kOpen.size(); i < line.size(); ++i) {
-            if (line[i] == '\\')
-                ++i;
-            else if (line[i] == '"')
-                return line.substr(kOpen.size() - 1, i - kOpen.size() + 2);
-        }
-        return {};
+    const std::string& key(std::string_view id) {
+        key_ = engine::RejectTable::key_text(id);
+        return key_;
     }
-
-    std::string path_;
-    bool found_ = false;
-    std::uint64_t lines_ = 0;
-    std::unordered_set<std::string> ids_;
+    std::unordered_set<std::string> all_, by_transform_;
     std::string key_;
 };
 
@@ -110,14 +84,14 @@ struct Tally {
     std::uint64_t rows_expected = 0;  // rows the transform derives
     std::uint64_t unstorable = 0;     // messages (or whole chats) the transform rejects
     std::uint64_t present = 0;
-    std::uint64_t in_reject_file = 0;  // expected, not in the table, listed in the reject file
-    Listed missing, unexpected_in_chats, unexpected_elsewhere, counts_differ, differing;
+    std::uint64_t rejected = 0;       // expected, not in the table, listed in the rejects table
+    Listed missing, stale, unexpected_in_chats, unexpected_elsewhere, counts_differ, differing;
     std::uint64_t sampled = 0, timestamps_not_compared = 0;
     bool interrupted = false;
 
     bool agrees() const {
-        return missing.count == 0 && unexpected_in_chats.count == 0 && unexpected_elsewhere.count == 0 &&
-               differing.count == 0;
+        return missing.count == 0 && stale.count == 0 && unexpected_in_chats.count == 0 &&
+               unexpected_elsewhere.count == 0 && differing.count == 0;
     }
 };
 
@@ -176,11 +150,11 @@ bool same_field(engine::ColumnKind kind, const engine::Field& expected, bool nul
 // which the caller has put in a REPEATABLE READ READ ONLY transaction: one snapshot, no writes.
 class Comparer {
 public:
-    Comparer(engine::Connection& conn, const std::string& schema, std::int64_t now, RejectedIds& rejected,
+    Comparer(engine::Connection& conn, const Target& target, std::int64_t now, RejectedIds& rejected,
              engine::InflightBudget& budget, engine::RunCounters& counters)
         : conn_(conn),
-          schema_(schema),
-          table_(engine::qualified(schema, "chat_message")),
+          schema_(target.schema),
+          table_(target.qualified()),
           now_(now),
           rejected_(rejected),
           budget_(budget),
@@ -228,7 +202,8 @@ void Comparer::compare(VerifyBatch& batch) {
         by_id.emplace(value(present.get(), i, 0), i);
         ++per_chat[value(present.get(), i, 1)].present;
     }
-    auto account = [&](std::string_view id, std::string_view chat_id) {
+    // `storable`: the transform derives a row (else it rejects the message itself).
+    auto account = [&](std::string_view id, std::string_view chat_id, bool storable) {
         ChatCount& chat = per_chat[chat_id];
         ++chat.expected;
         if (auto it = by_id.find(id); it != by_id.end()) {
@@ -237,8 +212,11 @@ void Comparer::compare(VerifyBatch& batch) {
             ++tally_.present;
             return true;
         }
-        if (rejected_.contains(id)) {
-            ++tally_.in_reject_file;
+        if (storable && rejected_.stale(id)) {
+            ++chat.stored;
+            tally_.stale.add(json_quoted(id));
+        } else if (rejected_.contains(id)) {
+            ++tally_.rejected;
         } else {
             ++chat.stored;
             tally_.missing.add(json_quoted(id));
@@ -248,11 +226,11 @@ void Comparer::compare(VerifyBatch& batch) {
     std::vector<std::size_t> sample;
     for (std::size_t i = 0; i < chats.out.rows.count(); ++i) {
         std::vector<engine::Field> row = engine::decode_tuple(chats.out.rows.tuple(i));
-        bool in_table = account(row[0].bytes, row[1].bytes);
+        bool in_table = account(row[0].bytes, row[1].bytes, true);
         if (row_index_++ % kVerifySampleEvery == 0 && in_table) sample.push_back(i);
     }
     for (const engine::Reject& r : chats.out.rejects)
-        account(r.key, r.group);
+        account(r.key, r.group, false);
     tally_.rows_expected += chats.out.rows.count();
     tally_.unstorable += chats.out.rejects.size();
     for (int i = 0; i < n; ++i) {
@@ -331,40 +309,36 @@ void Comparer::find_rows_of_other_chats() {
 
 // ---------------------------------------------------------------- the command
 
-bool table_exists(engine::Connection& conn, const std::string& schema, const char* table) {
-    engine::Result r = conn.exec("SELECT to_regclass($1) IS NOT NULL", {engine::qualified(schema, table)});
-    return PQgetvalue(r.get(), 0, 0)[0] == 't';
-}
-
-void require_tables(engine::Connection& conn, const std::string& schema) {
-    if (!table_exists(conn, schema, "chat")) {
+// chat_message, or before publish sluice's build table; throws one line when neither is there.
+Target verified_table(engine::Connection& conn, const std::string& schema) {
+    if (!relation_exists(conn, schema, "chat")) {
         throw std::runtime_error("there is no table " + engine::qualified(schema, "chat") +
                                  ": is this Open WebUI's database, and is the schema right"
                                  " (--schema, DATABASE_SCHEMA)?");
     }
-    if (!table_exists(conn, schema, "chat_message")) {
-        throw std::runtime_error("there is no table " + engine::qualified(schema, "chat_message") +
-                                 ": nothing migrated yet: run sluice migrate");
-    }
+    if (relation_exists(conn, schema, kChatMessage)) return {schema, kChatMessage};
+    if (relation_exists(conn, schema, kBuildTable)) return {schema, kBuildTable};
+    throw std::runtime_error("there is no table " + engine::qualified(schema, kChatMessage) +
+                             ": nothing migrated yet: run sluice migrate");
 }
 
 // Whether a valid index leads with chat_id: without one, each batch's lookup scans the table.
-bool has_chat_id_index(engine::Connection& conn, const std::string& schema) {
+bool has_chat_id_index(engine::Connection& conn, const Target& target) {
     engine::Result r = conn.exec(
         "SELECT EXISTS (SELECT 1 FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid"
         " AND a.attnum = x.indkey[0] WHERE x.indrelid = to_regclass($1) AND a.attname = 'chat_id' AND x.indisvalid)",
-        {engine::qualified(schema, "chat_message")});
+        {target.qualified()});
     return PQgetvalue(r.get(), 0, 0)[0] == 't';
 }
 
 // As migrate shows progress: "auto" is a bar on a terminal, log lines otherwise.
 // Reads, derives and compares every selected chat; returns what it found.
-Tally compare_all(const config::RunConfig& cfg, engine::Connection& conn, RejectedIds& rejected,
-                  const std::atomic<bool>& stop) {
+Tally compare_all(const config::RunConfig& cfg, engine::Connection& conn, const Target& target,
+                  RejectedIds& rejected, const std::atomic<bool>& stop) {
     const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));  // once per run, as migrate's
     engine::InflightBudget budget(cfg.max_inflight_batches, cfg.max_inflight_bytes);
     engine::RunCounters counters;
-    Comparer comparer(conn, cfg.schema, now, rejected, budget, counters);
+    Comparer comparer(conn, target, now, rejected, budget, counters);
     ChatReader reader({cfg.db_url, cfg.schema, cfg.fetch_rows, cfg.batch_rows, cfg.batch_bytes, std::nullopt}, budget,
                       stop);
     tbb::enumerable_thread_specific<ChatTransform> transforms(now, reader.validate_utf8());
@@ -402,12 +376,17 @@ void print_listed(std::ostream& out, const Listed& listed) {
         out << "               ... and " << listed.count - listed.first.size() << " more\n";
 }
 
-void print_report(const Tally& t, const RejectedIds& rejects, std::ostream& out) {
+void print_report(const Tally& t, const RejectedIds& rejects, const engine::RejectTable& table, std::ostream& out) {
     out << "  chats        " << t.chats << " selected, " << t.chats_with_messages << " with messages\n";
     out << "  messages     " << t.rows_expected + t.unstorable << " expected (" << t.unstorable
-        << " that cannot be stored): " << t.present << " present, " << t.in_reject_file << " in the reject file, "
+        << " that cannot be stored): " << t.present << " present, " << t.rejected << " rejected, "
         << t.missing.count << " missing\n";
     print_listed(out, t.missing);
+    if (t.stale.count > 0) {
+        out << "  stale        " << t.stale.count << " rejected messages now derive as storable rows (their chats "
+            << "changed): sluice migrate --resync adds them\n";
+        print_listed(out, t.stale);
+    }
     out << "  unexpected   " << t.unexpected_in_chats.count << " in the selected chats, "
         << t.unexpected_elsewhere.count << " in other chats\n";
     print_listed(out, t.unexpected_in_chats);
@@ -420,12 +399,7 @@ void print_report(const Tally& t, const RejectedIds& rejects, std::ostream& out)
         << "               where the source timestamp was valid (" << t.timestamps_not_compared
         << " sampled rows fell back to the run's time)\n";
     print_listed(out, t.differing);
-    if (rejects.found()) {
-        out << "  reject file  " << rejects.path() << ": " << rejects.lines() << " lines\n";
-    } else {
-        out << "  reject file  " << rejects.path() << " does not exist: the rows it would account for count as "
-            << "missing (give the migration's --reject-file)\n";
-    }
+    out << "  rejects      " << rejects.size() << " in table " << table.qualified_name() << "\n";
 }
 
 }  // namespace
@@ -434,16 +408,21 @@ int verify(const config::RunConfig& cfg, const std::atomic<bool>& stop) {
     auto started = Clock::now();
     engine::Connection conn(cfg.db_url, "verify");
     std::cout << "sluice verify: schema " << engine::quote_ident(cfg.schema) << "\n";
-    require_tables(conn, cfg.schema);
+    const Target target = verified_table(conn, cfg.schema);
+    if (target.build()) {
+        std::cout << "  note         chat_message is not published yet: verifying sluice's build table "
+                  << target.qualified() << "\n";
+    }
     // One snapshot for every lookup, taken by the first query, just before the reader takes its own.
     conn.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    if (!has_chat_id_index(conn, cfg.schema)) {
+    if (!has_chat_id_index(conn, target)) {
         std::cout << "  note         chat_message has no index on chat_id yet (the indexes phase builds it): "
                      "each batch scans the table\n";
     }
-    RejectedIds rejects(cfg.reject_file);
-    Tally t = compare_all(cfg, conn, rejects, stop);
-    print_report(t, rejects, std::cout);
+    const engine::RejectTable table = reject_table(cfg.schema);
+    RejectedIds rejects(conn, table);
+    Tally t = compare_all(cfg, conn, target, rejects, stop);
+    print_report(t, rejects, table, std::cout);
     std::optional<Checkpoint> checkpoint = load_checkpoint(conn, cfg.schema);
     conn.exec("COMMIT");
     if (t.missing.count > 0 && checkpoint && !checkpoint->complete) {
@@ -456,11 +435,11 @@ int verify(const config::RunConfig& cfg, const std::atomic<bool>& stop) {
         return kExitInterrupted;
     }
     if (t.agrees()) {
-        std::cout << "sluice verify: chat_message agrees with chat (" << took << ")\n";
+        std::cout << "sluice verify: " << target.table << " agrees with chat (" << took << ")\n";
         return 0;
     }
-    std::cout << "sluice verify: chat_message does not agree with chat: " << t.missing.count << " missing, "
-              << t.unexpected_in_chats.count + t.unexpected_elsewhere.count << " unexpected, " << t.differing.count
+    std::cout << "sluice verify: " << target.table << " does not agree with chat: " << t.missing.count << " missing, "
+              << t.stale.count << " stale rejects, " << t.unexpected_in_chats.count + t.unexpected_elsewhere.count << " unexpected, " << t.differing.count
               << " differing (" << took << ")\n";
     return 1;
 }

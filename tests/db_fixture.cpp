@@ -189,6 +189,12 @@ std::string copy_out(Connection& c, const std::string& copy_sql) {
     return out;
 }
 
+std::string target_of(Connection& c, const std::string& schema) {
+    const std::string published = qualified(schema, "chat_message");
+    return scalar(c, "SELECT to_regclass($1) IS NOT NULL", {published}) == "t" ? published
+                                                                              : qualified(schema, "sluice_chat_message");
+}
+
 std::string table_fingerprint(Connection& c, const std::string& schema) {
     return scalar(c,
                   "SELECT count(*) || ' rows, md5 ' || coalesce(md5(string_agg(concat_ws('|', quote_nullable(id),"
@@ -197,7 +203,7 @@ std::string table_fingerprint(Connection& c, const std::string& schema) {
                   " quote_nullable(files::text), quote_nullable(sources::text), quote_nullable(embeds::text),"
                   " quote_nullable(done), quote_nullable(status_history::text), quote_nullable(error::text),"
                   " quote_nullable(usage::text)), E'\\n' ORDER BY id)), '') FROM " +
-                      qualified(schema, "chat_message"));
+                      target_of(c, schema));
 }
 
 // ---------------------------------------------------------------- the corpus
@@ -245,12 +251,31 @@ const std::vector<std::string> kColumns = {
     "created_at bigint", "updated_at bigint",
 };
 
+void create_upstream_chat_message(Connection& c, const std::string& schema, bool indexes) {
+    const std::string t = qualified(schema, "chat_message");
+    // As SQLAlchemy emits it for upstream's op.create_table: an unnamed primary key and foreign key.
+    c.exec("CREATE TABLE " + t + " (id TEXT NOT NULL, chat_id TEXT NOT NULL, user_id TEXT, role TEXT NOT NULL,"
+           " parent_id TEXT, content JSON, output JSON, model_id TEXT, files JSON, sources JSON, embeds JSON,"
+           " done BOOLEAN, status_history JSON, error JSON, usage JSON, created_at BIGINT, updated_at BIGINT,"
+           " PRIMARY KEY (id), FOREIGN KEY(chat_id) REFERENCES " + qualified(schema, "chat") + " (id) ON DELETE CASCADE)");
+    if (!indexes) return;
+    for (const char* ix : {"ix_chat_message_chat_id (chat_id)", "ix_chat_message_created_at (created_at)",
+                           "ix_chat_message_model_id (model_id)", "ix_chat_message_user_id (user_id)",
+                           "chat_message_chat_parent_idx (chat_id, parent_id)",
+                           "chat_message_model_created_idx (model_id, created_at)",
+                           "chat_message_user_created_idx (user_id, created_at)"}) {
+        std::string spec = ix;
+        std::size_t paren = spec.find(' ');
+        c.exec("CREATE INDEX " + spec.substr(0, paren) + " ON " + t + spec.substr(paren));
+    }
+}
+
 std::vector<std::string> columns_of(Connection& c, const std::string& schema) {
     return rows(c,
                 "SELECT a.attname || ' ' || format_type(a.atttypid, a.atttypmod) ||"
                 " CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END FROM pg_attribute a"
                 " WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-                {qualified(schema, "chat_message")});
+                {target_of(c, schema)});
 }
 
 std::vector<std::string> indexes_of(Connection& c, const std::string& schema) {
@@ -262,7 +287,7 @@ std::vector<std::string> indexes_of(Connection& c, const std::string& schema) {
                 " CROSS JOIN LATERAL unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)"
                 " JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum"
                 " WHERE x.indrelid = to_regclass($1) GROUP BY i.relname, x.indisunique, x.indisvalid ORDER BY 1",
-                {qualified(schema, "chat_message")});
+                {target_of(c, schema)});
 }
 
 const std::vector<std::string> kPrimaryKeyOnly = {"chat_message_pkey (id) unique"};
@@ -288,7 +313,7 @@ std::string foreign_key_of(Connection& c, const std::string& schema) {
         " || CASE WHEN k.convalidated THEN ', validated' ELSE ', not validated' END"
         " FROM pg_constraint k WHERE k.conrelid = to_regclass($1) AND k.contype = 'f'"
         " AND k.conname = 'chat_message_chat_id_fkey'",
-        {qualified(schema, "chat_message"), qualified(schema, "chat")});
+        {target_of(c, schema), qualified(schema, "chat")});
 }
 
 // ---------------------------------------------------------------- running sluice
@@ -398,8 +423,13 @@ std::vector<RejectLine> read_rejects(const std::string& path) {
     for (std::string raw; std::getline(in, raw);) {
         std::string line = without_surrogate_escapes(raw);
         RejectLine& r = out.emplace_back();
+        // The row comes last and holds source JSON as written, numbers past a double (1e400)
+        // included, which RapidJSON refuses: parse the line without it, check it is an object.
+        const std::size_t at = line.find(",\"row\":{");  // the first: quotes inside strings are escaped
+        if (at == std::string::npos || line.size() < at + 9 || line.compare(line.size() - 2, 2, "}}") != 0) continue;
+        const std::string head = line.substr(0, at) + "}";
         rapidjson::Document d;
-        d.Parse<rapidjson::kParseIterativeFlag>(line.c_str(), line.size());
+        d.Parse<rapidjson::kParseIterativeFlag>(head.c_str(), head.size());
         if (d.HasParseError() || !d.IsObject()) continue;
         auto text = [&](const char* name, std::string& to) {
             if (!d.HasMember(name) || !d[name].IsString()) return false;
@@ -407,8 +437,8 @@ std::vector<RejectLine> read_rejects(const std::string& path) {
             return true;
         };
         r.well_formed = text("id", r.id) && text("chat_id", r.chat_id) && text("sqlstate", r.sqlstate) &&
-                        text("message", r.message) && d.HasMember("row") && d["row"].IsObject();
-        if (r.well_formed) r.row = line.substr(line.find("\"row\":"));
+                        text("message", r.message);
+        if (r.well_formed) r.row = line.substr(at + 1);
     }
     return out;
 }

@@ -53,6 +53,9 @@ std::vector<std::string> rows(Connection& c, const std::string& sql, const Param
 void copy_in(Connection& c, const std::string& copy_sql, const std::string& data);
 std::string copy_out(Connection& c, const std::string& copy_sql);
 
+// chat_message, or before publish sluice's build table (sluice_chat_message), schema-qualified.
+std::string target_of(Connection& c, const std::string& schema);
+
 // Everything the backfill decides, timestamps aside: a run's `now` differs from another's.
 std::string table_fingerprint(Connection& c, const std::string& schema);
 
@@ -81,10 +84,15 @@ std::string message(const std::string& role_json, const std::string& content_jso
 
 // chat_message's columns as "name type [NOT NULL]", in upstream's order.
 extern const std::vector<std::string> kColumns;
+// (columns_of, indexes_of and foreign_key_of look at target_of(): the build table until publish.)
 // Index lists as indexes_of() gives them: after the schema phase, and once all are built.
 extern const std::vector<std::string> kPrimaryKeyOnly;
 extern const std::vector<std::string> kAllIndexes;
 inline constexpr const char* kExpectedForeignKey = "chat_id -> chat(id) on delete cascade, validated";
+
+// chat_message as upstream's migration creates it (SQLAlchemy's DDL: the table with its primary
+// key and foreign key, then the seven indexes), empty; `indexes` false leaves the indexes out.
+void create_upstream_chat_message(Connection& c, const std::string& schema, bool indexes = true);
 
 std::vector<std::string> columns_of(Connection& c, const std::string& schema);
 // "name (col, col) [unique] [invalid]" for every index on chat_message, by name.

@@ -8,7 +8,8 @@ PGHOST, PGPORT, PGUSER), each case gets a database of its own, loaded with the s
 corpus (awkward documents included), and must end with exactly the table and the reject file a
 clean run gives (timestamps that fell back to a run's `now` aside: each run has its own now):
   - kill:      SIGKILL at --kills random moments spread over the whole run (fetch, parse, COPY,
-               commit, index build, FK validation), then a run to the end;
+               commit, index build, FK validation, publish), the reject file deleted after every
+               other kill (it is only an export of the rejects table), then a run to the end;
   - signals:   SIGINT, then SIGTERM on the resumed run, while rows are being written: exit 130,
                "interrupted" and the summary, a consistent checkpoint; a rerun completes;
   - terminate: the writer's and the reader's backends terminated by pg_terminate_backend: sluice
@@ -37,7 +38,7 @@ ROOT = os.path.dirname(HERE)
 GENERATOR = os.path.join(ROOT, "scripts", "gen_openwebui.py")
 SLOW = ["--batch-rows", "2", "--fetch-rows", "8", "--commit-interval", "10ms", "--parse-threads", "2",
         "--progress", "none", "--connect-retries", "8", "--retry-max-wait", "1s"]
-PHASES = ["schema", "backfill", "indexes", "constraints"]
+PHASES = ["schema", "backfill", "indexes", "constraints", "publish"]
 FINGERPRINT = """
     SELECT id, md5(row(chat_id, user_id, role, parent_id, content, output, model_id, files, sources, embeds,
                        done, status_history, error, usage)::text),
@@ -93,6 +94,10 @@ class Case:
                            " AND convalidated").strip()
         return rows, ids, indexes, fk
 
+    def target(self):
+        """chat_message, or before publish sluice's build table."""
+        return psql(self.db, "SELECT coalesce(to_regclass('chat_message'), to_regclass('sluice_chat_message'))").strip()
+
     def committed_messages(self):
         out = psql(self.db, "SELECT messages FROM sluice_checkpoint", check=False).strip()
         return int(out) if out.isdigit() else 0
@@ -135,13 +140,19 @@ def case_kill(args, corpus, tmp, reference, since, clean_seconds):
         running = proc.poll() is None
         proc.kill()
         out, _ = proc.communicate()
+        if landed % 2:  # the reject file is only an export: losing it between runs loses no reject
+            try:
+                os.remove(case.rejects)
+            except FileNotFoundError:
+                pass
         if running:
             landed += 1
             done = [p for p in PHASES if "\n  %s " % p in out]  # phases print a line when they end
             during = PHASES[len(done)] if len(done) < len(PHASES) else "summary"
             phases_hit[during] = phases_hit.get(during, 0) + 1
         else:  # it finished first: start over, so the next kill has a whole run to land in
-            psql(case.db, "DROP TABLE IF EXISTS chat_message, sluice_checkpoint")
+            psql(case.db, "DROP TABLE IF EXISTS chat_message, sluice_chat_message, sluice_checkpoint, sluice_reject;"
+                          " DROP VIEW IF EXISTS ix_chat_message_chat_id")
     final = case.run()
     problems = [] if final.returncode == 0 else ["final run exited %d: %s" % (final.returncode, final.stderr.strip())]
     if landed < args.kills:
@@ -164,7 +175,7 @@ def case_signals(args, corpus, tmp, reference, since, _):
         name = signal.Signals(sig).name
         if proc.returncode != 130 or "interrupted" not in out or "peak memory" not in out:
             problems.append("%s: exit %d, stdout %r" % (name, proc.returncode, out[-200:]))
-        stored = int(psql(case.db, "SELECT count(*) FROM chat_message").strip())
+        stored = int(psql(case.db, "SELECT count(*) FROM %s" % case.target()).strip())
         if stored != case.committed_messages():
             problems.append("after %s the table holds %d rows, the checkpoint says %d" % (
                 name, stored, case.committed_messages()))
@@ -261,15 +272,15 @@ def case_diskfull(args, corpus, tmp, reference, since, _):
         subprocess.run(["chown", "postgres", mount], check=os.geteuid() == 0)
         psql(os.environ["SLUICE_TEST_DB"], "CREATE TABLESPACE %s LOCATION '%s'" % (tablespace, mount))
         first = case.run("--phases", "schema")
-        psql(case.db, "ALTER TABLE chat_message SET TABLESPACE %s" % tablespace)
+        psql(case.db, "ALTER TABLE sluice_chat_message SET TABLESPACE %s" % tablespace)
         full = case.run()
         lines = [l for l in full.stderr.splitlines() if l.strip()]
         if full.returncode != 1 or len(lines) != 1 or "disk is full" not in full.stderr:
             problems.append("disk full: exit %d, stderr %r" % (full.returncode, full.stderr[-300:]))
-        stored = int(psql(case.db, "SELECT count(*) FROM chat_message").strip())
+        stored = int(psql(case.db, "SELECT count(*) FROM sluice_chat_message").strip())
         if stored != case.committed_messages():
             problems.append("the table holds %d rows, the checkpoint says %d" % (stored, case.committed_messages()))
-        psql(case.db, "ALTER TABLE chat_message SET TABLESPACE pg_default")
+        psql(case.db, "ALTER TABLE sluice_chat_message SET TABLESPACE pg_default")
         final = case.run()
         if first.returncode != 0 or final.returncode != 0:
             problems.append("runs with room exited %d and %d: %s" % (first.returncode, final.returncode,
@@ -277,7 +288,7 @@ def case_diskfull(args, corpus, tmp, reference, since, _):
         problems += compare(case, reference, since)
         said = lines[0][:110] if lines else ""
     finally:
-        psql(case.db, "ALTER TABLE IF EXISTS chat_message SET TABLESPACE pg_default", check=False)
+        psql(case.db, "ALTER TABLE IF EXISTS sluice_chat_message SET TABLESPACE pg_default", check=False)
         psql(os.environ["SLUICE_TEST_DB"], "DROP DATABASE IF EXISTS %s" % case.name, check=False)
         psql(os.environ["SLUICE_TEST_DB"], "DROP TABLESPACE IF EXISTS %s" % tablespace, check=False)
         subprocess.run(["umount", mount], check=False)

@@ -127,7 +127,8 @@ TEST_CASE("a batch with bad rows keeps all its good rows and rejects only the ba
     }
     Run schema = migrate(db, dir.file("rejects.jsonl"), {"--phases", "schema"});
     REQUIRE_MESSAGE(schema.status == 0, "the schema phase failed: " << schema.said());
-    db.sql().exec(R"(ALTER TABLE chat_message ADD CONSTRAINT no_x CHECK (content::text <> '"poison"'))");
+    const std::string target = target_of(db.sql(), "public");
+    db.sql().exec("ALTER TABLE " + target + R"( ADD CONSTRAINT no_x CHECK (content::text <> '"poison"'))");
     Run run = migrate(db, dir.file("rejects.jsonl"), {"--phases", "backfill", "--batch-rows", batch_rows});
     INFO("sluice said:\n" << run.said());
     REQUIRE_MESSAGE(run.status == 0, "a backfill with rows the table refuses must still succeed");
@@ -144,7 +145,7 @@ TEST_CASE("a batch with bad rows keeps all its good rows and rejects only the ba
     CHECK_MESSAGE(rejects.size() == poisoned.size(), "the reject file does not hold one line per poisoned row");
     CHECK_MESSAGE(all_of(rejects, [](const RejectLine& r) { return r.well_formed; }),
                   "a reject line lacks id, chat_id, sqlstate, message or row");
-    std::vector<std::string> stored = rows(db.sql(), "SELECT id FROM chat_message ORDER BY id");
+    std::vector<std::string> stored = rows(db.sql(), "SELECT id FROM " + target + " ORDER BY id");
     CHECK_MESSAGE(std::set<std::string>(stored.begin(), stored.end()) == expected,
                   "good rows of a batch with bad rows were lost (or bad rows stored)");
     Summary s = summary_of(run);
@@ -187,11 +188,12 @@ TEST_CASE("a target that already holds some rows completes with them counted as 
                     "the source migration failed");
     TestDatabase db;
     load_corpus(db);
-    Run schema = migrate(db, dir.file("rejects.jsonl"), {"--phases", "schema"});
-    REQUIRE_MESSAGE(schema.status == 0, "the schema phase failed: " << schema.said());
-    // An upstream run that died part way: rows spread over the whole id range, and no checkpoint.
+    // A table upstream made and left part filled (stamped past, as Open WebUI's advice goes): rows
+    // spread over the whole id range, and no checkpoint.
+    create_upstream_chat_message(db.sql(), "public");
     copy_in(db.sql(), "COPY chat_message FROM STDIN",
-            copy_out(source.sql(), "COPY (SELECT * FROM chat_message WHERE abs(hashtext(id)) % 10 < 3) TO STDOUT"));
+            copy_out(source.sql(), "COPY (SELECT * FROM " + target_of(source.sql(), "public") +
+                                       " WHERE abs(hashtext(id)) % 10 < 3) TO STDOUT"));
     long long preinserted = number(db.sql(), "SELECT count(*) FROM chat_message");
     REQUIRE_MESSAGE(preinserted > 100, "too few rows pre-inserted to test anything");
     Run run = migrate(db, dir.file("rejects.jsonl"));
@@ -208,7 +210,7 @@ TEST_CASE("a target that already holds some rows completes with them counted as 
     check_upstream_shape(db.sql(), "public");
 }
 
-TEST_CASE("phases run one at a time: table with its key only, then rows, then indexes, then the foreign key") {
+TEST_CASE("phases run one at a time: table with its key only, then rows, then indexes, then the foreign key, then publish") {
     TestDatabase db;
     TempDir dir;
     load_corpus(db);
@@ -227,11 +229,14 @@ TEST_CASE("phases run one at a time: table with its key only, then rows, then in
     CHECK_MESSAGE(joined(indexes_of(db.sql(), "public")) == joined(kPrimaryKeyOnly),
                   "the schema phase made more than the primary key");
     CHECK_MESSAGE(foreign_key_of(db.sql(), "public").empty(), "the schema phase added the foreign key");
-    CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM chat_message") == 0, "the schema phase wrote rows");
+    const std::string build = "public.sluice_chat_message";
+    CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM " + build) == 0, "the schema phase wrote rows");
+    CHECK_MESSAGE(scalar(db.sql(), "SELECT to_regclass('public.chat_message')").empty(),
+                  "the schema phase made chat_message visible before it is complete");
 
     Run backfill = migrate(db, rejects, {"--phases", "backfill"});
     REQUIRE_MESSAGE(backfill.status == 0, "the backfill phase failed: " << backfill.said());
-    CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM chat_message") == summary_of(backfill).written,
+    CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM " + build) == summary_of(backfill).written,
                   "the backfill phase did not write the rows it counted");
     CHECK_MESSAGE(joined(indexes_of(db.sql(), "public")) == joined(kPrimaryKeyOnly),
                   "the backfill phase built indexes");
@@ -243,28 +248,40 @@ TEST_CASE("phases run one at a time: table with its key only, then rows, then in
     CHECK_MESSAGE(foreign_key_of(db.sql(), "public").empty(), "the index phase added the foreign key");
 
     // A row whose chat is gone (deleted after the backfill read it): the constraint phase removes it.
-    db.sql().exec("INSERT INTO chat_message (id, chat_id, role) VALUES ('orphan-1', 'no such chat', 'user')");
+    db.sql().exec("INSERT INTO " + build + " (id, chat_id, role) VALUES ('orphan-1', 'no such chat', 'user')");
     Run constraints = migrate(db, rejects, {"--phases", "constraints"});
     INFO("constraints said:\n" << constraints.said());
     REQUIRE_MESSAGE(constraints.status == 0, "the constraint phase failed");
     CHECK_MESSAGE(foreign_key_of(db.sql(), "public") == kExpectedForeignKey, "the constraint phase left no valid FK");
-    CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM chat_message WHERE id = 'orphan-1'") == 0,
+    CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM " + build + " WHERE id = 'orphan-1'") == 0,
                   "the orphaned row survived the constraint phase");
     CHECK_MESSAGE(says(constraints, "deleted 1 rows"), "the constraint phase did not report the orphan it deleted");
+    CHECK_MESSAGE(scalar(db.sql(), "SELECT to_regclass('public.chat_message')").empty(),
+                  "chat_message appeared before the publish phase");
+
+    Run publish = migrate(db, rejects, {"--phases", "publish"});
+    INFO("publish said:\n" << publish.said());
+    REQUIRE_MESSAGE(publish.status == 0, "the publish phase failed");
+    CHECK_MESSAGE(scalar(db.sql(), "SELECT to_regclass('public.sluice_chat_message')").empty(),
+                  "the build table is still there after publish");
+    check_upstream_shape(db.sql(), "public");
+    CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM chat_message") == summary_of(backfill).written,
+                  "chat_message does not hold the rows the backfill wrote");
 }
 
-TEST_CASE("phases given in any order run in the order schema, backfill, indexes, constraints") {
+TEST_CASE("phases given in any order run in the order schema, backfill, indexes, constraints, publish") {
     TestDatabase db;
     TempDir dir;
     load_corpus(db);
-    Run run = migrate(db, dir.file("rejects.jsonl"), {"--phases", "constraints,indexes,backfill,schema"});
+    Run run = migrate(db, dir.file("rejects.jsonl"), {"--phases", "publish,constraints,indexes,backfill,schema"});
     INFO("sluice said:\n" << run.said());
     REQUIRE_MESSAGE(run.status == 0, "migrate with shuffled phases failed");
     auto at = [&](const char* phase) { return run.out.find(std::string("  ") + phase + " "); };
     CHECK_MESSAGE(at("schema") < at("backfill"), "schema did not run before backfill");
     CHECK_MESSAGE(at("backfill") < at("indexes"), "backfill did not run before the indexes");
     CHECK_MESSAGE(at("indexes") < at("constraints"), "the indexes were not built before the constraint");
-    CHECK_MESSAGE(at("constraints") != std::string::npos, "the constraint phase did not run");
+    CHECK_MESSAGE(at("constraints") < at("publish"), "publish did not come last");
+    CHECK_MESSAGE(at("publish") != std::string::npos, "the publish phase did not run");
     check_upstream_shape(db.sql(), "public");
 }
 
@@ -343,9 +360,10 @@ TEST_CASE("a rerun after a crash resumes from the checkpoint and ends with the r
             ++kept;
         for (std::size_t i = kept; i < lines.size(); ++i)
             REQUIRE_MESSAGE(lines[i].chat_id > middle, "the reject file is not in chat order: cannot cut it at a chat");
-        db.sql().exec("DELETE FROM chat_message WHERE chat_id > $1", {middle});
+        db.sql().exec("DELETE FROM sluice_chat_message WHERE chat_id > $1", {middle});
+        db.sql().exec("DELETE FROM sluice_reject WHERE chat_id > $1", {middle});
         db.sql().exec(std::string("UPDATE sluice_checkpoint SET complete = false, last_chat_id = $1,"
-                                  " messages = (SELECT count(*) FROM chat_message), rejected = $2,"
+                                  " messages = (SELECT count(*) FROM sluice_chat_message), rejected = $2,"
                                   " chats = (SELECT count(*) FROM chat WHERE ") +
                           kSelected + " AND id <= $1)",
                       {middle, std::to_string(kept)});

@@ -65,19 +65,24 @@ TEST_CASE("--stamp-alembic refuses an unfinished migration and any other revisio
     TestDatabase db;
     load_corpus(db);
     TempDir tmp;
-    Run partial = migrate(db, tmp.file("r.jsonl"), {"--phases", "schema,backfill", "--stamp-alembic"});
+    Run partial = migrate(db, tmp.file("r.jsonl"), {"--phases", "schema,backfill,publish", "--stamp-alembic"});
     CHECK_MESSAGE(partial.status == 1, partial.said());
     CHECK_MESSAGE(partial.error_lines().size() == 1, partial.said());
-    CHECK_MESSAGE(partial.said().find("not stamping") != std::string::npos,
+    CHECK_MESSAGE(partial.said().find("not publishing") != std::string::npos,
                   "the refusal does not say why: " << partial.said());
     CHECK_MESSAGE(alembic(db) == kBefore, "an unfinished migration was stamped");
+    CHECK_MESSAGE(scalar(db.sql(), "SELECT to_regclass('chat_message')").empty(), "an unfinished table was published");
 
-    db.sql().exec("UPDATE alembic_version SET version_num = 'c0ffee000000'");
-    Run other = migrate(db, tmp.file("r.jsonl"), {"--stamp-alembic"});
+    TestDatabase other_db;
+    load_corpus(other_db);
+    other_db.sql().exec("UPDATE alembic_version SET version_num = 'c0ffee000000'");
+    Run other = migrate(other_db, tmp.file("r.jsonl"), {"--stamp-alembic"});
     CHECK_MESSAGE(other.status == 1, other.said());
     CHECK_MESSAGE(other.said().find("'c0ffee000000'") != std::string::npos,
                   "the refusal does not name what it found: " << other.said());
-    CHECK_MESSAGE(alembic(db) == "c0ffee000000", "sluice changed a revision it does not own");
+    CHECK_MESSAGE(alembic(other_db) == "c0ffee000000", "sluice changed a revision it does not own");
+    CHECK_MESSAGE(number(other_db.sql(), "SELECT count(*) FROM pg_class WHERE relname LIKE 'sluice%'") == 0,
+                  "sluice wrote before refusing a revision it would not stamp");
 }
 
 TEST_CASE("a user without CREATE on the schema gets one line naming the missing privilege") {

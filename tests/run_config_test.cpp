@@ -104,7 +104,10 @@ TEST_CASE("migrate with only a database takes every default") {
     CHECK_MESSAGE(c.commit_interval.bytes == (4u << 20), "commit-interval size default");
     CHECK_MESSAGE(c.reject_file == "sluice-rejects.jsonl", "reject-file default");
     CHECK_MESSAGE(!c.max_rejects, "max-rejects should be unset: any number of rejects is not a failure");
-    CHECK_MESSAGE(c.phases.size() == 4, "all four phases should run by default");
+    CHECK_MESSAGE(c.phases.size() == 5, "all five phases should run by default, publish last");
+    CHECK_MESSAGE(c.phases.back() == Phase::publish, "publish should be the last phase");
+    CHECK_MESSAGE(!c.resync, "resync must be off unless asked for");
+    CHECK_MESSAGE(c.wait_for_lock.count() == 0, "a second run refuses at once unless --wait-for-lock is given");
     CHECK_MESSAGE(c.progress == ProgressStyle::automatic, "progress default");
     CHECK_MESSAGE(!c.stamp_alembic, "stamp-alembic must be off unless asked for");
     CHECK_MESSAGE(c.connect_retries == 5, "connect-retries default");
@@ -131,10 +134,10 @@ TEST_CASE("--version asks for the version, and version_text names sluice and a n
     CHECK_MESSAGE(std::any_of(text.begin(), text.end(), ::isdigit), "no version number in: " << text);
 }
 
-TEST_CASE("no command asks the user to pick migrate or verify") {
+TEST_CASE("no command asks the user to pick one of the commands") {
     for (const auto& args : std::vector<std::vector<std::string>>{{}, {"--db", some_db}}) {
         const std::string error = refusal(args);
-        CHECK_MESSAGE(contains(error, "pick migrate or verify"), "got: " << error);
+        CHECK_MESSAGE(contains(error, "pick migrate, verify, rejects or cleanup"), "got: " << error);
         CHECK_MESSAGE(contains(error, "--help"), "should point at --help: " << error);
     }
 }
@@ -142,7 +145,7 @@ TEST_CASE("no command asks the user to pick migrate or verify") {
 TEST_CASE("an unknown command is named and the real ones offered") {
     const std::string error = refusal({"migrat", "--db", some_db});
     CHECK_MESSAGE(contains(error, "'migrat'"), "the word is not named: " << error);
-    CHECK_MESSAGE(contains(error, "migrate or verify"), "the commands are not offered: " << error);
+    CHECK_MESSAGE(contains(error, "migrate, verify, rejects or cleanup"), "the commands are not offered: " << error);
 }
 
 TEST_CASE("a stray word after the command is named") {
@@ -345,11 +348,11 @@ TEST_CASE("a config file sets options by their long names, flags included") {
     TempDir dir;
     const std::string file =
         dir.write("ok.conf", "# a comment\ndb = " + some_db +
-                                 "\nstamp-alembic = 1\nphases = backfill\ncommit-interval = 2s\n");
+                                 "\nstamp-alembic = 1\nphases = backfill,publish\ncommit-interval = 2s\n");
     const RunConfig c = parse_with({"verify", "--config", file});
     CHECK_MESSAGE(c.db_url == some_db, "db from the file: " << c.db_url);
     CHECK_MESSAGE(c.stamp_alembic, "stamp-alembic = 1 in the file");
-    CHECK_MESSAGE(c.phases == std::vector<Phase>{Phase::backfill}, "phases from the file");
+    CHECK_MESSAGE(c.phases == (std::vector<Phase>{Phase::backfill, Phase::publish}), "phases from the file");
     CHECK_MESSAGE(c.commit_interval.every == 2s, "commit-interval from the file");
 }
 
@@ -491,6 +494,21 @@ TEST_CASE("redact_password hides the password of a keyword string, quoted or not
 }
 
 // ---- phases, commit interval, sizes ---------------------------------------------------------
+
+TEST_CASE("--stamp-alembic without the publish phase is refused: the stamp goes with the publish") {
+    const std::string why = refusal({"migrate", "--db", some_db, "--stamp-alembic", "--phases", "schema,backfill"});
+    CHECK_MESSAGE(contains(why, "add publish to --phases"), "refused with: " << why);
+}
+
+TEST_CASE("rejects and cleanup are commands; --wait-for-lock takes a duration") {
+    CHECK_MESSAGE(parse_with({"rejects", "--db", some_db, "--output", "r.jsonl"}).command == Command::rejects,
+                  "rejects is a command");
+    CHECK_MESSAGE(parse_with({"rejects", "--db", some_db, "--output", "r.jsonl"}).output == "r.jsonl", "--output");
+    CHECK_MESSAGE(parse_with({"cleanup", "--db", some_db}).command == Command::cleanup, "cleanup is a command");
+    CHECK_MESSAGE(parse_with({"migrate", "--db", some_db, "--wait-for-lock", "2min"}).wait_for_lock == 120s,
+                  "--wait-for-lock 2min");
+    CHECK_MESSAGE(parse_with({"migrate", "--db", some_db, "--resync"}).resync, "--resync is a flag");
+}
 
 TEST_CASE("--phases keeps the order the phases run in and drops repeats") {
     const auto phases = [](const std::string& list) {

@@ -1,6 +1,7 @@
 // `sluice verify` end to end against a real PostgreSQL (see db_fixture.h): after a migration it
-// agrees; rows deleted, added or altered afterwards are named; the reject file accounts for the
-// rows the migration could not store; and it never writes.
+// agrees; rows deleted, added or altered afterwards are named; the rejects table accounts for
+// the rows the migration could not store, and a reject whose chat has changed since is stale;
+// and it never writes.
 #include <doctest/doctest.h>
 
 #include <cstdio>
@@ -21,7 +22,7 @@ namespace {
 struct Report {
     bool found = false;
     long long chats = 0, with_messages = 0;
-    long long expected = 0, unstorable = 0, present = 0, in_reject_file = 0, missing = 0;
+    long long expected = 0, unstorable = 0, present = 0, rejected = 0, missing = 0;
     long long unexpected_in_chats = 0, unexpected_elsewhere = 0;
     long long sampled = 0, differ = 0;
 };
@@ -29,7 +30,7 @@ struct Report {
 Report report_of(const Run& run) {
     static const std::regex chats(R"(chats +(\d+) selected, (\d+) with messages)");
     static const std::regex messages(
-        R"((\d+) expected \((\d+) that cannot be stored\): (\d+) present, (\d+) in the reject file, (\d+) missing)");
+        R"((\d+) expected \((\d+) that cannot be stored\): (\d+) present, (\d+) rejected, (\d+) missing)");
     static const std::regex unexpected(R"(unexpected +(\d+) in the selected chats, (\d+) in other chats)");
     static const std::regex sample(R"(sample +(\d+) rows compared[^\n]*: (\d+) differ\n)");
     std::smatch c, m, u, s;
@@ -39,7 +40,7 @@ Report report_of(const Run& run) {
     if (!r.found) return r;
     auto n = [](const std::ssub_match& v) { return std::stoll(v.str()); };
     r.chats = n(c[1]), r.with_messages = n(c[2]);
-    r.expected = n(m[1]), r.unstorable = n(m[2]), r.present = n(m[3]), r.in_reject_file = n(m[4]), r.missing = n(m[5]);
+    r.expected = n(m[1]), r.unstorable = n(m[2]), r.present = n(m[3]), r.rejected = n(m[4]), r.missing = n(m[5]);
     r.unexpected_in_chats = n(u[1]), r.unexpected_elsewhere = n(u[2]);
     r.sampled = n(s[1]), r.differ = n(s[2]);
     return r;
@@ -62,8 +63,9 @@ struct Migrated {
     Run verify(const std::vector<std::string>& more = {}) { return sluice::testing::verify(db, rejects, more); }
 };
 
+// Before publish verify checks the build table, and says so in its last line.
 bool agrees(const Run& run) {
-    return says(run, "sluice verify: chat_message agrees with chat");
+    return says(run, "chat_message agrees with chat");
 }
 
 // Chats c1 (50 messages, m00..m49) and c2 (a, b): the sample is row 0 (c1-m00) and row 50 (c2-a).
@@ -106,11 +108,11 @@ TEST_CASE("verify after a clean migration agrees, exits 0, counts what migrate w
     REQUIRE_MESSAGE(r.found, "the report lacks its chats, messages, unexpected or sample line");
     CHECK_MESSAGE(r.chats == number(m.db.sql(), std::string("SELECT count(*) FROM chat WHERE ") + kSelected),
                   "'selected' is not the number of chats the reader selects");
-    CHECK_MESSAGE(r.with_messages == number(m.db.sql(), "SELECT count(DISTINCT chat_id) FROM chat_message"),
+    CHECK_MESSAGE(r.with_messages == number(m.db.sql(), "SELECT count(DISTINCT chat_id) FROM sluice_chat_message"),
                   "'with messages' is not the number of chats that have rows");
     CHECK_MESSAGE(r.present == m.summary.written, "'present' is not the number of rows migrate wrote");
-    CHECK_MESSAGE(r.in_reject_file == m.summary.rejected, "'in the reject file' is not the number migrate rejected");
-    CHECK_MESSAGE(r.expected == r.present + r.in_reject_file, "expected is not present + rejected");
+    CHECK_MESSAGE(r.rejected == m.summary.rejected, "'rejected' is not the number migrate rejected");
+    CHECK_MESSAGE(r.expected == r.present + r.rejected, "expected is not present + rejected");
     CHECK_MESSAGE(r.missing == 0, "a clean migration has missing rows");
     CHECK_MESSAGE(r.unexpected_in_chats + r.unexpected_elsewhere == 0, "a clean migration has unexpected rows");
     long long rows = r.expected - r.unstorable;
@@ -133,9 +135,9 @@ TEST_CASE("verify before the indexes are built still agrees, and says why it may
 
 TEST_CASE("rows deleted after the migration are named as missing, and verify exits 1") {
     Migrated m;
-    std::vector<std::string> deleted = rows(m.db.sql(), "SELECT id FROM chat_message ORDER BY id OFFSET 100 LIMIT 3");
+    std::vector<std::string> deleted = rows(m.db.sql(), "SELECT id FROM sluice_chat_message ORDER BY id OFFSET 100 LIMIT 3");
     REQUIRE_MESSAGE(deleted.size() == 3, "the corpus has too few rows to delete three");
-    m.db.sql().exec("DELETE FROM chat_message WHERE id = ANY($1::text[])",
+    m.db.sql().exec("DELETE FROM sluice_chat_message WHERE id = ANY($1::text[])",
                     {"{" + deleted[0] + "," + deleted[1] + "," + deleted[2] + "}"});
     Run run = m.verify();
     INFO("verify said:\n" << run.said());
@@ -168,7 +170,7 @@ TEST_CASE("a row that migrate did not write is reported as unexpected, whether i
         where = "other";
     }
     INFO("the stray row's chat: " << chat_id);
-    m.db.sql().exec("INSERT INTO chat_message (id, chat_id, role) VALUES ('stray-1', $1, 'user')", {chat_id});
+    m.db.sql().exec("INSERT INTO sluice_chat_message (id, chat_id, role) VALUES ('stray-1', $1, 'user')", {chat_id});
     Run run = m.verify();
     INFO("verify said:\n" << run.said());
     CHECK_MESSAGE(run.status == 1, "verify with a stray row did not exit 1");
@@ -187,30 +189,30 @@ TEST_CASE("a sampled row whose content was altered is reported with the column t
     load_two_chats(db);
     Run migrated = migrate(db, dir.file("rejects.jsonl"), {"--phases", "schema,backfill"});
     REQUIRE_MESSAGE(migrated.status == 0, "the migration failed: " << migrated.said());
-    REQUIRE_MESSAGE(scalar(db.sql(), "SELECT content::text FROM chat_message WHERE id = 'c1-m00'") == kFirstContent,
+    REQUIRE_MESSAGE(scalar(db.sql(), "SELECT content::text FROM sluice_chat_message WHERE id = 'c1-m00'") == kFirstContent,
                     "sluice did not store the content verbatim, which this test assumes");
     std::string id, column, sql;
     bool differs = true;
     SUBCASE("a JSON value changed") {
         id = "c1-m00", column = "content";
-        sql = R"(UPDATE chat_message SET content = '{"text":"cafe","n":[1,2.50,1e2],"dup":2}' WHERE id = 'c1-m00')";
+        sql = R"(UPDATE sluice_chat_message SET content = '{"text":"cafe","n":[1,2.50,1e2],"dup":2}' WHERE id = 'c1-m00')";
     }
     SUBCASE("JSON keys reordered") {
         id = "c1-m00", column = "content";
-        sql = R"(UPDATE chat_message SET content = '{"n":[1,2.50,1e2],"text":"café","dup":2}' WHERE id = 'c1-m00')";
+        sql = R"(UPDATE sluice_chat_message SET content = '{"n":[1,2.50,1e2],"text":"café","dup":2}' WHERE id = 'c1-m00')";
     }
     SUBCASE("a text column of the fiftieth row changed") {
         id = "c2-a", column = "role";
-        sql = "UPDATE chat_message SET role = 'user' WHERE id = 'c2-a'";
+        sql = "UPDATE sluice_chat_message SET role = 'user' WHERE id = 'c2-a'";
     }
     SUBCASE("a valid timestamp changed") {
         id = "c1-m00", column = "created_at";
-        sql = "UPDATE chat_message SET created_at = created_at + 1 WHERE id = 'c1-m00'";
+        sql = "UPDATE sluice_chat_message SET created_at = created_at + 1 WHERE id = 'c1-m00'";
     }
     SUBCASE("JSON written again as Python writes it: same meaning, other bytes") {
         differs = false;
         sql =
-            R"(UPDATE chat_message SET content = CASE id WHEN 'c1-m00' THEN)"
+            R"(UPDATE sluice_chat_message SET content = CASE id WHEN 'c1-m00' THEN)"
             R"( '{"text": "café", "n": [1, 2.5, 100.0], "dup": 2}' ELSE '{"s": "\ud800", "deep": [[[[ 1 ]]]]}' END::json)"
             R"( WHERE id IN ('c1-m00', 'c2-a'))";
     }
@@ -233,7 +235,7 @@ TEST_CASE("a sampled row whose content was altered is reported with the column t
 
 TEST_CASE("every sampled row of a corpus altered after the migration is counted as differing") {
     Migrated m;
-    m.db.sql().exec(R"(UPDATE chat_message SET usage = '{"tampered":true}')");
+    m.db.sql().exec(R"(UPDATE sluice_chat_message SET usage = '{"tampered":true}')");
     Run run = m.verify();
     INFO("verify said:\n" << run.said());
     CHECK_MESSAGE(run.status == 1, "verify of a tampered table did not exit 1");
@@ -244,7 +246,7 @@ TEST_CASE("every sampled row of a corpus altered after the migration is counted 
     CHECK_MESSAGE(says(run, "(usage)"), "the report does not name the usage column");
 }
 
-TEST_CASE("rows the migration rejected are accounted for by its reject file, and missing without it") {
+TEST_CASE("rows the migration rejected are accounted for by the rejects table, and missing without their record") {
     TestDatabase db;
     TempDir dir;
     const std::string rejects = dir.file("rejects.jsonl");
@@ -255,47 +257,73 @@ TEST_CASE("rows the migration rejected are accounted for by its reject file, and
     insert_chat(db, "c3", chat_of({{"a", ok}, {"bad", message(R"("user")", R"("poison")")}}));
     Run schema = migrate(db, rejects, {"--phases", "schema"});
     REQUIRE_MESSAGE(schema.status == 0, "the schema phase failed: " << schema.said());
-    db.sql().exec(R"(ALTER TABLE chat_message ADD CONSTRAINT no_x CHECK (content::text <> '"poison"'))");
+    db.sql().exec(R"(ALTER TABLE sluice_chat_message ADD CONSTRAINT no_x CHECK (content::text <> '"poison"'))");
     Run backfill = migrate(db, rejects, {"--phases", "backfill"});
     REQUIRE_MESSAGE(backfill.status == 0, "the backfill failed: " << backfill.said());
     REQUIRE_MESSAGE(summary_of(backfill).rejected == 3, "the migration did not reject the 3 rows this test needs");
 
-    SUBCASE("with the reject file") {
+    SUBCASE("with every reject in the table, whatever the reject file says") {
+        REQUIRE_MESSAGE(std::remove(rejects.c_str()) == 0, "cannot delete the reject file");
         Run run = verify(db, rejects);
         INFO("verify said:\n" << run.said());
-        CHECK_MESSAGE(run.status == 0, "verify with every reject in the reject file did not exit 0");
+        CHECK_MESSAGE(run.status == 0, "verify with every reject in the rejects table did not exit 0");
         Report r = report_of(run);
         REQUIRE_MESSAGE(r.found, "the report lacks its counts");
-        CHECK_MESSAGE(r.in_reject_file == 3, "the 3 rejected rows are not accounted for by the reject file");
+        CHECK_MESSAGE(r.rejected == 3, "the 3 rejected rows are not accounted for by the rejects table");
         CHECK_MESSAGE(r.unstorable == 2, "the 2 messages no text column can hold are not counted as unstorable");
         CHECK_MESSAGE(r.present == 4, "the 4 stored rows are not all present");
-        CHECK_MESSAGE(r.missing == 0, "a row is missing although the reject file accounts for every reject");
+        CHECK_MESSAGE(r.missing == 0, "a row is missing although the rejects table accounts for every reject");
     }
-    SUBCASE("with a reject file that lacks a line") {
-        const std::string partial = dir.file("partial.jsonl");
-        std::istringstream all(slurp(rejects));
-        std::ofstream out(partial, std::ios::binary);
-        for (std::string line; std::getline(all, line);)
-            if (line.find("\"c3-bad\"") == std::string::npos) out << line << "\n";
-        out.close();
-        REQUIRE_MESSAGE(out.good(), "cannot write the partial reject file");
-        Run run = verify(db, partial);
+    SUBCASE("with a reject deleted from the table") {
+        db.sql().exec("DELETE FROM sluice_reject WHERE id = 'c3-bad'");
+        Run run = verify(db, rejects);
         INFO("verify said:\n" << run.said());
-        CHECK_MESSAGE(run.status == 1, "a rejected row missing from the reject file did not make verify exit 1");
+        CHECK_MESSAGE(run.status == 1, "a rejected row missing from the rejects table did not make verify exit 1");
         Report r = report_of(run);
-        CHECK_MESSAGE(r.missing == 1, "the row the reject file lacks is not counted as missing");
-        CHECK_MESSAGE(r.in_reject_file == 2, "the two rejects the file holds are not accounted for");
-        CHECK_MESSAGE(says(run, "\"c3-bad\""), "the report does not name the row the reject file lacks");
+        CHECK_MESSAGE(r.missing == 1, "the row the rejects table lacks is not counted as missing");
+        CHECK_MESSAGE(r.rejected == 2, "the two rejects the table holds are not accounted for");
+        CHECK_MESSAGE(says(run, "\"c3-bad\""), "the report does not name the row the rejects table lacks");
     }
-    SUBCASE("with a reject file that does not exist") {
-        Run run = verify(db, dir.file("no-such-file.jsonl"));
+    SUBCASE("with a chat fixed by hand since: its reject is stale until --resync adds the row") {
+        db.sql().exec("UPDATE chat SET chat = $1 WHERE id = 'c1'",
+                      {chat_of({{"a", ok}, {"obj", message(R"("user")", R"("x")")}, {"b", ok}})});
+        Run run = verify(db, rejects);
         INFO("verify said:\n" << run.said());
-        CHECK_MESSAGE(run.status == 1, "rejected rows without a reject file did not make verify exit 1");
-        CHECK_MESSAGE(says(run, "does not exist"), "the report does not say that the reject file does not exist");
+        CHECK_MESSAGE(run.status == 1, "a stale reject did not make verify exit 1");
+        CHECK_MESSAGE(says(run, "1 rejected messages now derive as storable rows"), "the stale reject is not reported");
+        CHECK_MESSAGE(says(run, "\"c1-obj\""), "the report does not name the stale reject");
+        CHECK_MESSAGE(says(run, "--resync"), "the report does not say what to do about it");
         Report r = report_of(run);
-        CHECK_MESSAGE(r.missing == 3, "without a reject file the 3 rejects are not counted as missing");
-        CHECK_MESSAGE(r.in_reject_file == 0, "without a reject file some rejects were still accounted for");
+        CHECK_MESSAGE(r.rejected == 2, "the stale reject was counted as accounted for");
+
+        Run plain = migrate(db, rejects, {"--phases", "backfill"});
+        CHECK_MESSAGE(says(plain, "already complete"), "a rerun without --resync did not find the backfill complete");
+        Run resync = migrate(db, rejects, {"--phases", "backfill", "--resync"});
+        INFO("resync said:\n" << resync.said());
+        REQUIRE_MESSAGE(resync.status == 0, "migrate --resync failed");
+        Summary s = summary_of(resync);
+        CHECK_MESSAGE(s.written == 1, "--resync did not add exactly the fixed message");
+        CHECK_MESSAGE(s.present == 4, "--resync did not count the rows already there as present");
+        CHECK_MESSAGE(s.rejected == 2, "--resync did not keep exactly the rejects that still stand");
+        CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM sluice_reject") == 2, "the rejects table was not renewed");
+        Run after = verify(db, rejects);
+        INFO("verify after --resync said:\n" << after.said());
+        CHECK_MESSAGE(after.status == 0, "verify after --resync did not agree");
     }
+}
+
+TEST_CASE("--resync adds rows deleted by hand after a complete run") {
+    Migrated m;
+    std::vector<std::string> deleted = rows(m.db.sql(), "SELECT id FROM sluice_chat_message ORDER BY id LIMIT 5");
+    m.db.sql().exec("DELETE FROM sluice_chat_message WHERE id IN (SELECT id FROM sluice_chat_message ORDER BY id LIMIT 5)");
+    Run run = migrate(m.db, m.rejects, {"--phases", "backfill", "--resync"});
+    INFO("resync said:\n" << run.said());
+    REQUIRE_MESSAGE(run.status == 0, "migrate --resync failed");
+    Summary s = summary_of(run);
+    CHECK_MESSAGE(s.written == 5, "--resync did not write exactly the 5 deleted rows");
+    CHECK_MESSAGE(s.present == m.summary.written - 5, "--resync did not count the rest as already present");
+    CHECK_MESSAGE(s.rejected == m.summary.rejected, "--resync changed the rejects");
+    CHECK_MESSAGE(m.verify().status == 0, "verify does not agree after --resync");
 }
 
 TEST_CASE("verify on a database that was not migrated ends with one line that says what to do") {

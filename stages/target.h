@@ -1,0 +1,50 @@
+// The table the phases work on, and the schema phase that chooses it (SPEC §3).
+//
+// When chat_message does not exist, sluice builds it under a name of its own (the build table)
+// and publishes it as chat_message only when it is complete, so Open WebUI, whose migration
+// skips itself once chat_message exists, never sees a partial table. Until the indexes phase
+// builds the real index, a placeholder view holds the name ix_chat_message_chat_id: upstream's
+// migration, started meanwhile, creates its own chat_message and then fails on that index name,
+// so its one transaction rolls back and alembic_version stays where it was. (Its primary key
+// would not clash: PostgreSQL renames an implicitly named key that is taken.)
+//
+// When chat_message exists (upstream's interrupted run, a restore, an earlier publish), sluice
+// completes it in place.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "engine/pg.h"
+
+namespace sluice::stages {
+
+inline constexpr const char* kChatMessage = "chat_message";
+inline constexpr const char* kBuildTable = "sluice_chat_message";
+inline constexpr const char* kReservedIndex = "ix_chat_message_chat_id";
+
+struct Target {
+    std::string schema;
+    std::string table;  // kChatMessage, or kBuildTable until publish
+    bool build() const { return table == kBuildTable; }
+    std::string qualified() const { return engine::qualified(schema, table); }
+};
+
+// Checks that <schema>.chat exists, then: chat_message exists → it is the target (its shape
+// checked; a build table beside it is dropped, with the backfill state that went with it);
+// else the build table, created with its primary key and the placeholder when absent. Throws
+// std::runtime_error with what differs and what to do. `what` gets a sentence for the log.
+Target prepare_target(engine::Connection& conn, const std::string& schema, std::string& what);
+
+// The target for the phases after schema. Throws one line when there is none yet (run the
+// schema phase), when its shape is not upstream's, or when chat_message appeared beside
+// sluice's build table while sluice worked (stop before publishing; a rerun completes it).
+Target current_target(engine::Connection& conn, const std::string& schema);
+
+// Whether the relation exists in the schema.
+bool relation_exists(engine::Connection& conn, const std::string& schema, const std::string& name);
+
+// Drops sluice's build table and its placeholder view, if they are there; says what it dropped.
+std::string drop_build_table(engine::Connection& conn, const std::string& schema);
+
+}  // namespace sluice::stages
