@@ -52,16 +52,16 @@ reset() {
   psql -q -c "DROP TABLE IF EXISTS chat_message, sluice_chat_message, sluice_checkpoint, sluice_reject CASCADE" \
     -c "DROP VIEW IF EXISTS ix_chat_message_chat_id"
 }
-t=sluice_chat_message  # the table the schema phase makes; published as chat_message at the end
+build_table=sluice_chat_message  # the table the schema phase makes; published as chat_message at the end
 now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A secs rss cpu idle
 
 # The finished rows, exported once.
 reset; sluice migrate --phases schema,backfill >/dev/null
-rows=$(psql -Atc "SELECT count(*) FROM $t")
-psql -q -c "COPY $t TO '$work/rows.bin' (FORMAT binary)"
-psql -q -c "COPY $t TO '$work/rows.txt'"
+rows=$(psql -Atc "SELECT count(*) FROM $build_table")
+psql -q -c "COPY $build_table TO '$work/rows.bin' (FORMAT binary)"
+psql -q -c "COPY $build_table TO '$work/rows.txt'"
 
 cpu_ticks() { awk '/^cpu / {print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6}' /proc/stat; }  # all, idle
 run() {  # name, then the command; records the median seconds, and of the last rep the peak RSS,
@@ -86,8 +86,8 @@ run() {  # name, then the command; records the median seconds, and of the last r
 prepare=schema_only
 # The table as the schema phase leaves it, without the placeholder that holds one index name.
 schema_only() { reset; sluice migrate --phases schema >/dev/null; psql -q -c "DROP VIEW ix_chat_message_chat_id"; }
-run floor psql -q -c "COPY $t FROM '$work/rows.txt'"
-run floor_binary psql -q -c "COPY $t FROM '$work/rows.bin' (FORMAT binary)"
+run floor psql -q -c "COPY $build_table FROM '$work/rows.txt'"
+run floor_binary psql -q -c "COPY $build_table FROM '$work/rows.bin' (FORMAT binary)"
 run backfill build/sluice migrate --phases backfill --db "$url" --progress none --reject-file "$work/rejects.jsonl"
 prepare=reset
 run full build/sluice migrate --db "$url" --progress none --reject-file "$work/rejects.jsonl"
@@ -95,20 +95,20 @@ prepare=true
 run read psql -q -c "COPY (SELECT id, user_id, chat::text FROM chat WHERE NOT (user_id LIKE 'shared-%') ORDER BY id) TO '/dev/null'"
 run parse1 build/pipeline_bench --db "$url" --threads 1
 run parse2 build/pipeline_bench --db "$url" --threads 2
-floor_with_rows() { schema_only; psql -q -c "COPY $t FROM '$work/rows.txt'"; }
+floor_with_rows() { schema_only; psql -q -c "COPY $build_table FROM '$work/rows.txt'"; }
 prepare=floor_with_rows
 run indexes psql -q -v ON_ERROR_STOP=1 -c "
-  CREATE INDEX ix_chat_message_chat_id ON $t (chat_id);
-  CREATE INDEX ix_chat_message_user_id ON $t (user_id);
-  CREATE INDEX ix_chat_message_model_id ON $t (model_id);
-  CREATE INDEX ix_chat_message_created_at ON $t (created_at);
-  CREATE INDEX chat_message_chat_parent_idx ON $t (chat_id, parent_id);
-  CREATE INDEX chat_message_model_created_idx ON $t (model_id, created_at);
-  CREATE INDEX chat_message_user_created_idx ON $t (user_id, created_at);"
+  CREATE INDEX ix_chat_message_chat_id ON $build_table (chat_id);
+  CREATE INDEX ix_chat_message_user_id ON $build_table (user_id);
+  CREATE INDEX ix_chat_message_model_id ON $build_table (model_id);
+  CREATE INDEX ix_chat_message_created_at ON $build_table (created_at);
+  CREATE INDEX chat_message_chat_parent_idx ON $build_table (chat_id, parent_id);
+  CREATE INDEX chat_message_model_created_idx ON $build_table (model_id, created_at);
+  CREATE INDEX chat_message_user_created_idx ON $build_table (user_id, created_at);"
 prepare=schema_only
 [ "$skip_insert" = 1 ] && run() { secs[$1]=0; }
 run insert psql -q -v ON_ERROR_STOP=1 -c "
-  INSERT INTO $t (id, chat_id, user_id, role, parent_id, content, output, model_id, files, sources,
+  INSERT INTO $build_table (id, chat_id, user_id, role, parent_id, content, output, model_id, files, sources,
                             embeds, done, status_history, error, usage, created_at, updated_at)
   SELECT c.id || '-' || m.key, c.id, c.user_id, m.value->>'role', m.value->>'parentId',
          coalesce(m.value->'content', 'null'), coalesce(m.value->'output', 'null'), m.value->>'model',
