@@ -1,13 +1,16 @@
 // PostgreSQL connection strings (libpq URLs and keyword strings): checked and redacted without a
-// server. redact_password(), declared in run_config.h for everyone, is defined here too.
+// server, with libpq's own parser (PQconninfoParse) as the judge of what each part means.
+// redact_password(), declared in run_config.h for everyone, is defined here too.
 #pragma once
 
 #include <string>
 
 namespace sluice::config {
 
-// Returns `text` ready for libpq, with an SQLAlchemy "+driver" dropped from the scheme, or throws
-// UsageError starting with `label`, showing the string only with its password redacted.
+// Returns `text` ready for libpq, or throws UsageError starting with `label`. On the way: surrounding
+// quotes are dropped (docker run --env-file keeps them), an SQLAlchemy "+driver" leaves the scheme, and an
+// Npgsql/ADO.NET string (Host=h;Port=5432;Username=u;Password=p;Database=d) becomes a keyword string.
+// No message ever holds the password: a string libpq cannot parse is described, not quoted.
 std::string checked_connection_string(const std::string& label, const std::string& text);
 
 }  // namespace sluice::config

@@ -13,12 +13,15 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
 #include <sstream>
 #include <thread>
 #include <utility>
+
+#include <unistd.h>
 
 extern char** environ;  // POSIX: the only way to list the variables, for the misspelling check
 
@@ -85,16 +88,40 @@ Quantity split_quantity(const std::string& label, const std::string& text, const
     return q;
 }
 
+// The largest sensible value of a count and why, for counts that have one.
+struct Most {
+    std::uint64_t value;
+    const char* why;
+};
+
 template <typename T>
-T count(const Setting& s, T least) {
+T count(const Setting& s, T least, std::optional<Most> most = std::nullopt) {
     const std::string kind = "a whole number";
     const Quantity q = split_quantity(s.label(), s.value, kind);
     if (!q.unit.empty()) fail(s, "'" + trim(s.value) + "' is not " + kind);
     if (q.number > std::numeric_limits<T>::max()) fail(s, "'" + trim(s.value) + "' is too large");
     if (q.number < least)
         fail(s, "must be at least " + std::to_string(least) + " (got " + trim(s.value) + ")");
+    if (most && q.number > most->value)
+        fail(s, "must be at most " + std::to_string(most->value) + " (got " + trim(s.value) + "): " + most->why);
     return static_cast<T>(q.number);
 }
+
+// The upper bounds. Fixed numbers rather than multiples of the cores, so that one config file
+// means the same on every machine it is copied to.
+// The transform is CPU-bound and the in-flight budget bounds the batches, so threads far beyond the
+// cores only cost memory; 1024 is past any machine sluice runs on, and keeps the thread count
+// (plus the reader and the writer) within the int that oneTBB's arena takes.
+constexpr Most kMostParseThreads{1024, "more threads than that only cost memory"};
+// PostgreSQL's FETCH takes its count as an int: FETCH FORWARD 2147483648 is a syntax error (tried on 15).
+constexpr Most kMostFetchRows{2147483647, "PostgreSQL's FETCH takes at most 2147483647 rows"};
+// A thousand times the default: --batch-bytes closes batches long before, and a batch with a bad
+// row is copied again in parts, which costs more the bigger it is.
+constexpr Most kMostBatchRows{1000000, "a batch is one COPY; --batch-bytes closes batches long before"};
+// As many as parse threads can use; --max-inflight-bytes is the memory bound.
+constexpr Most kMostInflightBatches{1024, "as many as the most parse threads can use"};
+// One connection builds one index, and chat_message has seven.
+constexpr Most kMostIndexConnections{7, "one connection builds one index, and there are seven"};
 
 // Units are case-sensitive so that "m" can never be read as both minutes and megabytes.
 std::chrono::milliseconds parse_duration(const std::string& label, const std::string& text) {
@@ -193,25 +220,27 @@ struct OptionSpec {
 
 const std::vector<OptionSpec>& option_specs() {
     static const std::vector<OptionSpec> specs{
-        {"db", "URL", "$DATABASE_URL",
+        {"db", "URL", "$DATABASE_URL, else libpq's PG* variables",
          "PostgreSQL: a libpq URL or keyword string; postgresql+driver:// is accepted",
          [](RunConfig& c, const Setting& s) { c.db_url = checked_connection_string(s.label(), s.value); }},
         {"schema", "NAME", "$DATABASE_SCHEMA, else public", "the schema of Open WebUI's tables",
          [](RunConfig& c, const Setting& s) {
              c.schema = non_empty(s, "give a schema name such as public");
          }},
-        {"parse-threads", "N", "the cores present", "threads parsing chat JSON",
-         [](RunConfig& c, const Setting& s) { c.parse_threads = count<unsigned>(s, 1); }},
-        {"fetch-rows", "N", "1000", "chats per FETCH from the source cursor",
-         [](RunConfig& c, const Setting& s) { c.fetch_rows = count<std::size_t>(s, 1); }},
-        {"batch-rows", "N", "1000", "chats per batch (one batch, one COPY)",
-         [](RunConfig& c, const Setting& s) { c.batch_rows = count<std::size_t>(s, 1); }},
+        {"parse-threads", "N", "the cores present", "threads parsing chat JSON (at most 1024)",
+         [](RunConfig& c, const Setting& s) { c.parse_threads = count<unsigned>(s, 1, kMostParseThreads); }},
+        {"fetch-rows", "N", "1000", "chats per FETCH from the source cursor (at most 2147483647)",
+         [](RunConfig& c, const Setting& s) { c.fetch_rows = count<std::size_t>(s, 1, kMostFetchRows); }},
+        {"batch-rows", "N", "1000", "chats per batch (one batch, one COPY; at most 1000000)",
+         [](RunConfig& c, const Setting& s) { c.batch_rows = count<std::size_t>(s, 1, kMostBatchRows); }},
         {"batch-bytes", "SIZE", "2MiB", "chat JSON bytes that close a batch",
          [](RunConfig& c, const Setting& s) { c.batch_bytes = parse_size(s.label(), s.value); }},
         {"max-inflight-bytes", "SIZE", "24MiB", "chat JSON read but not yet committed: the memory bound",
          [](RunConfig& c, const Setting& s) { c.max_inflight_bytes = parse_size(s.label(), s.value); }},
-        {"max-inflight-batches", "N", "16", "batches read but not yet committed",
-         [](RunConfig& c, const Setting& s) { c.max_inflight_batches = count<std::size_t>(s, 1); }},
+        {"max-inflight-batches", "N", "16", "batches read but not yet committed (at most 1024)",
+         [](RunConfig& c, const Setting& s) {
+             c.max_inflight_batches = count<std::size_t>(s, 1, kMostInflightBatches);
+         }},
         {"commit-interval", "SPEC", "5s,4MB", "commit after a time and/or a size, whichever comes first",
          [](RunConfig& c, const Setting& s) { c.commit_interval = parse_commit_interval(s); }},
         {"reject-file", "FILE", "sluice-rejects.jsonl", "where rejected rows go, one JSON object a line",
@@ -221,8 +250,10 @@ const std::vector<OptionSpec>& option_specs() {
         {"phases", "LIST", "schema,backfill,indexes,constraints,publish",
          "the phases of migrate to run, comma-separated",
          [](RunConfig& c, const Setting& s) { c.phases = parse_phases(s); }},
-        {"index-connections", "N", "the cores present, at most 7", "connections building the indexes",
-         [](RunConfig& c, const Setting& s) { c.index_connections = count<unsigned>(s, 1); }},
+        {"index-connections", "N", "the cores present, at most 7", "connections building the indexes (at most 7)",
+         [](RunConfig& c, const Setting& s) {
+             c.index_connections = count<unsigned>(s, 1, kMostIndexConnections);
+         }},
         {"progress", "STYLE", "auto", "auto (a bar on a terminal, else log lines), bar, log or none",
          [](RunConfig& c, const Setting& s) { c.progress = parse_progress(s); }},
         {"stamp-alembic", "", "off", "publish also moves alembic_version to 8452d01d26d7",
@@ -326,10 +357,17 @@ void refuse_hash_in_db(const std::vector<std::string>& lines, const std::string&
 }
 
 Settings read_config_file(const Setting& path) {
+    // A file missing on the host of a Docker bind mount arrives as an empty directory, which
+    // would otherwise read as an empty file: the run would go on with defaults.
+    std::error_code ignored;
+    if (std::filesystem::is_directory(path.value, ignored))
+        fail(path, "'" + path.value + "' is a directory, not a file (a bind mount of a file that does not exist "
+                   "makes one)");
     std::ifstream file(path.value);
     if (!file) fail(path, "cannot read '" + path.value + "': " + std::strerror(errno));
     std::stringstream text;
     text << file.rdbuf();
+    if (file.bad()) fail(path, "cannot read '" + path.value + "': " + std::strerror(errno));
     const std::string origin = "config file " + path.value;
     const std::vector<std::string> lines = split(text.str(), '\n');
     refuse_hash_in_db(lines, origin);
@@ -396,7 +434,16 @@ Command read_command(const CommandLine& line) {
     throw UsageError("unknown command '" + words.front() + "': pick " + kCommands + see_help);
 }
 
-RunConfig build(Command command, const Settings& settings) {
+// Whether libpq's own environment names a server, a database or a user, as psql would use it.
+// With none of these and no --db, the likeliest cause is a DATABASE_URL left out of `docker run`,
+// which a clear refusal says better than libpq's failure on a local socket that a container lacks.
+bool libpq_environment_set(const Environment& env) {
+    for (const char* name : {"PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD", "PGSERVICE"})
+        if (lookup(env, name)) return true;
+    return false;
+}
+
+RunConfig build(Command command, const Settings& settings, const Environment& env) {
     RunConfig config;
     config.command = command;
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
@@ -404,8 +451,9 @@ RunConfig build(Command command, const Settings& settings) {
     config.index_connections = std::min(cores, 7u);  // seven indexes: more connections would idle
     for (const OptionSpec& spec : option_specs())
         if (const auto s = settings.find(spec.name); s != settings.end()) spec.apply(config, s->second);
-    if (config.db_url.empty())
-        throw UsageError("no database: pass --db URL or set DATABASE_URL" + std::string(see_help));
+    if (config.db_url.empty() && !libpq_environment_set(env))
+        throw UsageError("no database: pass --db URL, set DATABASE_URL, or set libpq's PGHOST (PGPORT, PGUSER, "
+                         "PGDATABASE, PGSERVICE)" + std::string(see_help));
     const bool publishes = std::find(config.phases.begin(), config.phases.end(), Phase::publish) != config.phases.end();
     if (config.stamp_alembic && !publishes)
         throw UsageError("--stamp-alembic moves alembic_version in the publish phase: add publish to --phases" +
@@ -447,7 +495,7 @@ RunConfig parse(int argc, const char* const argv[], const Environment& env,
     if (const auto flag = settings.find("config"); flag != settings.end()) config_file = flag->second;
     if (config_file) settings.merge(read_config_file(*config_file));  // merge() keeps what is already set
     settings.merge(read_environment(env));
-    return build(command, settings);
+    return build(command, settings, env);
 }
 
 std::size_t parse_size(const std::string& option, const std::string& text) {
@@ -489,13 +537,49 @@ std::string help_text() {
     return text +
            "\n"
            "Open WebUI's own DATABASE_URL and DATABASE_SCHEMA stand in for --db and --schema when nothing\n"
-           "else sets them; postgresql+psycopg2:// and the like are accepted.\n"
+           "else sets them; postgresql+psycopg2:// and the like are accepted, and so are a value in quotes\n"
+           "and an Npgsql-style Host=H;Port=P;Username=U;Password=W;Database=D. With none of them, libpq's\n"
+           "own PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSERVICE and ~/.pgpass apply, as in psql;\n"
+           "they also fill in what a --db string leaves out. Passwords are never printed.\n"
            "Sizes take binary units (64MB = 64MiB, 512kB); durations take ms, s, min or h.\n"
            "\n"
            "Exit status: 0 success, 1 failure (including more rejects than --max-rejects),\n"
-           "2 bad usage or configuration.\n";
+           "2 bad usage or configuration (before anything is written: a bad option, a connection setting\n"
+           "libpq refuses such as sslmode=bogus, a --reject-file or --output that cannot be written).\n";
 }
 
 std::string version_text() { return "sluice " SLUICE_VERSION; }
+
+namespace {
+
+void check_output_file(const std::string& option, const std::string& path) {
+    namespace fs = std::filesystem;
+    std::error_code ignored;
+    const fs::path file(path);
+    if (fs::is_directory(file, ignored))
+        throw UsageError(option + ": '" + path + "' is a directory; give a file name");
+    if (fs::is_directory(path + ".partial", ignored))
+        throw UsageError(option + ": '" + path + ".partial', where the file is written first, is a directory");
+    const fs::path dir = file.has_parent_path() ? file.parent_path() : fs::path(".");
+    if (!fs::is_directory(dir, ignored))
+        throw UsageError(option + ": cannot write '" + path + "': there is no directory '" + dir.string() + "'");
+    // The file is written as <path>.partial and renamed: the directory is what must be writable.
+    if (::access(dir.c_str(), W_OK | X_OK) != 0)
+        throw UsageError(option + ": cannot write '" + path + "': directory '" + dir.string() + "': " +
+                         std::strerror(errno));
+}
+
+}  // namespace
+
+void check_output_files(const RunConfig& config) {
+    switch (config.command) {
+        case Command::migrate:
+        case Command::cleanup: check_output_file("--reject-file", config.reject_file); break;
+        case Command::rejects:
+            if (!config.output.empty()) check_output_file("--output", config.output);
+            break;
+        default: break;
+    }
+}
 
 }  // namespace sluice::config

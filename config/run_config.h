@@ -29,7 +29,8 @@ struct CommitInterval {
 
 struct RunConfig {
     Command command = Command::help;
-    std::string db_url;               // libpq URL or keyword string; may hold a password: never print it
+    std::string db_url;               // libpq URL or keyword string; may hold a password: never print it.
+                                      // Empty: libpq's environment (PGHOST, PGUSER, PGSERVICE...) decides
     std::string schema = "public";
     unsigned parse_threads = 1;       // default: the cores present
     std::size_t fetch_rows = 1000;    // chats per FETCH from the server-side cursor
@@ -73,8 +74,17 @@ RunConfig parse(int argc, const char* const argv[], const Environment& env,
 std::string help_text();
 std::string version_text();
 
-// A connection string with any password replaced by "***", safe for logs and error messages.
+// A connection string with any password replaced by "***", safe for logs and error messages. A string
+// libpq parses comes back as libpq read it, as a keyword string ("user=u password=*** dbname=d host=h");
+// one it cannot parse keeps its shape, with every value that might hold a password hidden.
 std::string redact_password(const std::string& conninfo);
+
+// Refuses, with a UsageError naming the option, an export file that cannot be written: its
+// directory missing or not writable, or the path a directory. The export is written as
+// "<FILE>.partial" and renamed, so the directory is what must be writable. main calls it before a
+// command that writes one (migrate and cleanup: --reject-file; rejects: --output), so that a bad
+// path is refused before anything is written; parse() itself looks at no output path.
+void check_output_files(const RunConfig& config);
 
 // Parses "64MB", "4MiB", "512kB", "1GB", "1048576" into bytes (binary units). Throws UsageError,
 // naming `option` (e.g. "--batch-bytes"), for junk, negatives, overflow and zero: no size means anything by 0.

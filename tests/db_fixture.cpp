@@ -206,6 +206,25 @@ std::string table_fingerprint(Connection& c, const std::string& schema) {
                       target_of(c, schema));
 }
 
+HbaLine::HbaLine(const std::string& line) {
+    const char* data = std::getenv("PG_DATA_DIR");
+    if (!data) throw std::runtime_error("PG_DATA_DIR must name the test server's data directory (scripts/lib/pg.sh)");
+    path_ = std::string(data) + "/pg_hba.conf";
+    original_ = slurp(path_);
+    std::ofstream(path_) << line << "\n" << original_;
+    reload();
+}
+
+HbaLine::~HbaLine() {
+    std::ofstream(path_) << original_;
+    reload();
+}
+
+void HbaLine::reload() {
+    Connection c(server_conninfo(), "test");
+    c.exec("SELECT pg_reload_conf()");
+}
+
 // ---------------------------------------------------------------- the corpus
 
 void create_chat_table(TestDatabase& db, const Corpus& c) {

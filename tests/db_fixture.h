@@ -59,6 +59,20 @@ std::string target_of(Connection& c, const std::string& schema);
 // Everything the backfill decides, timestamps aside: a run's `now` differs from another's.
 std::string table_fingerprint(Connection& c, const std::string& schema);
 
+// A pg_hba.conf line put first for the duration of a test case, then taken out again (the
+// server's data directory is PG_DATA_DIR, as scripts/lib/pg.sh exports it).
+class HbaLine {
+public:
+    explicit HbaLine(const std::string& line);
+    ~HbaLine();
+    HbaLine(const HbaLine&) = delete;
+    HbaLine& operator=(const HbaLine&) = delete;
+
+private:
+    static void reload();
+    std::string path_, original_;
+};
+
 // ---------------------------------------------------------------- the corpus
 
 struct Corpus {

@@ -19,29 +19,6 @@ std::string alembic(TestDatabase& db) {
     return scalar(db.sql(), "SELECT version_num FROM alembic_version");
 }
 
-// A pg_hba.conf line put first for the duration of a test case, then taken out again.
-class HbaLine {
-public:
-    explicit HbaLine(const std::string& line) {
-        const char* data = std::getenv("PG_DATA_DIR");
-        REQUIRE_MESSAGE(data, "PG_DATA_DIR must name the test server's data directory (scripts/lib/pg.sh)");
-        path_ = std::string(data) + "/pg_hba.conf";
-        original_ = slurp(path_);
-        std::ofstream(path_) << line << "\n" << original_;
-        reload();
-    }
-    ~HbaLine() {
-        std::ofstream(path_) << original_;
-        reload();
-    }
-
-private:
-    static void reload() {
-        Connection c(server_conninfo(), "test");
-        c.exec("SELECT pg_reload_conf()");
-    }
-    std::string path_, original_;
-};
 
 }  // namespace
 

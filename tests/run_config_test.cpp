@@ -4,7 +4,9 @@
 
 #include <doctest/doctest.h>
 
+#include <libpq-fe.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -403,12 +405,25 @@ TEST_CASE("a '#' in the config file's db line is refused, since it would start a
 
 // ---- the database ---------------------------------------------------------------------------
 
-TEST_CASE("a missing database says to pass --db or set DATABASE_URL") {
+TEST_CASE("a missing database says to pass --db, set DATABASE_URL or set libpq's PGHOST") {
     for (const std::string command : {"migrate", "verify"}) {
-        const std::string error = refusal({command});
+        const std::string error = refusal({command}, {{"PGSSLMODE", "require"}, {"PGHOST", ""}});
         CHECK_MESSAGE(contains(error, "--db"), command << ": " << error);
         CHECK_MESSAGE(contains(error, "DATABASE_URL"), command << ": " << error);
+        CHECK_MESSAGE(contains(error, "PGHOST"), command << ": " << error);
     }
+}
+
+TEST_CASE("with no --db, libpq's own PGHOST, PGUSER, PGDATABASE, PGSERVICE or PGPASSWORD pick the database") {
+    for (const std::string variable :
+         {"PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD", "PGSERVICE"}) {
+        const std::string error = refusal({"migrate"}, {{variable, "x"}});
+        CHECK_MESSAGE(error == "(accepted)", variable << " alone should let libpq decide: " << error);
+        CHECK_MESSAGE(parse_with({"migrate"}, {{variable, "x"}}).db_url.empty(),
+                      "the connection string should be left empty for libpq's environment");
+    }
+    CHECK_MESSAGE(parse_with({"migrate"}, {{"PGHOST", "h"}, {"DATABASE_URL", some_db}}).db_url == some_db,
+                  "DATABASE_URL should still win over libpq's environment");
 }
 
 TEST_CASE("SQLAlchemy's +driver is dropped from the URL so that libpq can read it") {
@@ -464,33 +479,224 @@ TEST_CASE("a port, and an '@' in the query string, are not taken for a password"
     CHECK_MESSAGE(refusal({"migrate", "--db", db}) == "(accepted)", refusal({"migrate", "--db", db}));
 }
 
-TEST_CASE("redact_password hides the password of a URL") {
+TEST_CASE("redact_password gives a URL as libpq reads it, password hidden") {
     const std::vector<std::pair<std::string, std::string>> cases{
-        {"postgresql://u:secret@h/db", "postgresql://u:***@h/db"},
-        {"postgres://u:secret@h1:5432,h2:5433/db", "postgres://u:***@h1:5432,h2:5433/db"},
-        {"postgresql://u:p@ss@h/db", "postgresql://u:***@h/db"},
-        {"postgresql://h/db?sslmode=require&password=secret",
-         "postgresql://h/db?sslmode=require&password=***"},
-        {"postgresql://u@h:5432/db", "postgresql://u@h:5432/db"},
-        {"postgresql://h:5432/db", "postgresql://h:5432/db"},
+        {"postgresql://u:secret@h/db", "user=u password=*** dbname=db host=h"},
+        {"postgres://u:secret@h1:5432,h2:5433/db", "user=u password=*** dbname=db host=h1,h2 port=5432,5433"},
+        {"postgresql://u:p@ss@h/db", "postgresql://u:***@h/db"},  // libpq would misread it: by hand
+        {"postgresql://h/db?sslmode=require&password=secret", "password=*** dbname=db host=h sslmode=require"},
+        {"postgresql://h/db?pass%77ord=secret", "password=*** dbname=db host=h"},
+        {"postgresql://u@h:5432/db", "user=u dbname=db host=h port=5432"},
+        {"postgresql://h:5432/db", "dbname=db host=h port=5432"},
+        {"postgresql://u:secret@h/db?Password=secret&bogus=1", "postgresql://u:***@h/db?Password=***"},
+        {"postgresql://u@h/db?bogus=1&sslmode=require", "postgresql://u@h/db?bogus=***&sslmode=require"},
     };
     for (const auto& [url, redacted] : cases)
         CHECK_MESSAGE(redact_password(url) == redacted, url << " became " << redact_password(url));
 }
 
-TEST_CASE("redact_password hides the password of a keyword string, quoted or not") {
+TEST_CASE("redact_password gives a keyword string as libpq reads it, or hides all it cannot read") {
     const std::vector<std::pair<std::string, std::string>> cases{
-        {"host=h password=secret dbname=d", "host=h password=*** dbname=d"},
+        {"host=h password=secret dbname=d", "password=*** dbname=d host=h"},
         {"password='se cret' host=h", "password=*** host=h"},
-        {"password = secret", "password = ***"},
+        {"password = secret", "password=***"},
         {"password='it\\'s' host=h", "password=*** host=h"},
-        {"password=se cret host=h", "password=*** host=h"},
-        {"host=h dbname=postgresql://u:secret@h/db", "host=h dbname=postgresql://u:***@h/db"},
-        {"host=h user=u", "host=h user=u"},
+        {"password=se cret host=h", "password=***"},  // libpq cannot parse it: nothing after password= shown
+        {"host=h dbname=postgresql://u:secret@h/db", "dbname='user=u password=*** dbname=db host=h' host=h"},
+        {"host=h user=u", "user=u host=h"},
+        {"host=h PASSWORD=secret dbname=d", "host=h PASSWORD=***"},
+        {"host=h bogus=1 user=u", "host=h bogus=*** user=u"},
+        {"'host=h password=secret'", "password=*** host=h"},
+        {"Host=h;Port=5432;Username=u;Password=secret;Database=d", "Host=h;Port=5432;Username=u;Password=***"},
     };
     for (const auto& [keywords, redacted] : cases)
         CHECK_MESSAGE(redact_password(keywords) == redacted,
                       keywords << " became " << redact_password(keywords));
+}
+
+// ---- passwords, every way they are spelt ------------------------------------------------------
+
+namespace {
+
+const std::string kSecret = "Hunter2pw";
+
+// How libpq reads a connection string: its password, or "(unparsable)".
+std::string libpq_password(const std::string& conninfo) {
+    char* error = nullptr;
+    PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+    PQfreemem(error);
+    if (!options) return "(unparsable)";
+    std::string password;
+    for (const PQconninfoOption* o = options; o->keyword; ++o)
+        if (std::string(o->keyword) == "password" && o->val) password = o->val;
+    PQconninfoFree(options);
+    return password;
+}
+
+struct Spelling {
+    const char* what;
+    std::string db;        // holds kSecret, or a piece of it
+    bool accepted;         // whether sluice takes it (then libpq must find exactly `password` in it)
+    std::string password;  // what libpq should read as the password when accepted
+    std::string leak;      // what must never be printed: kSecret unless the case says otherwise
+};
+
+std::vector<Spelling> spellings() {
+    const std::string s = kSecret;
+    return {
+        {"URL", "postgresql://u:" + s + "@h/db", true, s, s},
+        {"URL in single quotes", "'postgresql://u:" + s + "@h/db'", true, s, s},
+        {"URL in double quotes", "\"postgresql://u:" + s + "@h/db\"", true, s, s},
+        {"URL with a driver", "postgresql+psycopg2://u:" + s + "@h:5432/db", true, s, s},
+        {"URL, percent-encoded password", "postgresql://u:" + s + "%40x@h/db", true, s + "@x", s},
+        {"URL, ?password=", "postgresql://u@h/db?password=" + s, true, s, s},
+        {"URL, ?password= among others", "postgresql://u@h/db?sslmode=require&password=" + s + "&connect_timeout=5",
+         true, s, s},
+        {"URL, ?pass%77ord= (libpq decodes key names)", "postgresql://u@h/db?pass%77ord=" + s, true, s, s},
+        {"URL, ?Password=", "postgresql://u@h/db?Password=" + s, false, "", s},
+        {"URL, ?PASSWORD=", "postgresql://u@h/db?PASSWORD=" + s, false, "", s},
+        {"URL, ?Password= in quotes", "\"postgresql://u@h/db?Password=" + s + "\"", false, "", s},
+        {"URL with an unknown parameter", "postgresql://u:" + s + "@h/db?bogus=1", false, "", s},
+        {"URL, unencoded '@' in the password", "postgresql://u:" + s + "@x@h/db", false, "", s},
+        {"URL, bad percent escape in the password", "postgresql://u:ab%zz" + s + "@h/db", false, "", s},
+        {"keywords", "host=h password=" + s + " dbname=d", true, s, s},
+        {"keywords in single quotes", "'host=h password=" + s + "'", true, s, s},
+        {"keywords in double quotes", "\"host=h password=" + s + "\"", true, s, s},
+        {"keywords, quoted password", "host=h password='" + s + " x'", true, s + " x", s},
+        {"keywords, blanks around =", "password = " + s + " host=h", true, s, s},
+        {"keywords, PASSWORD=", "host=h PASSWORD=" + s + " dbname=d", false, "", s},
+        {"keywords, Password=", "host=h Password=" + s, false, "", s},
+        {"keywords, pass%77ord=", "host=h pass%77ord=" + s, false, "", s},
+        {"keywords, stray word after the password", "host=h password=" + s + " nonsense", false, "", s},
+        {"keywords, unquoted blank in the password", "host=h password=Hun ter2pw=x", false, "", "ter2pw"},
+        {"Npgsql", "Host=h;Port=5432;Username=u;Password=" + s + ";Database=d", true, s, s},
+        {"Npgsql, other spellings", "Server=h;User Id=u;Pwd=" + s + ";Database=d;SSL Mode=Require", true, s, s},
+        {"Npgsql, lower case", "host=h;password=" + s, true, s, s},
+        {"Npgsql, quoted password with ';'", "Host=h;Password='" + s + ";x';Database=d", true, s + ";x", s},
+        {"Npgsql in quotes", "\"Host=h;Password=" + s + ";Database=d\"", true, s, s},
+        {"Npgsql, key it cannot convert", "Host=h;Pooling=true;Password=" + s, false, "", s},
+        {"Npgsql, ';' in an unquoted password", "Host=h;Password=Hunter2;pw=x", false, "", "Hunter2"},
+    };
+}
+
+// Every text that may show `db`: the refusal (from --db, DATABASE_URL and a config file), a
+// misspelt option carrying it, and redact_password().
+std::vector<std::pair<std::string, std::string>> every_text_showing(const std::string& db, const std::string& file) {
+    return {{"--db", refusal({"migrate", "--db", db})},
+            {"DATABASE_URL", refusal({"migrate"}, {{"DATABASE_URL", db}})},
+            {"SLUICE_DB", refusal({"migrate"}, {{"SLUICE_DB", db}})},
+            {"config file", refusal({"migrate", "--config", file})},
+            {"--dbb=", refusal({"migrate", "--dbb=" + db})},
+            {"redact_password", redact_password(db)}};
+}
+
+}  // namespace
+
+TEST_CASE("no password is printed, however it is spelt, and libpq reads the one that is accepted") {
+    TempDir dir;
+    for (const Spelling& c : spellings()) {
+        CAPTURE(c.what);
+        const std::string file = dir.write("db.conf", "db = " + c.db + "\n");
+        for (const auto& [where, text] : every_text_showing(c.db, file))
+            CHECK_MESSAGE(!contains(text, c.leak), where << " showed the password: " << text);
+        const std::string outcome = refusal({"migrate", "--db", c.db});
+        CHECK_MESSAGE((outcome == "(accepted)") == c.accepted, "accepted or refused wrongly: " << outcome);
+        if (!c.accepted) {
+            CHECK_MESSAGE(contains(outcome, "--db"), "the refusal does not name the option: " << outcome);
+            continue;
+        }
+        for (const auto& vars : std::vector<Variables>{{}, {{"DATABASE_URL", c.db}}}) {
+            const RunConfig config = parse_with(vars.empty() ? std::vector<std::string>{"migrate", "--db", c.db}
+                                                             : std::vector<std::string>{"migrate"},
+                                                vars);
+            CHECK_MESSAGE(libpq_password(config.db_url) == c.password, "libpq reads another password");
+        }
+        CHECK_MESSAGE(libpq_password(parse_with({"migrate", "--config", file}).db_url) == c.password,
+                      "from a config file, libpq reads another password");
+    }
+}
+
+TEST_CASE("a key libpq knows in the wrong case is refused with the spelling to use") {
+    for (const std::string& db : {"host=h PASSWORD=" + kSecret, "postgresql://h/db?Password=" + kSecret}) {
+        const std::string error = refusal({"migrate", "--db", db});
+        CHECK_MESSAGE(contains(error, "write password="), db << " gave: " << error);
+    }
+}
+
+TEST_CASE("an Npgsql-style string becomes libpq keywords, with its SSL mode") {
+    const RunConfig c = parse_with({"migrate", "--db", "Server=db.example;Port=5433;User Id=owui;Password=p'w;"
+                                                       "Database=openwebui;SSL Mode=VerifyFull"});
+    CHECK_MESSAGE(c.db_url == "host='db.example' port='5433' user='owui' password='p\\'w' dbname='openwebui' "
+                              "sslmode='verify-full'",
+                  "converted to: " << redact_password(c.db_url));
+    const std::string error = refusal({"migrate", "--db", "Host=h;Pooling=true;Password=" + kSecret});
+    CHECK_MESSAGE(contains(error, "'Pooling'"), "the key it cannot convert is not named: " << error);
+}
+
+// ---- bad configuration, refused before anything is written ----------------------------------
+
+TEST_CASE("--config naming a directory is refused: Docker makes one of a missing bind-mounted file") {
+    TempDir dir;
+    const std::string folder = std::filesystem::path(dir.write("x", "")).parent_path().string();
+    const std::string error = refusal({"migrate", "--db", some_db, "--config", folder});
+    CHECK_MESSAGE(contains(error, "--config"), "got: " << error);
+    CHECK_MESSAGE(contains(error, "is a directory"), "got: " << error);
+    CHECK_MESSAGE(contains(refusal({"migrate", "--db", some_db}, {{"SLUICE_CONFIG", folder}}), "SLUICE_CONFIG"),
+                  "from the environment the variable should be named");
+}
+
+TEST_CASE("counts beyond their sensible bound are refused, naming the bound; the bound itself is taken") {
+    const std::vector<std::tuple<std::string, std::string, std::string>> cases{
+        {"--parse-threads", "2147483647", "1024"},      {"--parse-threads", "1025", "1024"},
+        {"--fetch-rows", "2147483648", "2147483647"},   {"--fetch-rows", "9223372036854775807", "2147483647"},
+        {"--batch-rows", "1000001", "1000000"},         {"--max-inflight-batches", "1025", "1024"},
+        {"--index-connections", "8", "7"}};
+    for (const auto& [option, value, most] : cases) {
+        const std::string error = refusal({"migrate", "--db", some_db, option, value});
+        CHECK_MESSAGE(contains(error, option), option << " " << value << " gave: " << error);
+        CHECK_MESSAGE(contains(error, "at most " + most), option << " " << value << " gave: " << error);
+        CHECK_MESSAGE(refusal({"migrate", "--db", some_db, option, most}) == "(accepted)", option << " " << most);
+    }
+}
+
+namespace {
+
+std::string output_refusal(const std::vector<std::string>& args) {
+    try {
+        check_output_files(parse_with(args));
+    } catch (const UsageError& e) {
+        return e.what();
+    }
+    return "(accepted)";
+}
+
+}  // namespace
+
+TEST_CASE("a reject file or --output that cannot be written is refused before the run") {
+    TempDir dir;
+    const std::filesystem::path folder = std::filesystem::path(dir.write("x", "")).parent_path();
+    const std::string missing = (folder / "no-such-dir" / "r.jsonl").string(), is_dir = folder.string();
+    std::filesystem::create_directory(folder / "p.jsonl.partial");
+    for (const std::string command : {"migrate", "cleanup"}) {
+        for (const std::string& bad : {missing, is_dir, (folder / "p.jsonl").string()}) {
+            const std::string error = output_refusal({command, "--db", some_db, "--reject-file", bad});
+            CHECK_MESSAGE(contains(error, "--reject-file"), command << " " << bad << " gave: " << error);
+        }
+        const std::string fine = (folder / "r.jsonl").string();
+        CHECK_MESSAGE(output_refusal({command, "--db", some_db, "--reject-file", fine}) == "(accepted)", command);
+    }
+    CHECK_MESSAGE(contains(output_refusal({"rejects", "--db", some_db, "--output", missing}), "--output"),
+                  "rejects --output in a missing directory");
+    CHECK_MESSAGE(output_refusal({"rejects", "--db", some_db}) == "(accepted)", "standard output needs no check");
+    CHECK_MESSAGE(output_refusal({"verify", "--db", some_db, "--reject-file", missing}) == "(accepted)",
+                  "verify writes no reject file");
+    if (geteuid() != 0) {  // root may write anywhere
+        std::filesystem::permissions(folder, std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
+        const std::string error =
+            output_refusal({"migrate", "--db", some_db, "--reject-file", (folder / "r.jsonl").string()});
+        std::filesystem::permissions(folder, std::filesystem::perms::owner_all);
+        CHECK_MESSAGE(contains(error, "--reject-file"), "a read-only directory gave: " << error);
+    }
 }
 
 // ---- phases, commit interval, sizes ---------------------------------------------------------
