@@ -29,6 +29,20 @@ std::size_t utf8_sequence_length(std::string_view s) {
     return 0;
 }
 
+bool valid_utf8(std::string_view s) {
+    std::size_t i = 0;
+    while (i < s.size()) {
+        if (static_cast<unsigned char>(s[i]) < 0x80) {  // the common case, kept cheap
+            ++i;
+            continue;
+        }
+        std::size_t n = utf8_sequence_length(s.substr(i));
+        if (n == 0) return false;
+        i += n;
+    }
+    return true;
+}
+
 bool storable_as_text(std::string_view s) {
     std::size_t i = 0;
     while (i < s.size()) {
@@ -43,6 +57,23 @@ bool storable_as_text(std::string_view s) {
         i += n;
     }
     return true;
+}
+
+void append_json_escaping_invalid_utf8(std::string& out, std::string_view json) {
+    static const char kHex[] = "0123456789abcdef";
+    std::size_t i = 0;
+    while (i < json.size()) {
+        std::size_t n = static_cast<unsigned char>(json[i]) < 0x80 ? 1 : utf8_sequence_length(json.substr(i));
+        if (n > 0) {
+            out.append(json.data() + i, n);
+            i += n;
+            continue;
+        }
+        auto byte = static_cast<unsigned char>(json[i++]);  // 0x80..0xFF: ASCII is always valid
+        out += "\\u00";
+        out.push_back(kHex[byte >> 4]);
+        out.push_back(kHex[byte & 0x0F]);
+    }
 }
 
 }  // namespace sluice::engine

@@ -1,6 +1,8 @@
 // The cursor reader: snapshot, DECLARE, FETCH in single-row mode, batches cut by rows and bytes.
 #include "stages/chat_reader.h"
 
+#include "engine/sessions.h"
+
 namespace sluice::stages {
 
 namespace {
@@ -11,7 +13,13 @@ ChatReader::ChatReader(const ReaderSettings& settings, engine::InflightBudget& b
     : settings_(settings), budget_(budget), stop_(stop), conn_(settings.conninfo, "reader") {
     // A database that is not UTF-8 can hold bytes our tuples must not pass on unchecked.
     engine::Result enc = conn_.exec("SHOW server_encoding");
-    validate_utf8_ = std::string(PQgetvalue(enc.get(), 0, 0)) != "UTF8";
+    std::string encoding = PQgetvalue(enc.get(), 0, 0);
+    validate_utf8_ = encoding != "UTF8";
+    // SQL_ASCII stores any bytes and converts nothing, yet checks what it sends as the client
+    // encoding: as UTF8, one chat with a byte that is not UTF-8 fails the whole FETCH. As
+    // SQL_ASCII the bytes come as stored, and the transform rejects the messages they reach.
+    // Other encodings are converted to UTF8 by the server, as they should be.
+    if (encoding == "SQL_ASCII") conn_.exec("SET client_encoding = 'SQL_ASCII'");
 
     conn_.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     std::string table = engine::qualified(settings_.schema, "chat");
@@ -26,6 +34,9 @@ ChatReader::ChatReader(const ReaderSettings& settings, engine::InflightBudget& b
     conn_.exec("DECLARE " + std::string(kCursor) + " NO SCROLL CURSOR FOR SELECT id, user_id, chat::text FROM " +
                    table + where + " ORDER BY id",
                params);
+    // From here on a stop request ends the stream at a batch boundary (next()); cancelling a
+    // FETCH would only turn that clean end into an error. The count above stays cancellable.
+    engine::sessions::set_cancellable(conn_.raw(), false);
 }
 
 engine::Result ChatReader::pull() {

@@ -31,6 +31,8 @@ public:
     std::unique_ptr<ChatBatch> next();
     // Chats the cursor will return, counted in the reader's snapshot (for progress and ETA).
     std::uint64_t chats_to_read() const { return chats_to_read_; }
+    // The source database is not UTF-8: its chats may hold bytes that are not, and the
+    // transform must check every value it stores (ChatTransform's validate_utf8).
     bool validate_utf8() const { return validate_utf8_; }
 
 private:

@@ -8,6 +8,8 @@
 #include <rapidjson/error/en.h>
 #include <rapidjson/reader.h>
 
+#include "engine/utf8.h"
+
 namespace sluice::stages::scan {
 
 namespace {
@@ -295,6 +297,22 @@ void disarm(std::string& work) {
     }
 }
 
+// Replaces each byte of `work` that is not part of valid UTF-8 with '?': same length, same
+// structure (the grammar admits such bytes only inside strings), so a strict parse reads the
+// document and leaves the check of each value to the caller (the transform's validate_utf8).
+void mask_invalid_utf8(std::string& work) {
+    std::size_t i = 0;
+    while (i < work.size()) {
+        std::size_t n = static_cast<unsigned char>(work[i]) < 0x80
+                            ? 1 : engine::utf8_sequence_length(std::string_view(work).substr(i));
+        if (n == 0) {
+            work[i++] = '?';
+            continue;
+        }
+        i += n;
+    }
+}
+
 template <typename Stream>
 void parse(Stream& is, std::string_view doc, std::string_view parsed, bool strict, Result& result,
            rapidjson::ParseResult& status) {
@@ -339,11 +357,26 @@ void scan_document(std::string_view doc, Result& result, std::string& work, bool
     // be read past; the terminator the reader provides ends every document.
     rapidjson::StringStream is(doc.data());
     parse(is, doc, doc, strict, result, status);
-    if (status.Code() == rapidjson::kParseErrorStringUnicodeSurrogateInvalid ||
-        status.Code() == rapidjson::kParseErrorNumberTooBig) {
-        work.reserve(doc.size() + kSimdSlack);
-        work.assign(doc.data(), doc.size());
-        disarm(work);
+    // Each fix makes a copy in `work` (or amends the one made) and parses again: rare documents.
+    bool masked = false, disarmed = false;
+    for (;;) {
+        rapidjson::ParseErrorCode code = status.Code();
+        // Only a strict parse refuses bytes that are not UTF-8; it also refuses control characters.
+        bool mask = strict && !masked && code == rapidjson::kParseErrorStringInvalidEncoding && !engine::valid_utf8(doc);
+        bool disarm_it = !disarmed && (code == rapidjson::kParseErrorStringUnicodeSurrogateInvalid ||
+                                       code == rapidjson::kParseErrorNumberTooBig);
+        if (!mask && !disarm_it) break;
+        if (!masked && !disarmed) {
+            work.reserve(doc.size() + kSimdSlack);
+            work.assign(doc.data(), doc.size());
+        }
+        if (mask) {
+            mask_invalid_utf8(work);
+            masked = true;
+        } else {
+            disarm(work);
+            disarmed = true;
+        }
         reset(result);
         is = rapidjson::StringStream(work.c_str());
         parse(is, doc, work, strict, result, status);

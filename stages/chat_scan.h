@@ -54,8 +54,10 @@ struct Result {
 // does not, are handled: offsets always refer to `doc`. `doc` must be followed by a NUL byte
 // (PQgetvalue and std::string guarantee it). `work` is scratch space, reused.
 // `strict`: for text PostgreSQL has not checked (the inside of a double-encoded chat, untrusted
-// input): also checks UTF-8 and refuses every raw control character in strings. The fast path
-// relies on the server: RapidJSON 1.1.0's SSE2 string scan lets 0x1A..0x1F through.
+// input): refuses every raw control character in strings. The fast path relies on the server:
+// RapidJSON 1.1.0's SSE2 string scan lets 0x1A..0x1F through. Neither mode refuses bytes that
+// are not UTF-8 inside strings (a SQL_ASCII database stores them): the caller checks the values
+// it takes.
 void scan_document(std::string_view doc, Result& result, std::string& work, bool strict = false);
 
 // Python's truthiness of a JSON number given as text ("0", "-0.0", "0e5", "1e-400" are falsy).

@@ -28,6 +28,23 @@ struct Text {
     const char* sqlstate = nullptr;
 };
 
+// Bytes that are not UTF-8 (a SQL_ASCII source stores them): sluice's connections speak UTF-8,
+// and the server refuses them there, in text and json columns alike.
+constexpr Text kNotUtf8 = {false, {}, "holds bytes that are not valid UTF-8 (written as \\u00XX in the row), which a "
+                           "UTF-8 connection cannot store", "22021"};
+constexpr Text kNulOrSurrogate = {false, {}, "holds a NUL character or a lone UTF-16 surrogate, which a text "
+                                  "column cannot store", "22021"};
+
+// The member names of the fields, as the source spells them (for reject messages and rows).
+constexpr const char* kFieldNames[scan::field_count] = {
+    "role", "parentId", "model", "content", "output", "files", "sources",
+    "embeds", "error", "usage", "statusHistory", "done", "timestamp"};
+
+// The JSON columns, which the server takes as they are written (checked for UTF-8 only when
+// the source is not UTF-8).
+constexpr scan::Field kJsonFields[] = {scan::content, scan::output, scan::files, scan::sources, scan::embeds,
+                                       scan::status_history, scan::error, scan::usage};
+
 bool truthy(const Value& v, std::string_view doc) {
     switch (v.type) {
         case Type::absent: case Type::null: case Type::json_false: return false;
@@ -48,8 +65,8 @@ Text text_column(const Value& v, std::string_view doc, std::string& storage) {
         case Type::string: {
             std::string_view s = scan::string_text(v.raw(doc), storage);
             if (engine::storable_as_text(s)) return {false, s, nullptr, nullptr};
-            return {false, s, "holds a NUL character or a lone UTF-16 surrogate, which a text column cannot store",
-                    "22021"};
+            // Escapes are ASCII: bytes that are not UTF-8 in the literal came from the source as such.
+            return engine::valid_utf8(v.raw(doc)) ? kNulOrSurrogate : kNotUtf8;
         }
         case Type::object: return {false, {}, "holds a JSON object, which a text column cannot store", "42804"};
         case Type::array: return {false, {}, "holds a JSON array, which a text column cannot store", "42804"};
@@ -165,6 +182,8 @@ struct MessageContext {
     const scan::Message& m;
     std::string_view key;  // decoded
     std::string* text;     // four scratch strings for decoded text columns
+    bool check_utf8;       // the source is not UTF-8: JSON columns are checked too
+    const char* bad_chat_column;  // "chat_id" or "user_id" when the chat row's own value is not UTF-8
 };
 
 void append_message_id(std::string& out, const MessageContext& c) {
@@ -173,10 +192,8 @@ void append_message_id(std::string& out, const MessageContext& c) {
     out.append(c.key);
 }
 
+// The message as the reject's row: valid UTF-8 JSON (bytes that are not UTF-8 as \u00XX escapes).
 std::string message_json(const MessageContext& c) {
-    static const char* const kNames[scan::field_count] = {
-        "role", "parentId", "model", "content", "output", "files", "sources",
-        "embeds", "error", "usage", "statusHistory", "done", "timestamp"};
     std::string id;
     append_message_id(id, c);
     std::string out = "{\"id\":";
@@ -189,9 +206,9 @@ std::string message_json(const MessageContext& c) {
         const Value& v = c.m.fields[f];
         if (v.type == Type::absent) continue;
         out += ",\"";
-        out += kNames[f];
+        out += kFieldNames[f];
         out += "\":";
-        out.append(v.raw(c.doc));
+        engine::append_json_escaping_invalid_utf8(out, v.raw(c.doc));
     }
     out.push_back('}');
     return out;
@@ -206,7 +223,28 @@ void reject_message(const MessageContext& c, const char* column, const Text& why
     rej.row_json = message_json(c);
 }
 
-// Emits the message's row, or rejects it when a text or boolean column cannot take its value.
+// Rejects the message when the id, a JSON column or the chat row's own values cannot be stored.
+bool rejected_for_bytes(const MessageContext& c, TransformOutput& out) {
+    if (!engine::storable_as_text(c.key)) {
+        Text why = engine::valid_utf8(c.m.key.raw(c.doc)) ? kNulOrSurrogate : kNotUtf8;
+        reject_message(c, "the message key", why, out);
+        return true;
+    }
+    if (!c.check_utf8) return false;
+    if (c.bad_chat_column) {
+        reject_message(c, c.bad_chat_column, kNotUtf8, out);
+        return true;
+    }
+    for (scan::Field f : kJsonFields) {
+        if (!engine::valid_utf8(c.m.fields[f].raw(c.doc))) {
+            reject_message(c, kFieldNames[f], kNotUtf8, out);
+            return true;
+        }
+    }
+    return false;
+}
+
+// Emits the message's row, or rejects it when a column cannot take its value.
 void emit_row(const MessageContext& c, std::int64_t now, TransformOutput& out) {
     const scan::Message& m = c.m;
     Text role = text_column(m.fields[scan::role], c.doc, c.text[0]);
@@ -215,10 +253,7 @@ void emit_row(const MessageContext& c, std::int64_t now, TransformOutput& out) {
     if (role.problem) return reject_message(c, "role", role, out);
     if (parent.problem) return reject_message(c, "parentId", parent, out);
     if (model.problem) return reject_message(c, "model", model, out);
-    if (!engine::storable_as_text(c.key)) {
-        return reject_message(c, "the message key", {false, {}, "holds a NUL character or a lone UTF-16 "
-                              "surrogate, which the text column id cannot store", "22021"}, out);
-    }
+    if (rejected_for_bytes(c, out)) return;
     Done done = done_column(m.fields[scan::done], c.doc);
     if (done == Done::unstorable) {
         return reject_message(c, "done", {false, {}, "is neither true, false, null, 0 nor 1, which the boolean "
@@ -281,9 +316,8 @@ void ChatTransform::run(const ChatRow& chat, TransformOutput& out) {
         engine::append_json_string(rej.row_json, doc);
         rej.row_json += "}";
     };
-    if (validate_utf8_ && !engine::storable_as_text(doc)) {
-        return reject_chat("is not valid UTF-8 text");
-    }
+    // Bytes that are not UTF-8 do not stop the scan: only the messages whose columns they reach
+    // are rejected (emit_row), as PostgreSQL would refuse those rows and no others.
     scan::scan_document(doc, r, scratch_->work, validate_utf8_);
     if (r.outcome == scan::Outcome::unparsable) return reject_chat("JSON could not be parsed: " + r.error);
 
@@ -318,6 +352,9 @@ void ChatTransform::run(const ChatRow& chat, TransformOutput& out) {
     }
     apply_last_wins(r, keys, scratch_->order);
 
+    const char* bad_chat_column = !validate_utf8_ ? nullptr
+                                : !engine::valid_utf8(chat.id) ? "chat_id"
+                                : !engine::valid_utf8(chat.user_id) ? "user_id" : nullptr;
     for (std::size_t i = 0; i < r.messages.size(); ++i) {
         const scan::Message& m = r.messages[i];
         if (!m.live) continue;
@@ -329,7 +366,7 @@ void ChatTransform::run(const ChatRow& chat, TransformOutput& out) {
             count(out, SkipRule::role_falsy);
             continue;
         }
-        emit_row({chat, doc, m, keys[i], scratch_->text}, now_, out);
+        emit_row({chat, doc, m, keys[i], scratch_->text, validate_utf8_, bad_chat_column}, now_, out);
     }
 }
 

@@ -54,8 +54,10 @@ const std::vector<engine::Column>& chat_message_columns();
 // it is not thread-safe, and cheap to reuse.
 class ChatTransform {
 public:
-    // `now`: seconds since the epoch, taken once when the run starts. `validate_utf8`: check the
-    // chat text first (needed when the source database is not UTF-8, and for untrusted input).
+    // `now`: seconds since the epoch, taken once when the run starts. `validate_utf8`: the chat
+    // text may hold bytes that are not UTF-8 (a source database that is not UTF-8, untrusted
+    // input): a message whose columns would receive such bytes (its key, a text or JSON column,
+    // the chat's id or user_id) is rejected with SQLSTATE 22021, its neighbours kept.
     explicit ChatTransform(std::int64_t now, bool validate_utf8 = false);
     ~ChatTransform();
     ChatTransform(const ChatTransform&) = delete;

@@ -7,6 +7,7 @@
 #include <rapidjson/document.h>
 
 #include "engine/copy_binary.h"
+#include "engine/utf8.h"
 #include "stages/chat_scan.h"
 #include "stages/chat_transform.h"
 #include "stages/python_number.h"
@@ -56,10 +57,12 @@ bool is_json(const std::string& text) {
     return r.outcome != stages::scan::Outcome::unparsable;
 }
 
-Run transform(const std::optional<std::string>& chat, std::int64_t now = kNow) {
+// `id` and `user` as the chat row's own columns: "chat1" and "user1" unless a case needs others.
+Run transform(const std::optional<std::string>& chat, std::int64_t now = kNow, std::string_view id = "chat1",
+              std::string_view user = "user1") {
     stages::ChatTransform t(now, true);
     Run run;
-    stages::ChatRow row{"chat1", "user1", std::nullopt};
+    stages::ChatRow row{id, user, std::nullopt};
     if (chat) row.chat = std::string_view(*chat);
     t.run(row, run.out);
     for (std::size_t i = 0; i < run.out.rows.count(); ++i)
@@ -403,8 +406,9 @@ TEST_CASE("escaped message keys become the decoded text of the message id") {
     CHECK(engine::decode_tuple(r.out.rows.tuple(0))[0].bytes == "chat1-a\"b\xC3\xA9");
 }
 
-TEST_CASE("a chat that is not valid JSON or not valid UTF-8 is rejected whole, never dropped silently") {
-    for (std::string doc : {std::string("{\"history\":"), std::string("{\"a\":\"\xFF\"}"),
+TEST_CASE("a chat that is not valid JSON is rejected whole, never dropped silently") {
+    // A byte that is not UTF-8 outside a string is no JSON at all (inside one, see below).
+    for (std::string doc : {std::string("{\"history\":"), std::string("{\"a\":\xFF}"),
                             std::string("{}\0{}", 5), std::string("NaN")}) {
         Run r = transform(doc);
         CHECK(r.rows.empty());
@@ -462,4 +466,121 @@ TEST_CASE("a malformed number next to one too big is still malformed") {
     CHECK(r.rows.empty());
     REQUIRE(r.out.rejects.size() == 1);
     CHECK(r.out.rejects[0].key == "chat1");
+}
+
+// ---------------------------------------------------------------- bytes that are not UTF-8
+// A SQL_ASCII database stores them and sends them as they are; sluice's UTF-8 connections
+// cannot store them back. The message they reach is rejected (22021), nothing else.
+
+namespace {
+
+// The reject's row is JSON that a UTF-8 connection carries and PostgreSQL's json type accepts.
+bool storable_row(const std::string& row) { return engine::valid_utf8(row) && is_json(row); }
+
+}  // namespace
+
+TEST_CASE("a byte that is not UTF-8 in content rejects that message with 22021 and keeps its neighbours") {
+    Run r = transform(chat_with("\"m1\":{\"role\":\"user\"},\"m2\":{\"role\":\"user\",\"content\":\"bad \xFF here\"},"
+                                "\"m3\":{\"role\":\"user\"}"));
+    REQUIRE(r.rows.size() == 2);
+    CHECK(r.field(0, "id") == R"("chat1-m1")");
+    CHECK(r.field(1, "id") == R"("chat1-m3")");
+    REQUIRE(r.out.rejects.size() == 1);
+    const engine::Reject& rej = r.out.rejects[0];
+    CHECK(rej.key == "chat1-m2");
+    CHECK(rej.group == "chat1");
+    CHECK(rej.sqlstate == "22021");
+    CHECK_MESSAGE(rej.message.find("content holds bytes that are not valid UTF-8") == 0, rej.message);
+    CHECK_MESSAGE(storable_row(rej.row_json), "the reject's row cannot be stored: " << rej.row_json);
+    CHECK_MESSAGE(rej.row_json.find(R"("content":"bad \u00ff here")") != std::string::npos, rej.row_json);
+}
+
+TEST_CASE("a byte that is not UTF-8 in role, parentId or model rejects that message only") {
+    Run r = transform(chat_with("\"a\":{\"role\":\"us\xFF" "er\"},\"b\":{\"role\":\"user\",\"parentId\":\"p\xC3\"},"
+                                "\"c\":{\"role\":\"user\",\"model\":\"euro \xE2\x82\"},\"d\":{\"role\":\"user\"}"));
+    REQUIRE(r.rows.size() == 1);
+    CHECK(r.field(0, "id") == R"("chat1-d")");
+    REQUIRE(r.out.rejects.size() == 3);
+    const char* columns[] = {"role", "parentId", "model"};
+    for (std::size_t i = 0; i < 3; ++i) {
+        const engine::Reject& rej = r.out.rejects[i];
+        CHECK_MESSAGE(rej.sqlstate == "22021", rej.key << ": " << rej.message);
+        CHECK_MESSAGE(rej.message.find(std::string(columns[i]) + " holds bytes that are not valid UTF-8") == 0,
+                      rej.message);
+        CHECK_MESSAGE(storable_row(rej.row_json), "the reject's row cannot be stored: " << rej.row_json);
+    }
+    CHECK_MESSAGE(r.out.rejects[2].row_json.find(R"("model":"euro \u00e2\u0082")") != std::string::npos,
+                  "a truncated sequence is not written byte by byte: " << r.out.rejects[2].row_json);
+}
+
+TEST_CASE("a byte that is not UTF-8 in a message key rejects that message, its id escaped in the row") {
+    Run r = transform(chat_with("\"m1\":{\"role\":\"user\"},\"m\xFF" "2\":{\"role\":\"user\"}"));
+    REQUIRE(r.rows.size() == 1);
+    REQUIRE(r.out.rejects.size() == 1);
+    CHECK(r.out.rejects[0].key == "chat1-m\xFF" "2");
+    CHECK_MESSAGE(r.out.rejects[0].message.find("the message key holds bytes that are not valid UTF-8") == 0,
+                  r.out.rejects[0].message);
+    CHECK_MESSAGE(r.out.rejects[0].row_json.find(R"("id":"chat1-m\u00ff2")") != std::string::npos,
+                  r.out.rejects[0].row_json);
+}
+
+TEST_CASE("a byte that is not UTF-8 anywhere inside any JSON column rejects the message, however deep") {
+    for (const char* member : {"content", "output", "files", "sources", "embeds", "error", "usage", "statusHistory"}) {
+        for (const char* value : {"{\"a\":[{\"b\":\"x\xFF\"}]}", "[{\"\xC3\":1}]"}) {
+            Run r = transform(one_message(std::string("\"role\":\"user\",\"") + member + "\":" + value));
+            CHECK_MESSAGE(r.rows.empty(), member << " = " << value << " was stored");
+            REQUIRE_MESSAGE(r.out.rejects.size() == 1, member << " = " << value << " was not rejected");
+            CHECK_MESSAGE(r.out.rejects[0].message.find(std::string(member) + " holds bytes") == 0,
+                          r.out.rejects[0].message);
+            CHECK_MESSAGE(storable_row(r.out.rejects[0].row_json), r.out.rejects[0].row_json);
+        }
+    }
+}
+
+TEST_CASE("bytes that are not UTF-8 where no column takes them leave the rows as they are") {
+    // The chat's title, a member the transform does not read, a timestamp string (read as `now`).
+    Run r = transform("{\"title\":\"\xFF\",\"history\":{\"messages\":{\"m1\":{\"role\":\"user\",\"other\":\"\xFF\","
+                      "\"content\":\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\",\"timestamp\":\"17\xFF\"}}}}");
+    REQUIRE(r.rows.size() == 1);
+    CHECK(r.out.rejects.empty());
+    CHECK_MESSAGE(r.field(0, "content") == "\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\"",
+                  "valid UTF-8 beyond ASCII is not stored as written");
+    CHECK(r.field(0, "created_at") == std::to_string(kNow));
+}
+
+TEST_CASE("a chat whose own id or user_id is not UTF-8 rejects each of its messages") {
+    std::string doc = chat_with(R"("m1":{"role":"user"},"m2":{"role":"user"})");
+    Run by_user = transform(doc, kNow, "chat1", "user\xFF");
+    CHECK(by_user.rows.empty());
+    REQUIRE(by_user.out.rejects.size() == 2);
+    CHECK_MESSAGE(by_user.out.rejects[1].message.find("user_id holds bytes") == 0, by_user.out.rejects[1].message);
+    CHECK(storable_row(by_user.out.rejects[1].row_json));
+    Run by_id = transform(doc, kNow, "chat\xFF", "user1");
+    CHECK(by_id.rows.empty());
+    REQUIRE(by_id.out.rejects.size() == 2);
+    CHECK_MESSAGE(by_id.out.rejects[0].message.find("chat_id holds bytes") == 0, by_id.out.rejects[0].message);
+}
+
+TEST_CASE("a double-encoded chat with a byte that is not UTF-8 rejects only the message the byte reaches") {
+    Run r = transform(std::string("\"{\\\"history\\\":{\\\"messages\\\":{\\\"m1\\\":{\\\"role\\\":\\\"user\\\"},"
+                                  "\\\"m2\\\":{\\\"role\\\":\\\"user\\\",\\\"content\\\":\\\"\xFF\\\"}}}}\""));
+    REQUIRE(r.rows.size() == 1);
+    CHECK(r.field(0, "id") == R"("chat1-m1")");
+    REQUIRE(r.out.rejects.size() == 1);
+    CHECK(r.out.rejects[0].key == "chat1-m2");
+    CHECK(r.out.rejects[0].sqlstate == "22021");
+}
+
+TEST_CASE("a scan, strict or not, reads a document with bytes that are not UTF-8 and finds each value where it lies") {
+    std::string doc = "{\"history\":{\"messages\":{\"k\xFF\":{\"role\":\"r\xC3\",\"content\":[\"\xE2\x82\"]}}}}";
+    for (bool strict : {true, false}) {
+        stages::scan::Result r;
+        std::string work;
+        stages::scan::scan_document(doc, r, work, strict);
+        REQUIRE_MESSAGE(r.outcome == stages::scan::Outcome::ok, "strict " << strict << ": " << r.error);
+        REQUIRE(r.messages.size() == 1);
+        CHECK(r.messages[0].key.raw(doc) == "\"k\xFF\"");
+        CHECK(r.messages[0].fields[stages::scan::role].raw(doc) == "\"r\xC3\"");
+        CHECK(r.messages[0].fields[stages::scan::content].raw(doc) == "[\"\xE2\x82\"]");
+    }
 }
