@@ -2,10 +2,12 @@
 #include "engine/pg.h"
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
 #include "engine/copy_binary.h"
+#include "engine/sessions.h"
 
 namespace sluice::engine {
 
@@ -22,6 +24,55 @@ std::string first_line(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
     auto nl = s.find('\n');
     return nl == std::string::npos ? s : s.substr(0, nl);
+}
+
+// libpq prints a server's NOTICE, INFO, LOG and WARNING raw on stderr; this receiver, on every
+// connection, drops all but WARNING, and gives that one formatted line. One fputs a line, so lines
+// from connections on other threads do not interleave.
+void on_notice(void*, const PGresult* r) {
+    if (field(r, PG_DIAG_SEVERITY_NONLOCALIZED) != "WARNING") return;
+    const std::string line = "sluice: server warning: " + first_line(field(r, PG_DIAG_MESSAGE_PRIMARY)) + "\n";
+    std::fputs(line.c_str(), stderr);
+}
+
+// libpq's connection failure as one line. It lists one attempt a line (per host and address),
+// each maybe followed by a tab-indented hint or the server's DETAIL and HINT: the server's FATAL
+// is kept if there is one, else the last attempt; "FATAL:  x" becomes "FATAL: x".
+std::string connect_failure(const std::string& message) {
+    std::string chosen;
+    for (std::size_t start = 0; start < message.size();) {
+        const std::size_t end = std::min(message.find('\n', start), message.size());
+        const std::string line = message.substr(start, end - start);
+        start = end + 1;
+        if (line.empty() || line[0] == '\t' || line[0] == ' ' || line.rfind("DETAIL:", 0) == 0 ||
+            line.rfind("HINT:", 0) == 0)
+            continue;
+        if (chosen.find("FATAL:") == std::string::npos) chosen = line;
+    }
+    for (std::size_t at; (at = chosen.find(":  ")) != std::string::npos;) chosen.erase(at + 1, 1);
+    return chosen.empty() ? "libpq gave no reason" : chosen;
+}
+
+// A SQLSTATE for a failed connection, guessed from libpq's words (libpq gives none):
+// settings libpq refuses before reaching a server are configuration (kBadConnectionSettings),
+// the server's refusals are authentication (28P01, 28000) or a missing database (3D000), a server
+// not reached is 08001, and anything else the server or the handshake refused is 08004.
+std::string connect_sqlstate(const std::string& why) {
+    const std::size_t failed = why.find(" failed: ");
+    const std::string reason = failed == std::string::npos ? why : why.substr(failed + 9);
+    auto says = [&](const char* text) { return why.find(text) != std::string::npos; };
+    auto starts = [&](const char* text) { return reason.rfind(text, 0) == 0; };
+    if (starts("invalid ") || starts("could not match ") || starts("could not parse network address") ||
+        starts("definition of service") || says("service file") || starts("sslmode value"))
+        return std::string(kBadConnectionSettings);
+    if (says("password authentication failed") || says("no password supplied")) return "28P01";
+    if ((says("role \"") && says("\" does not exist")) || says("no pg_hba.conf entry")) return "28000";
+    if (says("database \"") && says("\" does not exist")) return "3D000";
+    if (says("on socket") && says("No such file or directory")) return "08001";  // not a missing certificate
+    for (const char* unreached : {"Connection refused", "could not translate host name", "timeout expired",
+                                  "Network is unreachable", "No route to host", "Connection timed out"})
+        if (says(unreached)) return "08001";
+    return "08004";
 }
 
 }  // namespace
@@ -66,37 +117,67 @@ std::string qualified(std::string_view schema, std::string_view name) {
     return quote_ident(schema) + "." + quote_ident(name);
 }
 
+std::string text_array(const std::vector<std::string>& items) {
+    std::string out = "{";
+    for (const std::string& item : items) {
+        out += out.size() > 1 ? ",\"" : "\"";
+        for (char c : item) {
+            if (c == '"' || c == '\\') out.push_back('\\');
+            out.push_back(c);
+        }
+        out.push_back('"');
+    }
+    return out + "}";
+}
+
 Connection::Connection(const std::string& conninfo, std::string label) : label_(std::move(label)) {
-    // The label becomes the application_name (unless the operator set one), so pg_stat_activity
-    // shows which of sluice's connections is which.
+    // The label becomes the application_name, over any the connection string sets (an operator
+    // may copy the app's own): pg_stat_activity shows which of sluice's connections is which,
+    // and a later run finds the backends a killed one left (engine/leftover_backends.h).
     std::string app = "sluice " + label_;
-    const char* keys[] = {"dbname", "fallback_application_name", nullptr};
+    const char* keys[] = {"dbname", "application_name", nullptr};
     const char* values[] = {conninfo.c_str(), app.c_str(), nullptr};
+    // An empty conninfo leaves everything to libpq's environment (PGHOST, PGSERVICE, ~/.pgpass...).
     conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+    if (!conn_) throw PgError("cannot connect: out of memory", "08001", {}, {}, label_);
     if (PQstatus(conn_) != CONNECTION_OK) {
-        std::string why = first_line(PQerrorMessage(conn_));
-        PQfinish(conn_);
-        conn_ = nullptr;
         // libpq says e.g. 'connection to server at "h" (::1), port 5432 failed: FATAL: password
         // authentication failed for user "u"': specific, and never the password itself.
-        // 'role "u" does not exist' is the user's fault (28000), 'database "d" does not exist' the name's.
-        auto says = [&](const char* text) { return why.find(text) != std::string::npos; };
-        std::string state = says("password authentication failed") ? "28P01"
-                          : says("role \"") && says("\" does not exist") ? "28000"
-                          : says("database \"") && says("\" does not exist") ? "3D000"
-                          : "08001";
-        throw PgError("cannot connect: " + why, state, {}, {}, label_);
+        std::string why = connect_failure(PQerrorMessage(conn_));
+        PQfinish(conn_);
+        conn_ = nullptr;
+        throw PgError("cannot connect: " + why, connect_sqlstate(why), {}, {}, label_);
     }
+    // Set once connected: a WARNING sent during the handshake itself still takes libpq's default path.
+    PQsetNoticeReceiver(conn_, on_notice, nullptr);
     g_established = true;
     // Our tuples are UTF-8; NOTICEs ("already exists, skipping") are not for the operator.
+    try {
+        configure_session();
+    } catch (...) {
+        PQfinish(conn_);  // no destructor runs for a constructor that throws
+        throw;
+    }
+    sessions::add(conn_, label_);
+}
+
+void Connection::configure_session() {
     exec("SET client_encoding = 'UTF8'");
     exec("SET client_min_messages = warning");
+    // A managed server's role or database settings must not end sluice's work half way: an
+    // index build may take an hour, the reader holds its snapshot open while the pipeline waits,
+    // and a lock wait is reported while it lasts and ends on a stop request (engine/lock_watch.h,
+    // engine/stop_signals.h) rather than after a fixed time. idle_session_timeout is PostgreSQL 14+.
+    exec("SELECT set_config(name, '0', false) FROM pg_settings WHERE name IN ('statement_timeout', 'lock_timeout',"
+         " 'idle_in_transaction_session_timeout', 'idle_session_timeout')");
 }
 
 bool Connection::any_established() { return g_established.load(); }
 
 Connection::~Connection() {
-    if (conn_) PQfinish(conn_);
+    if (!conn_) return;
+    sessions::remove(conn_);
+    PQfinish(conn_);
 }
 
 PgError Connection::error(const std::string& what, const PGresult* r) const {

@@ -27,6 +27,10 @@ enum class ErrorAction {
     stop,         // anything else: the run must stop
 };
 ErrorAction classify(std::string_view sqlstate);
+// sluice's own SQLSTATE-like code (class "SL", unknown to PostgreSQL, so classify() says stop) for
+// connection settings that libpq refuses before reaching a server (sslmode=bogus, port=54x3, an
+// unknown service): bad configuration, which main reports with exit status 2.
+inline constexpr std::string_view kBadConnectionSettings = "SLCFG";
 
 // A failed statement or connection. what() is one line a user can act on; no passwords in it.
 class PgError : public std::runtime_error {
@@ -49,6 +53,8 @@ private:
 // "schema"."name" with embedded quotes doubled: every identifier that reaches SQL goes through here.
 std::string quote_ident(std::string_view name);
 std::string qualified(std::string_view schema, std::string_view name);
+// A text[] literal, {"a","b"}, with quotes and backslashes escaped: a list bound as one parameter.
+std::string text_array(const std::vector<std::string>& items);
 
 // One libpq connection. Not thread-safe: one owner (a stage) uses it at a time.
 class Connection {
@@ -82,6 +88,8 @@ public:
     static bool any_established();
 
 private:
+    void configure_session();  // client encoding, messages, timeouts: once connected
+
     PGconn* conn_ = nullptr;
     std::string label_;
 };

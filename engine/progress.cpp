@@ -88,4 +88,12 @@ std::uint64_t peak_rss_bytes() {
     return static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
 }
 
+namespace {
+std::atomic<std::uint64_t> g_progress_marks{0};
+}
+
+void mark_progress() { g_progress_marks.fetch_add(1, std::memory_order_relaxed); }
+
+std::uint64_t progress_marks() { return g_progress_marks.load(std::memory_order_relaxed); }
+
 }  // namespace sluice::engine

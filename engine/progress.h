@@ -57,6 +57,12 @@ private:
 
 std::string human_bytes(std::uint64_t bytes);
 std::string human_duration(double seconds);
+// Work that reached the database for good (a commit, an index built, a constraint validated):
+// marked by whoever did it; a run's reconnect budget refills after it (transient failures spread
+// over a long run are not consecutive). Thread-safe.
+void mark_progress();
+std::uint64_t progress_marks();
+
 // The process's peak resident set size so far, in bytes.
 std::uint64_t peak_rss_bytes();
 

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "engine/sessions.h"
+
 namespace sluice::engine {
 
 namespace {
@@ -77,9 +79,8 @@ void RunLock::connect() {
     acquired_ = false;
     conn_.reset();
     conn_ = std::make_unique<Connection>(conninfo_, "lock");
-    // This session idles for the whole run: a server-wide idle_session_timeout (PostgreSQL 14+)
-    // would end it, and the lock with it.
-    if (PQserverVersion(conn_->raw()) >= 140000) conn_->exec("SET idle_session_timeout = 0");
+    // acquire() watches the stop flag itself; a cancelled try would only turn a clean stop into an error.
+    sessions::set_cancellable(conn_->raw(), false);
     // A client that vanishes without closing (a dead host, a cut network) holds the lock until
     // the server notices: keepalives make that about two minutes, not the kernel's two hours.
     // PostgreSQL ignores them on a Unix socket, where a vanished client is noticed at once.

@@ -53,6 +53,7 @@ run_doctest unit build/tests/sluice_unit_tests
 run_script differential python3 tests/differential_test.py --sluice-dump build/transform_dump --chats 10000 --seed 7
 run_script e2e-parity python3 tests/e2e_parity_test.py
 run_script fault-resume python3 tests/fault_resume_test.py
+run_script phase-stop python3 tests/phase_stop_test.py
 
 echo
 echo "(${SECONDS}s in all, build included)"

@@ -3,6 +3,8 @@
 
 #include <stdexcept>
 
+#include "engine/sessions.h"
+
 namespace sluice::stages {
 
 namespace {
@@ -18,6 +20,8 @@ ChatWriter::ChatWriter(const WriterSettings& settings, engine::InflightBudget& b
       committed_(start), pending_(start) {
     // Losing the last few commits to a server crash is safe: the checkpoint goes with them.
     conn_.exec("SET synchronous_commit = off");
+    // A stop request lets the writer commit what it holds: it must not be cancelled mid-COPY.
+    engine::sessions::set_cancellable(conn_.raw(), false);
 }
 
 void ChatWriter::write(ChatBatch& batch) {
@@ -78,6 +82,7 @@ void ChatWriter::commit(bool final) {
     pending_.target = settings_.table;
     save_checkpoint(conn_, settings_.schema, pending_);
     conn_.exec("COMMIT");
+    engine::mark_progress();
     in_transaction_ = false;
     copy_.committed();
     committed_ = pending_;

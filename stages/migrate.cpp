@@ -15,7 +15,10 @@
 #include "engine/pipeline.h"
 #include "engine/progress.h"
 #include "engine/reject_table.h"
+#include "engine/leftover_backends.h"
+#include "engine/lock_watch.h"
 #include "engine/run_lock.h"
+#include "engine/sessions.h"
 #include "stages/chat_reader.h"
 #include "stages/chat_writer.h"
 #include "stages/checkpoint.h"
@@ -169,7 +172,7 @@ std::string run_phase(Phase phase, const config::RunConfig& cfg, const std::atom
         }
         case Phase::indexes:
             what << build_indexes(cfg.db_url, current_target(control, cfg.schema), cfg.index_connections,
-                                  cfg.max_rejects)
+                                  cfg.max_rejects, stop)
                  << "\n";
             break;
         case Phase::constraints: what << ensure_foreign_key(control, current_target(control, cfg.schema)) << "\n"; break;
@@ -188,17 +191,24 @@ void sleep_unless_stopped(std::chrono::milliseconds wait, const std::atomic<bool
 
 // A lost connection or a restarting server does not end the run: the step runs again after an
 // exponential backoff, from what is committed (the backfill resumes at its checkpoint, the
-// other phases are idempotent), until --connect-retries attempts have failed. A server never
-// reached in this run is not waited for: that is a wrong address, said once.
+// other phases are idempotent), until --connect-retries consecutive attempts have failed; work
+// that reached the database in between refills the budget. A server never reached in this run
+// is not waited for: that is a wrong address, said once.
 std::string with_reconnect(const config::RunConfig& cfg, const std::atomic<bool>& stop, const char* name,
                            const std::function<std::string()>& step) {
     std::chrono::milliseconds wait(500);
+    std::uint64_t marks = engine::progress_marks();
     for (unsigned attempt = 1;; ++attempt) {
         try {
             return step();
         } catch (const engine::PgError& e) {
             bool transient = e.action() == engine::ErrorAction::reconnect || e.action() == engine::ErrorAction::retry_batch;
             if (!transient || stop.load() || !engine::Connection::any_established()) throw;
+            if (engine::progress_marks() != marks) {  // it got somewhere since the last failure
+                marks = engine::progress_marks();
+                attempt = 1;
+                wait = std::chrono::milliseconds(500);
+            }
             if (attempt > cfg.connect_retries) {
                 std::cerr << "sluice: " << name << ": giving up after " << attempt << " attempts\n";
                 throw;
@@ -238,11 +248,22 @@ void keep_lock(engine::RunLock& lock, const config::RunConfig& cfg) {
     (void)cfg;
 }
 
+// Backends an earlier, killed run left running on the job's tables (an index build goes on
+// without its client): ended before the phases start, each named in a line.
+void end_earlier_runs(const config::RunConfig& cfg) {
+    engine::Connection conn(cfg.db_url, "control");
+    std::vector<std::string> relations;
+    for (const char* name : {kChatMessage, kBuildTable, "sluice_checkpoint", "sluice_reject"})
+        relations.push_back(engine::qualified(cfg.schema, name));
+    engine::end_leftovers(conn, relations, [](const std::string& line) { std::cout << "  " << line << std::endl; });
+}
+
 // The reject file is an export of the rejects table, written at the end of every run that
 // reached the backfill; the table stays the record, so a failed export is a warning.
 void export_rejects(const config::RunConfig& cfg) {
     try {
         engine::Connection conn(cfg.db_url, "rejects");
+        engine::sessions::set_cancellable(conn.raw(), false);  // it runs after a stop request, on purpose
         std::uint64_t lines = reject_table(cfg.schema).export_to(conn, cfg.reject_file);
         if (lines > 0) std::cout << "  rejects      " << lines << " exported to " << cfg.reject_file << "\n";
     } catch (const std::exception& e) {
@@ -277,13 +298,23 @@ int migrate(const config::RunConfig& cfg, const std::atomic<bool>& stop) {
     }
     const bool backfills = std::find(cfg.phases.begin(), cfg.phases.end(), Phase::backfill) != cfg.phases.end();
     try {
+        if (!interrupted) end_earlier_runs(cfg);
+        engine::LockWatch lock_watch(cfg.db_url, [](const std::string& line) { std::cerr << "sluice: " << line << std::endl; });
         for (Phase phase : cfg.phases) {
             if (stop.load() || interrupted) break;
             auto started = Clock::now();
-            std::string what = with_reconnect(cfg, stop, phase_name(phase), [&] {
-                keep_lock(lock, cfg);
-                return run_phase(phase, cfg, stop, interrupted);
-            });
+            std::string what;
+            try {
+                what = with_reconnect(cfg, stop, phase_name(phase), [&] {
+                    keep_lock(lock, cfg);
+                    return run_phase(phase, cfg, stop, interrupted);
+                });
+            } catch (const engine::PgError& e) {
+                // A stop request cancels the running statement: what it did is rolled back.
+                if (!stop.load() || e.sqlstate() != "57014") throw;
+                interrupted = true;
+                what = "interrupted: the running statement was cancelled and rolled back\n";
+            }
             double seconds = std::chrono::duration<double>(Clock::now() - started).count();
             char head[64];
             std::snprintf(head, sizeof head, "  %-12s %8s  ", phase_name(phase), engine::human_duration(seconds).c_str());

@@ -11,7 +11,8 @@
 
 namespace sluice::stages {
 
-// Exit status of a run that was asked to stop (SIGINT/SIGTERM) and stopped cleanly.
+// Exit status of a run that was asked to stop (SIGINT/SIGTERM) and stopped cleanly; main makes
+// it 128 + the signal's number (130 or 143), as docker stop and Kubernetes expect.
 inline constexpr int kExitInterrupted = 130;
 
 // The configured progress style, "auto" resolved against stderr (a terminal gets the bar).

@@ -2,11 +2,13 @@
 #include "stages/phases.h"
 
 #include <atomic>
+#include <exception>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
+#include "engine/progress.h"
 #include "stages/checkpoint.h"
 #include "stages/unindexable_rows.h"
 
@@ -93,7 +95,7 @@ std::optional<std::string> alembic_revision(engine::Connection& conn, const std:
 }  // namespace
 
 std::string build_indexes(const std::string& conninfo, const Target& target, unsigned connections,
-                          std::optional<std::uint64_t> max_rejects) {
+                          std::optional<std::uint64_t> max_rejects, const std::atomic<bool>& stop) {
     engine::Connection probe(conninfo, "indexes");
     std::vector<std::pair<const IndexSpec*, IndexState>> todo;
     for (const IndexSpec& ix : kIndexes) {
@@ -104,16 +106,19 @@ std::string build_indexes(const std::string& conninfo, const Target& target, uns
     // Each index build is one backend's work: several connections build several at once.
     std::atomic<std::size_t> next{0};
     std::mutex mutex;  // guards first_error, and lets one worker at a time move unindexable rows
-    std::string first_error;
+    std::exception_ptr first_error;  // kept whole: a lost connection (a PgError) is retried by the caller
     std::uint64_t rejected = 0;
+    std::atomic<std::size_t> built{0};
     auto worker = [&](unsigned n) {
         try {
             engine::Connection conn(conninfo, "index connection " + std::to_string(n));
-            for (std::size_t i; (i = next++) < todo.size();) {
+            for (std::size_t i; !stop.load() && (i = next++) < todo.size();) {
                 const IndexSpec& ix = *todo[i].first;
                 for (int attempt = 1;; ++attempt) {
                     try {
                         build_index(conn, target, ix, attempt == 1 ? todo[i].second : index_state(conn, target, ix.name));
+                        engine::mark_progress();
+                        ++built;
                         break;
                     } catch (const engine::PgError& e) {
                         // A value too large for an index entry: those rows become rejects, then build
@@ -124,18 +129,19 @@ std::string build_indexes(const std::string& conninfo, const Target& target, uns
                     }
                 }
             }
-        } catch (const std::exception& e) {
+        } catch (...) {
             std::lock_guard<std::mutex> lock(mutex);
-            if (first_error.empty()) first_error = e.what();
+            if (!first_error) first_error = std::current_exception();
         }
     };
     std::vector<std::thread> threads;
     unsigned n = std::max(1u, std::min<unsigned>(connections, static_cast<unsigned>(todo.size())));
     for (unsigned i = 0; i < n; ++i) threads.emplace_back(worker, i + 1);
     for (auto& t : threads) t.join();
-    if (!first_error.empty()) throw std::runtime_error(first_error);
-    std::string what = "built " + std::to_string(todo.size()) + " of 7 indexes over " + std::to_string(n) +
-                       " connection(s)";
+    if (first_error) std::rethrow_exception(first_error);
+    std::string what = "built " + std::to_string(built.load()) + " of the " + std::to_string(todo.size()) +
+                       " missing indexes over " + std::to_string(n) + " connection(s)";
+    if (built.load() < todo.size()) what += "; stopped before the others (a rerun builds them)";
     if (rejected > 0) {
         what += "; " + std::to_string(rejected) + " rows held values too large for an index entry and were moved to "
                 "the rejects";
@@ -156,6 +162,7 @@ std::string ensure_foreign_key(engine::Connection& conn, const Target& t) {
     engine::Result deleted = conn.exec("DELETE FROM " + t.qualified() + " m WHERE NOT EXISTS (SELECT 1 FROM " +
                                        engine::qualified(t.schema, "chat") + " c WHERE c.id = m.chat_id)");
     conn.exec("ALTER TABLE " + t.qualified() + " VALIDATE CONSTRAINT " + engine::quote_ident(kForeignKey));
+    engine::mark_progress();
     return "added and validated the foreign key; deleted " + std::string(PQcmdTuples(deleted.get())) +
            " rows whose chat no longer exists";
 }

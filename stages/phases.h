@@ -17,8 +17,9 @@ namespace sluice::stages {
 // connection, with upstream's names. The placeholder view gives its name up in the transaction
 // that builds the real index. Rows whose values are too large for an index entry (SQLSTATE
 // 54000) are moved to the rejects, within --max-rejects, and the index built again.
+// A stop request keeps workers from starting another index (the one running is cancelled).
 std::string build_indexes(const std::string& conninfo, const Target& target, unsigned connections,
-                          std::optional<std::uint64_t> max_rejects);
+                          std::optional<std::uint64_t> max_rejects, const std::atomic<bool>& stop);
 
 // Adds chat_message_chat_id_fkey NOT VALID, deletes rows whose chat is gone, validates.
 std::string ensure_foreign_key(engine::Connection& conn, const Target& target);

@@ -109,19 +109,6 @@ std::string_view value(const PGresult* r, int row, int column) {
     return {PQgetvalue(r, row, column), static_cast<std::size_t>(PQgetlength(r, row, column))};
 }
 
-// A text[] literal: {"a","b"} with quotes and backslashes escaped.
-std::string text_array(const std::vector<std::string>& items) {
-    std::string out = "{";
-    for (const std::string& item : items) {
-        out += out.size() > 1 ? ",\"" : "\"";
-        for (char c : item) {
-            if (c == '"' || c == '\\') out.push_back('\\');
-            out.push_back(c);
-        }
-        out.push_back('"');
-    }
-    return out + "}";
-}
 
 std::int64_t int8_of(std::string_view big_endian) {
     std::uint64_t v = 0;
@@ -193,7 +180,7 @@ void Comparer::compare(VerifyBatch& batch) {
     const ChatBatch& chats = *batch.chats;
     // ix_chat_message_chat_id makes this an index lookup per chat.
     const std::string sql = "SELECT id, chat_id FROM " + table_ + " WHERE chat_id = ANY($1::text[]) ORDER BY id";
-    engine::Result present = conn_.exec(sql, {text_array(batch.chat_ids)});
+    engine::Result present = conn_.exec(sql, {engine::text_array(batch.chat_ids)});
     const int n = PQntuples(present.get());
     std::unordered_map<std::string_view, int> by_id;  // views into `present` and the batch, alive until return
     std::unordered_map<std::string_view, ChatCount> per_chat;
@@ -263,7 +250,7 @@ void Comparer::compare_sample(const ChatBatch& chats, const std::vector<std::siz
         ids.emplace_back(expected.back()[0].bytes);
     }
     engine::Result actual =
-        conn_.exec("SELECT " + columns_ + " FROM " + table_ + " WHERE id = ANY($1::text[])", {text_array(ids)});
+        conn_.exec("SELECT " + columns_ + " FROM " + table_ + " WHERE id = ANY($1::text[])", {engine::text_array(ids)});
     std::unordered_map<std::string_view, int> by_id;
     for (int r = 0; r < PQntuples(actual.get()); ++r)
         by_id.emplace(value(actual.get(), r, 0), r);

@@ -10,7 +10,7 @@ clean run gives (timestamps that fell back to a run's `now` aside: each run has 
   - kill:      SIGKILL at --kills random moments spread over the whole run (fetch, parse, COPY,
                commit, index build, FK validation, publish), the reject file deleted after every
                other kill (it is only an export of the rejects table), then a run to the end;
-  - signals:   SIGINT, then SIGTERM on the resumed run, while rows are being written: exit 130,
+  - signals:   SIGINT, then SIGTERM on the resumed run, while rows are being written: exit 130 / 143,
                "interrupted" and the summary, a consistent checkpoint; a rerun completes;
   - terminate: the writer's and the reader's backends terminated by pg_terminate_backend: sluice
                reconnects with backoff and completes in the same run;
@@ -163,7 +163,7 @@ def case_kill(args, corpus, tmp, reference, since, clean_seconds):
 
 
 def case_signals(args, corpus, tmp, reference, since, _):
-    """SIGINT, then SIGTERM on the resumed run: each stops cleanly with exit 130 and a summary."""
+    """SIGINT, then SIGTERM on the resumed run: each stops cleanly with exit 130 / 143 and a summary."""
     case = Case(args, corpus, tmp)
     problems, stops = [], []
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -173,7 +173,7 @@ def case_signals(args, corpus, tmp, reference, since, _):
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
         name = signal.Signals(sig).name
-        if proc.returncode != 130 or "interrupted" not in out or "peak memory" not in out:
+        if proc.returncode != 128 + sig or "interrupted" not in out or "peak memory" not in out:
             problems.append("%s: exit %d, stdout %r" % (name, proc.returncode, out[-200:]))
         stored = int(psql(case.db, "SELECT count(*) FROM %s" % case.target()).strip())
         if stored != case.committed_messages():
@@ -184,7 +184,7 @@ def case_signals(args, corpus, tmp, reference, since, _):
     if final.returncode != 0:
         problems.append("rerun exited %d: %s" % (final.returncode, final.stderr.strip()))
     problems += compare(case, reference, since)
-    return problems, "%s committed messages, exit 130 each, then a rerun" % ", ".join(stops)
+    return problems, "%s committed messages, exit 130 and 143, then a rerun" % ", ".join(stops)
 
 
 def terminate(case, app):

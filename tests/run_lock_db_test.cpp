@@ -2,6 +2,7 @@
 // pg_stat_activity knows it, waiting and stopping, and a lock lost with its backend and taken again.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -25,7 +26,7 @@ const std::atomic<bool> kNoStop{false};
 
 // The backend pid of the one connection to `db` with this application_name, from
 // pg_stat_activity: what the lock's own answer is checked against.
-int lock_backend(TestDatabase& db, const std::string& application_name = "sluice lock") {
+int lock_backend(TestDatabase& db, const std::string& application_name = "sluice lock") {  // one lock at a time
     std::vector<std::string> pids = rows(db.sql(),
                                          "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
                                          " AND application_name = $1",
@@ -98,12 +99,19 @@ TEST_CASE("holder() finds the lock whatever the sign of each half of its key's h
                                  " FROM generate_series(1, 1000) i) t WHERE " +
                                      std::string(condition) + " ORDER BY s LIMIT 1");
         REQUIRE_MESSAGE(!key.empty(), "no key among 1000 whose hash has " << condition);
-        const std::string app = "lock on " + key;
-        locks.push_back(std::make_unique<RunLock>(db.conninfo() + " application_name='" + app + "'", key));
+        // Every lock's session is "sluice lock": the new one is the backend that was not there before.
+        const std::string lock_pids = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                                      " AND application_name = 'sluice lock' ORDER BY pid";
+        const std::vector<std::string> before = rows(db.sql(), lock_pids);
+        locks.push_back(std::make_unique<RunLock>(db.conninfo(), key));
+        std::vector<std::string> added;
+        for (const std::string& pid : rows(db.sql(), lock_pids))
+            if (std::find(before.begin(), before.end(), pid) == before.end()) added.push_back(pid);
+        REQUIRE_MESSAGE(added.size() == 1, "not one new lock session: " << joined(added));
         REQUIRE_MESSAGE(!locks.back()->try_acquire(), "the lock on '" << key << "' was refused");
         std::optional<LockHolder> seen = RunLock::holder(db.sql(), key);
         REQUIRE_MESSAGE(seen, "holder() does not see the lock on a key whose hash has " << condition);
-        CHECK_MESSAGE(seen->pid == lock_backend(db, app), "holder() names " << who(seen) << " for " << app);
+        CHECK_MESSAGE(seen->pid == std::stoi(added[0]), "holder() names " << who(seen) << " for " << key);
         CHECK_MESSAGE(locks.back()->held(), "held() does not see the lock on a key whose hash has " << condition);
         RunLock second(db.conninfo(), key);
         std::optional<LockHolder> refused = second.try_acquire();

@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""phase_stop_test.py - every phase of `sluice migrate` stopped, killed, cut off and limited the way
+operators meet it, against a real PostgreSQL (a sibling of fault_resume_test.py, whose Case it uses).
+
+    python3 tests/phase_stop_test.py [--sluice build/sluice] [--chats 300] [--seed 21] [--cases a,b]
+
+Each phase is held up by a lock that a test session takes on the table it needs (as a forgotten
+psql session or a busy app would), so that a signal, a kill or a restart lands in it for sure:
+  - stop:       SIGINT and SIGTERM in the initial count, the index build, the FK validation, the
+                publish and the wait for another run's lock: exit 130 / 143 within a few seconds,
+                "interrupted" and the summary, nothing half done; then a rerun completes. The
+                constraints case waits long enough to see the lock wait reported, blocker named;
+  - killindex:  SIGKILL while an index build waits, then an immediate rerun: the killed run's
+                backend is still there; the rerun ends it, says so, and completes;
+  - restart:    the server restarted during the index phase and during FK validation: the run
+                reconnects and completes;
+  - timeouts:   a database whose sessions get statement_timeout, lock_timeout,
+                idle_in_transaction_session_timeout and idle_session_timeout of a few ms (as a
+                managed PostgreSQL's role settings do): sluice's own sessions override them;
+  - terminate6: six backends of sluice terminated one after another over one backfill: the retry
+                budget counts consecutive failures, so the run completes.
+Prints one line per case and "phase stop tests: N passed, M failed"; exits 1 on any failure.
+"""
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from fault_resume_test import GENERATOR, ROOT, Case, compare, pg_ctl, psql  # noqa: E402
+
+STOP_WITHIN = 3.0  # seconds from the signal to the exit; sluice aims at one, CI machines are slow
+
+
+class Blocker:
+    """A psql session that holds a lock until released (or until the server goes)."""
+
+    def __init__(self, db, sql):
+        self.proc = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db], stdin=subprocess.PIPE,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+        self.proc.stdin.write("SET application_name = 'test blocker';\nBEGIN;\n%s;\n" % sql)
+        self.proc.stdin.flush()
+        deadline = time.time() + 30
+        while psql(db, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'test blocker'"
+                       " AND state = 'idle in transaction'").strip() != "1":
+            if time.time() > deadline:
+                raise RuntimeError("the blocker never took its lock: %s" % sql)
+            time.sleep(0.02)
+
+    def release(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("ROLLBACK;\n\\q\n")
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        self.proc.wait(timeout=30)
+
+
+def sluice_waits(case, timeout=30):
+    """Whether some session of sluice waits for a lock (within `timeout` seconds)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if psql(case.db, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'sluice %'"
+                         " AND wait_event_type = 'Lock'").strip() != "0":
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def run_phases(case, phases):
+    done = case.run("--phases", phases)
+    if done.returncode != 0:
+        raise RuntimeError("--phases %s failed: %s" % (phases, done.stderr.strip()))
+
+
+# Each stop case: the phases run beforehand, the lock that holds up the next one, the phases of
+# the run that is stopped, and a predicate for "it is held up" (None: a sluice session waits).
+STOP_CASES = {
+    "count": ("schema", "LOCK TABLE chat IN ACCESS EXCLUSIVE MODE", "backfill", None),
+    "indexes": ("schema,backfill", "LOCK TABLE sluice_chat_message IN ACCESS EXCLUSIVE MODE", "indexes", None),
+    "constraints": ("schema,backfill,indexes", "LOCK TABLE chat IN ACCESS EXCLUSIVE MODE", "constraints", None),
+    "publish": ("schema,backfill,indexes,constraints", "LOCK TABLE sluice_chat_message IN ACCESS SHARE MODE",
+                "publish", None),
+    "lock wait": ("", "SELECT pg_advisory_lock(hashtextextended('sluice migrate public', 0))",
+                  "schema,backfill,indexes,constraints,publish", "waiting for another sluice migrate"),
+}
+
+
+def stop_one(args, corpus, tmp, reference, since, name, sig):
+    case = Case(args, corpus, tmp)
+    before, lock, phases, held_up_says = STOP_CASES[name]
+    if before:
+        run_phases(case, before)
+    blocker = Blocker(case.db, lock)
+    problems = []
+    try:
+        extra = ("--wait-for-lock", "1min") if held_up_says else ()
+        proc = subprocess.Popen(case.command("--phases", phases, *extra), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        if held_up_says:
+            time.sleep(1.5)  # it polls the lock; its first line says whom it waits for
+        elif not sluice_waits(case):
+            problems.append("%s: sluice never waited for the blocker's lock" % name)
+        if name == "constraints":
+            time.sleep(6.5)  # long enough for the lock wait to be reported
+        sent = time.time()
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+        took = time.time() - sent
+    finally:
+        blocker.release()
+    want = 128 + sig
+    sig_name = signal.Signals(sig).name
+    if proc.returncode != want or took > STOP_WITHIN:
+        problems.append("%s, %s: exit %d (want %d) after %.1fs: %s" % (name, sig_name, proc.returncode, want, took,
+                                                                      err.strip()[-300:]))
+    if "interrupted" not in out or "peak memory" not in out:
+        problems.append("%s, %s: no 'interrupted' summary: %r" % (name, sig_name, out[-300:]))
+    if held_up_says and held_up_says not in out:
+        problems.append("%s: the wait was not shown: %r" % (name, out[-300:]))
+    if name == "constraints" and ("has waited" not in err or "test blocker" not in err):
+        problems.append("the lock wait was not reported, blocker named: %r" % err[-400:])
+    if psql(case.db, "SELECT to_regclass('chat_message') IS NOT NULL").strip() == "t":
+        problems.append("%s, %s: chat_message was published by a stopped run" % (name, sig_name))
+    final = case.run()
+    if final.returncode != 0:
+        problems.append("%s: the rerun exited %d: %s" % (name, final.returncode, final.stderr.strip()[-300:]))
+    problems += ["%s: %s" % (name, p) for p in compare(case, reference, since)]
+    return problems, "%s %s %.1fs" % (name, sig_name.replace("SIG", ""), took)
+
+
+def case_stop(args, corpus, tmp, reference, since):
+    problems, stops = [], []
+    for i, name in enumerate(STOP_CASES):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            p, what = stop_one(args, corpus, tmp, reference, since, name, sig)
+            problems += p
+            stops.append(what)
+    return problems, "stopped in: " + ", ".join(stops)
+
+
+def case_killindex(args, corpus, tmp, reference, since):
+    case = Case(args, corpus, tmp)
+    run_phases(case, "schema,backfill")
+    blocker = Blocker(case.db, "LOCK TABLE sluice_chat_message IN ACCESS EXCLUSIVE MODE")
+    problems = []
+    try:
+        proc = case.start("--phases", "indexes")
+        if not sluice_waits(case):
+            problems.append("the index build never waited")
+        proc.kill()
+        proc.communicate()
+        orphans = psql(case.db, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'sluice index%'")
+        rerun = case.start()
+        time.sleep(1.0)
+    finally:
+        blocker.release()
+    out, err = rerun.communicate(timeout=120)
+    if orphans.strip() == "0":
+        problems.append("the killed run left no backend behind: the case proves nothing")
+    if rerun.returncode != 0:
+        problems.append("the immediate rerun exited %d: %s" % (rerun.returncode, err.strip()[-300:]))
+    if "earlier run's backend pid" not in out:
+        problems.append("the rerun did not say which earlier backend it ended: %r" % out[-300:])
+    problems += compare(case, reference, since)
+    return problems, "%s backend(s) left by the killed run, ended by the rerun, which completed" % orphans.strip()
+
+
+def case_restart(args, corpus, tmp, reference, since):
+    problems, said = [], []
+    for name in ("indexes", "constraints"):
+        case = Case(args, corpus, tmp)
+        before, lock, phases, _ = STOP_CASES[name]
+        run_phases(case, before)
+        blocker = Blocker(case.db, lock)
+        proc = case.start()
+        waited = sluice_waits(case)
+        pg_ctl("restart")  # the blocker's session goes with it
+        blocker.release()
+        out, err = proc.communicate(timeout=120)
+        if not waited:
+            problems.append("%s: sluice never waited in the phase" % name)
+        if proc.returncode != 0 or "trying again" not in err:
+            problems.append("%s: exit %d, stderr %r" % (name, proc.returncode, err[-300:]))
+        problems += ["%s: %s" % (name, p) for p in compare(case, reference, since)]
+        said.append(name)
+    return problems, "server restarted during %s; each run completed" % " and ".join(said)
+
+
+def case_timeouts(args, corpus, tmp, reference, since):
+    case = Case(args, corpus, tmp)
+    psql(case.db, "ALTER DATABASE %s SET statement_timeout = '5ms'" % case.name)
+    psql(case.db, "ALTER DATABASE %s SET lock_timeout = '5ms'" % case.name)
+    psql(case.db, "ALTER DATABASE %s SET idle_in_transaction_session_timeout = '20ms'" % case.name)
+    psql(case.db, "ALTER DATABASE %s SET idle_session_timeout = '50ms'" % case.name)
+    proc = case.start("--commit-interval", "200ms")
+    out, err = proc.communicate(timeout=300)
+    psql(case.db, "ALTER DATABASE %s RESET ALL" % case.name)
+    problems = []
+    if proc.returncode != 0:
+        problems.append("exit %d under the database's timeouts: %s" % (proc.returncode, err.strip()[-400:]))
+    problems += compare(case, reference, since)
+    return problems, "statement_timeout 5ms, lock_timeout 5ms, idle timeouts 20/50ms: completed"
+
+
+def case_terminate6(args, corpus, tmp, reference, since):
+    # A corpus big enough that the backfill outlasts six reconnects, with a reference of its own.
+    corpus = subprocess.run([sys.executable, GENERATOR, "--chats", str(6 * args.chats), "--seed", str(args.seed)],
+                            capture_output=True, check=True).stdout
+    clean = Case(args, corpus, tmp)
+    if clean.run().returncode != 0:
+        return ["the clean run of the larger corpus failed"], ""
+    reference = clean.state(since)
+    case = Case(args, corpus, tmp)
+    proc = case.start("--connect-retries", "3", "--retry-max-wait", "200ms")
+    hits, after = 0, 0
+    while hits < 6 and proc.poll() is None:
+        # One query a turn: the writer is terminated once more messages are committed than at the
+        # last termination, so the failures are spread over the backfill, never consecutive.
+        out = psql(case.db, "SELECT count(pg_terminate_backend(pid)), max(m) FROM pg_stat_activity,"
+                            " (SELECT messages AS m FROM sluice_checkpoint) c WHERE application_name = 'sluice writer'"
+                            " AND c.m > %d" % after, check=False).strip()
+        terminated, _, messages = out.partition("|")
+        if terminated.isdigit() and int(terminated) > 0:
+            hits += 1
+            after = int(messages) + 20
+        time.sleep(0.01)
+    out, err = proc.communicate(timeout=300)
+    problems = []
+    if hits < 6:
+        problems.append("only %d writers terminated before the backfill ended" % hits)
+    if proc.returncode != 0:
+        problems.append("exit %d after %d terminations with --connect-retries 3: %s" % (
+            proc.returncode, hits, err.strip()[-300:]))
+    problems += compare(case, reference, since)
+    return problems, "%d writer backends terminated over one backfill (--connect-retries 3); it completed" % hits
+
+
+CASES = [("stop", case_stop), ("killindex", case_killindex), ("restart", case_restart),
+         ("timeouts", case_timeouts), ("terminate6", case_terminate6)]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sluice", default=os.path.join(ROOT, "build", "sluice"))
+    ap.add_argument("--chats", type=int, default=300)
+    ap.add_argument("--seed", type=int, default=21)
+    ap.add_argument("--cases", default=",".join(name for name, _ in CASES), help="comma-separated")
+    args = ap.parse_args()
+    if "SLUICE_TEST_DB" not in os.environ or "PG_DATA_DIR" not in os.environ:
+        print("phase stop tests: SLUICE_TEST_DB and PG_DATA_DIR must name the test server (scripts/lib/pg.sh)")
+        return 2
+    corpus = subprocess.run([sys.executable, GENERATOR, "--chats", str(args.chats), "--seed", str(args.seed)],
+                            capture_output=True, check=True).stdout
+    passed = failed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        since = int(time.time()) - 5
+        clean = Case(args, corpus, tmp)
+        result = clean.run()
+        if result.returncode != 0:
+            print("phase stop tests: the clean run failed: %s" % result.stderr.strip())
+            return 1
+        reference = clean.state(since)
+        for name, case in CASES:
+            if name not in args.cases.split(","):
+                continue
+            started = time.time()
+            try:
+                problems, what = case(args, corpus, tmp, reference, since)
+            except Exception as e:  # a case that cannot even run has failed
+                problems, what = ["%s: %s" % (type(e).__name__, e)], ""
+            print("%-10s %s  %s (%.0fs)" % (name, "ok" if not problems else "FAILED", what, time.time() - started),
+                  flush=True)
+            for p in problems:
+                print("           " + p)
+            passed += not problems
+            failed += bool(problems)
+    print("phase stop tests: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
