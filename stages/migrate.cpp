@@ -239,13 +239,12 @@ bool take_lock(engine::RunLock& lock, const config::RunConfig& cfg, const std::a
 }
 
 // The lock is lost with its connection (a server restart): take it again before going on.
-void keep_lock(engine::RunLock& lock, const config::RunConfig& cfg) {
+void keep_lock(engine::RunLock& lock) {
     if (lock.held()) return;
     if (std::optional<engine::LockHolder> holder = lock.reacquire()) {
         throw std::runtime_error("lost the run's lock with its connection, and another sluice migrate took it: " +
                                  holder->describe() + "; this run stops here, the other one goes on");
     }
-    (void)cfg;
 }
 
 // Backends an earlier, killed run left running on the job's tables (an index build goes on
@@ -306,7 +305,7 @@ int migrate(const config::RunConfig& cfg, const std::atomic<bool>& stop) {
             std::string what;
             try {
                 what = with_reconnect(cfg, stop, phase_name(phase), [&] {
-                    keep_lock(lock, cfg);
+                    keep_lock(lock);
                     return run_phase(phase, cfg, stop, interrupted);
                 });
             } catch (const engine::PgError& e) {
