@@ -60,7 +60,9 @@ RUN groupadd --gid 10001 sluice \
 
 COPY --from=build /src/build/sluice /usr/local/bin/sluice
 
-USER sluice
+# Numeric, so that Kubernetes' runAsNonRoot can verify it without a runAsUser
+# (deploy/kubernetes/ sets runAsUser 10001 as well).
+USER 10001:10001
 WORKDIR /work
 ENTRYPOINT ["sluice"]
 CMD ["--help"]

@@ -2,8 +2,9 @@
 # shellcheck disable=SC2016,SC2001  # single-quoted scripts for sh -c / apt formats; sed indents output
 # docker_replay.sh: prove the Dockerfile's steps where no container engine runs.
 #
-# Replays /work/main/Dockerfile (or $SLUICE_DOCKERFILE) instruction by
-# instruction in debootstrapped Debian bookworm roots:
+# Replays the repository's Dockerfile (../Dockerfile from this script, or
+# $SLUICE_DOCKERFILE) instruction by instruction in debootstrapped Debian
+# bookworm roots:
 #   FROM debian:bookworm       -> a copy of `debootstrap --variant=minbase bookworm`
 #   FROM debian:bookworm-slim  -> the same, with the slim image's doc/man/locale
 #                                 files removed and excluded from later installs
@@ -17,7 +18,10 @@
 # user, and WORKDIR is writable by that user. It prints the root's size, which
 # is what the image's filesystem would hold.
 #
-# Usage: sudo scripts/docker_replay.sh [--probe]
+# Usage: bash scripts/docker_replay.sh [--probe]
+#   Needs root: run by another user, it runs itself again with sudo. Tools it
+#   lacks (debootstrap, Debian's archive keyring, ...) are installed with
+#   apt-get first, as scripts/deps.sh does.
 #   --probe  don't build sluice: in the build stage, after its packages are
 #            installed, compile a small program that links libpq, TBB and
 #            boost_program_options to the path the runtime stage copies, then
@@ -37,7 +41,7 @@
 # by the instructions that made them, so a rerun only redoes the COPY and later
 # steps. Every chroot runs in a private mount namespace (proc, the shared .deb
 # cache and resolv.conf are mounted only there), so nothing stays mounted under
-# the cache when the script ends, however it ends. Must run as root.
+# the cache when the script ends, however it ends.
 set -euo pipefail
 
 SUITE=bookworm
@@ -58,13 +62,41 @@ case "${1:-}" in
   *) die "unknown argument '$1' (try --help)" ;;
 esac
 
-[[ $EUID -eq 0 ]] || die "must run as root (debootstrap, chroot and mount need it)"
-for tool in debootstrap chroot unshare mount apt-get sha256sum du tar find; do
-  command -v "$tool" >/dev/null || die "'$tool' not found on PATH"
-done
 [[ -f $DOCKERFILE ]] || die "no Dockerfile at $DOCKERFILE"
+
+# debootstrap, chroot and mount need root: another user runs this again with sudo,
+# keeping the SLUICE_* settings above (sudo resets the environment).
+if [[ $EUID -ne 0 ]]; then
+  command -v sudo >/dev/null || die "must run as root (debootstrap, chroot and mount need it), and there is no sudo"
+  keep=()
+  for v in SLUICE_REPLAY_CACHE SLUICE_DOCKERFILE SLUICE_REPLAY_MIRROR SLUICE_REPLAY_SECURITY_MIRROR; do
+    if [[ -n ${!v+x} ]]; then keep+=("$v=${!v}"); fi
+  done
+  log "not root: running again with sudo"
+  exec sudo -- env "${keep[@]}" bash "${BASH_SOURCE[0]}" "$@"
+fi
+
+# What this machine lacks, installed from Debian's packages (as scripts/deps.sh does).
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
-[[ -f $KEYRING ]] || die "$KEYRING missing (apt-get install debian-archive-keyring)"
+command -v apt-get >/dev/null || die "apt-get not found: this replay needs a Debian-like machine"
+declare -A TOOL_PACKAGE=([debootstrap]=debootstrap [wget]=wget [chroot]=coreutils [sha256sum]=coreutils
+  [du]=coreutils [realpath]=coreutils [unshare]=util-linux [mount]=mount [tar]=tar [find]=findutils)
+missing=()
+for tool in "${!TOOL_PACKAGE[@]}"; do
+  command -v "$tool" >/dev/null || missing+=("${TOOL_PACKAGE[$tool]}")
+done
+[[ -f $KEYRING ]] || missing+=(debian-archive-keyring)
+if ((${#missing[@]})); then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  log "installing ${missing[*]} (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || die "apt-get update failed"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+fi
+for tool in "${!TOOL_PACKAGE[@]}"; do
+  command -v "$tool" >/dev/null || die "'$tool' not found on PATH, even after installing ${TOOL_PACKAGE[$tool]}"
+done
+[[ -f $KEYRING ]] || die "$KEYRING missing after installing debian-archive-keyring"
 
 # ----------------------------------------------------------------- mirrors
 # The Debian archive this machine's apt uses, so the roots come from the same
