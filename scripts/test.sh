@@ -54,6 +54,7 @@ run_script differential python3 tests/differential_test.py --sluice-dump build/t
 run_script e2e-parity python3 tests/e2e_parity_test.py
 run_script fault-resume python3 tests/fault_resume_test.py
 run_script phase-stop python3 tests/phase_stop_test.py
+run_script deploy-manifest python3 tests/deploy_manifest_test.py
 
 echo
 echo "(${SECONDS}s in all, build included)"
