@@ -6,6 +6,9 @@
 #include "config/connection_string.h"
 
 #include <boost/program_options.hpp>
+#include <libpq-fe.h>
+#include <oneapi/tbb/version.h>
+#include <rapidjson/rapidjson.h>
 
 #include <algorithm>
 #include <cctype>
@@ -210,8 +213,20 @@ std::string non_empty(const Setting& s, const std::string& what_to_do) {
 
 // ---- the option table -----------------------------------------------------------------------
 
+// The commands an option applies to, as a set of bits.
+constexpr unsigned of(Command c) { return 1u << static_cast<unsigned>(c); }
+constexpr Command kCommandList[] = {Command::migrate, Command::check, Command::verify, Command::rejects,
+                                    Command::cleanup};
+constexpr unsigned kEvery = of(Command::migrate) | of(Command::check) | of(Command::verify) |
+                            of(Command::rejects) | of(Command::cleanup);
+// check takes everything migrate takes: it checks what that migrate would do.
+constexpr unsigned kMigrate = of(Command::migrate) | of(Command::check);
+// verify runs migrate's reader and transform, so their settings apply to it too.
+constexpr unsigned kReading = kMigrate | of(Command::verify);
+
 struct OptionSpec {
     const char* name;
+    unsigned commands;     // of() the commands it applies to
     const char* argument;  // as --help shows it; empty for a flag
     const char* fallback;  // the default, as --help shows it
     const char* help;
@@ -220,56 +235,78 @@ struct OptionSpec {
 
 const std::vector<OptionSpec>& option_specs() {
     static const std::vector<OptionSpec> specs{
-        {"db", "URL", "$DATABASE_URL, else libpq's PG* variables",
+        {"db", kEvery, "URL", "$DATABASE_URL, else libpq's PG* variables",
          "PostgreSQL: a libpq URL or keyword string; postgresql+driver:// is accepted",
          [](RunConfig& c, const Setting& s) { c.db_url = checked_connection_string(s.label(), s.value); }},
-        {"schema", "NAME", "$DATABASE_SCHEMA, else public", "the schema of Open WebUI's tables",
+        {"schema", kEvery, "NAME", "$DATABASE_SCHEMA, else public", "the schema of Open WebUI's tables",
          [](RunConfig& c, const Setting& s) {
              c.schema = non_empty(s, "give a schema name such as public");
          }},
-        {"parse-threads", "N", "the cores present", "threads parsing chat JSON (at most 1024)",
+        {"parse-threads", kReading, "N", "the cores present", "threads parsing chat JSON (at most 1024)",
          [](RunConfig& c, const Setting& s) { c.parse_threads = count<unsigned>(s, 1, kMostParseThreads); }},
-        {"fetch-rows", "N", "1000", "chats per FETCH from the source cursor (at most 2147483647)",
+        {"fetch-rows", kReading, "N", "1000", "chats per FETCH from the source cursor (at most 2147483647)",
          [](RunConfig& c, const Setting& s) { c.fetch_rows = count<std::size_t>(s, 1, kMostFetchRows); }},
-        {"batch-rows", "N", "1000", "chats per batch (one batch, one COPY; at most 1000000)",
+        {"batch-rows", kReading, "N", "1000", "chats per batch (one batch, one COPY; at most 1000000)",
          [](RunConfig& c, const Setting& s) { c.batch_rows = count<std::size_t>(s, 1, kMostBatchRows); }},
-        {"batch-bytes", "SIZE", "2MiB", "chat JSON bytes that close a batch",
+        {"batch-bytes", kReading, "SIZE", "2MiB", "chat JSON bytes that close a batch",
          [](RunConfig& c, const Setting& s) { c.batch_bytes = parse_size(s.label(), s.value); }},
-        {"max-inflight-bytes", "SIZE", "24MiB", "chat JSON read but not yet committed: the memory bound",
+        {"max-inflight-bytes", kReading, "SIZE", "24MiB", "chat JSON read but not yet committed: the memory bound",
          [](RunConfig& c, const Setting& s) { c.max_inflight_bytes = parse_size(s.label(), s.value); }},
-        {"max-inflight-batches", "N", "16", "batches read but not yet committed (at most 1024)",
+        {"max-inflight-batches", kReading, "N", "16", "batches read but not yet committed (at most 1024)",
          [](RunConfig& c, const Setting& s) {
              c.max_inflight_batches = count<std::size_t>(s, 1, kMostInflightBatches);
          }},
-        {"commit-interval", "SPEC", "5s,4MB", "commit after a time and/or a size, whichever comes first",
+        {"commit-interval", kMigrate, "SPEC", "5s,4MB", "commit after a time and/or a size, whichever comes first",
          [](RunConfig& c, const Setting& s) { c.commit_interval = parse_commit_interval(s); }},
-        {"reject-file", "FILE", "sluice-rejects.jsonl", "where rejected rows go, one JSON object a line",
+        {"reject-file", kMigrate | of(Command::cleanup), "FILE", "sluice-rejects.jsonl",
+         "where the rejected rows are exported, one JSON object a line",
          [](RunConfig& c, const Setting& s) { c.reject_file = non_empty(s, "give a file name"); }},
-        {"max-rejects", "N", "no limit", "more rejected rows than N make the run fail",
+        {"max-rejects", kMigrate, "N", "no limit", "more rejected rows than N make the run fail",
          [](RunConfig& c, const Setting& s) { c.max_rejects = count<std::uint64_t>(s, 0); }},
-        {"phases", "LIST", "schema,backfill,indexes,constraints,publish",
+        {"phases", kMigrate, "LIST", "schema,backfill,indexes,constraints,publish",
          "the phases of migrate to run, comma-separated",
          [](RunConfig& c, const Setting& s) { c.phases = parse_phases(s); }},
-        {"index-connections", "N", "the cores present, at most 7", "connections building the indexes (at most 7)",
+        {"index-connections", kMigrate, "N", "the cores present, at most 7",
+         "connections building the indexes (at most 7)",
          [](RunConfig& c, const Setting& s) {
              c.index_connections = count<unsigned>(s, 1, kMostIndexConnections);
          }},
-        {"progress", "STYLE", "auto", "auto (a bar on a terminal, else log lines), bar, log or none",
+        {"progress", kReading, "STYLE", "auto", "auto (a bar on a terminal, else log lines), bar, log or none",
          [](RunConfig& c, const Setting& s) { c.progress = parse_progress(s); }},
-        {"stamp-alembic", "", "off", "publish also moves alembic_version to 8452d01d26d7",
+        {"stamp-alembic", kMigrate, "", "off", "publish also moves alembic_version to 8452d01d26d7",
          [](RunConfig& c, const Setting& s) { c.stamp_alembic = parse_flag(s); }},
-        {"resync", "", "off", "re-derive every chat and add what is missing, even after a complete run",
+        {"resync", kMigrate, "", "off", "re-derive every chat and add what is missing, even after a complete run",
          [](RunConfig& c, const Setting& s) { c.resync = parse_flag(s); }},
-        {"wait-for-lock", "DURATION", "none: refuse at once", "wait this long for another migrate to finish",
+        {"wait-for-lock", kMigrate, "DURATION", "none: refuse at once", "wait this long for another migrate to finish",
          [](RunConfig& c, const Setting& s) { c.wait_for_lock = parse_duration(s.label(), s.value); }},
-        {"output", "FILE", "standard output", "sluice rejects: the file the export goes to",
+        {"ignore-sessions", kMigrate, "", "off",
+         "go on although sessions that look like Open WebUI's are connected (see sluice check --help)",
+         [](RunConfig& c, const Setting& s) { c.ignore_sessions = parse_flag(s); }},
+        {"output", of(Command::rejects), "FILE", "standard output", "the file the export goes to",
          [](RunConfig& c, const Setting& s) { c.output = non_empty(s, "give a file name"); }},
-        {"connect-retries", "N", "5", "reconnect attempts before the run gives up",
+        {"connect-retries", kMigrate, "N", "5", "reconnect attempts before the run gives up",
          [](RunConfig& c, const Setting& s) { c.connect_retries = count<unsigned>(s, 0); }},
-        {"retry-max-wait", "DURATION", "30s", "the longest wait between reconnect attempts",
+        {"retry-max-wait", kMigrate, "DURATION", "30s", "the longest wait between reconnect attempts",
          [](RunConfig& c, const Setting& s) { c.retry_max_wait = parse_duration(s.label(), s.value); }},
     };
     return specs;
+}
+
+const OptionSpec* find_spec(const std::string& name) {
+    for (const OptionSpec& spec : option_specs())
+        if (name == spec.name) return &spec;
+    return nullptr;
+}
+
+// "migrate and check", "migrate, check and cleanup".
+std::string commands_in(unsigned commands) {
+    std::vector<std::string> names;
+    for (Command c : kCommandList)
+        if (commands & of(c)) names.push_back(command_name(c));
+    std::string text;
+    for (std::size_t i = 0; i < names.size(); ++i)
+        text += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+    return text;
 }
 
 std::string env_name(const std::string& option) {
@@ -418,20 +455,52 @@ Settings read_environment(const Environment& env) {
     return settings;
 }
 
-constexpr const char* kCommands = "migrate, verify, rejects or cleanup";
+constexpr const char* kCommands = "migrate, check, verify, rejects or cleanup";
 
-Command read_command(const CommandLine& line) {
-    const std::vector<std::string>& words = line.words;
-    if (line.settings.count("help") || (!words.empty() && words.front() == "help")) return Command::help;
-    if (line.settings.count("version")) return Command::version;
+Command command_named(const std::string& word) {
+    for (Command c : kCommandList)
+        if (word == command_name(c)) return c;
+    throw UsageError("unknown command '" + word + "': pick " + kCommands + see_help);
+}
+
+struct Wanted {
+    Command command;
+    Command help_topic = Command::help;
+};
+
+// "sluice help [COMMAND]", "sluice [COMMAND] --help", "sluice --version", "sluice COMMAND".
+Wanted read_command(const CommandLine& line) {
+    std::vector<std::string> words = line.words;
+    const bool help_word = !words.empty() && words.front() == "help";
+    if (help_word) words.erase(words.begin());
+    if (help_word || line.settings.count("help")) {
+        if (words.size() > 1) throw UsageError("unexpected argument '" + words[1] + "' after the command" + see_help);
+        if (words.empty() || words.front() == "help") return {Command::help};
+        return {Command::help, command_named(words.front())};
+    }
+    if (line.settings.count("version")) return {Command::version};
     if (words.empty()) throw UsageError("no command: pick " + std::string(kCommands) + see_help);
     if (words.size() > 1)
         throw UsageError("unexpected argument '" + words[1] + "' after the command" + see_help);
-    if (words.front() == "migrate") return Command::migrate;
-    if (words.front() == "verify") return Command::verify;
-    if (words.front() == "rejects") return Command::rejects;
-    if (words.front() == "cleanup") return Command::cleanup;
-    throw UsageError("unknown command '" + words.front() + "': pick " + kCommands + see_help);
+    return {command_named(words.front())};
+}
+
+// The command line is strict: an option of another command is a mistake worth one line.
+void refuse_other_commands_options(Command command, const Settings& command_line) {
+    for (const auto& [name, setting] : command_line) {
+        const OptionSpec* spec = find_spec(name);
+        if (spec && !(spec->commands & of(command)))
+            throw UsageError("--" + name + " does not apply to " + command_name(command) + ": it is an option of " +
+                             commands_in(spec->commands) + "; see sluice " + command_name(command) + " --help");
+    }
+}
+
+// A config file or the environment may serve several commands: what does not apply is left out.
+void drop_other_commands_options(Command command, Settings& settings) {
+    for (auto it = settings.begin(); it != settings.end();) {
+        const OptionSpec* spec = find_spec(it->first);
+        it = spec && !(spec->commands & of(command)) ? settings.erase(it) : std::next(it);
+    }
 }
 
 // Whether libpq's own environment names a server, a database or a user, as psql would use it.
@@ -482,12 +551,15 @@ std::vector<std::string> process_environment_names() {
 RunConfig parse(int argc, const char* const argv[], const Environment& env,
                 const std::vector<std::string>& env_names) {
     CommandLine line = argc > 1 ? read_command_line(argc, argv) : CommandLine{};
-    const Command command = read_command(line);
-    if (command == Command::help || command == Command::version) {
+    const Wanted wanted = read_command(line);
+    if (wanted.command == Command::help || wanted.command == Command::version) {
         RunConfig config;
-        config.command = command;
+        config.command = wanted.command;
+        config.help_topic = wanted.help_topic;
         return config;
     }
+    const Command command = wanted.command;
+    refuse_other_commands_options(command, line.settings);
     reject_unknown_variables(env_names);
     Settings& settings = line.settings;
     std::optional<Setting> config_file;
@@ -495,7 +567,21 @@ RunConfig parse(int argc, const char* const argv[], const Environment& env,
     if (const auto flag = settings.find("config"); flag != settings.end()) config_file = flag->second;
     if (config_file) settings.merge(read_config_file(*config_file));  // merge() keeps what is already set
     settings.merge(read_environment(env));
+    drop_other_commands_options(command, settings);
     return build(command, settings, env);
+}
+
+const char* command_name(Command command) {
+    switch (command) {
+        case Command::migrate: return "migrate";
+        case Command::check: return "check";
+        case Command::verify: return "verify";
+        case Command::rejects: return "rejects";
+        case Command::cleanup: return "cleanup";
+        case Command::help: return "help";
+        case Command::version: return "version";
+    }
+    return "?";
 }
 
 std::size_t parse_size(const std::string& option, const std::string& text) {
@@ -512,43 +598,181 @@ std::size_t parse_size(const std::string& option, const std::string& text) {
     return static_cast<std::size_t>(q.number) << shift->second;
 }
 
-std::string help_text() {
-    std::string text =
-        "Usage: sluice <command> [options]\n"
-        "\n"
-        "Commands:\n"
-        "  migrate   build chat_message from Open WebUI's chat table, phase by phase (see --phases)\n"
-        "  verify    compare source and target (per-chat message counts, missing ids) without writing\n"
-        "  rejects   export the rejected messages (table sluice_reject) as JSON lines (see --output)\n"
-        "  cleanup   drop sluice's own tables (checkpoint, rejects, an unpublished build table)\n"
-        "  help      show this text (also --help or -h); --version shows the version\n"
-        "\n"
-        "Options (each can also be set in a --config FILE as `name = value`, or in the environment as\n"
-        "SLUICE_<NAME>; the command line wins over the file, the file over the environment):\n";
-    auto add = [&text](std::string flag, const std::string& help, const std::string& footnote) {
-        flag.resize(std::max<std::size_t>(flag.size() + 1, 30), ' ');
-        text += "  " + flag + help + "\n" + std::string(32, ' ') + footnote + "\n";
-    };
-    for (const OptionSpec& spec : option_specs())
-        add(std::string("--") + spec.name + (*spec.argument ? " " : "") + spec.argument, spec.help,
-            std::string("default: ") + spec.fallback + "; env: " + env_name(spec.name));
-    add("--config FILE", "read options from FILE: `name = value` lines, # starts a comment",
-        "env: " + env_name("config"));
-    return text +
-           "\n"
-           "Open WebUI's own DATABASE_URL and DATABASE_SCHEMA stand in for --db and --schema when nothing\n"
-           "else sets them; postgresql+psycopg2:// and the like are accepted, and so are a value in quotes\n"
-           "and an Npgsql-style Host=H;Port=P;Username=U;Password=W;Database=D. With none of them, libpq's\n"
-           "own PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSERVICE and ~/.pgpass apply, as in psql;\n"
-           "they also fill in what a --db string leaves out. Passwords are never printed.\n"
-           "Sizes take binary units (64MB = 64MiB, 512kB); durations take ms, s, min or h.\n"
-           "\n"
-           "Exit status: 0 success, 1 failure (including more rejects than --max-rejects),\n"
-           "2 bad usage or configuration (before anything is written: a bad option, a connection setting\n"
-           "libpq refuses such as sslmode=bogus, a --reject-file or --output that cannot be written).\n";
+namespace {
+
+constexpr std::size_t kHelpWidth = 80;   // every line of --help fits a classic terminal
+constexpr std::size_t kHelpColumn = 29;  // where option descriptions start
+
+// `text` filled into lines of at most kHelpWidth columns, each after `indent` spaces; the first
+// line starts with `head` instead (on a line of its own when it reaches into the text's column).
+std::string fill(const std::string& head, const std::string& text, std::size_t indent) {
+    std::string out, line = head;
+    auto fresh = [&] { return line.size() <= indent; };
+    if (!fresh()) {
+        out += line + "\n";
+        line.clear();
+    }
+    std::istringstream words(text);
+    for (std::string word; words >> word;) {
+        if (!fresh() && line.size() + 1 + word.size() > kHelpWidth) {
+            out += line + "\n";
+            line.clear();
+        }
+        if (fresh()) line.resize(indent, ' ');
+        else line += ' ';
+        line += word;
+    }
+    return out + line + "\n";
 }
 
-std::string version_text() { return "sluice " SLUICE_VERSION; }
+struct CommandHelp {
+    Command command;
+    const char* summary;  // one line of the general help
+    const char* about;    // the paragraph that opens its own help
+};
+
+const CommandHelp kCommandHelp[] = {
+    {Command::migrate, "build chat_message from Open WebUI's chat table",
+     "Builds chat_message from Open WebUI's chat table in phases (--phases): schema, backfill, indexes, "
+     "constraints, publish. Each phase is idempotent: run the same command again to resume. Stop Open WebUI "
+     "first; the checks of `sluice check` run before anything is written."},
+    {Command::check, "preflight: what migrate would need; writes nothing",
+     "Checks, writing nothing, what `sluice migrate` with the same options would need: the chat table, the "
+     "shape of an existing chat_message, the privileges each phase needs, the alembic revision "
+     "(--stamp-alembic), sessions that look like Open WebUI's (any other session on the database as the same "
+     "user without an application_name, as psycopg2 connects, or one named like Open WebUI, uvicorn, "
+     "gunicorn, SQLAlchemy, psycopg, alembic or python; psql, sluice and other named tools are not counted), "
+     "another sluice holding the lock; and estimates the disk space and time. One line per check, then the "
+     "verdict."},
+    {Command::verify, "compare chat_message with chat; writes nothing",
+     "Compares chat_message with chat: derives every chat's messages again and reports missing and unexpected "
+     "ids, rejects that are now stale, and a sample compared by meaning. Writes nothing."},
+    {Command::rejects, "export the rejected messages as JSON lines",
+     "Exports the rejected messages (table sluice_reject) as JSON lines, to --output or standard output."},
+    {Command::cleanup, "drop sluice's own tables, once verify agrees",
+     "Exports the rejects to --reject-file once more, then drops sluice's own tables: sluice_reject, "
+     "sluice_checkpoint and an unpublished build table. Refused while a migrate runs."},
+};
+
+struct ExitHelp {
+    int status;
+    unsigned commands;  // of() the commands that can end with it
+    const char* meaning;
+};
+
+// Most specific first: the first entry of a status that fits the command is the one shown.
+const ExitHelp kExitHelp[] = {
+    {0, of(Command::check), "ready: no check failed (warnings may have been shown)"},
+    {0, of(Command::verify), "chat_message agrees with chat"},
+    {0, ~0u, "success"},
+    {1, of(Command::migrate), "failure: a check or a phase failed, or more rejects than --max-rejects"},
+    {1, of(Command::check), "not ready: a check failed, or the database could not be reached"},
+    {1, of(Command::verify), "they disagree, or verify failed"},
+    {1, ~0u, "failure"},
+    {2, ~0u, "bad usage or configuration, refused before anything is written"},
+    {kExitLockHeld, of(Command::migrate) | of(Command::help),
+     "another sluice migrate holds the lock on the schema: try again later, or wait with --wait-for-lock"},
+    {kExitLockHeld, of(Command::cleanup), "a sluice migrate holds the lock on the schema: run cleanup after it"},
+    {130, ~0u, "interrupted by SIGINT (Ctrl-C); run the same command again"},
+    {143, ~0u, "interrupted by SIGTERM (docker stop, a pod deletion); run the same command again"},
+};
+
+std::string exit_statuses(Command topic) {
+    std::string text = "Exit status:\n";
+    int shown = -1;
+    for (const ExitHelp& e : kExitHelp) {
+        if (e.status == shown || !(e.commands & of(topic))) continue;
+        shown = e.status;
+        text += fill("  " + std::to_string(e.status), e.meaning, 7);
+    }
+    return text;
+}
+
+// An option's line(s), then its default and variable: on one line when they fit, else on two.
+std::string option_help(const std::string& flag, const std::string& help, const std::string& fallback,
+                        const std::string& variable) {
+    std::string text = fill("  " + flag, help, kHelpColumn);
+    const std::string both = fallback + (fallback.empty() || variable.empty() ? "" : "; ") + variable;
+    if (both.empty()) return text;
+    if (kHelpColumn + both.size() <= kHelpWidth) return text + fill("", both, kHelpColumn);
+    return text + fill("", fallback, kHelpColumn) + fill("", variable, kHelpColumn);
+}
+
+std::string options_of(Command topic) {
+    std::string text;
+    for (const OptionSpec& spec : option_specs())
+        if (spec.commands & of(topic))
+            text += option_help(std::string("--") + spec.name + (*spec.argument ? " " : "") + spec.argument, spec.help,
+                                std::string("default: ") + spec.fallback, "env: " + env_name(spec.name));
+    return text;
+}
+
+std::string common_notes(Command topic) {
+    return fill("", "Each option can also be set in a --config FILE as `name = value`, or in the environment as "
+                    "SLUICE_<NAME>; the command line wins over the file, the file over the environment. A file "
+                    "or a variable that sets an option of another command is ignored; on the command line it is "
+                    "refused.", 0) +
+           fill("", "Open WebUI's own DATABASE_URL and DATABASE_SCHEMA stand in for --db and --schema when "
+                    "nothing else sets them; postgresql+psycopg2:// and the like are accepted, and so are a "
+                    "value in quotes and an Npgsql-style Host=H;Port=P;Username=U;Password=W;Database=D. With "
+                    "none of them, libpq's own PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSERVICE and "
+                    "~/.pgpass apply, as in psql; they also fill in what a --db string leaves out. Passwords "
+                    "are never printed.", 0) +
+           (topic == Command::migrate || topic == Command::check || topic == Command::verify
+                ? fill("", "Sizes take binary units (64MB = 64MiB, 512kB); durations take ms, s, min or h.", 0)
+                : "");
+}
+
+std::string general_help() {
+    std::string text =
+        "Usage: sluice COMMAND [options]\n"
+        "       sluice COMMAND --help   (or sluice help COMMAND): the options of COMMAND\n"
+        "       sluice --version\n"
+        "\n"
+        "Commands:\n";
+    for (const CommandHelp& c : kCommandHelp) text += fill(std::string("  ") + command_name(c.command), c.summary, 12);
+    text += "\nOptions of every command:\n";
+    for (const OptionSpec& spec : option_specs())
+        if (spec.commands == kEvery)
+            text += option_help(std::string("--") + spec.name + " " + spec.argument, spec.help,
+                                std::string("default: ") + spec.fallback, "env: " + env_name(spec.name));
+    text += option_help("--config FILE", "read options from FILE: `name = value` lines, # starts a comment", "",
+                        "env: " + env_name("config"));
+    text += option_help("-h, --help", "show the help of the command given, or this text", "", "");
+    text += option_help("--version", "show the version of sluice and of its libraries", "", "");
+    return text + "\n" + common_notes(Command::help) + "\n" + exit_statuses(Command::help);
+}
+
+}  // namespace
+
+std::string help_text(Command topic) {
+    const auto* c = std::find_if(std::begin(kCommandHelp), std::end(kCommandHelp),
+                                 [&](const CommandHelp& h) { return h.command == topic; });
+    if (c == std::end(kCommandHelp)) return general_help();
+    std::string text = std::string("Usage: sluice ") + command_name(topic) + " [options]\n\n" + fill("", c->about, 0) +
+                       "\nOptions:\n" + options_of(topic) +
+                       option_help("--config FILE", "read options from FILE: `name = value` lines, # starts a comment",
+                                   "", "env: " + env_name("config")) +
+                       option_help("-h, --help", "show this text", "", "");
+    return text + "\n" + common_notes(topic) + "\n" + exit_statuses(topic);
+}
+
+namespace {
+
+// PQlibVersion() gives 150018 for 15.18 and 90624 for 9.6.24.
+std::string libpq_version() {
+    const int v = PQlibVersion();
+    if (v >= 100000) return std::to_string(v / 10000) + "." + std::to_string(v % 10000);
+    return std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." + std::to_string(v % 100);
+}
+
+}  // namespace
+
+std::string version_text() {
+    return "sluice " SLUICE_VERSION " (git " SLUICE_GIT_REVISION ")\n"
+           "libpq " + libpq_version() + ", oneTBB " + TBB_runtime_version() +
+           ", RapidJSON " RAPIDJSON_VERSION_STRING;
+}
 
 namespace {
 
@@ -574,6 +798,7 @@ void check_output_file(const std::string& option, const std::string& path) {
 void check_output_files(const RunConfig& config) {
     switch (config.command) {
         case Command::migrate:
+        case Command::check:
         case Command::cleanup: check_output_file("--reject-file", config.reject_file); break;
         case Command::rejects:
             if (!config.output.empty()) check_output_file("--output", config.output);

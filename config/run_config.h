@@ -14,7 +14,7 @@
 
 namespace sluice::config {
 
-enum class Command { migrate, verify, rejects, cleanup, help, version };
+enum class Command { migrate, check, verify, rejects, cleanup, help, version };
 enum class ProgressStyle { automatic, bar, log, none };
 
 // The phases of `migrate`, in the order they run.
@@ -29,6 +29,8 @@ struct CommitInterval {
 
 struct RunConfig {
     Command command = Command::help;
+    Command help_topic = Command::help;  // `sluice COMMAND --help`, `sluice help COMMAND`: that command's
+                                         // help; Command::help: the general text
     std::string db_url;               // libpq URL or keyword string; may hold a password: never print it.
                                       // Empty: libpq's environment (PGHOST, PGUSER, PGSERVICE...) decides
     std::string schema = "public";
@@ -49,6 +51,7 @@ struct RunConfig {
     unsigned index_connections = 1;   // default: the cores present, at most 7 (one per index)
     ProgressStyle progress = ProgressStyle::automatic;
     bool stamp_alembic = false;
+    bool ignore_sessions = false;     // sessions that look like Open WebUI: a warning instead of a refusal
     unsigned connect_retries = 5;     // reconnect attempts before the run gives up
     std::chrono::milliseconds retry_max_wait{std::chrono::seconds(30)};  // cap of the exponential backoff
 };
@@ -65,14 +68,29 @@ Environment process_environment();
 std::vector<std::string> process_environment_names();
 
 // Parses argv (argv[0] is the program name). Throws UsageError naming the option and what is wrong.
+// Each option applies to some commands only: on the command line one that does not apply to the
+// command is refused; from a config file or the environment, which several commands share, it is
+// ignored (neither applied nor checked).
 // env_names lists the environment's variables for the misspelling check; main passes
 // process_environment_names(), and the check is skipped when the list is empty.
 RunConfig parse(int argc, const char* const argv[], const Environment& env,
                 const std::vector<std::string>& env_names = {});
 
-// The text of `sluice --help`: commands, every option with its default and its environment variable.
-std::string help_text();
+// The command's word ("migrate", "check", ...; "help", "version").
+const char* command_name(Command command);
+
+// The text of `sluice COMMAND --help`: what the command does, the options that apply to it with
+// their defaults and environment variables, and its exit statuses; for Command::help the general
+// text (the commands, the options every command takes, every exit status). Lines fit 80 columns.
+std::string help_text(Command topic = Command::help);
+
+// `sluice --version`: sluice's version and git revision, then the libpq, oneTBB and RapidJSON
+// versions it runs with (libpq and oneTBB as loaded at run time).
 std::string version_text();
+
+// The exit statuses main returns beyond 0, 1 and 2.
+inline constexpr int kExitLockHeld = 75;  // another sluice migrate holds the lock: try again later
+                                          // (sysexits.h's EX_TEMPFAIL)
 
 // A connection string with any password replaced by "***", safe for logs and error messages. A string
 // libpq parses comes back as libpq read it, as a keyword string ("user=u password=*** dbname=d host=h");
@@ -82,8 +100,9 @@ std::string redact_password(const std::string& conninfo);
 // Refuses, with a UsageError naming the option, an export file that cannot be written: its
 // directory missing or not writable, or the path a directory. The export is written as
 // "<FILE>.partial" and renamed, so the directory is what must be writable. main calls it before a
-// command that writes one (migrate and cleanup: --reject-file; rejects: --output), so that a bad
-// path is refused before anything is written; parse() itself looks at no output path.
+// command that writes one (migrate and cleanup: --reject-file; rejects: --output; and check, which
+// refuses what its migrate would), so that a bad path is refused before anything is written;
+// parse() itself looks at no output path.
 void check_output_files(const RunConfig& config);
 
 // Parses "64MB", "4MiB", "512kB", "1GB", "1048576" into bytes (binary units). Throws UsageError,

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "engine/run_lock.h"
+#include "stages/check.h"
 #include "stages/checkpoint.h"
 #include "stages/migrate.h"
 #include "stages/target.h"
@@ -26,7 +27,7 @@ int export_rejects_command(const config::RunConfig& cfg) {
 int cleanup(const config::RunConfig& cfg) {
     engine::RunLock lock(cfg.db_url, lock_key(cfg.schema));
     if (std::optional<engine::LockHolder> holder = lock.try_acquire()) {
-        throw std::runtime_error("a sluice migrate is running on schema " + engine::quote_ident(cfg.schema) +
+        throw LockHeldError("a sluice migrate is running on schema " + engine::quote_ident(cfg.schema) +
                                  " (the lock is held by " + holder->describe() + "): cleanup waits for it to end");
     }
     engine::Connection conn(cfg.db_url, "cleanup");

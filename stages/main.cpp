@@ -1,6 +1,7 @@
 // sluice's entry point: configuration in, one command run, every failure turned into one line
-// on stderr and an exit status (0 success, 1 failure, 2 bad usage or configuration, 130 or 143
-// interrupted by SIGINT or SIGTERM).
+// on stderr and an exit status (0 success, 1 failure, 2 bad usage or configuration, 75 another
+// sluice migrate holds the lock, 130 or 143 interrupted by SIGINT or SIGTERM; config::help_text
+// lists them per command).
 #include <malloc.h>
 
 #include <iostream>
@@ -8,6 +9,7 @@
 #include "config/run_config.h"
 #include "engine/pg.h"
 #include "engine/stop_signals.h"
+#include "stages/check.h"
 #include "stages/housekeeping.h"
 #include "stages/migrate.h"
 #include "stages/verify.h"
@@ -56,7 +58,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     switch (cfg.command) {
-        case config::Command::help: std::cout << config::help_text(); return 0;
+        case config::Command::help: std::cout << config::help_text(cfg.help_topic); return 0;
         case config::Command::version: std::cout << config::version_text() << "\n"; return 0;
         default: break;
     }
@@ -65,9 +67,11 @@ int main(int argc, char** argv) {
         int status = 0;
         switch (cfg.command) {
             case config::Command::migrate: status = stages::migrate(cfg, signals.stop()); break;
+            case config::Command::check: status = stages::check(cfg); break;
+            case config::Command::verify: status = stages::verify(cfg, signals.stop()); break;
             case config::Command::rejects: status = stages::export_rejects_command(cfg); break;
             case config::Command::cleanup: status = stages::cleanup(cfg); break;
-            default: status = stages::verify(cfg, signals.stop()); break;
+            default: break;
         }
         return status == stages::kExitInterrupted ? engine::StopOnSignals::interrupted_status() : status;
     } catch (const engine::PgError& e) {
@@ -87,6 +91,9 @@ int main(int argc, char** argv) {
         std::cerr << "sluice: " << e.what();
         if (const char* h = hint(e)) std::cerr << " (" << h << ")";
         std::cerr << "\n";
+    } catch (const stages::LockHeldError& e) {
+        std::cerr << "sluice: " << e.what() << "\n";
+        return config::kExitLockHeld;
     } catch (const std::exception& e) {
         std::cerr << "sluice: " << e.what() << "\n";
     }

@@ -21,6 +21,7 @@
 #include "engine/sessions.h"
 #include "stages/chat_reader.h"
 #include "stages/chat_writer.h"
+#include "stages/check.h"
 #include "stages/checkpoint.h"
 #include "stages/phases.h"
 #include "stages/target.h"
@@ -231,7 +232,7 @@ bool take_lock(engine::RunLock& lock, const config::RunConfig& cfg, const std::a
         });
     if (!holder) return true;
     if (stop.load()) return false;
-    throw std::runtime_error("another sluice migrate is running on schema " + engine::quote_ident(cfg.schema) +
+    throw LockHeldError("another sluice migrate is running on schema " + engine::quote_ident(cfg.schema) +
                              ": the lock is held by " + holder->describe() + "; let it finish" +
                              (cfg.wait_for_lock.count() > 0 ? std::string(" (waited ") +
                                   engine::human_duration(cfg.wait_for_lock.count() / 1000.0) + ")"
@@ -242,7 +243,7 @@ bool take_lock(engine::RunLock& lock, const config::RunConfig& cfg, const std::a
 void keep_lock(engine::RunLock& lock) {
     if (lock.held()) return;
     if (std::optional<engine::LockHolder> holder = lock.reacquire()) {
-        throw std::runtime_error("lost the run's lock with its connection, and another sluice migrate took it: " +
+        throw LockHeldError("lost the run's lock with its connection, and another sluice migrate took it: " +
                                  holder->describe() + "; this run stops here, the other one goes on");
     }
 }

@@ -98,7 +98,9 @@ void insert_bad_chats(SqlAsciiDatabase& db) {
 }
 
 Run run(const std::string& command, const SqlAsciiDatabase& db, const TempDir& dir) {
-    return run_sluice({command, "--db", db.conninfo(), "--progress", "none", "--reject-file", dir.file("rejects.jsonl")});
+    std::vector<std::string> args{command, "--db", db.conninfo(), "--progress", "none"};
+    if (command == "migrate") args.insert(args.end(), {"--reject-file", dir.file("rejects.jsonl")});
+    return run_sluice(args);
 }
 
 // The rows, rejects and verify of a run over the bad chats, whatever else the database holds.

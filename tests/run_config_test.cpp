@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <thread>
 
 using namespace sluice::config;
@@ -129,17 +131,45 @@ TEST_CASE("help is reachable as --help, -h, help and after a command, and needs 
     }
 }
 
-TEST_CASE("--version asks for the version, and version_text names sluice and a number") {
+TEST_CASE("the help asked after a command, or as help COMMAND, is that command's") {
+    const std::vector<std::pair<std::vector<std::string>, Command>> cases{
+        {{"--help"}, Command::help},           {{"help"}, Command::help},
+        {{"migrate", "--help"}, Command::migrate}, {{"help", "migrate"}, Command::migrate},
+        {{"--help", "check"}, Command::check},  {{"verify", "-h"}, Command::verify},
+        {{"help", "rejects"}, Command::rejects}, {{"cleanup", "--help", "--resync"}, Command::cleanup}};
+    for (const auto& [args, topic] : cases) {
+        const RunConfig c = parse_with(args);
+        CHECK_MESSAGE(c.command == Command::help, args.front() << ": not help");
+        CHECK_MESSAGE(c.help_topic == topic, args.front() << " " << args.back() << ": the help of "
+                                                           << command_name(c.help_topic));
+    }
+    CHECK_MESSAGE(contains(refusal({"help", "migrat"}), "unknown command 'migrat'"), refusal({"help", "migrat"}));
+    CHECK_MESSAGE(contains(refusal({"help", "migrate", "x"}), "unexpected argument 'x'"),
+                  refusal({"help", "migrate", "x"}));
+}
+
+TEST_CASE("--version names sluice's version and git revision, and the libpq, oneTBB and RapidJSON versions") {
     CHECK_MESSAGE(parse_with({"--version"}).command == Command::version, "--version not recognised");
+    CHECK_MESSAGE(parse_with({"migrate", "--version"}).command == Command::version, "--version after a command");
     const std::string text = version_text();
     CHECK_MESSAGE(text.rfind("sluice ", 0) == 0, "version text: " << text);
     CHECK_MESSAGE(std::any_of(text.begin(), text.end(), ::isdigit), "no version number in: " << text);
+    CHECK_MESSAGE(contains(text, "(git "), "no git revision (or 'unknown') in: " << text);
+    const int libpq = PQlibVersion();
+    const std::string libpq_major = std::to_string(libpq / 10000) + ".";
+    CHECK_MESSAGE(contains(text, "libpq " + libpq_major), "not the libpq loaded (" << libpq << "): " << text);
+    CHECK_MESSAGE(contains(text, "oneTBB 20"), "no oneTBB version in: " << text);
+    CHECK_MESSAGE(contains(text, "RapidJSON 1."), "no RapidJSON version in: " << text);
+    for (std::size_t start = 0, end; start < text.size(); start = end + 1) {
+        end = std::min(text.find('\n', start), text.size());
+        CHECK_MESSAGE(end - start <= 80, "a version line is wider than 80 columns: " << text.substr(start, end - start));
+    }
 }
 
 TEST_CASE("no command asks the user to pick one of the commands") {
     for (const auto& args : std::vector<std::vector<std::string>>{{}, {"--db", some_db}}) {
         const std::string error = refusal(args);
-        CHECK_MESSAGE(contains(error, "pick migrate, verify, rejects or cleanup"), "got: " << error);
+        CHECK_MESSAGE(contains(error, "pick migrate, check, verify, rejects or cleanup"), "got: " << error);
         CHECK_MESSAGE(contains(error, "--help"), "should point at --help: " << error);
     }
 }
@@ -147,7 +177,8 @@ TEST_CASE("no command asks the user to pick one of the commands") {
 TEST_CASE("an unknown command is named and the real ones offered") {
     const std::string error = refusal({"migrat", "--db", some_db});
     CHECK_MESSAGE(contains(error, "'migrat'"), "the word is not named: " << error);
-    CHECK_MESSAGE(contains(error, "migrate, verify, rejects or cleanup"), "the commands are not offered: " << error);
+    CHECK_MESSAGE(contains(error, "migrate, check, verify, rejects or cleanup"),
+                  "the commands are not offered: " << error);
 }
 
 TEST_CASE("a stray word after the command is named") {
@@ -351,7 +382,7 @@ TEST_CASE("a config file sets options by their long names, flags included") {
     const std::string file =
         dir.write("ok.conf", "# a comment\ndb = " + some_db +
                                  "\nstamp-alembic = 1\nphases = backfill,publish\ncommit-interval = 2s\n");
-    const RunConfig c = parse_with({"verify", "--config", file});
+    const RunConfig c = parse_with({"migrate", "--config", file});
     CHECK_MESSAGE(c.db_url == some_db, "db from the file: " << c.db_url);
     CHECK_MESSAGE(c.stamp_alembic, "stamp-alembic = 1 in the file");
     CHECK_MESSAGE(c.phases == (std::vector<Phase>{Phase::backfill, Phase::publish}), "phases from the file");
@@ -661,9 +692,9 @@ TEST_CASE("counts beyond their sensible bound are refused, naming the bound; the
 
 namespace {
 
-std::string output_refusal(const std::vector<std::string>& args) {
+std::string output_refusal(const std::vector<std::string>& args, const Variables& vars = {}) {
     try {
-        check_output_files(parse_with(args));
+        check_output_files(parse_with(args, vars));
     } catch (const UsageError& e) {
         return e.what();
     }
@@ -688,8 +719,10 @@ TEST_CASE("a reject file or --output that cannot be written is refused before th
     CHECK_MESSAGE(contains(output_refusal({"rejects", "--db", some_db, "--output", missing}), "--output"),
                   "rejects --output in a missing directory");
     CHECK_MESSAGE(output_refusal({"rejects", "--db", some_db}) == "(accepted)", "standard output needs no check");
-    CHECK_MESSAGE(output_refusal({"verify", "--db", some_db, "--reject-file", missing}) == "(accepted)",
+    CHECK_MESSAGE(output_refusal({"verify", "--db", some_db}, {{"SLUICE_REJECT_FILE", missing}}) == "(accepted)",
                   "verify writes no reject file");
+    CHECK_MESSAGE(contains(output_refusal({"check", "--db", some_db, "--reject-file", missing}), "--reject-file"),
+                  "check refuses the reject file its migrate would refuse");
     if (geteuid() != 0) {  // root may write anywhere
         std::filesystem::permissions(folder, std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
         const std::string error =
@@ -781,23 +814,206 @@ TEST_CASE("parse_size refuses junk, negatives, zero and overflow, naming the opt
     CHECK_MESSAGE(contains(size_refusal("0"), "zero"), size_refusal("0"));
 }
 
+// ---- options per command --------------------------------------------------------------------
+
+namespace {
+
+// Every option, and the commands it applies to.
+const std::map<std::string, std::vector<std::string>> kOptionCommands{
+    {"db", {"migrate", "check", "verify", "rejects", "cleanup"}},
+    {"schema", {"migrate", "check", "verify", "rejects", "cleanup"}},
+    {"parse-threads", {"migrate", "check", "verify"}},
+    {"fetch-rows", {"migrate", "check", "verify"}},
+    {"batch-rows", {"migrate", "check", "verify"}},
+    {"batch-bytes", {"migrate", "check", "verify"}},
+    {"max-inflight-bytes", {"migrate", "check", "verify"}},
+    {"max-inflight-batches", {"migrate", "check", "verify"}},
+    {"progress", {"migrate", "check", "verify"}},
+    {"commit-interval", {"migrate", "check"}},
+    {"reject-file", {"migrate", "check", "cleanup"}},
+    {"max-rejects", {"migrate", "check"}},
+    {"phases", {"migrate", "check"}},
+    {"index-connections", {"migrate", "check"}},
+    {"stamp-alembic", {"migrate", "check"}},
+    {"resync", {"migrate", "check"}},
+    {"wait-for-lock", {"migrate", "check"}},
+    {"ignore-sessions", {"migrate", "check"}},
+    {"connect-retries", {"migrate", "check"}},
+    {"retry-max-wait", {"migrate", "check"}},
+    {"output", {"rejects"}},
+};
+const std::vector<std::string> kCommands{"migrate", "check", "verify", "rejects", "cleanup"};
+
+// A value each option takes; none for a flag.
+std::vector<std::string> option_args(const std::string& option) {
+    static const std::map<std::string, std::string> values{
+        {"db", some_db},         {"schema", "s"},          {"parse-threads", "2"},     {"fetch-rows", "10"},
+        {"batch-rows", "10"},    {"batch-bytes", "1MB"},   {"max-inflight-bytes", "8MB"},
+        {"max-inflight-batches", "4"}, {"progress", "log"}, {"commit-interval", "2s"}, {"reject-file", "r.jsonl"},
+        {"max-rejects", "3"},    {"phases", "schema,backfill,publish"}, {"index-connections", "2"},
+        {"wait-for-lock", "1s"}, {"connect-retries", "1"}, {"retry-max-wait", "1s"}, {"output", "o.jsonl"}};
+    const auto value = values.find(option);
+    std::vector<std::string> args{"--" + option};
+    if (value != values.end()) args.push_back(value->second);
+    return args;
+}
+
+bool applies(const std::string& option, const std::string& command) {
+    const std::vector<std::string>& commands = kOptionCommands.at(option);
+    return std::find(commands.begin(), commands.end(), command) != commands.end();
+}
+
+std::string variable_of(const std::string& option) {
+    std::string variable = "SLUICE_" + option;
+    std::transform(variable.begin(), variable.end(), variable.begin(),
+                   [](char c) { return c == '-' ? '_' : static_cast<char>(std::toupper(c)); });
+    return variable;
+}
+
+Command command_of(const std::string& word) {
+    for (Command c : {Command::migrate, Command::check, Command::verify, Command::rejects, Command::cleanup})
+        if (word == command_name(c)) return c;
+    FAIL("no command " << word);
+    return Command::help;
+}
+
+}  // namespace
+
+TEST_CASE("check is a command, and takes every option migrate takes") {
+    const RunConfig c = parse_with({"check", "--db", some_db, "--stamp-alembic", "--wait-for-lock", "1min",
+                                    "--ignore-sessions", "--phases", "backfill,publish"});
+    CHECK_MESSAGE(c.command == Command::check, "check was not read as a command");
+    CHECK_MESSAGE(c.stamp_alembic, "--stamp-alembic");
+    CHECK_MESSAGE(c.wait_for_lock == 60s, "--wait-for-lock");
+    CHECK_MESSAGE(c.ignore_sessions, "--ignore-sessions");
+    CHECK_MESSAGE(!parse_with({"check", "--db", some_db}).ignore_sessions, "--ignore-sessions is off by default");
+    CHECK_MESSAGE(parse_with({"migrate", "--db", some_db}, {{"SLUICE_IGNORE_SESSIONS", "yes"}}).ignore_sessions,
+                  "SLUICE_IGNORE_SESSIONS");
+}
+
+TEST_CASE("on the command line each command takes its own options") {
+    for (const auto& [option, commands] : kOptionCommands)
+        for (const std::string& command : commands) {
+            std::vector<std::string> args{command, "--db", some_db};
+            if (option != "db") for (const std::string& arg : option_args(option)) args.push_back(arg);
+            CHECK_MESSAGE(refusal(args) == "(accepted)", command << " --" << option << ": " << refusal(args));
+        }
+}
+
+TEST_CASE("an option of another command on the command line is refused in one line naming it and the command") {
+    for (const auto& [option, commands] : kOptionCommands)
+        for (const std::string& command : kCommands) {
+            if (applies(option, command)) continue;
+            std::vector<std::string> args{command, "--db", some_db};
+            for (const std::string& arg : option_args(option)) args.push_back(arg);
+            const std::string error = refusal(args);
+            CHECK_MESSAGE(contains(error, "--" + option + " does not apply to " + command),
+                          command << " --" << option << ": " << error);
+            CHECK_MESSAGE(contains(error, "sluice " + command + " --help"), "no pointer to the help: " << error);
+            CHECK_MESSAGE(!contains(error, "\n"), "not one line: " << error);
+        }
+    const std::string error = refusal({"verify", "--db", some_db, "--resync"});
+    CHECK_MESSAGE(contains(error, "an option of migrate and check"), "does not say where it applies: " << error);
+}
+
+TEST_CASE("an option of another command in a config file or the environment is ignored: neither applied nor checked") {
+    TempDir dir;
+    const std::string file = dir.write("shared.conf", "db = " + some_db +
+                                                          "\nresync = 1\noutput = o.jsonl\nreject-file = r.jsonl\n"
+                                                          "batch-rows = 7\nmax-rejects = junk\n");
+    const RunConfig verify = parse_with({"verify", "--config", file});
+    CHECK_MESSAGE(verify.batch_rows == 7, "an option verify takes was not applied from the file");
+    CHECK_MESSAGE(!verify.resync, "a migrate option from the file was applied to verify");
+    CHECK_MESSAGE(verify.output.empty(), "a rejects option from the file was applied to verify");
+    CHECK_MESSAGE(verify.reject_file == "sluice-rejects.jsonl", "--reject-file from the file applied to verify");
+    const RunConfig rejects = parse_with({"rejects", "--config", file});
+    CHECK_MESSAGE(rejects.output == "o.jsonl", "rejects did not take --output from the file");
+    CHECK_MESSAGE(contains(refusal({"migrate", "--config", file}), "--max-rejects"),
+                  "migrate must still check its own options from the file");
+
+    const Variables env{{"SLUICE_DB", some_db},
+                        {"SLUICE_OUTPUT", "o.jsonl"},
+                        {"SLUICE_STAMP_ALEMBIC", "1"},
+                        {"SLUICE_PHASES", "schema"},
+                        {"SLUICE_WAIT_FOR_LOCK", "forever"}};
+    for (const std::string command : {"verify", "rejects", "cleanup"})
+        CHECK_MESSAGE(refusal({command}, env) == "(accepted)", command << ": " << refusal({command}, env));
+    CHECK_MESSAGE(parse_with({"migrate"}, {{"SLUICE_DB", some_db}, {"SLUICE_OUTPUT", "o"}}).output.empty(),
+                  "SLUICE_OUTPUT was applied to migrate");
+    CHECK_MESSAGE(contains(refusal({"migrate"}, env), "--wait-for-lock"),
+                  "migrate must still check its own options from the environment");
+}
+
 // ---- help -----------------------------------------------------------------------------------
 
-TEST_CASE(
-    "help_text lists the commands, every option with its variable, Open WebUI's variables and exit codes") {
+namespace {
+
+const std::vector<Command> kHelpTopics{Command::help,    Command::migrate, Command::check,
+                                       Command::verify,  Command::rejects, Command::cleanup};
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+}
+
+// The statuses of the "Exit status:" section: the numbers that start its lines.
+std::vector<int> exit_statuses_in(const std::string& help) {
+    std::vector<int> statuses;
+    const std::vector<std::string> lines = lines_of(help.substr(help.find("Exit status:")));
+    for (const std::string& line : lines)
+        if (line.size() > 2 && line.rfind("  ", 0) == 0 && std::isdigit(static_cast<unsigned char>(line[2])))
+            statuses.push_back(std::stoi(line.substr(2)));
+    return statuses;
+}
+
+}  // namespace
+
+TEST_CASE("every line of the general help and of each command's help fits 80 columns") {
+    for (Command topic : kHelpTopics)
+        for (const std::string& line : lines_of(help_text(topic)))
+            CHECK_MESSAGE(line.size() <= 80, command_name(topic) << " help, " << line.size() << " columns: " << line);
+}
+
+TEST_CASE("the general help lists the commands, the options every command takes, and where the others are") {
     const std::string help = help_text();
-    for (const std::string word :
-         {"Usage: sluice", "migrate", "verify", "--help", "--version", "DATABASE_URL", "DATABASE_SCHEMA",
-          "Exit status", "0 success", "1 failure", "2 bad usage"})
+    for (const std::string word : {"Usage: sluice", "migrate", "check", "verify", "rejects", "cleanup",
+                                   "sluice COMMAND --help", "sluice help COMMAND", "--version", "--db URL",
+                                   "--schema NAME", "--config FILE", "DATABASE_URL", "DATABASE_SCHEMA", "SLUICE_DB"})
         CHECK_MESSAGE(contains(help, word), "missing: " << word);
-    for (const std::string option :
-         {"db", "schema", "parse-threads", "fetch-rows", "batch-rows", "batch-bytes", "max-inflight-bytes",
-          "max-inflight-batches", "commit-interval", "reject-file", "max-rejects", "phases",
-          "index-connections", "progress", "stamp-alembic", "connect-retries", "retry-max-wait", "config"}) {
-        std::string variable = "SLUICE_" + option;
-        std::transform(variable.begin(), variable.end(), variable.begin(),
-                       [](char c) { return c == '-' ? '_' : static_cast<char>(std::toupper(c)); });
-        CHECK_MESSAGE(contains(help, "--" + option + " "), "option missing: --" << option);
-        CHECK_MESSAGE(contains(help, variable), "variable missing: " << variable);
+    CHECK_MESSAGE(help == help_text(Command::help), "help_text() is not the general help");
+}
+
+TEST_CASE("each command's help lists the options that apply to it, with default and variable, and no other") {
+    for (const std::string& command : kCommands) {
+        const std::string help = help_text(command_of(command));
+        CHECK_MESSAGE(help.rfind("Usage: sluice " + command + " [options]", 0) == 0, help.substr(0, 60));
+        for (const auto& [option, commands] : kOptionCommands) {
+            const bool listed = contains(help, "  --" + option + " ") || contains(help, "  --" + option + "\n");
+            CHECK_MESSAGE(listed == applies(option, command),
+                          command << " help " << (listed ? "lists" : "lacks") << " --" << option);
+            CHECK_MESSAGE(contains(help, variable_of(option)) == applies(option, command),
+                          command << " help and " << variable_of(option));
+        }
+        const bool config_listed = contains(help, "--config FILE") && contains(help, "SLUICE_CONFIG");
+        CHECK_MESSAGE(config_listed, command << ": --config");
+        CHECK_MESSAGE(contains(help, "default: "), command << " help shows no defaults");
     }
+}
+
+TEST_CASE("each help lists the exit statuses its command can end with") {
+    const std::map<Command, std::vector<int>> expected{
+        {Command::help, {0, 1, 2, 75, 130, 143}},   {Command::migrate, {0, 1, 2, 75, 130, 143}},
+        {Command::check, {0, 1, 2, 130, 143}},      {Command::verify, {0, 1, 2, 130, 143}},
+        {Command::rejects, {0, 1, 2, 130, 143}},    {Command::cleanup, {0, 1, 2, 75, 130, 143}}};
+    for (const auto& [topic, statuses] : expected) {
+        const std::vector<int> listed = exit_statuses_in(help_text(topic));
+        CHECK_MESSAGE(listed == statuses, command_name(topic) << " help lists another set of exit statuses");
+    }
+    CHECK_MESSAGE(kExitLockHeld == 75, "the lock's status is sysexits' EX_TEMPFAIL");
+    const std::string help = help_text();
+    for (const std::string word : {"SIGINT", "SIGTERM", "holds the lock", "bad usage"})
+        CHECK_MESSAGE(contains(help, word), "the exit statuses do not say: " << word);
+    CHECK_MESSAGE(contains(help_text(Command::check), "not ready: a check failed"), "check's status 1");
 }

@@ -1,0 +1,51 @@
+// `sluice check`, and the preflight that `migrate` runs before it writes anything: one read-only
+// session asks the server whether the run the configuration describes can go through (the chat
+// table, the shape of an existing chat_message, the privileges each phase needs, the alembic
+// revision, sessions that look like Open WebUI's, another run's lock) and estimates the disk
+// space and time it needs. It writes nothing: its session is read-only.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "config/run_config.h"
+
+namespace sluice::stages {
+
+enum class Verdict { ok, skipped, warning, failed };
+
+// One check's outcome: one line of `sluice check`.
+struct CheckResult {
+    std::string name;  // one word: "chat", "chat_message", "privileges", "alembic", "sessions", "lock", ...
+    Verdict verdict = Verdict::ok;
+    std::string detail;  // one line: what was found; for a failure, also what to do
+};
+
+// Another sluice migrate holds the run's lock (and no --wait-for-lock lets this one wait): main
+// exits with config::kExitLockHeld, so that a script can tell "try later" from a failure.
+struct LockHeldError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Runs every check for the run `config` describes (its phases, --stamp-alembic, --wait-for-lock,
+// --ignore-sessions), in the order `sluice check` prints them. A check that cannot be decided
+// because an earlier one failed (no chat table) is skipped. Sessions of this process (a lock the
+// caller already holds) count as neither another run nor the app. Throws engine::PgError when it
+// cannot connect or loses the connection, or when a stop request cancels a query (SQLSTATE
+// 57014); every other problem is a failed check. Call it from the main thread.
+std::vector<CheckResult> preflight(const config::RunConfig& config);
+
+// "  privileges    FAILED   user \"u\" lacks ..." : the line `sluice check` prints.
+std::string describe(const CheckResult& result);
+
+// For migrate, before it writes: returns when no check failed; else throws LockHeldError when the
+// lock check failed (another run is at it: the rest does not matter now), or std::runtime_error
+// naming every failed check, in one line, and saying that nothing was written.
+void refuse_unless_ready(const std::vector<CheckResult>& results);
+
+// `sluice check`: prints one line per check and the verdict. Returns 0 when no check failed, 1
+// otherwise; throws as preflight() does.
+int check(const config::RunConfig& config);
+
+}  // namespace sluice::stages
