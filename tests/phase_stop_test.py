@@ -2,7 +2,7 @@
 """phase_stop_test.py - every phase of `sluice migrate` stopped, killed, cut off and limited the way
 operators meet it, against a real PostgreSQL (a sibling of fault_resume_test.py, whose Case it uses).
 
-    python3 tests/phase_stop_test.py [--sluice build/sluice] [--chats 300] [--seed 21] [--cases a,b]
+    python3 tests/phase_stop_test.py [--sluice build/sluice] [--chats 300] [--lanes 1] [--seed 21] [--cases a,b]
 
 Each phase is held up by a lock that a test session takes on the table it needs (as a forgotten
 psql session or a busy app would), so that a signal, a kill or a restart lands in it for sure:
@@ -249,6 +249,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sluice", default=os.path.join(ROOT, "build", "sluice"))
     ap.add_argument("--chats", type=int, default=300)
+    ap.add_argument("--lanes", type=int, default=1, help="sluice's --lanes for every run")
     ap.add_argument("--seed", type=int, default=21)
     ap.add_argument("--cases", default=",".join(name for name, _ in CASES), help="comma-separated")
     args = ap.parse_args()
