@@ -22,16 +22,20 @@ void InflightBudget::add(std::size_t bytes, bool opens_batch) {
 
 bool InflightBudget::try_take(std::size_t bytes, bool opens_batch) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (cancelled_ || !fits(bytes, opens_batch)) return false;
+    if (cancelled_ || serving_ != next_ticket_ || !fits(bytes, opens_batch)) return false;
     add(bytes, opens_batch);
     return true;
 }
 
 bool InflightBudget::take(std::size_t bytes, bool opens_batch) {
     std::unique_lock<std::mutex> lock(mutex_);
-    room_.wait(lock, [&] { return cancelled_ || fits(bytes, opens_batch); });
+    const std::uint64_t ticket = next_ticket_++;
+    room_.wait(lock, [&] { return cancelled_ || (serving_ == ticket && fits(bytes, opens_batch)); });
     if (cancelled_) return false;
     add(bytes, opens_batch);
+    ++serving_;
+    lock.unlock();
+    room_.notify_all();  // the next in line may fit too
     return true;
 }
 
@@ -40,7 +44,7 @@ void InflightBudget::give_back(std::size_t batches, std::size_t bytes) {
         std::lock_guard<std::mutex> lock(mutex_);
         batches_ -= std::min(batches, batches_);
         bytes_ -= std::min(bytes, bytes_);
-        wanted_.store(false, std::memory_order_relaxed);
+        wanted_.store(serving_ != next_ticket_, std::memory_order_relaxed);
     }
     room_.notify_all();
 }

@@ -11,6 +11,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <vector>
 
 #include <oneapi/tbb/flow_graph.h>
 #include <oneapi/tbb/global_control.h>
@@ -21,14 +23,22 @@
 namespace sluice::engine {
 
 // End of stream is a batch of its own, never inferred from an empty one. A flush batch asks
-// the writer to commit what it holds: the reader sends one before it waits for budget.
-enum class BatchKind : std::uint8_t { data, flush, end };
+// the writer to commit what it holds: the reader sends one before it waits for budget. A
+// range_end batch says the reader has read one part of its input (a key range) to its end.
+enum class BatchKind : std::uint8_t { data, flush, range_end, end };
 
 template <typename Batch>
 struct PipelineStages {
     std::function<std::unique_ptr<Batch>()> read;  // the next batch; the last one is of kind end
     std::function<void(Batch&)> transform;         // called concurrently on different batches
     std::function<void(Batch&)> write;             // called once per batch, in `seq` order
+};
+
+// One lane: a reader and a writer of its own, in its own order. The transform is the run's.
+template <typename Batch>
+struct Lane {
+    std::function<std::unique_ptr<Batch>()> read;  // the lane's next batch; its last is of kind end
+    std::function<void(Batch&)> write;             // once per batch of the lane, in the lane's `seq` order
 };
 
 namespace detail {
@@ -63,44 +73,61 @@ private:
 };
 }  // namespace detail
 
+// K lanes, each the pipeline above, in one graph and one task arena, so that they share the
+// parse threads; the budget they take from is shared too, so memory is bounded by it, not by K.
+//
+//     read[k] (serial) ──► transform[k] (N) ──► in_order[k] (sequencer) ──► write[k] (serial)
 template <typename Batch>
-void run_pipeline(const PipelineStages<Batch>& stages, unsigned parse_threads, InflightBudget& budget) {
+void run_lanes(const std::vector<Lane<Batch>>& lanes, const std::function<void(Batch&)>& transform,
+               unsigned parse_threads, InflightBudget& budget) {
     namespace flow = tbb::flow;
     using Ptr = std::shared_ptr<Batch>;
-    // The reader and the writer spend most of their time blocked on the network, so they get
-    // two threads beyond the parse threads: N transforms can always run.
-    const int threads = static_cast<int>(parse_threads) + 2;
+    // Each lane's reader and writer spend most of their time blocked on the network, so they get
+    // a thread each beyond the parse threads: N transforms can always run, and no more than N+2K
+    // threads ever spin when there is nothing to do.
+    const int threads = static_cast<int>(parse_threads + 2 * lanes.size());
     tbb::global_control allow(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads));
     tbb::task_arena arena(threads);
     detail::FirstError first_error(budget);
     arena.execute([&] {
         flow::graph g;
-        bool ended = false;  // only the serial input_node touches it
-        flow::input_node<Ptr> read(g, first_error.guard([&](tbb::flow_control& control) -> Ptr {
-            if (ended) {
-                control.stop();
-                return nullptr;
-            }
-            Ptr batch(stages.read());
-            ended = batch->kind == BatchKind::end;
-            return batch;
-        }));
-        // Parse threads: parallel, as many as configured; batches carry all their state.
-        flow::function_node<Ptr, Ptr> transform(g, parse_threads, first_error.guard([&](Ptr batch) {
-            if (batch->kind == BatchKind::data) stages.transform(*batch);
-            return batch;
-        }));
-        // The writer must see batches in reader order: the checkpoint is "everything up to here".
-        flow::sequencer_node<Ptr> in_order(g, [](const Ptr& batch) { return static_cast<std::size_t>(batch->seq); });
-        // Serial: the writer owns the only write connection.
-        flow::function_node<Ptr> write(g, flow::serial, first_error.guard([&](Ptr batch) {
-            stages.write(*batch);
-            return flow::continue_msg();
-        }));
-        flow::make_edge(read, transform);
-        flow::make_edge(transform, in_order);
-        flow::make_edge(in_order, write);
-        read.activate();
+        struct Nodes {
+            bool ended = false;  // only the lane's serial input_node touches it
+            std::optional<flow::input_node<Ptr>> read;
+            std::optional<flow::function_node<Ptr, Ptr>> transform;
+            std::optional<flow::sequencer_node<Ptr>> in_order;
+            std::optional<flow::function_node<Ptr>> write;
+        };
+        std::vector<Nodes> nodes(lanes.size());  // sized once: nodes never move
+        for (std::size_t k = 0; k < lanes.size(); ++k) {
+            const Lane<Batch>& lane = lanes[k];
+            Nodes& n = nodes[k];
+            n.read.emplace(g, first_error.guard([&lane, &n](tbb::flow_control& control) -> Ptr {
+                if (n.ended) {
+                    control.stop();
+                    return nullptr;
+                }
+                Ptr batch(lane.read());
+                n.ended = batch->kind == BatchKind::end;
+                return batch;
+            }));
+            // Parse threads: parallel; the arena bounds all lanes' transforms together.
+            n.transform.emplace(g, parse_threads, first_error.guard([&transform](Ptr batch) {
+                if (batch->kind == BatchKind::data) transform(*batch);
+                return batch;
+            }));
+            // The writer must see its lane's batches in reader order: a checkpoint is "the range up to here".
+            n.in_order.emplace(g, [](const Ptr& batch) { return static_cast<std::size_t>(batch->seq); });
+            // Serial: the lane's writer owns its write connection.
+            n.write.emplace(g, flow::serial, first_error.guard([&lane](Ptr batch) {
+                lane.write(*batch);
+                return flow::continue_msg();
+            }));
+            flow::make_edge(*n.read, *n.transform);
+            flow::make_edge(*n.transform, *n.in_order);
+            flow::make_edge(*n.in_order, *n.write);
+        }
+        for (Nodes& n : nodes) n.read->activate();
         try {
             g.wait_for_all();
         } catch (...) {
@@ -108,6 +135,12 @@ void run_pipeline(const PipelineStages<Batch>& stages, unsigned parse_threads, I
         }
     });
     first_error.rethrow();
+}
+
+// One lane: the pipeline of the diagram at the top.
+template <typename Batch>
+void run_pipeline(const PipelineStages<Batch>& stages, unsigned parse_threads, InflightBudget& budget) {
+    run_lanes<Batch>({Lane<Batch>{stages.read, stages.write}}, stages.transform, parse_threads, budget);
 }
 
 }  // namespace sluice::engine

@@ -150,4 +150,20 @@ std::uint64_t RejectTable::export_to(Connection& conn, const std::string& path) 
     return lines;
 }
 
+RejectLimit::RejectLimit(std::optional<std::uint64_t> limit, std::uint64_t committed)
+    : limit_(limit), total_(committed) {}
+
+bool RejectLimit::reserve(std::uint64_t n, std::uint64_t& total) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    total = total_ + n;
+    if (limit_ && total > *limit_) return false;
+    total_ = total;
+    return true;
+}
+
+void RejectLimit::release(std::uint64_t n) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    total_ -= std::min(n, total_);
+}
+
 }  // namespace sluice::engine

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -44,6 +46,25 @@ public:
 
 private:
     std::string schema_, name_, table_, key_, group_;
+};
+
+// A limit on the rejects of a run (--max-rejects), shared by every writer: a writer reserves the
+// rejects of a transaction before it commits them and releases them if the commit fails, so no
+// commit takes the run's total past the limit, however many writers commit at once. Thread-safe.
+class RejectLimit {
+public:
+    // `committed`: the rejects already in the table when the run starts.
+    RejectLimit(std::optional<std::uint64_t> limit, std::uint64_t committed);
+    // Adds `n`; false, adding nothing, when the total would pass the limit. `total` gets the
+    // total with them either way.
+    bool reserve(std::uint64_t n, std::uint64_t& total);
+    void release(std::uint64_t n);
+    const std::optional<std::uint64_t>& limit() const { return limit_; }
+
+private:
+    const std::optional<std::uint64_t> limit_;
+    std::mutex mutex_;
+    std::uint64_t total_;
 };
 
 }  // namespace sluice::engine

@@ -2,6 +2,8 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <mutex>
+#include <vector>
 #include <thread>
 
 #include "engine/budget.h"
@@ -52,4 +54,44 @@ TEST_CASE("take waits for a give_back, and cancel wakes it for good") {
     CHECK_FALSE(budget.take(100, true));
     stopper.join();
     CHECK_FALSE(budget.try_take(1, true));  // cancelled: nothing is taken any more
+}
+
+TEST_CASE("while one reader waits, others cannot take past it, so a record that needs the whole budget gets it") {
+    InflightBudget budget(8, 100);
+    REQUIRE(budget.try_take(60, true));  // another lane's batch in flight
+    bool big_taken = false;
+    std::thread big([&] { big_taken = budget.take(500, true); });  // needs everything given back
+    while (!budget.wanted()) std::this_thread::yield();
+    CHECK_FALSE(budget.try_take(10, true));  // it would fit, but the waiter comes first
+    CHECK(budget.wanted());                  // and the writers are asked to commit
+    budget.give_back(1, 60);
+    big.join();
+    CHECK(big_taken);
+    CHECK_FALSE(budget.try_take(10, true));  // the big record is alone in flight
+    budget.give_back(1, 500);
+    CHECK(budget.try_take(10, true));
+}
+
+TEST_CASE("readers that wait are served in the order they came") {
+    InflightBudget budget(1, 100);
+    REQUIRE(budget.try_take(100, true));
+    std::vector<int> order;
+    std::mutex mutex;
+    auto waiter = [&](int n) {
+        if (budget.take(100, true)) {
+            std::lock_guard<std::mutex> lock(mutex);
+            order.push_back(n);
+        }
+    };
+    std::thread first(waiter, 1);
+    while (!budget.wanted()) std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::thread second(waiter, 2);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    budget.give_back(1, 100);  // room for one: the first in line
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    budget.give_back(1, 100);
+    first.join();
+    second.join();
+    CHECK(order == std::vector<int>{1, 2});
 }
