@@ -123,6 +123,9 @@ constexpr Most kMostFetchRows{2147483647, "PostgreSQL's FETCH takes at most 2147
 constexpr Most kMostBatchRows{1000000, "a batch is one COPY; --batch-bytes closes batches long before"};
 // As many as parse threads can use; --max-inflight-bytes is the memory bound.
 constexpr Most kMostInflightBatches{1024, "as many as the most parse threads can use"};
+// Each lane holds two connections (a reader and a writer) of the server's max_connections (100 by
+// default); the measured gain ends at 8 sessions of COPY into one table.
+constexpr Most kMostLanes{32, "each lane holds two of the server's connections"};
 // One connection builds one index, and chat_message has seven.
 constexpr Most kMostIndexConnections{7, "one connection builds one index, and there are seven"};
 
@@ -244,6 +247,9 @@ const std::vector<OptionSpec>& option_specs() {
          }},
         {"parse-threads", kReading, "N", "the cores present", "threads parsing chat JSON (at most 1024)",
          [](RunConfig& c, const Setting& s) { c.parse_threads = count<unsigned>(s, 1, kMostParseThreads); }},
+        {"lanes", kMigrate, "N", "half the cores, at most 8",
+         "reader/writer pairs, each on its own ranges of chat (at most 32)",
+         [](RunConfig& c, const Setting& s) { c.lanes = count<unsigned>(s, 1, kMostLanes); }},
         {"fetch-rows", kReading, "N", "1000", "chats per FETCH from the source cursor (at most 2147483647)",
          [](RunConfig& c, const Setting& s) { c.fetch_rows = count<std::size_t>(s, 1, kMostFetchRows); }},
         {"batch-rows", kReading, "N", "1000", "chats per batch (one batch, one COPY; at most 1000000)",
@@ -517,6 +523,10 @@ RunConfig build(Command command, const Settings& settings, const Environment& en
     config.command = command;
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     config.parse_threads = cores;
+    // A lane is a reader and a writer backend on the server plus their share of parsing here: on a
+    // host the server shares, half the cores, up to the 8 sessions past which COPY into one table
+    // gains nothing.
+    config.lanes = std::clamp(cores / 2, 1u, 8u);
     config.index_connections = std::min(cores, 7u);  // seven indexes: more connections would idle
     for (const OptionSpec& spec : option_specs())
         if (const auto s = settings.find(spec.name); s != settings.end()) spec.apply(config, s->second);

@@ -35,6 +35,7 @@ struct RunConfig {
                                       // Empty: libpq's environment (PGHOST, PGUSER, PGSERVICE...) decides
     std::string schema = "public";
     unsigned parse_threads = 1;       // default: the cores present
+    unsigned lanes = 1;               // reader/writer pairs over ranges of chat; default: half the cores, at most 8
     std::size_t fetch_rows = 1000;    // chats per FETCH from the server-side cursor
     std::size_t batch_rows = 1000;    // chats per batch (one batch = one parse task = one COPY)
     std::size_t batch_bytes = std::size_t{2} << 20;          // chat JSON bytes that close a batch

@@ -8,12 +8,14 @@
 #include "engine/pg.h"
 #include "engine/pipeline.h"
 #include "stages/chat_transform.h"
+#include "stages/checkpoint.h"
 
 namespace sluice::stages {
 
 struct ChatBatch {
     engine::BatchKind kind = engine::BatchKind::data;
-    std::uint64_t seq = 0;
+    std::uint64_t seq = 0;                    // in its lane's reader order
+    const ChatRange* range = nullptr;         // the range it belongs to (data and range_end batches)
     std::string first_chat_id, last_chat_id;  // the range of chat ids this batch covers
     std::size_t chats = 0;
     std::size_t source_bytes = 0;             // chat JSON bytes: what the budget counts

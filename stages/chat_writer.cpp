@@ -1,4 +1,4 @@
-// The writer: transactions, checkpoints, rejects and the budget given back after each commit.
+// The writer: transactions, range checkpoints, rejects and the budget given back after each commit.
 #include "stages/chat_writer.h"
 
 #include <stdexcept>
@@ -13,11 +13,10 @@ constexpr std::size_t kMaxSavepointsPerTransaction = 48;
 }
 
 ChatWriter::ChatWriter(const WriterSettings& settings, engine::InflightBudget& budget, engine::RunCounters& counters,
-                       const engine::RejectTable& rejects, const Checkpoint& start)
-    : settings_(settings), budget_(budget), counters_(counters), rejects_(rejects),
-      conn_(settings.conninfo, "writer"),
-      copy_(conn_, {settings.schema, settings.table, chat_message_columns()}),
-      committed_(start), pending_(start) {
+                       const engine::RejectTable& rejects, engine::RejectLimit& limit)
+    : settings_(settings), budget_(budget), counters_(counters), rejects_(rejects), limit_(limit),
+      conn_(settings.conninfo, settings.label),
+      copy_(conn_, {settings.schema, settings.table, chat_message_columns()}) {
     // Losing the last few commits to a server crash is safe: the checkpoint goes with them.
     conn_.exec("SET synchronous_commit = off");
     // A stop request lets the writer commit what it holds: it must not be cancelled mid-COPY.
@@ -26,12 +25,28 @@ ChatWriter::ChatWriter(const WriterSettings& settings, engine::InflightBudget& b
 
 void ChatWriter::write(ChatBatch& batch) {
     switch (batch.kind) {
-        case engine::BatchKind::data: return write_rows(batch);
-        case engine::BatchKind::flush: return commit(false);
+        case engine::BatchKind::data:
+            adopt(*batch.range);
+            return write_rows(batch);
+        case engine::BatchKind::flush: return commit();
+        case engine::BatchKind::range_end:
+            adopt(*batch.range);
+            pending_.complete = true;
+            return commit();
         case engine::BatchKind::end:
             interrupted_ = batch.interrupted;
-            return commit(true);
+            return commit();
     }
+}
+
+// The reader ends a range (and the writer commits it) before it reads the next one, so a
+// transaction never holds the rows of two ranges.
+void ChatWriter::adopt(const ChatRange& range) {
+    if (range_ == &range) return;
+    if (in_transaction_) throw std::logic_error("writer: rows of a new range before the last one was committed");
+    range_ = &range;
+    pending_ = range;
+    committed_complete_ = range.complete;
 }
 
 void ChatWriter::write_rows(ChatBatch& batch) {
@@ -57,35 +72,41 @@ void ChatWriter::write_rows(ChatBatch& batch) {
 
     counters_.rows_written += outcome.written;
 
-    // Also commit when the reader waits for budget: only a commit gives it back.
+    // Also commit when a reader waits for budget: only a commit gives it back.
     bool due = std::chrono::steady_clock::now() - transaction_start_ >= settings_.commit_every ||
                pending_bytes_ >= settings_.commit_bytes || copy_.savepoints() >= kMaxSavepointsPerTransaction ||
                budget_.wanted();
-    if (due) commit(false);
+    if (due) commit();
 }
 
-void ChatWriter::commit(bool final) {
-    if (!in_transaction_ && !final) return;
+void ChatWriter::commit() {
+    const bool completes = range_ && pending_.complete && !committed_complete_;
+    if (!in_transaction_ && !completes) return;
     if (!in_transaction_) conn_.exec("BEGIN");
     // Checked before the commit that would pass the limit: the checkpoint never records more,
     // so a rerun meets the same rows and fails the same way.
-    if (settings_.max_rejects && pending_.rejected > *settings_.max_rejects) {
+    const std::uint64_t adding = pending_rejects_.size();
+    std::uint64_t total = 0;
+    if (!limit_.reserve(adding, total)) {
         conn_.exec("ROLLBACK");
         in_transaction_ = false;
-        throw std::runtime_error(std::to_string(pending_.rejected) + " messages rejected, more than --max-rejects " +
-                                 std::to_string(*settings_.max_rejects) + " allows; the batch that passed it was "
+        throw std::runtime_error(std::to_string(total) + " messages rejected, more than --max-rejects " +
+                                 std::to_string(*limit_.limit()) + " allows; the batch that passed it was "
                                  "not committed (the rejects so far are in " + rejects_.qualified_name() + ")");
     }
-    // The rejects commit with the rows and the checkpoint that covers them: none is lost or doubled.
-    rejects_.insert(conn_, pending_rejects_);
-    pending_.complete = final && !interrupted_;
-    pending_.target = settings_.table;
-    save_checkpoint(conn_, settings_.schema, pending_);
-    conn_.exec("COMMIT");
+    try {
+        // The rejects commit with the rows and the checkpoint that covers them: none is lost or doubled.
+        rejects_.insert(conn_, pending_rejects_);
+        save_range(conn_, settings_.schema, settings_.table, pending_);
+        conn_.exec("COMMIT");
+    } catch (...) {
+        limit_.release(adding);
+        throw;
+    }
     engine::mark_progress();
     in_transaction_ = false;
     copy_.committed();
-    committed_ = pending_;
+    committed_complete_ = pending_.complete;
     pending_rejects_.clear();
     budget_.give_back(pending_batches_, pending_bytes_);
     pending_batches_ = 0;

@@ -1,7 +1,8 @@
-// The writer stage: the only stage that writes. It owns the write connection, writes each
-// batch with IsolatingCopy, and commits every few seconds or megabytes, on a flush request,
-// and at the end, each time with the checkpoint and the rejects of what it commits, in the
-// same transaction. Serial: the pipeline calls write() for one batch at a time, in reader order.
+// The writer stage of one lane: the only stage that writes. It owns its write connection, writes
+// each batch with IsolatingCopy, and commits every few seconds or megabytes, on a flush request,
+// at the end of each range and at the end, each time with the range's checkpoint and the rejects
+// of what it commits, in the same transaction. Serial: the pipeline calls write() for one batch
+// at a time, in its lane's reader order.
 #pragma once
 
 #include <chrono>
@@ -24,30 +25,33 @@ struct WriterSettings {
     std::string table;  // the target: chat_message, or the build table until publish
     std::chrono::milliseconds commit_every{5000};
     std::size_t commit_bytes = std::size_t{8} << 20;
-    std::optional<std::uint64_t> max_rejects;
+    std::string label = "writer";  // the connection's name ("writer 2" in lane 2)
 };
 
 class ChatWriter {
 public:
+    // `limit` is shared by every lane's writer: --max-rejects holds for the run as a whole.
     ChatWriter(const WriterSettings& settings, engine::InflightBudget& budget, engine::RunCounters& counters,
-               const engine::RejectTable& rejects, const Checkpoint& start);
+               const engine::RejectTable& rejects, engine::RejectLimit& limit);
 
     void write(ChatBatch& batch);
-    const Checkpoint& committed() const { return committed_; }
     bool interrupted() const { return interrupted_; }
 
 private:
+    void adopt(const ChatRange& range);
     void write_rows(ChatBatch& batch);
-    void commit(bool final);
+    void commit();
 
     WriterSettings settings_;
     engine::InflightBudget& budget_;
     engine::RunCounters& counters_;
     const engine::RejectTable& rejects_;
+    engine::RejectLimit& limit_;
     engine::Connection conn_;
     engine::IsolatingCopy copy_;
-    Checkpoint committed_;  // what the database holds
-    Checkpoint pending_;    // committed_ plus the batches of the open transaction
+    const ChatRange* range_ = nullptr;  // the range being written
+    ChatRange pending_;                 // its checkpoint, with the batches of the open transaction
+    bool committed_complete_ = false;   // the database has it as complete
     std::vector<engine::Reject> pending_rejects_;
     std::size_t pending_batches_ = 0;
     std::size_t pending_bytes_ = 0;

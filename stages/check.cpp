@@ -36,22 +36,6 @@ constexpr double kSlowBytesPerSecond = 50e6, kFastBytesPerSecond = 100e6;
 // Chats whose JSON is read to estimate its size; a table with not many more is read whole.
 constexpr double kSampleChats = 2000;
 
-// Upstream's chat_message (alembic 8452d01d26d7), as stages/target.cpp defines it.
-struct ColumnSpec {
-    const char* name;
-    const char* type;  // as format_type() prints it
-};
-// clang-format off
-const ColumnSpec kColumns[] = {
-    {"id", "text"},          {"chat_id", "text"},    {"user_id", "text"},        {"role", "text"},
-    {"parent_id", "text"},   {"content", "json"},    {"output", "json"},         {"model_id", "text"},
-    {"files", "json"},       {"sources", "json"},    {"embeds", "json"},         {"done", "boolean"},
-    {"status_history", "json"}, {"error", "json"},   {"usage", "json"},          {"created_at", "bigint"},
-    {"updated_at", "bigint"},
-};
-// clang-format on
-// Columns that Open WebUI's later migrations add: the app has migrated the database itself.
-const char* const kLaterColumns[] = {"meta", "context_summary"};
 // The names of the seven indexes the indexes phase builds (stages/phases.cpp).
 // clang-format off
 const char* const kIndexNames[] = {kReservedIndex, "ix_chat_message_user_id", "ix_chat_message_model_id",
@@ -144,46 +128,6 @@ CheckResult check_chat(Connection& conn, Facts& facts) {
 
 // ---------------------------------------------------------------- chat_message's shape
 
-// How the table differs from upstream's chat_message, as stages/target.cpp's shape check says
-// it; empty when it does not.
-std::string shape_problem(Connection& conn, const std::string& table) {
-    engine::Result r = conn.exec(
-        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), EXISTS (SELECT 1 FROM pg_constraint k"
-        " WHERE k.conrelid = a.attrelid AND k.contype = 'p' AND k.conkey = ARRAY[a.attnum])"
-        " FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped"
-        " ORDER BY a.attnum",
-        {table});
-    std::vector<std::string> diff, later;
-    std::vector<bool> seen(std::size(kColumns), false);
-    bool keyed = false;
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
-        const std::string name = PQgetvalue(r.get(), i, 0), type = PQgetvalue(r.get(), i, 1);
-        const auto* column =
-            std::find_if(std::begin(kColumns), std::end(kColumns), [&](const ColumnSpec& c) { return name == c.name; });
-        if (column != std::end(kColumns)) {
-            seen[column - std::begin(kColumns)] = true;
-            if (type != column->type) diff.push_back("column " + name + " is " + type + ", expected " + column->type);
-            if (column == std::begin(kColumns)) keyed = PQgetvalue(r.get(), i, 2)[0] == 't';
-        } else if (std::find(std::begin(kLaterColumns), std::end(kLaterColumns), name) != std::end(kLaterColumns)) {
-            later.push_back(name);
-        } else {
-            diff.push_back("unexpected column " + name + " " + type);
-        }
-    }
-    for (std::size_t c = 0; c < std::size(kColumns); ++c)
-        if (!seen[c]) diff.push_back(std::string("missing column ") + kColumns[c].name);
-    if (seen[0] && !keyed)
-        diff.push_back("no primary key on id (add it with ALTER TABLE " + table +
-                       " ADD CONSTRAINT chat_message_pkey PRIMARY KEY (id), after removing any duplicate ids)");
-    if (!later.empty())
-        return table + " already has the columns Open WebUI's later migrations add (" + joined(later, ", ") +
-               "): the app has migrated this database past revision 8452d01d26d7 itself; there is nothing to migrate";
-    if (!diff.empty())
-        return table + " exists but is not the table Open WebUI's migration creates (" + joined(diff, "; ") +
-               "): fix the table, then run sluice again";
-    return {};
-}
-
 // The index names the indexes phase needs that a relation of someone else's holds.
 std::vector<std::string> taken_index_names(Connection& conn, const Facts& facts, const Target& target) {
     std::vector<std::string> taken;
@@ -211,7 +155,7 @@ CheckResult check_shape(Connection& conn, const Facts& facts) {
                       "absent: the schema phase builds " + facts.name(kBuildTable) +
                           ", and publish renames it to chat_message when it is complete");
     }
-    if (std::string problem = shape_problem(conn, target->qualified()); !problem.empty())
+    if (std::string problem = shape_problem(conn, *target); !problem.empty())
         return result("chat_message", Verdict::failed, problem);
     if (facts.published && facts.building && !schema_phase)
         return result("chat_message", Verdict::failed,

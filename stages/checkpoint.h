@@ -1,12 +1,15 @@
-// The backfill's checkpoint: one row in <schema>.sluice_checkpoint, written in the same
-// transaction as the rows it covers, so after any crash it says exactly how far the committed
-// rows go. A rerun resumes after `last_chat_id`; `complete` makes a rerun a no-op.
+// The backfill's checkpoint: one row per range of chat ids in <schema>.sluice_checkpoint. The
+// plan (the ranges) is written when a backfill starts; then each range's row is written in the
+// same transaction as the rows it covers, so after any crash it says exactly how far that range's
+// committed rows go. A rerun resumes each range after its `last_chat_id`; when every range is
+// complete, a rerun is a no-op.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/pg.h"
 #include "engine/reject_table.h"
@@ -14,31 +17,63 @@
 
 namespace sluice::stages {
 
-struct Checkpoint {
-    std::string target = "chat_message";      // the table the rows went into (the build table until publish)
-    std::optional<std::string> last_chat_id;  // every chat up to here is written
+// What a range, or the whole backfill, has committed.
+struct BackfillTally {
     std::uint64_t chats = 0;
     std::uint64_t messages = 0;
     std::uint64_t present = 0;
     std::uint64_t rejected = 0;
     std::array<std::uint64_t, kSkipRules> skipped{};
     std::uint64_t bytes = 0;
-    bool complete = false;
+
+    void add(const BackfillTally& other);
 };
 
-// The job's state tables: this checkpoint row and the rejects table (sluice_reject).
+// One contiguous range of chat ids, (lower, upper] in the server's ordering of chat.id, and how
+// far its committed rows go.
+struct ChatRange : BackfillTally {
+    int no = 0;
+    std::optional<std::string> lower;         // exclusive; none: from the first chat
+    std::optional<std::string> upper;         // inclusive; none: to the last chat
+    std::optional<std::string> last_chat_id;  // every chat of the range up to here is written
+    std::uint64_t planned_chats = 0;          // chats in the range when the plan was made (for the ETA)
+    bool complete = false;
+
+    // Where the range's reader starts: after its checkpoint, else after its lower bound.
+    const std::optional<std::string>& resume_after() const { return last_chat_id ? last_chat_id : lower; }
+};
+
+// The whole backfill: every range summed.
+struct Checkpoint : BackfillTally {
+    std::string target = "chat_message";  // the table the rows went into (the build table until publish)
+    std::size_t ranges = 0;
+    std::size_t ranges_complete = 0;
+    bool complete = false;                // every range is complete
+};
+
+// The job's state tables: the checkpoint table and the rejects table (sluice_reject). A checkpoint
+// table of an earlier layout (one row, no ranges) is brought to this one: its row is range 0, the
+// whole table.
 void create_checkpoint_table(engine::Connection& conn, const std::string& schema);
 engine::RejectTable reject_table(const std::string& schema);
-// Forgets the backfill's progress and its rejects, in one transaction: every chat is derived again
-// (--resync, or a checkpoint that belongs to another table).
+// Forgets the backfill's plan, progress and rejects, in one transaction: every chat is derived
+// again (--resync, or a checkpoint that belongs to another table).
 void reset_backfill(engine::Connection& conn, const std::string& schema);
-// Counts `rows` written messages as rejected instead; inside the transaction that moves them.
-void count_moved_to_rejects(engine::Connection& conn, const std::string& schema, std::uint64_t rows);
+// Stores a new plan for `target`: the ranges, none of them started. In one transaction.
+void save_plan(engine::Connection& conn, const std::string& schema, const std::string& target,
+               const std::vector<ChatRange>& ranges);
+// The plan's ranges with their progress, in id order; empty when there is none. Writes nothing
+// (check and verify call it), whatever the checkpoint table's layout.
+std::vector<ChatRange> load_ranges(engine::Connection& conn, const std::string& schema);
+// Counts the written messages of the given chats (one entry per message) as rejected instead, in
+// the ranges that hold them; inside the transaction that moves them.
+void count_moved_to_rejects(engine::Connection& conn, const std::string& schema,
+                            const std::vector<std::string>& chat_ids);
 // Points the checkpoint at the table's new name; inside the transaction that renames it.
 void retarget_checkpoint(engine::Connection& conn, const std::string& schema, const std::string& table);
-// Empty when there is no checkpoint table or no row for the backfill.
+// The sum over every range; empty when there is no checkpoint table or no plan.
 std::optional<Checkpoint> load_checkpoint(engine::Connection& conn, const std::string& schema);
-// Upserts the row; call inside the transaction that commits the rows it describes.
-void save_checkpoint(engine::Connection& conn, const std::string& schema, const Checkpoint& cp);
+// Writes one range's progress; call inside the transaction that commits the rows it describes.
+void save_range(engine::Connection& conn, const std::string& schema, const std::string& target, const ChatRange& range);
 
 }  // namespace sluice::stages

@@ -19,6 +19,8 @@
 #include "engine/lock_watch.h"
 #include "engine/run_lock.h"
 #include "engine/sessions.h"
+#include "engine/shared_snapshot.h"
+#include "stages/backfill_plan.h"
 #include "stages/chat_reader.h"
 #include "stages/chat_writer.h"
 #include "stages/check.h"
@@ -40,10 +42,13 @@ struct BackfillReport {
     std::uint64_t bytes_this_run = 0;
     std::uint64_t messages_this_run = 0;
     double seconds = 0;
+    unsigned lanes = 0;
+    std::size_t ranges_left = 0;  // ranges this run read
     bool resumed = false;
     bool already_complete = false;
     bool interrupted = false;
     std::string rejects_table;
+    std::string primary_key;  // what adding the build table's key did, if it was added
 };
 
 std::runtime_error too_many_rejects(std::uint64_t rejected, std::uint64_t limit) {
@@ -51,67 +56,114 @@ std::runtime_error too_many_rejects(std::uint64_t rejected, std::uint64_t limit)
                               std::to_string(limit) + " allows (see them with sluice rejects)");
 }
 
-// Where the backfill starts: its checkpoint, unless --resync asks for every chat again or the
-// checkpoint describes another table (a build table that was replaced, an earlier layout).
-std::optional<Checkpoint> starting_point(const config::RunConfig& cfg, engine::Connection& control,
-                                         const Target& target) {
+// Ranges for a plan: one for one lane (the whole table, as one cursor reads it), else more than
+// lanes, so that a lane that finishes early takes another and the lanes end close together.
+unsigned ranges_for(unsigned lanes) { return lanes <= 1 ? 1 : 4 * lanes; }
+
+// The plan the backfill works through: its checkpoint's, unless --resync asks for every chat
+// again or the checkpoint describes another table (a build table that was replaced); else a new
+// one. The build table is loaded without its primary key only when every row it holds is one a
+// range's checkpoint covers (a fresh, empty table, or a resumed plan): otherwise rows may be
+// present, and the key goes on first so that they are found and counted, not doubled.
+std::vector<ChatRange> starting_plan(const config::RunConfig& cfg, engine::Connection& control, const Target& target,
+                                     std::string& key_note) {
     create_checkpoint_table(control, cfg.schema);
     std::optional<Checkpoint> start = load_checkpoint(control, cfg.schema);
-    if (cfg.resync || (start && start->target != target.table)) {
-        reset_backfill(control, cfg.schema);
-        return std::nullopt;
+    if (start && !cfg.resync && start->target == target.table) return load_ranges(control, cfg.schema);
+    if (start) reset_backfill(control, cfg.schema);
+    if (!has_primary_key(control, target)) {
+        engine::Result any = control.exec("SELECT EXISTS (SELECT 1 FROM " + target.qualified() + ")");
+        if (PQgetvalue(any.get(), 0, 0)[0] == 't') key_note = ensure_primary_key(control, target, cfg.max_rejects);
     }
-    return start;
+    std::vector<ChatRange> plan = plan_ranges(control, cfg.schema, ranges_for(cfg.lanes));
+    save_plan(control, cfg.schema, target.table, plan);
+    return plan;
 }
+
+// The lanes' readers and writers, each with a connection of its own. With more than one lane
+// every reader imports one exported snapshot, so that the lanes together read one consistent
+// `chat`; the export ends once they all have it.
+struct Lanes {
+    std::vector<std::unique_ptr<ChatReader>> readers;
+    std::vector<std::unique_ptr<ChatWriter>> writers;
+
+    Lanes(const config::RunConfig& cfg, unsigned count, const Target& target, RangeQueue& queue,
+          engine::InflightBudget& budget, engine::RunCounters& counters, const engine::RejectTable& rejects,
+          engine::RejectLimit& limit, const std::atomic<bool>& stop) {
+        std::optional<engine::SharedSnapshot> snapshot;
+        if (count > 1) snapshot.emplace(cfg.db_url);
+        for (unsigned k = 1; k <= count; ++k) {
+            const std::string lane = count > 1 ? " " + std::to_string(k) : "";
+            readers.push_back(std::make_unique<ChatReader>(
+                ReaderSettings{cfg.db_url, cfg.schema, cfg.fetch_rows, cfg.batch_rows, cfg.batch_bytes,
+                               snapshot ? std::optional<std::string>(snapshot->name()) : std::nullopt,
+                               "reader" + lane},
+                queue, budget, stop));
+            writers.push_back(std::make_unique<ChatWriter>(
+                WriterSettings{cfg.db_url, cfg.schema, target.table, cfg.commit_interval.every,
+                               cfg.commit_interval.bytes, "writer" + lane},
+                budget, counters, rejects, limit));
+        }
+        if (snapshot) snapshot->release();
+    }
+    bool interrupted() const {
+        return std::any_of(writers.begin(), writers.end(), [](const auto& w) { return w->interrupted(); });
+    }
+};
 
 BackfillReport backfill(const config::RunConfig& cfg, engine::Connection& control, const std::atomic<bool>& stop) {
     const Target target = current_target(control, cfg.schema);
     const engine::RejectTable rejects = reject_table(cfg.schema);
     BackfillReport report;
     report.rejects_table = rejects.qualified_name();
-    std::optional<Checkpoint> start = starting_point(cfg, control, target);
-    if (start && start->complete) {
-        if (cfg.max_rejects && start->rejected > *cfg.max_rejects) throw too_many_rejects(start->rejected, *cfg.max_rejects);
-        report.totals = *start;
-        report.rejects = rejects.count(control);
-        report.already_complete = true;
-        return report;
+    const bool had_plan = load_checkpoint(control, cfg.schema).has_value();
+    std::vector<ChatRange> plan = starting_plan(cfg, control, target, report.primary_key);
+    Checkpoint before = *load_checkpoint(control, cfg.schema);
+    report.resumed = had_plan && !cfg.resync && before.chats > 0;
+    if (!before.complete) {
+        RangeQueue queue(plan);
+        report.ranges_left = queue.size();
+        report.lanes = std::max(1u, std::min<unsigned>(cfg.lanes, static_cast<unsigned>(queue.size())));
+        const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));  // once per run (SPEC §2)
+        engine::InflightBudget budget(cfg.max_inflight_batches, cfg.max_inflight_bytes);
+        engine::RunCounters counters;
+        engine::RejectLimit limit(cfg.max_rejects, before.rejected);
+        Lanes lanes(cfg, report.lanes, target, queue, budget, counters, rejects, limit, stop);
+        tbb::enumerable_thread_specific<ChatTransform> transforms(now, lanes.readers.front()->validate_utf8());
+
+        std::vector<engine::Lane<ChatBatch>> graph;
+        for (unsigned k = 0; k < report.lanes; ++k) {
+            graph.push_back({[&, k] { return lanes.readers[k]->next(); },
+                             [&, k](ChatBatch& batch) { lanes.writers[k]->write(batch); }});
+        }
+        auto transform = [&](ChatBatch& batch) {
+            transform_batch(batch, transforms.local());
+            counters.records_read += batch.chats;
+            counters.bytes_read += batch.source_bytes;
+        };
+        auto started = Clock::now();
+        {
+            engine::ProgressReporter progress(counters, progress_style(cfg.progress), queue.chats_left(),
+                                              {"chats", "messages"});
+            engine::run_lanes<ChatBatch>(graph, transform, cfg.parse_threads, budget);
+        }
+        report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+        report.interrupted = lanes.interrupted() || stop.load();
     }
-    report.resumed = start.has_value();
-    Checkpoint from = start.value_or(Checkpoint{});
-
-    const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));  // once per run (SPEC §2)
-    engine::InflightBudget budget(cfg.max_inflight_batches, cfg.max_inflight_bytes);
-    engine::RunCounters counters;
-    ChatReader reader({cfg.db_url, cfg.schema, cfg.fetch_rows, cfg.batch_rows, cfg.batch_bytes, from.last_chat_id},
-                      budget, stop);
-    ChatWriter writer({cfg.db_url, cfg.schema, target.table, cfg.commit_interval.every, cfg.commit_interval.bytes,
-                       cfg.max_rejects},
-                      budget, counters, rejects, from);
-    tbb::enumerable_thread_specific<ChatTransform> transforms(now, reader.validate_utf8());
-
-    engine::PipelineStages<ChatBatch> pipeline;
-    pipeline.read = [&] { return reader.next(); };
-    pipeline.transform = [&](ChatBatch& batch) {
-        transform_batch(batch, transforms.local());
-        counters.records_read += batch.chats;
-        counters.bytes_read += batch.source_bytes;
-    };
-    pipeline.write = [&](ChatBatch& batch) { writer.write(batch); };
-
-    auto started = Clock::now();
-    {
-        engine::ProgressReporter progress(counters, progress_style(cfg.progress), reader.chats_to_read(),
-                                          {"chats", "messages"});
-        engine::run_pipeline(pipeline, cfg.parse_threads, budget);
+    report.totals = *load_checkpoint(control, cfg.schema);
+    if (report.totals.complete) {
+        if (cfg.max_rejects && report.totals.rejected > *cfg.max_rejects)
+            throw too_many_rejects(report.totals.rejected, *cfg.max_rejects);
+        current_target(control, cfg.schema);  // stops here if chat_message appeared meanwhile: it may hold the key's name
+        std::string key = ensure_primary_key(control, target, cfg.max_rejects);
+        if (!key.empty()) report.primary_key = key;
+        report.totals = *load_checkpoint(control, cfg.schema);  // the key may have moved rows to the rejects
     }
-    report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
-    report.totals = writer.committed();
+    report.already_complete = before.complete && report.primary_key.empty();
     report.rejects = rejects.count(control);
-    report.interrupted = writer.interrupted();
-    report.chats_this_run = report.totals.chats - from.chats;
-    report.bytes_this_run = report.totals.bytes - from.bytes;
-    report.messages_this_run = report.totals.messages - from.messages;
+    report.chats_this_run = report.totals.chats - before.chats;
+    report.bytes_this_run = report.totals.bytes - before.bytes;
+    report.messages_this_run = report.totals.messages - std::min(before.messages, report.totals.messages);
     return report;
 }
 
@@ -137,6 +189,11 @@ void print_backfill(const BackfillReport& r, std::ostream& out) {
                   static_cast<unsigned long long>(r.chats_this_run), engine::human_bytes(r.bytes_this_run).c_str(),
                   r.messages_this_run / secs, r.bytes_this_run / secs / (1 << 20));
     out << line;
+    if (r.lanes > 0) {
+        out << "    " << r.lanes << (r.lanes == 1 ? " lane" : " lanes") << " read " << r.ranges_left << " of the plan's "
+            << t.ranges << (t.ranges == 1 ? " range" : " ranges") << "\n";
+    }
+    if (!r.primary_key.empty()) out << "    " << r.primary_key << "\n";
     if (r.rejects > 0) {
         out << "    WARNING: " << r.rejects << " messages could not be stored; each is in table " << r.rejects_table
             << " with the reason\n";

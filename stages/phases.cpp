@@ -31,6 +31,7 @@ const IndexSpec kIndexes[] = {
     {"chat_message_user_created_idx", "user_id, created_at"},
 };
 
+constexpr const char* kPrimaryKey = "chat_message_pkey";
 constexpr const char* kForeignKey = "chat_message_chat_id_fkey";
 constexpr const char* kRevisionBefore = "374d2f66af06";
 constexpr const char* kRevisionAfter = "8452d01d26d7";
@@ -149,6 +150,31 @@ std::string build_indexes(const std::string& conninfo, const Target& target, uns
     return what;
 }
 
+std::string ensure_primary_key(engine::Connection& conn, const Target& t, std::optional<std::uint64_t> max_rejects) {
+    if (has_primary_key(conn, t)) return {};
+    std::uint64_t rejected = 0;
+    for (int attempt = 1;; ++attempt) {
+        try {
+            conn.exec("ALTER TABLE " + t.qualified() + " ADD CONSTRAINT " + engine::quote_ident(kPrimaryKey) +
+                      " PRIMARY KEY (id)");
+            break;
+        } catch (const engine::PgError& e) {
+            if (e.sqlstate() == "23505") {
+                throw std::runtime_error(t.qualified() + " holds one message id twice (" + e.detail() +
+                                         "), which sluice's checkpoints should make impossible: please report this; "
+                                         "sluice cleanup, then sluice migrate, starts the build over");
+            }
+            // An id too large for an index entry: that row becomes a reject, then build again.
+            if (e.sqlstate() != "54000" || attempt == 3) throw;
+            rejected += reject_unindexable_rows(conn, t, "id", max_rejects);
+        }
+    }
+    engine::mark_progress();
+    std::string what = "added the primary key " + std::string(kPrimaryKey);
+    if (rejected > 0) what += "; " + std::to_string(rejected) + " rows had ids too large for it and were moved to the rejects";
+    return what;
+}
+
 std::string ensure_foreign_key(engine::Connection& conn, const Target& t) {
     if (foreign_key_validated(conn, t)) return "the foreign key already exists";
     engine::Result fk = conn.exec("SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2",
@@ -168,6 +194,7 @@ std::string ensure_foreign_key(engine::Connection& conn, const Target& t) {
 }
 
 std::string unfinished_work(engine::Connection& conn, const Target& t, std::optional<std::uint64_t> max_rejects) {
+    if (!has_primary_key(conn, t)) return std::string("the primary key ") + kPrimaryKey + " is missing";
     for (const IndexSpec& ix : kIndexes) {
         IndexState state = index_state(conn, t, ix.name);
         if (state == IndexState::missing || state == IndexState::placeholder) return std::string("index ") + ix.name + " is missing";

@@ -21,10 +21,16 @@ namespace sluice::stages {
 std::string build_indexes(const std::string& conninfo, const Target& target, unsigned connections,
                           std::optional<std::uint64_t> max_rejects, const std::atomic<bool>& stop);
 
+// Adds chat_message_pkey to a target that lacks it: the build table, loaded without it, when its
+// backfill is complete. Rows whose id is too large for an index entry are moved to the rejects,
+// within --max-rejects, and the key built again; duplicate ids cannot arise (each range's rows
+// commit with its checkpoint) and would fail loudly. Empty when the key was there.
+std::string ensure_primary_key(engine::Connection& conn, const Target& target, std::optional<std::uint64_t> max_rejects);
+
 // Adds chat_message_chat_id_fkey NOT VALID, deletes rows whose chat is gone, validates.
 std::string ensure_foreign_key(engine::Connection& conn, const Target& target);
 
-// What is still missing before the target can be called migrated (the seven valid indexes, the
+// What is still missing before the target can be called migrated (the primary key, the seven valid indexes, the
 // validated foreign key, a complete backfill of this table within --max-rejects); empty when
 // nothing is.
 std::string unfinished_work(engine::Connection& conn, const Target& target, std::optional<std::uint64_t> max_rejects);

@@ -32,12 +32,15 @@ const ColumnSpec kColumns[] = {
 // has migrated past this revision and the table is in use.
 const char* const kLaterColumns[] = {"meta", "context_summary"};
 
+// The build table starts without its primary key: the backfill loads it faster so, and adds the
+// key when it is complete (a duplicate would then fail loudly).
 std::string create_table_sql(const Target& t) {
     std::string sql = "CREATE TABLE " + t.qualified() + " (";
     for (const ColumnSpec& c : kColumns) {
         sql += engine::quote_ident(c.name) + " " + c.type + (c.not_null ? " NOT NULL" : "") + ", ";
     }
-    return sql + "CONSTRAINT " + engine::quote_ident("chat_message_pkey") + " PRIMARY KEY (id))";
+    sql.resize(sql.size() - 2);
+    return sql + ")";
 }
 
 bool is_later_column(const std::string& name) {
@@ -76,7 +79,7 @@ std::string shape_differences(engine::Connection& conn, const Target& t, std::st
     for (std::size_t c = 0; c < std::size(kColumns); ++c) {
         if (!seen[c]) note(std::string("missing column ") + kColumns[c].name);
     }
-    if (seen[0] && !keyed) {
+    if (seen[0] && !keyed && !t.build()) {  // the build table gets its key at the end of the backfill
         note("no primary key on id (a restore without its post-data section? add it with ALTER TABLE " +
              t.qualified() + " ADD CONSTRAINT chat_message_pkey PRIMARY KEY (id), after removing any duplicate ids)");
     }
@@ -84,18 +87,7 @@ std::string shape_differences(engine::Connection& conn, const Target& t, std::st
 }
 
 void check_shape(engine::Connection& conn, const Target& t) {
-    std::string later;
-    std::string diff = shape_differences(conn, t, later);
-    if (!later.empty()) {
-        throw std::runtime_error(
-            t.qualified() + " already has the columns Open WebUI's later migrations add (" + later +
-            "): Open WebUI has migrated this database past revision 8452d01d26d7 itself and the table is in "
-            "use, so sluice leaves it alone; there is nothing to migrate (sluice verify compares it with chat)");
-    }
-    if (!diff.empty()) {
-        throw std::runtime_error(t.qualified() + " exists but is not the table Open WebUI's migration creates (" +
-                                 diff + "); sluice has changed nothing: fix the table, then run sluice again");
-    }
+    if (std::string problem = shape_problem(conn, t); !problem.empty()) throw std::runtime_error(problem);
 }
 
 void require_chat(engine::Connection& conn, const std::string& schema) {
@@ -127,6 +119,28 @@ void in_transaction(engine::Connection& conn, const std::function<void()>& body)
 }
 
 }  // namespace
+
+std::string shape_problem(engine::Connection& conn, const Target& t) {
+    std::string later;
+    std::string diff = shape_differences(conn, t, later);
+    if (!later.empty()) {
+        return t.qualified() + " already has the columns Open WebUI's later migrations add (" + later +
+               "): Open WebUI has migrated this database past revision 8452d01d26d7 itself and the table is in "
+               "use, so sluice leaves it alone; there is nothing to migrate (sluice verify compares it with chat)";
+    }
+    if (!diff.empty()) {
+        return t.qualified() + " exists but is not the table Open WebUI's migration creates (" + diff +
+               "); sluice has changed nothing: fix the table, then run sluice again";
+    }
+    return {};
+}
+
+bool has_primary_key(engine::Connection& conn, const Target& t) {
+    engine::Result r = conn.exec("SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1)"
+                                 " AND contype = 'p')",
+                                 {t.qualified()});
+    return PQgetvalue(r.get(), 0, 0)[0] == 't';
+}
 
 bool relation_exists(engine::Connection& conn, const std::string& schema, const std::string& name) {
     engine::Result r = conn.exec("SELECT to_regclass($1) IS NOT NULL", {engine::qualified(schema, name)});
@@ -176,8 +190,8 @@ Target prepare_target(engine::Connection& conn, const std::string& schema, std::
             conn.exec("COMMENT ON VIEW " + view + " IS '" + kPlaceholderComment + "'");
         }
     });
-    what = "created sluice's build table " + build.qualified() + " with its primary key; chat_message appears when "
-           "it is complete (publish phase)";
+    what = "created sluice's build table " + build.qualified() + "; chat_message appears when it is complete "
+           "(publish phase)";
     return build;
 }
 

@@ -6,7 +6,8 @@
 // builds the real index, a placeholder view holds the name ix_chat_message_chat_id: upstream's
 // migration, started meanwhile, creates its own chat_message and then fails on that index name,
 // so its one transaction rolls back and alembic_version stays where it was. (Its primary key
-// would not clash: PostgreSQL renames an implicitly named key that is taken.)
+// would not clash: PostgreSQL renames an implicitly named key that is taken, and the build table
+// has no key of its own until its backfill is complete.)
 //
 // When chat_message exists (upstream's interrupted run, a restore, an earlier publish), sluice
 // completes it in place.
@@ -32,7 +33,7 @@ struct Target {
 
 // Checks that <schema>.chat exists, then: chat_message exists → it is the target (its shape
 // checked; a build table beside it is dropped, with the backfill state that went with it);
-// else the build table, created with its primary key and the placeholder when absent. Throws
+// else the build table, created (without its primary key) with the placeholder when absent. Throws
 // std::runtime_error with what differs and what to do. `what` gets a sentence for the log.
 Target prepare_target(engine::Connection& conn, const std::string& schema, std::string& what);
 
@@ -40,6 +41,14 @@ Target prepare_target(engine::Connection& conn, const std::string& schema, std::
 // schema phase), when its shape is not upstream's, or when chat_message appeared beside
 // sluice's build table while sluice worked (stop before publishing; a rerun completes it).
 Target current_target(engine::Connection& conn, const std::string& schema);
+
+// How the table differs from upstream's chat_message (columns by name and type, the primary key
+// on id; the build table gets its key only at the end of the backfill), or that Open WebUI's
+// later migrations have changed it, as one line saying what to do; empty when it is upstream's.
+std::string shape_problem(engine::Connection& conn, const Target& target);
+
+// Whether the table has its primary key (chat_message_pkey).
+bool has_primary_key(engine::Connection& conn, const Target& target);
 
 // Whether the relation exists in the schema.
 bool relation_exists(engine::Connection& conn, const std::string& schema, const std::string& name);

@@ -29,6 +29,7 @@ std::vector<std::string> split_columns(const std::string& columns) {
 
 struct Unindexable {
     std::string id;
+    std::string chat_id;
     std::string message;
 };
 
@@ -45,7 +46,7 @@ std::vector<Unindexable> find_unindexable(engine::Connection& conn, const Target
               " WITH NO DATA");
     conn.exec("CREATE INDEX ON pg_temp.sluice_probe (" + list + ")");
     engine::Result candidates =
-        conn.exec("SELECT id FROM " + t.qualified() + " WHERE " + size + " > " + std::to_string(kCandidateBytes));
+        conn.exec("SELECT id, chat_id FROM " + t.qualified() + " WHERE " + size + " > " + std::to_string(kCandidateBytes));
     std::vector<Unindexable> found;
     for (int i = 0; i < PQntuples(candidates.get()); ++i) {
         std::string id = PQgetvalue(candidates.get(), i, 0);
@@ -58,7 +59,7 @@ std::vector<Unindexable> find_unindexable(engine::Connection& conn, const Target
             if (e.sqlstate() != "54000") throw;
             conn.exec("ROLLBACK TO SAVEPOINT sluice_probe_row");
             conn.exec("RELEASE SAVEPOINT sluice_probe_row");
-            found.push_back({id, "too large for an index entry on (" + columns + "): " + e.message()});
+            found.push_back({id, PQgetvalue(candidates.get(), i, 1), "too large for an index entry on (" + columns + "): " + e.message()});
         }
     }
     return found;
@@ -89,7 +90,9 @@ std::uint64_t reject_unindexable_rows(engine::Connection& conn, const Target& t,
                       " m WHERE id = $1", {row.id, row.message});
             conn.exec("DELETE FROM " + t.qualified() + " WHERE id = $1", {row.id});
         }
-        count_moved_to_rejects(conn, t.schema, rows.size());
+        std::vector<std::string> chats;
+        for (const Unindexable& row : rows) chats.push_back(row.chat_id);
+        count_moved_to_rejects(conn, t.schema, chats);
         conn.exec("COMMIT");
         return rows.size();
     } catch (...) {

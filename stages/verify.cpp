@@ -326,8 +326,13 @@ Tally compare_all(const config::RunConfig& cfg, engine::Connection& conn, const 
     engine::InflightBudget budget(cfg.max_inflight_batches, cfg.max_inflight_bytes);
     engine::RunCounters counters;
     Comparer comparer(conn, target, now, rejected, budget, counters);
-    ChatReader reader({cfg.db_url, cfg.schema, cfg.fetch_rows, cfg.batch_rows, cfg.batch_bytes, std::nullopt}, budget,
-                      stop);
+    // The reader reads in this connection's snapshot: every lookup sees exactly the chats it reads.
+    engine::Result snapshot = conn.exec("SELECT pg_export_snapshot()");
+    engine::Result selected = conn.exec("SELECT count(*) FROM " + engine::qualified(cfg.schema, "chat") + kSelectedChats);
+    RangeQueue whole({ChatRange{}});
+    ChatReader reader({cfg.db_url, cfg.schema, cfg.fetch_rows, cfg.batch_rows, cfg.batch_bytes,
+                       std::string(PQgetvalue(snapshot.get(), 0, 0))},
+                      whole, budget, stop);
     tbb::enumerable_thread_specific<ChatTransform> transforms(now, reader.validate_utf8());
 
     engine::PipelineStages<VerifyBatch> pipeline;
@@ -348,7 +353,8 @@ Tally compare_all(const config::RunConfig& cfg, engine::Connection& conn, const 
     };
     pipeline.write = [&](VerifyBatch& batch) { comparer.compare(batch); };
     {
-        engine::ProgressReporter progress(counters, progress_style(cfg.progress), reader.chats_to_read(),
+        engine::ProgressReporter progress(counters, progress_style(cfg.progress),
+                                          std::strtoull(PQgetvalue(selected.get(), 0, 0), nullptr, 10),
                                           {"chats", "messages"});
         engine::run_pipeline(pipeline, cfg.parse_threads, budget);
     }
@@ -400,7 +406,7 @@ int verify(const config::RunConfig& cfg, const std::atomic<bool>& stop) {
         std::cout << "  note         chat_message is not published yet: verifying sluice's build table "
                   << target.qualified() << "\n";
     }
-    // One snapshot for every lookup, taken by the first query, just before the reader takes its own.
+    // One snapshot for every lookup, exported to the reader.
     conn.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     if (!has_chat_id_index(conn, target)) {
         std::cout << "  note         chat_message has no index on chat_id yet (the indexes phase builds it): "

@@ -2,7 +2,7 @@
 """e2e_parity_test.py - `sluice migrate` against a real PostgreSQL, compared with tests/oracle.py.
 
     python3 tests/e2e_parity_test.py [--sluice build/sluice] [--chats 3000] [--seed 11]
-                                     [--chat-type json] [--chat-type jsonb] [--keep DIR]
+                                     [--chat-type json] [--chat-type jsonb] [--keep DIR] [--lanes 1]
 
 For each chat type (default: json, then jsonb): makes a database of its own on the server
 SLUICE_TEST_DB names (or --db), loads a generated corpus (awkward documents included) with
@@ -225,7 +225,7 @@ def run_one(args, chat_type, work):
                if not k.startswith("DATABASE_") and not (k.startswith("SLUICE_") and not k.startswith("SLUICE_TEST_"))}
         start = math.floor(time.time())
         p = subprocess.run([args.sluice, "migrate", "--db", db.conninfo, "--progress", "none",
-                            "--reject-file", reject_path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            "--reject-file", reject_path, "--lanes", str(args.lanes)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            env=env)
         end = math.ceil(time.time())
         out = p.stdout.decode(errors="replace")
@@ -269,6 +269,7 @@ def main():
     ap.add_argument("--chat-type", action="append", choices=("json", "jsonb"),
                     help="repeatable; default: json and jsonb")
     ap.add_argument("--keep", metavar="DIR", help="copy the reject files into DIR")
+    ap.add_argument("--lanes", type=int, default=1, help="sluice's --lanes")
     args = ap.parse_args()
     if not args.db:
         print("e2e parity: SLUICE_TEST_DB is not set and no --db given; start a server with "
@@ -292,8 +293,8 @@ def main():
                 continue
             for d in diff.details:
                 print("  MISMATCH " + d)
-            print("e2e parity (%s, --chats %d --seed %d): %s, %d mismatches (%.1fs)" % (
-                chat_type, args.chats, args.seed, what, diff.count, time.time() - t0), flush=True)
+            print("e2e parity (%s, --chats %d --seed %d --lanes %d): %s, %d mismatches (%.1fs)" % (
+                chat_type, args.chats, args.seed, args.lanes, what, diff.count, time.time() - t0), flush=True)
             if diff.count:
                 status = max(status, 1)
     finally:

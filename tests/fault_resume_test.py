@@ -2,6 +2,7 @@
 """fault_resume_test.py - sluice stopped, killed and cut off, then run again, against a real PostgreSQL.
 
     python3 tests/fault_resume_test.py [--sluice build/sluice] [--kills 15] [--chats 1000] [--seed 21] [--cases a,b]
+                                       [--lanes 1]
 
 On the server SLUICE_TEST_DB names (scripts/lib/pg.sh starts one and also exports PG_DATA_DIR,
 PGHOST, PGPORT, PGUSER), each case gets a database of its own, loaded with the same generated
@@ -73,6 +74,7 @@ class Case:
 
     def command(self, *extra):
         options = dict(zip(SLOW[::2], SLOW[1::2]))
+        options["--lanes"] = str(self.args.lanes)
         options.update(zip(extra[::2], extra[1::2]))  # a case's own values replace the defaults
         return [self.args.sluice, "migrate", "--db", self.db, "--reject-file", self.rejects] + [
             x for kv in options.items() for x in kv]
@@ -99,7 +101,7 @@ class Case:
         return psql(self.db, "SELECT coalesce(to_regclass('chat_message'), to_regclass('sluice_chat_message'))").strip()
 
     def committed_messages(self):
-        out = psql(self.db, "SELECT messages FROM sluice_checkpoint", check=False).strip()
+        out = psql(self.db, "SELECT sum(messages) FROM sluice_checkpoint", check=False).strip()
         return int(out) if out.isdigit() else 0
 
     def wait_for(self, proc, predicate, timeout=60):
@@ -188,8 +190,8 @@ def case_signals(args, corpus, tmp, reference, since, _):
 
 
 def terminate(case, app):
-    return psql(case.db, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '%s'"
-                % app).strip() != "0"
+    return psql(case.db, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                         " WHERE application_name = '%s' OR application_name LIKE '%s %%'" % (app, app)).strip() != "0"
 
 
 def case_terminate(args, corpus, tmp, reference, since, _):
@@ -303,6 +305,7 @@ def main():
     ap.add_argument("--chats", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=21)
     ap.add_argument("--cases", default="kill,signals,terminate,restart,gone,diskfull", help="comma-separated")
+    ap.add_argument("--lanes", type=int, default=1, help="sluice's --lanes for every run")
     args = ap.parse_args()
     if "SLUICE_TEST_DB" not in os.environ or "PG_DATA_DIR" not in os.environ:
         print("fault tests: SLUICE_TEST_DB and PG_DATA_DIR must name the test server (scripts/lib/pg.sh)")

@@ -210,7 +210,7 @@ TEST_CASE("a target that already holds some rows completes with them counted as 
     check_upstream_shape(db.sql(), "public");
 }
 
-TEST_CASE("phases run one at a time: table with its key only, then rows, then indexes, then the foreign key, then publish") {
+TEST_CASE("phases run one at a time: the bare table, then rows with their key, then indexes, then the foreign key, then publish") {
     TestDatabase db;
     TempDir dir;
     load_corpus(db);
@@ -226,8 +226,8 @@ TEST_CASE("phases run one at a time: table with its key only, then rows, then in
     Run schema = migrate(db, rejects, {"--phases", "schema"});
     REQUIRE_MESSAGE(schema.status == 0, "the schema phase failed: " << schema.said());
     CHECK_MESSAGE(joined(columns_of(db.sql(), "public")) == joined(kColumns), "the schema phase made other columns");
-    CHECK_MESSAGE(joined(indexes_of(db.sql(), "public")) == joined(kPrimaryKeyOnly),
-                  "the schema phase made more than the primary key");
+    CHECK_MESSAGE(indexes_of(db.sql(), "public").empty(),
+                  "the schema phase made an index or a key (the backfill loads without them)");
     CHECK_MESSAGE(foreign_key_of(db.sql(), "public").empty(), "the schema phase added the foreign key");
     const std::string build = "public.sluice_chat_message";
     CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM " + build) == 0, "the schema phase wrote rows");
@@ -239,7 +239,7 @@ TEST_CASE("phases run one at a time: table with its key only, then rows, then in
     CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM " + build) == summary_of(backfill).written,
                   "the backfill phase did not write the rows it counted");
     CHECK_MESSAGE(joined(indexes_of(db.sql(), "public")) == joined(kPrimaryKeyOnly),
-                  "the backfill phase built indexes");
+                  "the backfill phase did not end with the primary key alone");
     CHECK_MESSAGE(foreign_key_of(db.sql(), "public").empty(), "the backfill phase added the foreign key");
 
     Run indexes = migrate(db, rejects, {"--phases", "indexes"});
