@@ -78,6 +78,19 @@ def run_phases(case, phases):
         raise RuntimeError("--phases %s failed: %s" % (phases, done.stderr.strip()))
 
 
+def run_flagged(case, flags, *extra, db=None):
+    """A run with flags that take no value on the command line (Case.command pairs its options),
+    optionally as another role's connection string."""
+    command = case.command(*extra) + list(flags)
+    if db:
+        command[command.index("--db") + 1] = db
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def alembic_revision(case):
+    return psql(case.db, "SELECT string_agg(version_num, ',') FROM alembic_version").strip()
+
+
 # Each stop case: the phases run beforehand, the lock that holds up the next one, the phases of
 # the run that is stopped, and a predicate for "it is held up" (None: a sluice session waits).
 STOP_CASES = {
@@ -208,6 +221,40 @@ def case_timeouts(args, corpus, tmp, reference, since):
     return problems, "statement_timeout 5ms, lock_timeout 5ms, idle timeouts 20/50ms: completed"
 
 
+def case_invalidindex(args, corpus, tmp, reference, since):
+    """An INVALID index under one of the seven names, as a failed CREATE INDEX CONCURRENTLY leaves it,
+    is not built: publish refuses over it without stamping; a full run builds it again, then stamps."""
+    case = Case(args, corpus, tmp)
+    run_phases(case, "schema,backfill,indexes,constraints")
+    psql(case.db, "DROP INDEX ix_chat_message_user_id")
+    # UNIQUE over user_id, which repeats: the concurrent build fails and leaves its index INVALID.
+    psql(case.db, "CREATE UNIQUE INDEX CONCURRENTLY ix_chat_message_user_id ON sluice_chat_message (user_id)",
+         check=False)
+    definition = ("SELECT i.indisvalid, pg_get_indexdef(i.indexrelid) FROM pg_index i"
+                  " WHERE i.indexrelid = to_regclass('ix_chat_message_user_id')")
+    if not psql(case.db, definition).startswith("f|"):
+        return ["the failed concurrent build left no INVALID index: the case proves nothing"], ""
+    problems = []
+    refused = run_flagged(case, ["--stamp-alembic"], "--phases", "publish")
+    if refused.returncode != 1 or "ix_chat_message_user_id is INVALID" not in refused.stderr:
+        problems.append("publish over the INVALID index: exit %d, stderr %r" % (refused.returncode,
+                                                                                 refused.stderr.strip()[-300:]))
+    if alembic_revision(case) != "374d2f66af06":
+        problems.append("the refused publish stamped alembic_version: %s" % alembic_revision(case))
+    if psql(case.db, "SELECT to_regclass('chat_message') IS NOT NULL").strip() == "t":
+        problems.append("chat_message was published over the INVALID index")
+    final = run_flagged(case, ["--stamp-alembic"])
+    if final.returncode != 0:
+        problems.append("the full run exited %d: %s" % (final.returncode, final.stderr.strip()[-300:]))
+    rebuilt = psql(case.db, definition).strip()
+    if rebuilt != "t|CREATE INDEX ix_chat_message_user_id ON public.chat_message USING btree (user_id)":
+        problems.append("after the full run the index is %r, not upstream's and VALID" % rebuilt)
+    if alembic_revision(case) != "8452d01d26d7":
+        problems.append("after the full run alembic_version holds %s" % alembic_revision(case))
+    problems += compare(case, reference, since)
+    return problems, "publish refused over the INVALID ix_chat_message_user_id, stamp untouched; the full run rebuilt it and stamped"
+
+
 def case_terminate6(args, corpus, tmp, reference, since):
     # A corpus big enough that the backfill outlasts six reconnects, with a reference of its own.
     corpus = subprocess.run([sys.executable, GENERATOR, "--chats", str(6 * args.chats), "--seed", str(args.seed)],
@@ -242,7 +289,7 @@ def case_terminate6(args, corpus, tmp, reference, since):
 
 
 CASES = [("stop", case_stop), ("killindex", case_killindex), ("restart", case_restart),
-         ("timeouts", case_timeouts), ("terminate6", case_terminate6)]
+         ("timeouts", case_timeouts), ("terminate6", case_terminate6), ("invalidindex", case_invalidindex)]
 
 
 def main():
