@@ -255,6 +255,49 @@ def case_invalidindex(args, corpus, tmp, reference, since):
     return problems, "publish refused over the INVALID ix_chat_message_user_id, stamp untouched; the full run rebuilt it and stamped"
 
 
+def case_secondsignal(args, corpus, tmp, reference, since):
+    """A second signal ends the process at once, although the first one's orderly stop is held up:
+    the reject export, which runs after a stop request on purpose and is not cancelled, waits for a
+    lock a test session holds on sluice_reject."""
+    case = Case(args, corpus, tmp)
+    run_phases(case, "schema,backfill")
+    problems, stops = [], []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        sig_name = signal.Signals(sig).name
+        blocker = Blocker(case.db, "LOCK TABLE sluice_reject IN ACCESS EXCLUSIVE MODE")
+        try:
+            proc = case.start("--phases", "backfill")  # complete already: it counts the rejects, and waits
+            if not sluice_waits(case):
+                problems.append("%s: sluice never waited for the blocker's lock" % sig_name)
+            proc.send_signal(sig)
+            time.sleep(1.5)
+            held_up = proc.poll() is None and psql(case.db, "SELECT count(*) FROM pg_stat_activity WHERE"
+                                                    " application_name = 'sluice rejects' AND wait_event_type = 'Lock'"
+                                                    ).strip() == "1"
+            sent = time.time()
+            proc.send_signal(sig)
+            out, err = proc.communicate(timeout=60)
+            took = time.time() - sent
+        finally:
+            blocker.release()
+        if not held_up:
+            problems.append("%s: the first signal's stop was not held up by the export: the case proves nothing"
+                            " (exit %s)" % (sig_name, proc.returncode))
+        if proc.returncode != 128 + sig or took > 1.0:
+            problems.append("%s twice: exit %d (want %d) %.2fs after the second: %s" % (
+                sig_name, proc.returncode, 128 + sig, took, err.strip()[-300:]))
+        if "interrupted: the running statement was cancelled" not in out:
+            problems.append("%s: the first signal did not stop the phase: %r" % (sig_name, out[-300:]))
+        if "peak memory" in out:
+            problems.append("%s twice: the summary was printed, so the orderly stop ended it: %r" % (sig_name, out[-300:]))
+        stops.append("%s %.2fs" % (sig_name.replace("SIG", ""), took))
+    final = case.run()
+    if final.returncode != 0:
+        problems.append("the rerun exited %d: %s" % (final.returncode, final.stderr.strip()[-300:]))
+    problems += compare(case, reference, since)
+    return problems, "a second signal while the first one's stop waited: exit after " + ", ".join(stops)
+
+
 def case_terminate6(args, corpus, tmp, reference, since):
     # A corpus big enough that the backfill outlasts six reconnects, with a reference of its own.
     corpus = subprocess.run([sys.executable, GENERATOR, "--chats", str(6 * args.chats), "--seed", str(args.seed)],
@@ -289,7 +332,8 @@ def case_terminate6(args, corpus, tmp, reference, since):
 
 
 CASES = [("stop", case_stop), ("killindex", case_killindex), ("restart", case_restart),
-         ("timeouts", case_timeouts), ("terminate6", case_terminate6), ("invalidindex", case_invalidindex)]
+         ("timeouts", case_timeouts), ("terminate6", case_terminate6), ("invalidindex", case_invalidindex),
+         ("secondsignal", case_secondsignal)]
 
 
 def main():
