@@ -18,7 +18,16 @@ psql session or a busy app would), so that a signal, a kill or a restart lands i
                 idle_in_transaction_session_timeout and idle_session_timeout of a few ms (as a
                 managed PostgreSQL's role settings do): sluice's own sessions override them;
   - terminate6: six backends of sluice terminated one after another over one backfill: the retry
-                budget counts consecutive failures, so the run completes.
+                budget counts consecutive failures, so the run completes;
+  - invalidindex: ix_chat_message_user_id left INVALID by a failed CREATE INDEX CONCURRENTLY: publish
+                with --stamp-alembic refuses, naming it, and stamps nothing; a full run drops it,
+                builds it again (VALID, upstream's definition) and stamps;
+  - secondsignal: SIGINT twice, then SIGTERM twice, while the first signal's orderly stop is held up
+                (the reject export waits for a lock on sluice_reject): exit 130 / 143 within a second
+                of the second signal, no summary; then a rerun completes;
+  - roletimeouts: the timeouts case's settings on a role (ALTER ROLE ... SET) that is no superuser
+                but owns the database, its schema and Open WebUI's tables; the whole migrate with
+                --stamp-alembic runs as that role.
 Prints one line per case and "phase stop tests: N passed, M failed"; exits 1 on any failure.
 """
 import argparse
@@ -252,7 +261,8 @@ def case_invalidindex(args, corpus, tmp, reference, since):
     if alembic_revision(case) != "8452d01d26d7":
         problems.append("after the full run alembic_version holds %s" % alembic_revision(case))
     problems += compare(case, reference, since)
-    return problems, "publish refused over the INVALID ix_chat_message_user_id, stamp untouched; the full run rebuilt it and stamped"
+    return problems, ("publish refused over the INVALID ix_chat_message_user_id, stamp untouched; the full run"
+                      " rebuilt it and stamped")
 
 
 def case_secondsignal(args, corpus, tmp, reference, since):
@@ -289,13 +299,47 @@ def case_secondsignal(args, corpus, tmp, reference, since):
         if "interrupted: the running statement was cancelled" not in out:
             problems.append("%s: the first signal did not stop the phase: %r" % (sig_name, out[-300:]))
         if "peak memory" in out:
-            problems.append("%s twice: the summary was printed, so the orderly stop ended it: %r" % (sig_name, out[-300:]))
+            problems.append("%s twice: the summary was printed, so the orderly stop ended it: %r" % (
+                sig_name, out[-300:]))
         stops.append("%s %.2fs" % (sig_name.replace("SIG", ""), took))
     final = case.run()
     if final.returncode != 0:
         problems.append("the rerun exited %d: %s" % (final.returncode, final.stderr.strip()[-300:]))
     problems += compare(case, reference, since)
     return problems, "a second signal while the first one's stop waited: exit after " + ", ".join(stops)
+
+
+def case_roletimeouts(args, corpus, tmp, reference, since):
+    """The timeouts of case_timeouts set on the role instead (ALTER ROLE ... SET, as managed servers
+    configure their application roles), for a role that is no superuser but owns the database, its
+    schema and Open WebUI's tables: the whole migrate, --stamp-alembic included, runs as that role."""
+    case = Case(args, corpus, tmp)
+    role = "sluice_limited_%d" % os.getpid()
+    role_db = case.db.replace("//postgres@", "//%s@" % role, 1)
+    psql(case.db, "CREATE ROLE %s LOGIN" % role)
+    try:
+        for what in ("DATABASE %s" % case.name, "SCHEMA public", "TABLE chat", "TABLE alembic_version"):
+            psql(case.db, "ALTER %s OWNER TO %s" % (what, role))
+        for setting, value in (("statement_timeout", "5ms"), ("lock_timeout", "5ms"),
+                               ("idle_in_transaction_session_timeout", "20ms"), ("idle_session_timeout", "50ms")):
+            psql(case.db, "ALTER ROLE %s SET %s = '%s'" % (role, setting, value))
+        # The settings bite on the role's sessions: a plain one cannot even sleep 50 ms.
+        plain = subprocess.run(["psql", "-X", "-qAt", "-d", role_db, "-c", "SHOW statement_timeout",
+                                "-c", "SELECT pg_sleep(0.05)"], capture_output=True, text=True)
+        if not plain.stdout.startswith("5ms") or "statement timeout" not in plain.stderr:
+            return ["the role's settings do not apply to its sessions: %r %r" % (plain.stdout, plain.stderr)], ""
+        done = run_flagged(case, ["--stamp-alembic"], "--commit-interval", "200ms", db=role_db)
+        if done.returncode != 0:
+            return ["exit %d as a role with the timeouts: %s" % (done.returncode, done.stderr.strip()[-400:])], ""
+        problems = []
+        if alembic_revision(case) != "8452d01d26d7":
+            problems.append("alembic_version holds %s after the run" % alembic_revision(case))
+        problems += compare(case, reference, since)
+    finally:
+        psql(case.db, "REASSIGN OWNED BY %s TO postgres; DROP OWNED BY %s" % (role, role))
+        psql(os.environ["SLUICE_TEST_DB"], "DROP ROLE %s" % role)
+    return problems, ("as a role (no superuser) with statement_timeout 5ms, lock_timeout 5ms, idle timeouts"
+                      " 20/50ms: completed, stamped")
 
 
 def case_terminate6(args, corpus, tmp, reference, since):
@@ -333,7 +377,7 @@ def case_terminate6(args, corpus, tmp, reference, since):
 
 CASES = [("stop", case_stop), ("killindex", case_killindex), ("restart", case_restart),
          ("timeouts", case_timeouts), ("terminate6", case_terminate6), ("invalidindex", case_invalidindex),
-         ("secondsignal", case_secondsignal)]
+         ("secondsignal", case_secondsignal), ("roletimeouts", case_roletimeouts)]
 
 
 def main():
