@@ -166,10 +166,19 @@ void Connection::configure_session() {
     // index build may take an hour, the reader holds its snapshot open while the pipeline waits,
     // and a lock wait is reported while it lasts and ends on a stop request (engine/lock_watch.h,
     // engine/stop_signals.h) rather than after a fixed time. First, and in plain SETs, which
-    // take microseconds: even a 5 ms statement_timeout cannot catch them.
+    // take microseconds; yet a new backend's first statement on a loaded machine can outlast a
+    // 5 ms statement_timeout (seen in the phase stop test). It fails whole (57014; no stop request
+    // can cancel it: the session is registered below), so it is simply sent again.
     std::string timeouts = "SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0";
     if (PQserverVersion(conn_) >= 140000) timeouts += "; SET idle_session_timeout = 0";
-    exec(timeouts);
+    for (int attempt = 1;; ++attempt) {
+        try {
+            exec(timeouts);
+            break;
+        } catch (const PgError& e) {
+            if (e.sqlstate() != "57014" || attempt == 5) throw;
+        }
+    }
     exec("SET client_encoding = 'UTF8'");
     exec("SET client_min_messages = warning");
 }

@@ -18,7 +18,16 @@ psql session or a busy app would), so that a signal, a kill or a restart lands i
                 idle_in_transaction_session_timeout and idle_session_timeout of a few ms (as a
                 managed PostgreSQL's role settings do): sluice's own sessions override them;
   - terminate6: six backends of sluice terminated one after another over one backfill: the retry
-                budget counts consecutive failures, so the run completes.
+                budget counts consecutive failures, so the run completes;
+  - invalidindex: ix_chat_message_user_id left INVALID by a failed CREATE INDEX CONCURRENTLY: publish
+                with --stamp-alembic refuses, naming it, and stamps nothing; a full run drops it,
+                builds it again (VALID, upstream's definition) and stamps;
+  - secondsignal: SIGINT twice, then SIGTERM twice, while the first signal's orderly stop is held up
+                (the reject export waits for a lock on sluice_reject): exit 130 / 143 within a second
+                of the second signal, no summary; then a rerun completes;
+  - roletimeouts: the timeouts case's settings on a role (ALTER ROLE ... SET) that is no superuser
+                but owns the database, its schema and Open WebUI's tables; the whole migrate with
+                --stamp-alembic runs as that role.
 Prints one line per case and "phase stop tests: N passed, M failed"; exits 1 on any failure.
 """
 import argparse
@@ -76,6 +85,19 @@ def run_phases(case, phases):
     done = case.run("--phases", phases)
     if done.returncode != 0:
         raise RuntimeError("--phases %s failed: %s" % (phases, done.stderr.strip()))
+
+
+def run_flagged(case, flags, *extra, db=None):
+    """A run with flags that take no value on the command line (Case.command pairs its options),
+    optionally as another role's connection string."""
+    command = case.command(*extra) + list(flags)
+    if db:
+        command[command.index("--db") + 1] = db
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def alembic_revision(case):
+    return psql(case.db, "SELECT string_agg(version_num, ',') FROM alembic_version").strip()
 
 
 # Each stop case: the phases run beforehand, the lock that holds up the next one, the phases of
@@ -208,6 +230,118 @@ def case_timeouts(args, corpus, tmp, reference, since):
     return problems, "statement_timeout 5ms, lock_timeout 5ms, idle timeouts 20/50ms: completed"
 
 
+def case_invalidindex(args, corpus, tmp, reference, since):
+    """An INVALID index under one of the seven names, as a failed CREATE INDEX CONCURRENTLY leaves it,
+    is not built: publish refuses over it without stamping; a full run builds it again, then stamps."""
+    case = Case(args, corpus, tmp)
+    run_phases(case, "schema,backfill,indexes,constraints")
+    psql(case.db, "DROP INDEX ix_chat_message_user_id")
+    # UNIQUE over user_id, which repeats: the concurrent build fails and leaves its index INVALID.
+    psql(case.db, "CREATE UNIQUE INDEX CONCURRENTLY ix_chat_message_user_id ON sluice_chat_message (user_id)",
+         check=False)
+    definition = ("SELECT i.indisvalid, pg_get_indexdef(i.indexrelid) FROM pg_index i"
+                  " WHERE i.indexrelid = to_regclass('ix_chat_message_user_id')")
+    if not psql(case.db, definition).startswith("f|"):
+        return ["the failed concurrent build left no INVALID index: the case proves nothing"], ""
+    problems = []
+    refused = run_flagged(case, ["--stamp-alembic"], "--phases", "publish")
+    if refused.returncode != 1 or "ix_chat_message_user_id is INVALID" not in refused.stderr:
+        problems.append("publish over the INVALID index: exit %d, stderr %r" % (refused.returncode,
+                                                                                 refused.stderr.strip()[-300:]))
+    if alembic_revision(case) != "374d2f66af06":
+        problems.append("the refused publish stamped alembic_version: %s" % alembic_revision(case))
+    if psql(case.db, "SELECT to_regclass('chat_message') IS NOT NULL").strip() == "t":
+        problems.append("chat_message was published over the INVALID index")
+    final = run_flagged(case, ["--stamp-alembic"])
+    if final.returncode != 0:
+        problems.append("the full run exited %d: %s" % (final.returncode, final.stderr.strip()[-300:]))
+    rebuilt = psql(case.db, definition).strip()
+    if rebuilt != "t|CREATE INDEX ix_chat_message_user_id ON public.chat_message USING btree (user_id)":
+        problems.append("after the full run the index is %r, not upstream's and VALID" % rebuilt)
+    if alembic_revision(case) != "8452d01d26d7":
+        problems.append("after the full run alembic_version holds %s" % alembic_revision(case))
+    problems += compare(case, reference, since)
+    return problems, ("publish refused over the INVALID ix_chat_message_user_id, stamp untouched; the full run"
+                      " rebuilt it and stamped")
+
+
+def case_secondsignal(args, corpus, tmp, reference, since):
+    """A second signal ends the process at once, although the first one's orderly stop is held up:
+    the reject export, which runs after a stop request on purpose and is not cancelled, waits for a
+    lock a test session holds on sluice_reject."""
+    case = Case(args, corpus, tmp)
+    run_phases(case, "schema,backfill")
+    problems, stops = [], []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        sig_name = signal.Signals(sig).name
+        blocker = Blocker(case.db, "LOCK TABLE sluice_reject IN ACCESS EXCLUSIVE MODE")
+        try:
+            proc = case.start("--phases", "backfill")  # complete already: it counts the rejects, and waits
+            if not sluice_waits(case):
+                problems.append("%s: sluice never waited for the blocker's lock" % sig_name)
+            proc.send_signal(sig)
+            time.sleep(1.5)
+            held_up = proc.poll() is None and psql(case.db, "SELECT count(*) FROM pg_stat_activity WHERE"
+                                                    " application_name = 'sluice rejects' AND wait_event_type = 'Lock'"
+                                                    ).strip() == "1"
+            sent = time.time()
+            proc.send_signal(sig)
+            out, err = proc.communicate(timeout=60)
+            took = time.time() - sent
+        finally:
+            blocker.release()
+        if not held_up:
+            problems.append("%s: the first signal's stop was not held up by the export: the case proves nothing"
+                            " (exit %s)" % (sig_name, proc.returncode))
+        if proc.returncode != 128 + sig or took > 1.0:
+            problems.append("%s twice: exit %d (want %d) %.2fs after the second: %s" % (
+                sig_name, proc.returncode, 128 + sig, took, err.strip()[-300:]))
+        if "interrupted: the running statement was cancelled" not in out:
+            problems.append("%s: the first signal did not stop the phase: %r" % (sig_name, out[-300:]))
+        if "peak memory" in out:
+            problems.append("%s twice: the summary was printed, so the orderly stop ended it: %r" % (
+                sig_name, out[-300:]))
+        stops.append("%s %.2fs" % (sig_name.replace("SIG", ""), took))
+    final = case.run()
+    if final.returncode != 0:
+        problems.append("the rerun exited %d: %s" % (final.returncode, final.stderr.strip()[-300:]))
+    problems += compare(case, reference, since)
+    return problems, "a second signal while the first one's stop waited: exit after " + ", ".join(stops)
+
+
+def case_roletimeouts(args, corpus, tmp, reference, since):
+    """The timeouts of case_timeouts set on the role instead (ALTER ROLE ... SET, as managed servers
+    configure their application roles), for a role that is no superuser but owns the database, its
+    schema and Open WebUI's tables: the whole migrate, --stamp-alembic included, runs as that role."""
+    case = Case(args, corpus, tmp)
+    role = "sluice_limited_%d" % os.getpid()
+    role_db = case.db.replace("//postgres@", "//%s@" % role, 1)
+    psql(case.db, "CREATE ROLE %s LOGIN" % role)
+    try:
+        for what in ("DATABASE %s" % case.name, "SCHEMA public", "TABLE chat", "TABLE alembic_version"):
+            psql(case.db, "ALTER %s OWNER TO %s" % (what, role))
+        for setting, value in (("statement_timeout", "5ms"), ("lock_timeout", "5ms"),
+                               ("idle_in_transaction_session_timeout", "20ms"), ("idle_session_timeout", "50ms")):
+            psql(case.db, "ALTER ROLE %s SET %s = '%s'" % (role, setting, value))
+        # The settings bite on the role's sessions: a plain one cannot even sleep 50 ms.
+        plain = subprocess.run(["psql", "-X", "-qAt", "-d", role_db, "-c", "SHOW statement_timeout",
+                                "-c", "SELECT pg_sleep(0.05)"], capture_output=True, text=True)
+        if not plain.stdout.startswith("5ms") or "statement timeout" not in plain.stderr:
+            return ["the role's settings do not apply to its sessions: %r %r" % (plain.stdout, plain.stderr)], ""
+        done = run_flagged(case, ["--stamp-alembic"], "--commit-interval", "200ms", db=role_db)
+        if done.returncode != 0:
+            return ["exit %d as a role with the timeouts: %s" % (done.returncode, done.stderr.strip()[-400:])], ""
+        problems = []
+        if alembic_revision(case) != "8452d01d26d7":
+            problems.append("alembic_version holds %s after the run" % alembic_revision(case))
+        problems += compare(case, reference, since)
+    finally:
+        psql(case.db, "REASSIGN OWNED BY %s TO postgres; DROP OWNED BY %s" % (role, role))
+        psql(os.environ["SLUICE_TEST_DB"], "DROP ROLE %s" % role)
+    return problems, ("as a role (no superuser) with statement_timeout 5ms, lock_timeout 5ms, idle timeouts"
+                      " 20/50ms: completed, stamped")
+
+
 def case_terminate6(args, corpus, tmp, reference, since):
     # A corpus big enough that the backfill outlasts six reconnects, with a reference of its own.
     corpus = subprocess.run([sys.executable, GENERATOR, "--chats", str(6 * args.chats), "--seed", str(args.seed)],
@@ -242,7 +376,8 @@ def case_terminate6(args, corpus, tmp, reference, since):
 
 
 CASES = [("stop", case_stop), ("killindex", case_killindex), ("restart", case_restart),
-         ("timeouts", case_timeouts), ("terminate6", case_terminate6)]
+         ("timeouts", case_timeouts), ("terminate6", case_terminate6), ("invalidindex", case_invalidindex),
+         ("secondsignal", case_secondsignal), ("roletimeouts", case_roletimeouts)]
 
 
 def main():
