@@ -257,4 +257,15 @@ Result Connection::next_row() {
     }
 }
 
+void in_transaction(Connection& conn, const std::function<void()>& body) {
+    conn.exec("BEGIN");
+    try {
+        body();
+        conn.exec("COMMIT");
+    } catch (...) {
+        if (PQtransactionStatus(conn.raw()) != PQTRANS_IDLE) PQclear(PQexec(conn.raw(), "ROLLBACK"));
+        throw;
+    }
+}
+
 }  // namespace sluice::engine

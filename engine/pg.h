@@ -4,6 +4,7 @@
 
 #include <libpq-fe.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -55,6 +56,10 @@ std::string quote_ident(std::string_view name);
 std::string qualified(std::string_view schema, std::string_view name);
 // A text[] literal, {"a","b"}, with quotes and backslashes escaped: a list bound as one parameter.
 std::string text_array(const std::vector<std::string>& items);
+
+class Connection;
+// Runs `body` inside BEGIN ... COMMIT on `conn`; rolls back and rethrows when it throws.
+void in_transaction(Connection& conn, const std::function<void()>& body);
 
 // One libpq connection. Not thread-safe: one owner (a stage) uses it at a time.
 class Connection {

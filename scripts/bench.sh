@@ -1,25 +1,32 @@
 #!/usr/bin/env bash
 # Benchmark against the server's own limit, in one run, medians of --reps repetitions:
 #   floor      COPY of the finished chat_message rows (exported once) into the PK-only table
-#              (sluice's build table, as the schema phase makes it)
+#              (sluice's build table with chat_message_pkey), over one session
+#   floorK     the same rows in K parts, over K sessions at once, into the one table
 #   read       COPY (SELECT id, user_id, chat::text FROM chat ...) TO /dev/null
 #   indexes    the seven indexes built on the floor's table, one session
-#   backfill   sluice migrate --phases backfill (table created beforehand, untimed)
+#   backfill   sluice migrate --phases backfill --lanes 1 (table created beforehand, untimed;
+#              the backfill ends with the primary key)
+#   backfillK  the same with --lanes K
 #   full       sluice migrate (all phases: schema, backfill, indexes, constraints, publish)
 #   insert     a hand-written INSERT ... SELECT over json_each, what a DBA would write
 #   parse1/2   the transform alone: reader + 1 or 2 parse threads, writer discarding
-#              (build/pipeline_bench)
+#              (build/pipeline_bench); parseK: K lanes of readers, 2 parse threads
 # and, with the server out of the loop, the transform from memory (build/transform_bench: one
 # thread bare, then the pipeline at 1 and 2 parse threads). Prints seconds, messages/s, MB/s of
 # chat JSON, the ratio to the floor, and sluice's peak RSS.
-# Usage: scripts/bench.sh [--chats N] [--reps N] [--big-chats K --big-chat-mb M] [--skip-insert]
+# Usage: scripts/bench.sh [--chats N] [--reps N] [--lanes K] [--threads N] [--big-chats K --big-chat-mb M]
+#                         [--skip-insert]
+# --threads sets sluice's --parse-threads for the backfills and the full migrate (default: sluice's own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-chats=20000 reps=3 big=0 big_mb=40 skip_insert=0
+chats=20000 reps=3 big=0 big_mb=40 skip_insert=0 lanes=2 threads=
 while [ $# -gt 0 ]; do
   case $1 in
     --chats) chats=$2; shift 2 ;;
     --reps) reps=$2; shift 2 ;;
+    --lanes) lanes=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
     --big-chats) big=$2; shift 2 ;;
     --big-chat-mb) big_mb=$2; shift 2 ;;
     --skip-insert) skip_insert=1; shift ;;  # it takes ~10x the floor: long at 200k chats
@@ -86,16 +93,33 @@ run() {  # name, then the command; records the median seconds, and of the last r
 prepare=schema_only
 # The table as the schema phase leaves it, without the placeholder that holds one index name.
 schema_only() { reset; sluice migrate --phases schema >/dev/null; psql -q -c "DROP VIEW ix_chat_message_chat_id"; }
+# The floors' table: the build table with its primary key, as the backfill leaves it.
+pk_only() { schema_only; psql -q -c "ALTER TABLE $build_table ADD CONSTRAINT chat_message_pkey PRIMARY KEY (id)"; }
+split -n "l/$lanes" -d "$work/rows.txt" "$work/rows.part."
+cat > "$work/copy_parts.sh" <<EOS  # the rows in K parts, over K sessions at once (a script: /usr/bin/time runs it)
+status=0
+for f in "$work"/rows.part.*; do psql -q -c "COPY $build_table FROM '\$f'" & done
+for job in \$(jobs -p); do wait "\$job" || status=1; done
+exit \$status
+EOS
+thread_opt=(); [ -n "$threads" ] && thread_opt=(--parse-threads "$threads")
+migrate=(build/sluice migrate --db "$url" --progress none --reject-file "$work/rejects.jsonl" "${thread_opt[@]}")
+prepare=pk_only
 run floor psql -q -c "COPY $build_table FROM '$work/rows.txt'"
 run floor_binary psql -q -c "COPY $build_table FROM '$work/rows.bin' (FORMAT binary)"
-run backfill build/sluice migrate --phases backfill --db "$url" --progress none --reject-file "$work/rejects.jsonl"
+run floor_lanes bash "$work/copy_parts.sh"
+prepare=schema_only
+run backfill "${migrate[@]}" --phases backfill --lanes 1
+run backfill_lanes "${migrate[@]}" --phases backfill --lanes "$lanes"
 prepare=reset
-run full build/sluice migrate --db "$url" --progress none --reject-file "$work/rejects.jsonl"
+run full "${migrate[@]}" --lanes 1
+run full_lanes "${migrate[@]}" --lanes "$lanes"
 prepare=true
 run read psql -q -c "COPY (SELECT id, user_id, chat::text FROM chat WHERE NOT (user_id LIKE 'shared-%') ORDER BY id) TO '/dev/null'"
 run parse1 build/pipeline_bench --db "$url" --threads 1
 run parse2 build/pipeline_bench --db "$url" --threads 2
-floor_with_rows() { schema_only; psql -q -c "COPY $build_table FROM '$work/rows.txt'"; }
+run parse_lanes build/pipeline_bench --db "$url" --threads 2 --lanes "$lanes"
+floor_with_rows() { pk_only; psql -q -c "COPY $build_table FROM '$work/rows.txt'"; }
 prepare=floor_with_rows
 run indexes psql -q -v ON_ERROR_STOP=1 -c "
   CREATE INDEX ix_chat_message_chat_id ON $build_table (chat_id);
@@ -132,21 +156,28 @@ floor_full=$(echo "$floor + ${secs[indexes]}" | bc)
 mb=$(echo "$json_bytes / 1048576" | bc -l)
 echo
 echo "bench: $chats chats, $rows messages, $(printf %.0f "$mb") MiB of chat JSON; medians of $reps; floor = the faster COPY"
-printf '%-34s %9s %12s %9s %9s %10s\n' step seconds messages/s MiB/s "x floor" "peak RSS"
+printf '%-44s %9s %12s %9s %9s %10s\n' step seconds messages/s MiB/s "x floor" "peak RSS"
 line() {  # name label [floor-to-compare]
   local s=${secs[$1]} f=${3:-$floor}
-  printf '%-34s %9.2f %12.0f %9.1f %9.2f %10s\n' "$2" "$s" "$(echo "$rows / $s" | bc -l)" \
+  printf '%-44s %9.2f %12.0f %9.1f %9.2f %10s\n' "$2" "$s" "$(echo "$rows / $s" | bc -l)" \
     "$(echo "$mb / $s" | bc -l)" "$(echo "$s / $f" | bc -l)" "${4:-}"
 }
 line floor "COPY text into PK-only table"
 line floor_binary "COPY binary into PK-only table"
+line floor_lanes "COPY text, $lanes sessions at once" "${secs[floor_lanes]}"
 line read "read chat (COPY TO /dev/null)"
 line indexes "build the 7 indexes (one session)"
 line parse1 "reader + 1 parse thread, no writer"
 line parse2 "reader + 2 parse threads, no writer"
-line backfill "sluice backfill (--phases backfill)" "$floor" "$((rss[backfill] / 1024)) MiB"
-line full "sluice migrate (all phases)" "$floor_full" "$((rss[full] / 1024)) MiB"
+line parse_lanes "$lanes lanes of readers + 2 parse threads"
+line backfill "sluice backfill, 1 lane" "$floor" "$((rss[backfill] / 1024)) MiB"
+line backfill_lanes "sluice backfill, $lanes lanes (x $lanes-session floor)" "${secs[floor_lanes]}" "$((rss[backfill_lanes] / 1024)) MiB"
+line full "sluice migrate (all phases), 1 lane" "$floor_full" "$((rss[full] / 1024)) MiB"
+line full_lanes "sluice migrate (all phases), $lanes lanes" "$floor_full" "$((rss[full_lanes] / 1024)) MiB"
 echo "(full migrate is compared with floor + index build = ${floor_full}s)"
+printf 'backfill: 1 lane %.2fx the one-session floor; %s lanes %.2fx the %s-session floor, %.2fx faster than 1 lane\n' \
+  "$(echo "${secs[backfill]} / $floor" | bc -l)" "$lanes" "$(echo "${secs[backfill_lanes]} / ${secs[floor_lanes]}" | bc -l)" \
+  "$lanes" "$(echo "${secs[backfill]} / ${secs[backfill_lanes]}" | bc -l)"
 # On a host where the server shares the cores, the backfill is bound by the sum of CPU: the
 # server reading chat, the server taking the COPY, and sluice itself.
 printf 'backfill: sluice used %s CPU-s; the cores were %s%% idle (the floor: %s%%, one busy backend)\n' \

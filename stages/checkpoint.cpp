@@ -37,22 +37,11 @@ bool has_column(engine::Connection& conn, const std::string& schema, const char*
     return PQgetvalue(r.get(), 0, 0)[0] == 't';
 }
 
-void in_transaction(engine::Connection& conn, const std::function<void()>& body) {
-    conn.exec("BEGIN");
-    try {
-        body();
-        conn.exec("COMMIT");
-    } catch (...) {
-        PQclear(PQexec(conn.raw(), "ROLLBACK"));
-        throw;
-    }
-}
-
 // An earlier layout held one row per job, keyed on job alone: that row becomes range 0, which
 // covers every chat (no bounds).
 void upgrade_layout(engine::Connection& conn, const std::string& schema) {
     const std::string table = engine::qualified(schema, kTable);
-    in_transaction(conn, [&] {
+    engine::in_transaction(conn, [&] {
         conn.exec("ALTER TABLE " + table +
                   " ADD COLUMN IF NOT EXISTS target text NOT NULL DEFAULT 'chat_message',"
                   " ADD COLUMN IF NOT EXISTS range_no integer NOT NULL DEFAULT 0,"
@@ -99,7 +88,7 @@ engine::RejectTable reject_table(const std::string& schema) {
 
 void reset_backfill(engine::Connection& conn, const std::string& schema) {
     create_checkpoint_table(conn, schema);
-    in_transaction(conn, [&] {
+    engine::in_transaction(conn, [&] {
         conn.exec("DELETE FROM " + engine::qualified(schema, kTable) + " WHERE job = $1", {std::string(kJob)});
         reject_table(schema).clear(conn);
     });
@@ -107,7 +96,7 @@ void reset_backfill(engine::Connection& conn, const std::string& schema) {
 
 void save_plan(engine::Connection& conn, const std::string& schema, const std::string& target,
                const std::vector<ChatRange>& ranges) {
-    in_transaction(conn, [&] {
+    engine::in_transaction(conn, [&] {
         conn.exec("DELETE FROM " + engine::qualified(schema, kTable) + " WHERE job = $1", {std::string(kJob)});
         for (const ChatRange& r : ranges) {
             conn.exec("INSERT INTO " + engine::qualified(schema, kTable) +

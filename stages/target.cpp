@@ -107,17 +107,6 @@ bool is_placeholder(engine::Connection& conn, const std::string& schema, const s
     return PQntuples(r.get()) == 1 && PQgetvalue(r.get(), 0, 0)[0] == 't';
 }
 
-void in_transaction(engine::Connection& conn, const std::function<void()>& body) {
-    conn.exec("BEGIN");
-    try {
-        body();
-        conn.exec("COMMIT");
-    } catch (...) {
-        PQclear(PQexec(conn.raw(), "ROLLBACK"));
-        throw;
-    }
-}
-
 }  // namespace
 
 std::string shape_problem(engine::Connection& conn, const Target& t) {
@@ -149,7 +138,7 @@ bool relation_exists(engine::Connection& conn, const std::string& schema, const 
 
 std::string drop_build_table(engine::Connection& conn, const std::string& schema) {
     std::string dropped;
-    in_transaction(conn, [&] {
+    engine::in_transaction(conn, [&] {
         if (relation_exists(conn, schema, kBuildTable)) {
             conn.exec("DROP TABLE " + engine::qualified(schema, kBuildTable));
             dropped = engine::qualified(schema, kBuildTable);
@@ -181,7 +170,7 @@ Target prepare_target(engine::Connection& conn, const std::string& schema, std::
         what = "continuing sluice's build table " + build.qualified() + " (published as chat_message at the end)";
         return build;
     }
-    in_transaction(conn, [&] {
+    engine::in_transaction(conn, [&] {
         conn.exec(create_table_sql(build));
         if (!relation_exists(conn, schema, kReservedIndex)) {
             const std::string view = engine::qualified(schema, kReservedIndex);

@@ -142,6 +142,12 @@ struct Run {
 // of the caller's (SLUICE_TEST_* aside), plus `env`.
 Run run_sluice(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
 
+// The options `a`, then those of `b`.
+inline std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+}
+
 // `sluice migrate` (or `verify`) on `db`, without progress output, with the given reject file.
 Run migrate(const TestDatabase& db, const std::string& reject_file, const std::vector<std::string>& more = {},
             const std::vector<std::string>& env = {});

@@ -14,11 +14,6 @@ namespace {
 
 const std::vector<std::string> kThreeLanes = {"--lanes", "3", "--batch-rows", "5", "--commit-interval", "10ms"};
 
-std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
-
 // The plan as "no lower upper" lines, in range order.
 std::vector<std::string> plan_of(TestDatabase& db) {
     return rows(db.sql(), "SELECT range_no, coalesce(lower_id, '-'), coalesce(upper_id, '-') FROM sluice_checkpoint"

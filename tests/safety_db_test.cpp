@@ -23,11 +23,6 @@ namespace {
 // Small batches and frequent commits: a run of a few hundred chats lasts long enough to meet.
 const std::vector<std::string> kSlow = {"--batch-rows", "2", "--fetch-rows", "8", "--commit-interval", "10ms"};
 
-std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
-
 std::future<Run> migrate_async(const TestDatabase& db, const std::string& rejects, std::vector<std::string> more) {
     return std::async(std::launch::async, [&db, rejects, more] { return migrate(db, rejects, more); });
 }
