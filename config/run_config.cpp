@@ -245,7 +245,7 @@ const std::vector<OptionSpec>& option_specs() {
          [](RunConfig& c, const Setting& s) {
              c.schema = non_empty(s, "give a schema name such as public");
          }},
-        {"parse-threads", kReading, "N", "the cores present", "threads parsing chat JSON (at most 1024)",
+        {"parse-threads", kReading, "N", "a quarter of the cores, 1 to 8", "threads parsing chat JSON (at most 1024)",
          [](RunConfig& c, const Setting& s) { c.parse_threads = count<unsigned>(s, 1, kMostParseThreads); }},
         {"lanes", kMigrate, "N", "half the cores, at most 8",
          "reader/writer pairs, each on its own ranges of chat (at most 32)",
@@ -254,11 +254,11 @@ const std::vector<OptionSpec>& option_specs() {
          [](RunConfig& c, const Setting& s) { c.fetch_rows = count<std::size_t>(s, 1, kMostFetchRows); }},
         {"batch-rows", kReading, "N", "1000", "chats per batch (one batch, one COPY; at most 1000000)",
          [](RunConfig& c, const Setting& s) { c.batch_rows = count<std::size_t>(s, 1, kMostBatchRows); }},
-        {"batch-bytes", kReading, "SIZE", "2MiB", "chat JSON bytes that close a batch",
+        {"batch-bytes", kReading, "SIZE", "2MiB, 1MiB with lanes", "chat JSON bytes that close a batch",
          [](RunConfig& c, const Setting& s) { c.batch_bytes = parse_size(s.label(), s.value); }},
         {"max-inflight-bytes", kReading, "SIZE", "24MiB", "chat JSON read but not yet committed: the memory bound",
          [](RunConfig& c, const Setting& s) { c.max_inflight_bytes = parse_size(s.label(), s.value); }},
-        {"max-inflight-batches", kReading, "N", "16", "batches read but not yet committed (at most 1024)",
+        {"max-inflight-batches", kReading, "N", "16, 4 a lane with more", "batches read but not yet committed (at most 1024)",
          [](RunConfig& c, const Setting& s) {
              c.max_inflight_batches = count<std::size_t>(s, 1, kMostInflightBatches);
          }},
@@ -522,7 +522,10 @@ RunConfig build(Command command, const Settings& settings, const Environment& en
     RunConfig config;
     config.command = command;
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    config.parse_threads = cores;
+    // The server shares the host and does most of the work (reading chat, taking the COPY): one
+    // parse thread keeps up with about 700 MB/s of chat JSON, and idle threads only spin on the
+    // cores the server needs. A quarter of the cores, at most 8.
+    config.parse_threads = std::clamp(cores / 4, 1u, 8u);
     // A lane is a reader and a writer backend on the server plus their share of parsing here: on a
     // host the server shares, half the cores, up to the 8 sessions past which COPY into one table
     // gains nothing.
@@ -530,6 +533,14 @@ RunConfig build(Command command, const Settings& settings, const Environment& en
     config.index_connections = std::min(cores, 7u);  // seven indexes: more connections would idle
     for (const OptionSpec& spec : option_specs())
         if (const auto s = settings.find(spec.name); s != settings.end()) spec.apply(config, s->second);
+    // Lanes share the one budget: each needs a few batches in flight (one read, one parsed, one
+    // written) to keep its writer busy, so with more lanes batches are smaller and more of them
+    // fit, in the same bytes.
+    if (config.lanes > 1 && (command == Command::migrate || command == Command::check)) {
+        if (!settings.count("batch-bytes")) config.batch_bytes = std::size_t{1} << 20;
+        if (!settings.count("max-inflight-batches"))
+            config.max_inflight_batches = std::max<std::size_t>(config.max_inflight_batches, 4 * config.lanes);
+    }
     if (config.db_url.empty() && !libpq_environment_set(env))
         throw UsageError("no database: pass --db URL, set DATABASE_URL, or set libpq's PGHOST (PGPORT, PGUSER, "
                          "PGDATABASE, PGSERVICE)" + std::string(see_help));

@@ -34,7 +34,7 @@ struct RunConfig {
     std::string db_url;               // libpq URL or keyword string; may hold a password: never print it.
                                       // Empty: libpq's environment (PGHOST, PGUSER, PGSERVICE...) decides
     std::string schema = "public";
-    unsigned parse_threads = 1;       // default: the cores present
+    unsigned parse_threads = 1;       // default: a quarter of the cores, 1 to 8
     unsigned lanes = 1;               // reader/writer pairs over ranges of chat; default: half the cores, at most 8
     std::size_t fetch_rows = 1000;    // chats per FETCH from the server-side cursor
     std::size_t batch_rows = 1000;    // chats per batch (one batch = one parse task = one COPY)

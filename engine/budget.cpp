@@ -22,20 +22,22 @@ void InflightBudget::add(std::size_t bytes, bool opens_batch) {
 
 bool InflightBudget::try_take(std::size_t bytes, bool opens_batch) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (cancelled_ || serving_ != next_ticket_ || !fits(bytes, opens_batch)) return false;
+    if (cancelled_ || waiting_alone_ > 0 || !fits(bytes, opens_batch)) return false;
     add(bytes, opens_batch);
     return true;
 }
 
 bool InflightBudget::take(std::size_t bytes, bool opens_batch) {
     std::unique_lock<std::mutex> lock(mutex_);
-    const std::uint64_t ticket = next_ticket_++;
-    room_.wait(lock, [&] { return cancelled_ || (serving_ == ticket && fits(bytes, opens_batch)); });
+    const bool alone = bytes > max_bytes_;  // fits only when nothing else is in flight
+    ++waiting_;
+    waiting_alone_ += alone ? 1 : 0;
+    room_.wait(lock, [&] { return cancelled_ || ((alone || waiting_alone_ == 0) && fits(bytes, opens_batch)); });
+    --waiting_;
+    waiting_alone_ -= alone ? 1 : 0;
     if (cancelled_) return false;
     add(bytes, opens_batch);
-    ++serving_;
-    lock.unlock();
-    room_.notify_all();  // the next in line may fit too
+    if (alone) room_.notify_all();  // those it held back may go on once it is committed
     return true;
 }
 
@@ -44,7 +46,7 @@ void InflightBudget::give_back(std::size_t batches, std::size_t bytes) {
         std::lock_guard<std::mutex> lock(mutex_);
         batches_ -= std::min(batches, batches_);
         bytes_ -= std::min(bytes, bytes_);
-        wanted_.store(serving_ != next_ticket_, std::memory_order_relaxed);
+        wanted_.store(waiting_ > 0, std::memory_order_relaxed);
     }
     room_.notify_all();
 }

@@ -1,8 +1,8 @@
 // The in-flight budget: what bounds sluice's memory. A batch takes its share when the reader
 // reads it and gives it back when the writer has committed it, so batches and bytes of source
 // data between the two are capped whatever the size of the database. Thread-safe; several
-// readers (lanes) may share one budget: those that wait are served in the order they came, and
-// while one waits no other takes past it, so a record that needs the whole budget gets it.
+// readers (lanes) may share one budget. A record larger than the byte cap fits only when nothing
+// else is in flight: while one waits, nobody else takes, so the budget drains and it gets in.
 #pragma once
 
 #include <atomic>
@@ -17,11 +17,11 @@ class InflightBudget {
 public:
     InflightBudget(std::size_t max_batches, std::size_t max_bytes);
 
-    // Takes `bytes` (and a batch slot when `opens_batch`) if they fit now and nobody waits.
-    // Anything fits when nothing is in flight, so a single record larger than the byte cap still
-    // goes through, alone.
+    // Takes `bytes` (and a batch slot when `opens_batch`) if they fit now, and no record larger
+    // than the cap waits for the budget to drain. Anything fits when nothing is in flight, so a
+    // single record larger than the byte cap still goes through, alone.
     bool try_take(std::size_t bytes, bool opens_batch);
-    // The same, waiting for room, after those that waited first. False when cancelled.
+    // The same, waiting for room. False when cancelled.
     bool take(std::size_t bytes, bool opens_batch);
     // Called by the writer after a commit.
     void give_back(std::size_t batches, std::size_t bytes);
@@ -42,8 +42,8 @@ private:
     std::size_t batches_ = 0;
     std::size_t bytes_ = 0;
     bool cancelled_ = false;
-    std::uint64_t next_ticket_ = 0;  // waiters in take() hold tickets and are served in order
-    std::uint64_t serving_ = 0;      // the ticket whose holder may take next; == next_ticket_: none waits
+    std::size_t waiting_ = 0;        // takers waiting in take()
+    std::size_t waiting_alone_ = 0;  // of them, those whose record is larger than the cap
     std::atomic<bool> wanted_{false};
 };
 

@@ -1,17 +1,21 @@
 // The flow graph: one serial reader, N parallel transforms, a sequencer that restores reader
-// order, one serial writer. Generic over the batch type, which must carry `kind` and `seq`.
+// order, one serial writer; and K such lanes side by side. Generic over the batch type, which
+// must carry `kind` and `seq`.
 //
 //     read (serial) ──► transform (N) ──► in_order (sequencer) ──► write (serial)
 //        ▲                                                            │
 //        └──────────── InflightBudget: taken by read, given back after commit ◄┘
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include <oneapi/tbb/flow_graph.h>
@@ -57,60 +61,93 @@ public:
             }
         };
     }
-    void rethrow() {
-        if (error_) std::rethrow_exception(error_);
-    }
-
-private:
     void record(std::exception_ptr e) {
         std::lock_guard<std::mutex> lock(mutex_);
         if (!error_) error_ = e;
         budget_.cancel();
     }
+    void rethrow() {
+        if (error_) std::rethrow_exception(error_);
+    }
+
+private:
     InflightBudget& budget_;
     std::mutex mutex_;
     std::exception_ptr error_;
 };
+
+// The batches a lane's writer thread has yet to write, in order; a null one: no more will come.
+// Unbounded, because the budget bounds what is in flight.
+template <typename Ptr>
+class HandOff {
+public:
+    void push(Ptr batch) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            queue_.push_back(std::move(batch));
+        }
+        ready_.notify_one();
+    }
+    Ptr pop() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        ready_.wait(lock, [&] { return !queue_.empty(); });
+        Ptr batch = std::move(queue_.front());
+        queue_.pop_front();
+        return batch;
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable ready_;
+    std::deque<Ptr> queue_;
+};
 }  // namespace detail
 
-// K lanes, each the pipeline above, in one graph and one task arena, so that they share the
-// parse threads; the budget they take from is shared too, so memory is bounded by it, not by K.
+// K lanes, each the pipeline of the diagram at the top, in one graph and one task arena: the
+// lanes share the arena's N parse threads, and the budget they take from, so memory is bounded
+// by the budget, not by K. A lane's reader and writer block on the network for most of their
+// time, so each runs on a thread of its own, outside the arena: the reader feeds the graph
+// through its node's gateway, the writer takes the lane's batches from a hand-off queue. The
+// arena's threads then only ever parse, and none of them spins while a stage waits.
 //
-//     read[k] (serial) ──► transform[k] (N) ──► in_order[k] (sequencer) ──► write[k] (serial)
+//     read[k] (own thread) ──► transform[k] (N) ──► in_order[k] (sequencer) ──► write[k] (own thread)
 template <typename Batch>
 void run_lanes(const std::vector<Lane<Batch>>& lanes, const std::function<void(Batch&)>& transform,
                unsigned parse_threads, InflightBudget& budget) {
     namespace flow = tbb::flow;
     using Ptr = std::shared_ptr<Batch>;
-    // Each lane's reader and writer spend most of their time blocked on the network, so they get
-    // a thread each beyond the parse threads: N transforms can always run, and no more than N+2K
-    // threads ever spin when there is nothing to do.
-    const int threads = static_cast<int>(parse_threads + 2 * lanes.size());
-    tbb::global_control allow(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads));
-    tbb::task_arena arena(threads);
+    tbb::global_control allow(tbb::global_control::max_allowed_parallelism, parse_threads);
+    tbb::task_arena arena(static_cast<int>(parse_threads));
     detail::FirstError first_error(budget);
+    std::vector<detail::HandOff<Ptr>> to_writer(lanes.size());
+    std::vector<std::thread> writers;
+    for (std::size_t k = 0; k < lanes.size(); ++k) {
+        writers.emplace_back([&, k] {
+            bool failed = false;  // then the rest is only drained: the run is stopping
+            for (Ptr batch; (batch = to_writer[k].pop());) {
+                if (failed) continue;
+                try {
+                    lanes[k].write(*batch);
+                } catch (...) {
+                    first_error.record(std::current_exception());
+                    failed = true;
+                }
+                if (batch->kind == BatchKind::end) return;
+            }
+        });
+    }
     arena.execute([&] {
         flow::graph g;
         struct Nodes {
-            bool ended = false;  // only the lane's serial input_node touches it
-            std::optional<flow::input_node<Ptr>> read;
+            std::optional<flow::async_node<flow::continue_msg, Ptr>> read;  // fed through its gateway
             std::optional<flow::function_node<Ptr, Ptr>> transform;
             std::optional<flow::sequencer_node<Ptr>> in_order;
-            std::optional<flow::function_node<Ptr>> write;
+            std::optional<flow::function_node<Ptr>> write;  // hands the batch to the writer's thread
         };
         std::vector<Nodes> nodes(lanes.size());  // sized once: nodes never move
         for (std::size_t k = 0; k < lanes.size(); ++k) {
-            const Lane<Batch>& lane = lanes[k];
             Nodes& n = nodes[k];
-            n.read.emplace(g, first_error.guard([&lane, &n](tbb::flow_control& control) -> Ptr {
-                if (n.ended) {
-                    control.stop();
-                    return nullptr;
-                }
-                Ptr batch(lane.read());
-                n.ended = batch->kind == BatchKind::end;
-                return batch;
-            }));
+            n.read.emplace(g, flow::serial, [](const flow::continue_msg&, auto&) {});
             // Parse threads: parallel; the arena bounds all lanes' transforms together.
             n.transform.emplace(g, parse_threads, first_error.guard([&transform](Ptr batch) {
                 if (batch->kind == BatchKind::data) transform(*batch);
@@ -118,22 +155,41 @@ void run_lanes(const std::vector<Lane<Batch>>& lanes, const std::function<void(B
             }));
             // The writer must see its lane's batches in reader order: a checkpoint is "the range up to here".
             n.in_order.emplace(g, [](const Ptr& batch) { return static_cast<std::size_t>(batch->seq); });
-            // Serial: the lane's writer owns its write connection.
-            n.write.emplace(g, flow::serial, first_error.guard([&lane](Ptr batch) {
-                lane.write(*batch);
+            // Serial, and it never blocks: the lane's writer owns its write connection, on its thread.
+            n.write.emplace(g, flow::serial, [&to_writer, k](Ptr batch) {
+                to_writer[k].push(std::move(batch));
                 return flow::continue_msg();
-            }));
+            });
             flow::make_edge(*n.read, *n.transform);
             flow::make_edge(*n.transform, *n.in_order);
             flow::make_edge(*n.in_order, *n.write);
         }
-        for (Nodes& n : nodes) n.read->activate();
+        std::vector<std::thread> readers;
+        for (std::size_t k = 0; k < lanes.size(); ++k) {
+            auto& gateway = nodes[k].read->gateway();
+            gateway.reserve_wait();  // wait_for_all() returns only once every reader has ended
+            readers.emplace_back([&, k] {
+                try {
+                    for (bool ended = false; !ended;) {
+                        Ptr batch(lanes[k].read());
+                        ended = batch->kind == BatchKind::end;
+                        gateway.try_put(batch);
+                    }
+                } catch (...) {
+                    first_error.record(std::current_exception());
+                }
+                gateway.release_wait();
+            });
+        }
         try {
             g.wait_for_all();
         } catch (...) {
             // Already recorded by the stage that threw; rethrown below.
         }
+        for (auto& t : readers) t.join();  // before the nodes they feed go
     });
+    for (auto& queue : to_writer) queue.push(nullptr);  // a lane whose end never came (a stage failed)
+    for (auto& t : writers) t.join();
     first_error.rethrow();
 }
 

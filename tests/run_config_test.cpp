@@ -91,19 +91,38 @@ private:
 
 // ---- commands -------------------------------------------------------------------------------
 
+TEST_CASE("with lanes, batches are smaller and more fit in the same budget, unless they are set") {
+    const RunConfig one = parse_with({"migrate", "--db", some_db, "--lanes", "1"});
+    CHECK_MESSAGE(one.batch_bytes == (2u << 20), "one lane keeps 2 MiB batches");
+    CHECK_MESSAGE(one.max_inflight_batches == 16, "one lane keeps 16 batches in flight");
+    const RunConfig eight = parse_with({"migrate", "--db", some_db, "--lanes", "8"});
+    CHECK_MESSAGE(eight.batch_bytes == (1u << 20), "eight lanes: batches of 1 MiB");
+    CHECK_MESSAGE(eight.max_inflight_batches == 32, "eight lanes: four batches a lane in flight");
+    CHECK_MESSAGE(eight.max_inflight_bytes == (24u << 20), "the byte budget does not grow with lanes");
+    const RunConfig set = parse_with({"migrate", "--db", some_db, "--lanes", "8", "--batch-bytes", "3MiB",
+                                      "--max-inflight-batches", "10"});
+    CHECK_MESSAGE(set.batch_bytes == (3u << 20), "a given --batch-bytes was replaced");
+    CHECK_MESSAGE(set.max_inflight_batches == 10, "a given --max-inflight-batches was replaced");
+    CHECK_THROWS_AS(parse_with({"migrate", "--db", some_db, "--lanes", "0"}), UsageError);
+    CHECK_THROWS_AS(parse_with({"migrate", "--db", some_db, "--lanes", "33"}), UsageError);
+    CHECK_THROWS_AS(parse_with({"verify", "--db", some_db, "--lanes", "2"}), UsageError);
+}
+
 TEST_CASE("migrate with only a database takes every default") {
     const RunConfig c = parse_with({"migrate", "--db", some_db});
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     CHECK_MESSAGE(c.command == Command::migrate, "the command word was not read");
     CHECK_MESSAGE(c.db_url == some_db, "the URL was altered: " << c.db_url);
     CHECK_MESSAGE(c.schema == "public", "schema default: " << c.schema);
-    CHECK_MESSAGE(c.parse_threads == cores, "parse threads should default to the cores present");
+    CHECK_MESSAGE(c.parse_threads == std::clamp(cores / 4, 1u, 8u), "parse threads should default to a quarter of the cores, 1 to 8");
+    CHECK_MESSAGE(c.lanes == std::clamp(cores / 2, 1u, 8u), "lanes should default to half the cores, at most 8");
     CHECK_MESSAGE(c.index_connections == std::min(cores, 7u), "index connections should be min(cores, 7)");
     CHECK_MESSAGE(c.fetch_rows == 1000, "fetch-rows default");
     CHECK_MESSAGE(c.batch_rows == 1000, "batch-rows default");
-    CHECK_MESSAGE(c.batch_bytes == (2u << 20), "batch-bytes default");
+    CHECK_MESSAGE(c.batch_bytes == (c.lanes > 1 ? 1u << 20 : 2u << 20), "batch-bytes default");
     CHECK_MESSAGE(c.max_inflight_bytes == (24u << 20), "max-inflight-bytes default");
-    CHECK_MESSAGE(c.max_inflight_batches == 16, "max-inflight-batches default");
+    CHECK_MESSAGE(c.max_inflight_batches == std::max<std::size_t>(16, c.lanes > 1 ? 4 * c.lanes : 0),
+                  "max-inflight-batches default");
     CHECK_MESSAGE(c.commit_interval.every == 5s, "commit-interval time default");
     CHECK_MESSAGE(c.commit_interval.bytes == (4u << 20), "commit-interval size default");
     CHECK_MESSAGE(c.reject_file == "sluice-rejects.jsonl", "reject-file default");
