@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -24,6 +25,7 @@
 #include <thread>
 #include <utility>
 
+#include <sched.h>
 #include <unistd.h>
 
 extern char** environ;  // POSIX: the only way to list the variables, for the misspelling check
@@ -521,7 +523,7 @@ bool libpq_environment_set(const Environment& env) {
 RunConfig build(Command command, const Settings& settings, const Environment& env) {
     RunConfig config;
     config.command = command;
-    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    const unsigned cores = usable_cores();
     // The server shares the host and does most of the work (reading chat, taking the COPY): one
     // parse thread keeps up with about 700 MB/s of chat JSON, and idle threads only spin on the
     // cores the server needs. A quarter of the cores, at most 8.
@@ -552,6 +554,32 @@ RunConfig build(Command command, const Settings& settings, const Environment& en
 }
 
 }  // namespace
+
+namespace {
+// A cgroup's CPU quota as whole cores, rounded up; none when there is no limit. cgroup v2 says
+// "max 100000" or "200000 100000" in cpu.max; v1 has cpu.cfs_quota_us (-1: none) and cfs_period_us.
+std::optional<unsigned> cgroup_cpu_limit() {
+    double quota = 0, period = 0;
+    if (std::ifstream v2("/sys/fs/cgroup/cpu.max"); v2) {
+        std::string q;
+        if (!(v2 >> q >> period) || q == "max") return std::nullopt;
+        quota = std::atof(q.c_str());
+    } else {
+        std::ifstream q1("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), p1("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+        if (!(q1 >> quota) || !(p1 >> period)) return std::nullopt;
+    }
+    if (quota <= 0 || period <= 0) return std::nullopt;
+    return static_cast<unsigned>(std::ceil(quota / period));
+}
+}  // namespace
+
+unsigned usable_cores() {
+    unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) cores = std::min(cores, static_cast<unsigned>(CPU_COUNT(&allowed)));
+    if (std::optional<unsigned> limit = cgroup_cpu_limit()) cores = std::min(cores, *limit);
+    return std::max(1u, cores);
+}
 
 Environment process_environment() {
     return [](const std::string& name) -> std::optional<std::string> {

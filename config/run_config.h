@@ -106,6 +106,11 @@ std::string redact_password(const std::string& conninfo);
 // parse() itself looks at no output path.
 void check_output_files(const RunConfig& config);
 
+// The cores this process may use, which the defaults of threads and lanes follow: the CPUs it is
+// allowed to run on (taskset, docker --cpuset-cpus), at most its cgroup's CPU quota rounded up
+// (docker --cpus, a Kubernetes CPU limit); at least 1.
+unsigned usable_cores();
+
 // Parses "64MB", "4MiB", "512kB", "1GB", "1048576" into bytes (binary units). Throws UsageError,
 // naming `option` (e.g. "--batch-bytes"), for junk, negatives, overflow and zero: no size means anything by 0.
 std::size_t parse_size(const std::string& option, const std::string& text);

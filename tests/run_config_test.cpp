@@ -16,6 +16,8 @@
 #include <sstream>
 #include <thread>
 
+#include <sched.h>
+
 using namespace sluice::config;
 using namespace std::chrono_literals;
 
@@ -110,7 +112,7 @@ TEST_CASE("with lanes, batches are smaller and more fit in the same budget, unle
 
 TEST_CASE("migrate with only a database takes every default") {
     const RunConfig c = parse_with({"migrate", "--db", some_db});
-    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    const unsigned cores = usable_cores();
     CHECK_MESSAGE(c.command == Command::migrate, "the command word was not read");
     CHECK_MESSAGE(c.db_url == some_db, "the URL was altered: " << c.db_url);
     CHECK_MESSAGE(c.schema == "public", "schema default: " << c.schema);
@@ -1035,4 +1037,23 @@ TEST_CASE("each help lists the exit statuses its command can end with") {
     for (const std::string word : {"SIGINT", "SIGTERM", "holds the lock", "bad usage"})
         CHECK_MESSAGE(contains(help, word), "the exit statuses do not say: " << word);
     CHECK_MESSAGE(contains(help_text(Command::check), "not ready: a check failed"), "check's status 1");
+}
+
+TEST_CASE("the defaults follow the cores the process may run on, not the machine's") {
+    cpu_set_t before, one;
+    REQUIRE(sched_getaffinity(0, sizeof before, &before) == 0);
+    CPU_ZERO(&one);
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+        if (CPU_ISSET(cpu, &before)) {
+            CPU_SET(cpu, &one);
+            break;
+        }
+    }
+    REQUIRE(sched_setaffinity(0, sizeof one, &one) == 0);  // as `taskset -c N` would
+    const unsigned cores = usable_cores();
+    const RunConfig c = parse_with({"migrate", "--db", some_db});
+    sched_setaffinity(0, sizeof before, &before);
+    CHECK_MESSAGE(cores == 1, "one allowed CPU counted as " << cores);
+    CHECK_MESSAGE(c.lanes == 1, "one allowed CPU, yet " << c.lanes << " lanes");
+    CHECK_MESSAGE(c.parse_threads == 1, "one allowed CPU, yet " << c.parse_threads << " parse threads");
 }
