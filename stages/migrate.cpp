@@ -111,47 +111,51 @@ struct Lanes {
     }
 };
 
+// Reads the ranges of the plan still to do, K lanes at once, and writes their rows.
+void run_lanes(const config::RunConfig& cfg, const Target& target, const std::vector<ChatRange>& plan,
+               std::uint64_t rejected_before, const std::atomic<bool>& stop, BackfillReport& report) {
+    RangeQueue queue(plan);
+    report.ranges_left = queue.size();
+    report.lanes = std::max(1u, std::min<unsigned>(cfg.lanes, static_cast<unsigned>(queue.size())));
+    const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));  // once per run (SPEC §2)
+    engine::InflightBudget budget(cfg.max_inflight_batches, cfg.max_inflight_bytes);
+    engine::RunCounters counters;
+    engine::RejectLimit limit(cfg.max_rejects, rejected_before);
+    const engine::RejectTable rejects = reject_table(cfg.schema);
+    Lanes lanes(cfg, report.lanes, target, queue, budget, counters, rejects, limit, stop);
+    tbb::enumerable_thread_specific<ChatTransform> transforms(now, lanes.readers.front()->validate_utf8());
+
+    std::vector<engine::Lane<ChatBatch>> graph;
+    for (unsigned k = 0; k < report.lanes; ++k) {
+        graph.push_back({[&, k] { return lanes.readers[k]->next(); },
+                         [&, k](ChatBatch& batch) { lanes.writers[k]->write(batch); }});
+    }
+    auto transform = [&](ChatBatch& batch) {
+        transform_batch(batch, transforms.local());
+        counters.records_read += batch.chats;
+        counters.bytes_read += batch.source_bytes;
+    };
+    auto started = Clock::now();
+    {
+        engine::ProgressReporter progress(counters, progress_style(cfg.progress), queue.chats_left(),
+                                          {"chats", "messages"});
+        engine::run_lanes<ChatBatch>(graph, transform, cfg.parse_threads, budget);
+    }
+    report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    report.interrupted = lanes.interrupted() || stop.load();
+}
+
 BackfillReport backfill(const config::RunConfig& cfg, engine::Connection& control, const std::atomic<bool>& stop) {
     const Target target = current_target(control, cfg.schema);
-    const engine::RejectTable rejects = reject_table(cfg.schema);
     BackfillReport report;
-    report.rejects_table = rejects.qualified_name();
+    report.rejects_table = reject_table(cfg.schema).qualified_name();
     const bool had_plan = load_checkpoint(control, cfg.schema).has_value();
     std::vector<ChatRange> plan = starting_plan(cfg, control, target, report.primary_key);
-    Checkpoint before = *load_checkpoint(control, cfg.schema);
+    const Checkpoint before = *load_checkpoint(control, cfg.schema);
     report.resumed = had_plan && !cfg.resync && before.chats > 0;
-    if (!before.complete) {
-        RangeQueue queue(plan);
-        report.ranges_left = queue.size();
-        report.lanes = std::max(1u, std::min<unsigned>(cfg.lanes, static_cast<unsigned>(queue.size())));
-        const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));  // once per run (SPEC §2)
-        engine::InflightBudget budget(cfg.max_inflight_batches, cfg.max_inflight_bytes);
-        engine::RunCounters counters;
-        engine::RejectLimit limit(cfg.max_rejects, before.rejected);
-        Lanes lanes(cfg, report.lanes, target, queue, budget, counters, rejects, limit, stop);
-        tbb::enumerable_thread_specific<ChatTransform> transforms(now, lanes.readers.front()->validate_utf8());
-
-        std::vector<engine::Lane<ChatBatch>> graph;
-        for (unsigned k = 0; k < report.lanes; ++k) {
-            graph.push_back({[&, k] { return lanes.readers[k]->next(); },
-                             [&, k](ChatBatch& batch) { lanes.writers[k]->write(batch); }});
-        }
-        auto transform = [&](ChatBatch& batch) {
-            transform_batch(batch, transforms.local());
-            counters.records_read += batch.chats;
-            counters.bytes_read += batch.source_bytes;
-        };
-        auto started = Clock::now();
-        {
-            engine::ProgressReporter progress(counters, progress_style(cfg.progress), queue.chats_left(),
-                                              {"chats", "messages"});
-            engine::run_lanes<ChatBatch>(graph, transform, cfg.parse_threads, budget);
-        }
-        report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
-        report.interrupted = lanes.interrupted() || stop.load();
-    }
+    if (!before.complete) run_lanes(cfg, target, plan, before.rejected, stop, report);
     report.totals = *load_checkpoint(control, cfg.schema);
-    if (report.totals.complete) {
+    if (report.totals.complete && !stop.load()) {
         if (cfg.max_rejects && report.totals.rejected > *cfg.max_rejects)
             throw too_many_rejects(report.totals.rejected, *cfg.max_rejects);
         current_target(control, cfg.schema);  // stops here if chat_message appeared meanwhile: it may hold the key's name
@@ -160,7 +164,7 @@ BackfillReport backfill(const config::RunConfig& cfg, engine::Connection& contro
         report.totals = *load_checkpoint(control, cfg.schema);  // the key may have moved rows to the rejects
     }
     report.already_complete = before.complete && report.primary_key.empty();
-    report.rejects = rejects.count(control);
+    report.rejects = reject_table(cfg.schema).count(control);
     report.chats_this_run = report.totals.chats - before.chats;
     report.bytes_this_run = report.totals.bytes - before.bytes;
     report.messages_this_run = report.totals.messages - std::min(before.messages, report.totals.messages);
