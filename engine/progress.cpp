@@ -110,7 +110,7 @@ ProgressView ProgressDisplay::view_locked(double now) {
 
 void ProgressDisplay::tick(bool log_due, bool file_due) {
     const ProgressView v = view_locked(since(created_));
-    if (v.phase.empty() && !source_) return;  // between phases: nothing to show
+    if (v.phase.empty() && !source_ && text_.empty()) return;  // between phases: nothing to show
     if (style_ == ProgressStyle::bar) log::draw_bar(bar_line(v, terminal_width(STDERR_FILENO)));
     if (log_due) log::progress(log_line(v));
     else if (file_due) log::file_only(log_line(v));
