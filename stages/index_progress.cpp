@@ -104,7 +104,7 @@ void IndexProgress::run() {
     try {
         engine::Connection conn(conninfo_, "index progress");
         std::unique_lock<std::mutex> lock(mutex_);
-        while (!wake_.wait_for(lock, std::chrono::seconds(1), [&] { return done_; })) {
+        while (!wake_.wait_for(lock, std::chrono::milliseconds(500), [&] { return done_; })) {
             lock.unlock();
             poll(conn);
             lock.lock();

@@ -1,6 +1,6 @@
 // The indexes phase on the progress display: which index each builder connection is building,
 // and how far it is, from pg_stat_progress_create_index (blocks of the table scanned, then
-// tuples loaded into the tree), polled once a second on a connection of its own.
+// tuples loaded into the tree), polled twice a second on a connection of its own.
 // Thread-safe: the builder connections report from their own threads.
 #pragma once
 

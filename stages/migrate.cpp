@@ -315,7 +315,8 @@ void export_rejects(const config::RunConfig& cfg, RunSummary& summary) {
         summary.rejects_exported = lines;
         if (lines > 0) engine::log::report("  rejects      " + std::to_string(lines) + " exported to " + cfg.reject_file);
     } catch (const std::exception& e) {
-        engine::log::warn(std::string("warning: ") + e.what() +
+        const auto* pg = dynamic_cast<const engine::PgError*>(&e);  // its message, without the connection's label
+        engine::log::warn(std::string("warning: ") + (pg ? pg->message() : std::string(e.what())) +
                           "; the rejects are safe in table sluice_reject: export them with sluice rejects --output FILE");
     }
 }

@@ -34,10 +34,26 @@ std::string where(const TargetFacts& f) {
     return f.host + " port " + f.port;
 }
 
+// "  name         text", the text filled into 80 columns under its first word.
 std::string line(const char* name, const std::string& text) {
-    std::string head = std::string("  ") + name;
-    head.resize(15, ' ');
-    return head + text + "\n";
+    constexpr std::size_t kIndent = 15, kWidth = 80;
+    std::string out, row = std::string("  ") + name;
+    row.resize(std::max(row.size() + 1, kIndent), ' ');
+    std::size_t start = 0;
+    while (start < text.size()) {
+        std::size_t end = text.find(' ', start);
+        if (end == std::string::npos) end = text.size();
+        const std::string word = text.substr(start, end - start);
+        if (row.size() > kIndent && row.size() + 1 + word.size() > kWidth) {
+            out += row + "\n";
+            row = std::string(kIndent, ' ');
+        } else if (row.size() > kIndent) {
+            row += ' ';
+        }
+        row += word;
+        start = end + 1;
+    }
+    return out + row + "\n";
 }
 
 std::string phases_line(const config::RunConfig& cfg) {
@@ -52,7 +68,7 @@ std::string phases_line(const config::RunConfig& cfg) {
 std::string threads_line(const config::RunConfig& cfg) {
     // LANES: another change adds --lanes K (K reader -> writer pipelines sharing the parse threads);
     // when it lands, say "K lanes" here instead of "one lane".
-    std::string text = engine::plural(cfg.parse_threads, "parse thread") + ", one lane (a reader and a writer)";
+    std::string text = engine::plural(cfg.parse_threads, "parse thread") + ", 1 lane (reader and writer)";
     if (runs(cfg, Phase::indexes)) text += ", " + engine::plural(cfg.index_connections, "index connection");
     return text;
 }
@@ -63,12 +79,15 @@ std::string chat_line(const config::RunConfig& cfg, const TargetFacts& f) {
     if (!f.counted)
         return table + ": about " + engine::plural(f.chats, "chat") + ", " + engine::human_bytes(f.chat_bytes) +
                " (not counted: " + f.locked_by + " locks it; the backfill waits for it)";
-    std::string text =
-        table + ": " + engine::plural(f.chats, "chat") + ", " + engine::human_bytes(f.chat_bytes) + " stored";
-    if (f.shared + f.without_user > 0)
-        text += "; left out by design: " + engine::plural(f.shared, "shared-link copy", "shared-link copies") +
-                (f.without_user ? ", " + engine::plural(f.without_user, "chat") + " without a user" : "");
-    return text;
+    return table + ": " + engine::plural(f.chats, "chat") + ", " + engine::human_bytes(f.chat_bytes) + " stored";
+}
+
+// The chats the reader leaves out, as upstream's migration does; empty when there are none.
+std::string left_out_line(const TargetFacts& f) {
+    if (!f.counted || f.shared + f.without_user == 0) return {};
+    std::string text = "by design: " + engine::plural(f.shared, "shared-link copy", "shared-link copies");
+    if (f.without_user) text += ", " + engine::plural(f.without_user, "chat") + " without a user";
+    return line("left out", text);
 }
 
 }  // namespace
@@ -121,20 +140,18 @@ TargetFacts read_target_facts(const config::RunConfig& cfg) {
 }
 
 std::string banner_text(const config::RunConfig& cfg, const TargetFacts& f, const std::vector<CheckResult>& checks) {
-    std::string text = "sluice migrate: schema " + engine::quote_ident(cfg.schema) + " of database " +
-                       engine::quote_ident(f.database) + " on " + where(f) + ", as user " +
-                       engine::quote_ident(f.user) + "\n";
+    std::string text = "sluice migrate: about to change database " + engine::quote_ident(f.database) + " on " +
+                       where(f) + "\n";
+    text += line("as user", engine::quote_ident(f.user) + ", schema " + engine::quote_ident(cfg.schema));
     text += line("server", "PostgreSQL " + f.server_version);
     text += line("source", chat_line(cfg, f));
+    text += left_out_line(f);
     text += line("phases", phases_line(cfg));
     text += line("threads", threads_line(cfg));
     text += line("rejects", "table " + reject_table(cfg.schema).qualified_name() + ", exported to " + cfg.reject_file);
     for (const CheckResult& c : checks) {
-        const bool estimate = (c.name == "space" || c.name == "time") && c.verdict == Verdict::ok;
-        if (estimate)
-            text += line(c.name.c_str(), c.detail);
-        else if (c.verdict == Verdict::warning)
-            text += describe(c) + "\n";
+        if ((c.name == "space" || c.name == "time") && c.verdict == Verdict::ok) text += line(c.name.c_str(), c.detail);
+        else if (c.verdict == Verdict::warning) text += line(c.name.c_str(), "WARNING: " + c.detail);
     }
     return text;
 }

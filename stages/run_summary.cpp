@@ -46,7 +46,7 @@ std::string left_out_lines(const BackfillFigures& f) {
     std::string text = "    left out by design: " + engine::plural(*f.shared_chats, "shared-link chat");
     if (f.chats_without_user && *f.chats_without_user > 0)
         text += ", " + engine::plural(*f.chats_without_user, "chat") + " without a user";
-    return text + "\n      (as upstream: a shared link's chat, user_id 'shared-...', is a copy of a chat\n"
+    return text + "\n      (as upstream: a shared link's chat, user_id 'shared-...', copies a chat\n"
                   "      that is migrated itself)\n";
 }
 
@@ -55,11 +55,11 @@ std::string this_run_line(const BackfillFigures& f) {
     char rates[96];
     std::snprintf(rates, sizeof rates, "%.0f messages/s, %.1f MiB/s", static_cast<double>(f.run_messages) / secs,
                   static_cast<double>(f.run_bytes) / secs / (1 << 20));
-    return "    this run: " + engine::plural(f.run_chats, "chat") + ", " + engine::human_bytes(f.run_bytes) +
-           " of chat JSON in " + engine::human_duration(f.run_seconds) + ", " + rates +
-           (f.attempts > 1 ? " (" + std::to_string(f.attempts) + " attempts: the connection was lost and resumed)"
-                           : std::string()) +
-           "\n";
+    return "    this run: " + engine::plural(f.run_chats, "chat") + " (" + engine::human_bytes(f.run_bytes) +
+           ") in " + engine::human_duration(f.run_seconds) + ": " + rates + "\n" +
+           (f.attempts > 1 ? "      (" + std::to_string(f.attempts) + " attempts: the connection was lost; each "
+                             "resumed from the last commit)\n"
+                           : std::string());
 }
 
 }  // namespace
@@ -77,7 +77,8 @@ std::string backfill_text(const BackfillFigures& f) {
     text += skipped_lines(f.skipped) + left_out_lines(f) + this_run_line(f);
     if (f.rejected > 0)
         text += "    WARNING: " + engine::plural(f.rejected, "message") + (f.rejected == 1 ? " was" : " were") +
-                " not stored; each is in table " + f.rejects_table + " with the reason\n";
+                " not stored; each is, with the reason, in table\n      " + f.rejects_table +
+                " (sluice rejects exports them)\n";
     return text;
 }
 

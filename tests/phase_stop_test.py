@@ -241,7 +241,7 @@ def case_terminate6(args, corpus, tmp, reference, since):
             proc.returncode, hits, err.strip()[-300:]))
     # "this run" covers the whole run, every attempt: from scratch, it is every chat read.
     read = re.search(r": (\d+) chats? read, ", out)
-    this_run = re.search(r"this run: (\d+) chats?, .*\((\d+) attempts", out)
+    this_run = re.search(r"this run: (\d+) chats? .*\n +\((\d+) attempts", out)
     if not read or not this_run or this_run.group(1) != read.group(1) or int(this_run.group(2)) < 2:
         problems.append("'this run' does not count every attempt: %r" % [l for l in out.splitlines()
                                                                           if "this run" in l or "chats read" in l])

@@ -156,12 +156,17 @@ TEST_CASE("the human summary aligns the skipped-by-rule counts, says why shared 
     CHECK_MESSAGE(contains(text, "\n         2  chat is SQL NULL\n      1042  message role is absent or empty\n"),
                   "the counts are not right-aligned in one column:\n" << text);
     CHECK_MESSAGE(contains(text, "left out by design: 77 shared-link chats, 1 chat without a user"), text);
-    CHECK_MESSAGE(contains(text, "user_id 'shared-...', is a copy"), "does not say why: " << text);
-    CHECK_MESSAGE(contains(text, "this run: 1500 chats, 40.0 MiB of chat JSON in 2.0s, 10000 messages/s, 20.0 MiB/s "
-                                 "(3 attempts"),
+    CHECK_MESSAGE(contains(text, "user_id 'shared-...', copies a chat"), "does not say why: " << text);
+    CHECK_MESSAGE(contains(text, "this run: 1500 chats (40.0 MiB) in 2.0s: 10000 messages/s, 20.0 MiB/s\n"
+                                 "      (3 attempts"),
                   text);
     CHECK_MESSAGE(contains(text, "WARNING: 1 message was not stored"), "not '1 message': " << text);
     CHECK_MESSAGE(!contains(text, "MB/s"), "MB/s where it divides by 2^20: " << text);
+    // Under the headline (one line, as the phase's line goes on), every line fits 80 columns.
+    for (std::size_t at = text.find('\n') + 1, end; at < text.size(); at = end + 1) {
+        end = text.find('\n', at);
+        CHECK_MESSAGE(end - at <= 80, "a line longer than 80 columns: " << text.substr(at, end - at));
+    }
 }
 
 TEST_CASE("one chat, one message: the summary says so in the singular") {
