@@ -62,6 +62,8 @@ void ProgressDisplay::begin_phase(const std::string& name, unsigned number, unsi
     const std::string line = phase_prefix(name, number, count) + "started";
     if (style_ == ProgressStyle::log) log::progress(line);
     else log::file_only(line);
+    redraw_ = true;
+    wake_.notify_all();
 }
 
 void ProgressDisplay::end_phase(const std::string& how) {
@@ -81,6 +83,8 @@ void ProgressDisplay::show(const std::string& text) {
     std::lock_guard<std::mutex> lock(mutex_);
     text_ = text;
     source_ = nullptr;
+    redraw_ = true;
+    wake_.notify_all();
 }
 
 void ProgressDisplay::measure(std::function<Reading()> source) {
@@ -119,7 +123,11 @@ void ProgressDisplay::tick(bool log_due, bool file_due) {
 void ProgressDisplay::run() {
     double last_log = 0, last_file = 0;
     std::unique_lock<std::mutex> lock(mutex_);
-    while (!wake_.wait_for(lock, kTick, [&] { return stopping_; })) {
+    for (;;) {
+        // Every tick, and at once when the phase or its text changes (a short phase is seen too).
+        wake_.wait_for(lock, kTick, [&] { return stopping_ || redraw_; });
+        if (stopping_) break;
+        redraw_ = false;
         const double now = since(created_);
         // A phase's start line counts as its first: the next comes a full period later.
         if (!phase_.empty() && phase_start_ > last_log) last_log = last_file = phase_start_;

@@ -64,6 +64,7 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_;
     bool stopping_ = false;
+    bool redraw_ = false;  // the phase or its text changed: draw now
     std::string phase_, text_;
     unsigned number_ = 0, count_ = 0;
     double phase_start_ = 0;
