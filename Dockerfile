@@ -18,7 +18,7 @@
 FROM debian:bookworm AS build
 
 # make: cmake only Recommends it, and recommends are not installed.
-ARG BUILD_PACKAGES="g++ make cmake pkg-config libpq-dev libtbb-dev rapidjson-dev libboost-program-options-dev"
+ARG BUILD_PACKAGES="g++ make cmake pkg-config libpq-dev libtbb-dev rapidjson-dev libboost-program-options-dev libspdlog-dev"
 
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ${BUILD_PACKAGES} \
@@ -45,8 +45,9 @@ LABEL org.opencontainers.image.title="sluice" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.base.name="debian:bookworm-slim"
 
-# Shared libraries of build/sluice besides libstdc++6/libc6, which the base has.
-ARG RUNTIME_PACKAGES="libpq5 libtbb12 libboost-program-options1.74.0"
+# Shared libraries of build/sluice besides libstdc++6/libc6, which the base has (libspdlog1.10
+# pulls libfmt9 in by itself; it is named because sluice links it directly too).
+ARG RUNTIME_PACKAGES="libpq5 libtbb12 libboost-program-options1.74.0 libspdlog1.10 libfmt9"
 
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ${RUNTIME_PACKAGES} \

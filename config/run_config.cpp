@@ -236,6 +236,7 @@ struct OptionSpec {
     const char* fallback;  // the default, as --help shows it
     const char* help;
     void (*apply)(RunConfig&, const Setting&);
+    char letter = 0;  // the one-letter form on the command line ("-v"), if it has one
 };
 
 const std::vector<OptionSpec>& option_specs() {
@@ -296,6 +297,15 @@ const std::vector<OptionSpec>& option_specs() {
          [](RunConfig& c, const Setting& s) { c.connect_retries = count<unsigned>(s, 0); }},
         {"retry-max-wait", kMigrate, "DURATION", "30s", "the longest wait between reconnect attempts",
          [](RunConfig& c, const Setting& s) { c.retry_max_wait = parse_duration(s.label(), s.value); }},
+        {"log-file", kMigrate, "FILE", "none", "also write every line, with its time and level, to FILE (appended)",
+         [](RunConfig& c, const Setting& s) { c.log_file = non_empty(s, "give a file name"); }},
+        {"summary-json", kMigrate, "FILE", "none",
+         "migrate writes the summary's figures as JSON to FILE at its end, failed or not",
+         [](RunConfig& c, const Setting& s) { c.summary_json = non_empty(s, "give a file name"); }},
+        {"verbose", kMigrate, "", "off", "more detail on stderr: each index as it starts, an error's connection "
+         "and statement", [](RunConfig& c, const Setting& s) { c.verbose = parse_flag(s); }, 'v'},
+        {"quiet", kMigrate, "", "off", "print only warnings, errors and the verdict; no progress",
+         [](RunConfig& c, const Setting& s) { c.quiet = parse_flag(s); }, 'q'},
     };
     return specs;
 }
@@ -329,7 +339,8 @@ po::options_description settings_description(bool command_line) {
     po::options_description description;
     for (const OptionSpec& spec : option_specs()) {
         auto* value = po::value<std::string>();
-        description.add_options()(spec.name, *spec.argument || !command_line ? value : value->zero_tokens());
+        const std::string name = spec.name + (command_line && spec.letter ? std::string(",") + spec.letter : "");
+        description.add_options()(name.c_str(), *spec.argument || !command_line ? value : value->zero_tokens());
     }
     return description;
 }
@@ -550,6 +561,8 @@ RunConfig build(Command command, const Settings& settings, const Environment& en
     if (config.stamp_alembic && !publishes)
         throw UsageError("--stamp-alembic moves alembic_version in the publish phase: add publish to --phases" +
                          std::string(see_help));
+    if (config.verbose && config.quiet)
+        throw UsageError("--verbose and --quiet ask for opposite things: give one of them" + std::string(see_help));
     return config;
 }
 
@@ -751,8 +764,9 @@ std::string options_of(Command topic) {
     std::string text;
     for (const OptionSpec& spec : option_specs())
         if (spec.commands & of(topic))
-            text += option_help(std::string("--") + spec.name + (*spec.argument ? " " : "") + spec.argument, spec.help,
-                                std::string("default: ") + spec.fallback, "env: " + env_name(spec.name));
+            text += option_help((spec.letter ? std::string("-") + spec.letter + ", " : std::string()) + "--" +
+                                    spec.name + (*spec.argument ? " " : "") + spec.argument,
+                                spec.help, std::string("default: ") + spec.fallback, "env: " + env_name(spec.name));
     return text;
 }
 
@@ -848,6 +862,9 @@ void check_output_files(const RunConfig& config) {
     switch (config.command) {
         case Command::migrate:
         case Command::check:
+            check_output_file("--reject-file", config.reject_file);
+            if (!config.summary_json.empty()) check_output_file("--summary-json", config.summary_json);
+            break;
         case Command::cleanup: check_output_file("--reject-file", config.reject_file); break;
         case Command::rejects:
             if (!config.output.empty()) check_output_file("--output", config.output);

@@ -55,6 +55,10 @@ struct RunConfig {
     bool ignore_sessions = false;     // sessions that look like Open WebUI: a warning instead of a refusal
     unsigned connect_retries = 5;     // reconnect attempts before the run gives up
     std::chrono::milliseconds retry_max_wait{std::chrono::seconds(30)};  // cap of the exponential backoff
+    std::string log_file;             // --log-file: every line, with its time and level, appended; empty: none
+    std::string summary_json;         // --summary-json: the run's figures as JSON, written at the end; empty: none
+    bool verbose = false;             // -v: details on stderr (never together with quiet)
+    bool quiet = false;               // -q: only warnings, errors and the verdict
 };
 
 // Bad usage or configuration; main prints what() as one line and exits with status 2.
@@ -101,8 +105,9 @@ std::string redact_password(const std::string& conninfo);
 // Refuses, with a UsageError naming the option, an export file that cannot be written: its
 // directory missing or not writable, or the path a directory. The export is written as
 // "<FILE>.partial" and renamed, so the directory is what must be writable. main calls it before a
-// command that writes one (migrate and cleanup: --reject-file; rejects: --output; and check, which
-// refuses what its migrate would), so that a bad path is refused before anything is written;
+// command that writes one (migrate and cleanup: --reject-file; rejects: --output; migrate:
+// --summary-json; and check, which refuses what its migrate would), so that a bad path is
+// refused before anything is written;
 // parse() itself looks at no output path.
 void check_output_files(const RunConfig& config);
 

@@ -24,6 +24,20 @@ constexpr const char* kWaits =
 
 }  // namespace
 
+std::optional<std::string> exclusive_locker(Connection& conn, const std::string& relation) {
+    Result r = conn.exec(
+        "SELECT l.pid, coalesce(nullif(a.application_name, ''), 'no application name'),"
+        " left(regexp_replace(a.query, '\\s+', ' ', 'g'), 120)"
+        " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE l.locktype = 'relation' AND l.relation = to_regclass($1) AND l.mode = 'AccessExclusiveLock'"
+        " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        " AND l.pid <> pg_backend_pid() ORDER BY l.granted DESC LIMIT 1",
+        {relation});
+    if (PQntuples(r.get()) == 0) return std::nullopt;
+    return std::string("pid ") + PQgetvalue(r.get(), 0, 0) + " (" + PQgetvalue(r.get(), 0, 1) + ", running: " +
+           PQgetvalue(r.get(), 0, 2) + ")";
+}
+
 LockWatch::LockWatch(std::string conninfo, std::function<void(const std::string&)> say, std::chrono::seconds after,
                      std::chrono::seconds every)
     : conninfo_(std::move(conninfo)), say_(std::move(say)), after_(after), every_(every),

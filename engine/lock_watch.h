@@ -8,10 +8,18 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 namespace sluice::engine {
+
+class Connection;
+
+// Another session that holds, or waits for, an ACCESS EXCLUSIVE lock on `relation` (a name as
+// to_regclass() takes it): any read of the relation would wait behind it. Described as "pid 123
+// (psql, running: LOCK TABLE chat ...)"; empty when there is none. Asking takes no lock itself.
+std::optional<std::string> exclusive_locker(Connection& conn, const std::string& relation);
 
 class LockWatch {
 public:

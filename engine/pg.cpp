@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "engine/copy_binary.h"
+#include "engine/log.h"
 #include "engine/sessions.h"
 
 namespace sluice::engine {
@@ -27,12 +28,11 @@ std::string first_line(std::string s) {
 }
 
 // libpq prints a server's NOTICE, INFO, LOG and WARNING raw on stderr; this receiver, on every
-// connection, drops all but WARNING, and gives that one formatted line. One fputs a line, so lines
-// from connections on other threads do not interleave.
+// connection, drops all but WARNING, and gives that one formatted line through the log (which
+// keeps lines from other threads and the progress bar apart, and puts it in the log file).
 void on_notice(void*, const PGresult* r) {
     if (field(r, PG_DIAG_SEVERITY_NONLOCALIZED) != "WARNING") return;
-    const std::string line = "sluice: server warning: " + first_line(field(r, PG_DIAG_MESSAGE_PRIMARY)) + "\n";
-    std::fputs(line.c_str(), stderr);
+    log::warn("server warning: " + first_line(field(r, PG_DIAG_MESSAGE_PRIMARY)));
 }
 
 // libpq's connection failure as one line. It lists one attempt a line (per host and address),

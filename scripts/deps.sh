@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(
   g++ cmake make pkg-config                                   # the toolchain
-  libpq-dev libtbb-dev rapidjson-dev libboost-program-options-dev doctest-dev  # the five libraries
+  libpq-dev libtbb-dev rapidjson-dev libboost-program-options-dev doctest-dev  # the libraries
+  libspdlog-dev                                               # logging (--log-file, -v, -q)
   postgresql python3                                          # a server for the tests and the demo
   python3-yaml                                                # tests/deploy_manifest_test.py
   bc time                                                     # scripts/bench.sh

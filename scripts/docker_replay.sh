@@ -421,13 +421,15 @@ apply() {
   esac
 }
 
-# The probe used with --probe: links the three run-time libraries.
+# The probe used with --probe: links the run-time libraries sluice links (libpq, TBB,
+# Boost.Program_options, spdlog and its fmt).
 PROBE_CPP='
 #include <libpq-fe.h>
 #include <oneapi/tbb/version.h>
 #include <oneapi/tbb/parallel_reduce.h>
 #include <oneapi/tbb/blocked_range.h>
 #include <boost/program_options.hpp>
+#include <spdlog/spdlog.h>
 #include <iostream>
 namespace po = boost::program_options;
 int main(int argc, char** argv) {
@@ -440,7 +442,9 @@ int main(int argc, char** argv) {
       [](long a, long b) { return a + b; });
   if (vm.count("version")) {
     std::cout << "probe: libpq " << PQlibVersion() << ", TBB " << TBB_runtime_version()
-              << ", boost " << BOOST_LIB_VERSION << ", tbb sum " << sum << "\n";
+              << ", boost " << BOOST_LIB_VERSION << ", spdlog " << SPDLOG_VER_MAJOR << "." << SPDLOG_VER_MINOR
+              << ", tbb sum " << sum << "\n";
+    spdlog::info("probe: spdlog logs");
     return sum == 499500 ? 0 : 1;
   }
   std::cout << desc;
@@ -452,11 +456,11 @@ int main(int argc, char** argv) {
 
 build_probe() {  # in the build stage root: compile the probe to path $1 (inside root)
   local out=$1
-  log "[$S_NAME] --probe: compiling a libpq+TBB+boost_program_options program to $out"
+  log "[$S_NAME] --probe: compiling a libpq+TBB+boost_program_options+spdlog program to $out"
   mkdir -p "$S_ROOT/tmp/replay-probe" "$S_ROOT$(dirname "$out")"
   printf '%s\n' "$PROBE_CPP" >"$S_ROOT/tmp/replay-probe/probe.cpp"
   run_in_root "$S_ROOT" 0:0 /root / -- /bin/sh -c \
-    "g++ -std=c++17 -O2 /tmp/replay-probe/probe.cpp -o '$out' \$(pkg-config --cflags --libs libpq) -ltbb -lboost_program_options && strip '$out'" \
+    "g++ -std=c++17 -O2 /tmp/replay-probe/probe.cpp -o '$out' \$(pkg-config --cflags --libs libpq spdlog) -ltbb -lboost_program_options && strip '$out'" \
     || die "probe build failed: the build packages lack a header or library"
 }
 

@@ -71,6 +71,7 @@ void ChatWriter::write_rows(ChatBatch& batch) {
     pending_bytes_ += batch.source_bytes;
 
     counters_.rows_written += outcome.written;
+    if (settings_.lane < counters_.lane_rows.size()) counters_.lane_rows[settings_.lane] += outcome.written;
 
     // Also commit when a reader waits for budget: only a commit gives it back.
     bool due = std::chrono::steady_clock::now() - transaction_start_ >= settings_.commit_every ||

@@ -26,6 +26,7 @@ struct WriterSettings {
     std::chrono::milliseconds commit_every{5000};
     std::size_t commit_bytes = std::size_t{8} << 20;
     std::string label = "writer";  // the connection's name ("writer 2" in lane 2)
+    std::size_t lane = 0;          // its index in RunCounters::lane_rows
 };
 
 class ChatWriter {

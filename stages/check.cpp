@@ -6,14 +6,16 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
-#include <iostream>
 #include <iterator>
 #include <optional>
 
+#include "engine/lock_watch.h"
+#include "engine/log.h"
 #include "engine/pg.h"
 #include "engine/progress.h"
 #include "engine/run_lock.h"
 #include "engine/sessions.h"
+#include "engine/words.h"
 #include "stages/checkpoint.h"
 #include "stages/migrate.h"
 #include "stages/phases.h"
@@ -76,12 +78,14 @@ CheckResult result(std::string name, Verdict verdict, std::string detail) {
 
 // What the checks share, found once.
 struct Facts {
+    explicit Facts(const config::RunConfig& c) : cfg(c) {}
     const config::RunConfig& cfg;
     std::string user;
     bool chat = false;       // <schema>.chat exists
     bool readable = false;   // and this user may read it
     bool published = false;  // chat_message exists
     bool building = false;   // sluice's build table exists
+    std::optional<std::string> locked_by;  // a session whose lock on chat any read would wait for
     std::string chat_name() const { return engine::qualified(cfg.schema, "chat"); }
     std::string name(const char* table) const { return engine::qualified(cfg.schema, table); }
     // The table the phases after schema work on, if there is one yet.
@@ -103,9 +107,15 @@ CheckResult check_connection(Connection& conn, Facts& facts) {
 }
 
 CheckResult check_chat(Connection& conn, Facts& facts) {
+    // pg_total_relation_size() would wait behind another session's ACCESS EXCLUSIVE lock; the
+    // catalog's pages do not.
+    facts.locked_by = engine::exclusive_locker(conn, facts.chat_name());
     engine::Result r = conn.exec(
-        "SELECT c.reltuples::bigint, pg_total_relation_size(c.oid),"
-        " has_table_privilege(c.oid, 'SELECT') FROM pg_class c WHERE c.oid = to_regclass($1)",
+        std::string("SELECT c.reltuples::bigint, ") +
+            (facts.locked_by ? "(c.relpages + coalesce(t.relpages, 0))::bigint * current_setting('block_size')::bigint"
+                             : "pg_total_relation_size(c.oid)") +
+            ", has_table_privilege(c.oid, 'SELECT') FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid"
+            " WHERE c.oid = to_regclass($1)",
         {facts.chat_name()});
     if (PQntuples(r.get()) == 0)
         return result("chat", Verdict::failed,
@@ -121,6 +131,10 @@ CheckResult check_chat(Connection& conn, Facts& facts) {
     facts.readable = true;
     const long long rows = std::atoll(PQgetvalue(r.get(), 0, 0));
     const std::string stored = engine::human_bytes(std::strtoull(PQgetvalue(r.get(), 0, 1), nullptr, 10));
+    if (facts.locked_by)
+        return result("chat", Verdict::warning,
+                      *facts.locked_by + " holds a lock on " + facts.chat_name() +
+                          ": the run waits for it (end that session, or let it finish)");
     return result("chat", Verdict::ok,
                   facts.chat_name() + ": " + (rows >= 0 ? "about " + std::to_string(rows) + " chats, " : "") + stored +
                       " stored");
@@ -382,6 +396,9 @@ std::vector<CheckResult> estimates(Connection& conn, const Facts& facts) {
     if (!runs(facts.cfg, Phase::backfill))
         return {result("space", Verdict::skipped, "no backfill among --phases: little to write"),
                 result("time", Verdict::skipped, "no backfill among --phases")};
+    if (facts.locked_by)  // reading the JSON would wait behind that lock
+        return {result("space", Verdict::skipped, "not estimated: " + facts.chat_name() + " is locked"),
+                result("time", Verdict::skipped, "not estimated: " + facts.chat_name() + " is locked")};
     const JsonSize json = chat_json_size(conn, facts);
     const double left = json_left(conn, facts, json.bytes);
     if (left <= 0)
@@ -408,7 +425,7 @@ auto guarded(const char* name, Check&& check) -> decltype(check()) {
     } catch (const engine::PgError& e) {
         const std::string& state = e.sqlstate();
         if (state.rfind("08", 0) == 0 || state.rfind("57", 0) == 0) throw;
-        return decltype(check()){result(name, Verdict::failed, e.what())};
+        return decltype(check()){result(name, Verdict::failed, e.message())};  // without the connection's label
     } catch (const std::runtime_error& e) {
         return decltype(check()){result(name, Verdict::failed, e.what())};
     }
@@ -430,7 +447,7 @@ std::vector<CheckResult> preflight(const config::RunConfig& cfg) {
     Connection conn(cfg.db_url, "check");
     // Whatever a check asks, this session cannot write: PostgreSQL refuses it (SQLSTATE 25006).
     conn.exec("SET default_transaction_read_only = on");
-    Facts facts{cfg, {}};
+    Facts facts(cfg);
     std::vector<CheckResult> results{check_connection(conn, facts)};
     results.push_back(guarded("chat", [&] { return check_chat(conn, facts); }));
     using Check = std::function<CheckResult(Connection&, const Facts&)>;
@@ -472,7 +489,7 @@ void refuse_unless_ready(const std::vector<CheckResult>& results) {
         failed.push_back(r.name + ": " + r.detail);
     }
     if (!failed.empty())
-        throw std::runtime_error("not starting, nothing was written: " + joined(failed, "; ") +
+        throw NotReadyError("not starting, nothing was written: " + joined(failed, "; ") +
                                  " (sluice check shows every check)");
 }
 
@@ -480,23 +497,23 @@ int check(const config::RunConfig& cfg) {
     std::vector<std::string> phases;
     for (Phase phase : cfg.phases)
         phases.push_back(kPhaseNames[static_cast<int>(phase)]);
-    std::cout << "sluice check: schema " << engine::quote_ident(cfg.schema) << ", phases " << joined(phases, ",")
-              << (cfg.stamp_alembic ? ", --stamp-alembic" : "") << "\n";
+    engine::log::report("sluice check: schema " + engine::quote_ident(cfg.schema) + ", phases " + joined(phases, ",") +
+                        (cfg.stamp_alembic ? ", --stamp-alembic" : ""));
     const std::vector<CheckResult> results = preflight(cfg);
     for (const CheckResult& r : results)
-        std::cout << describe(r) << "\n";
+        engine::log::report(describe(r));
     const std::vector<std::string> failed = named(results, Verdict::failed);
     const std::vector<std::string> warned = named(results, Verdict::warning);
     if (!failed.empty()) {
-        std::cout << "sluice check: not ready: " << failed.size() << (failed.size() == 1 ? " check" : " checks")
-                  << " failed (" << joined(failed, ", ") << "); migrate would refuse to start\n";
+        engine::log::result("sluice check: not ready: " + engine::plural(failed.size(), "check") + " failed (" +
+                            joined(failed, ", ") + "); migrate would refuse to start");
         return 1;
     }
-    std::cout << "sluice check: ready: migrate can start";
+    std::string verdict = "sluice check: ready: migrate can start";
     if (!warned.empty())
-        std::cout << "; read the " << (warned.size() == 1 ? "warning" : "warnings") << " (" << joined(warned, ", ")
-                  << ") first";
-    std::cout << "\n";
+        verdict += std::string("; read the ") + (warned.size() == 1 ? "warning" : "warnings") + " (" +
+                   joined(warned, ", ") + ") first";
+    engine::log::result(verdict);
     return 0;
 }
 

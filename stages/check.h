@@ -39,8 +39,13 @@ std::vector<CheckResult> preflight(const config::RunConfig& config);
 // "  privileges    FAILED   user \"u\" lacks ..." : the line `sluice check` prints.
 std::string describe(const CheckResult& result);
 
+// A check failed, and migrate refuses to start: what() names every failed check, in one line.
+struct NotReadyError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
 // For migrate, before it writes: returns when no check failed; else throws LockHeldError when the
-// lock check failed (another run is at it: the rest does not matter now), or std::runtime_error
+// lock check failed (another run is at it: the rest does not matter now), or NotReadyError
 // naming every failed check, in one line, and saying that nothing was written.
 void refuse_unless_ready(const std::vector<CheckResult>& results);
 

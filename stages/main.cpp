@@ -1,17 +1,22 @@
-// sluice's entry point: configuration in, one command run, every failure turned into one line
-// on stderr and an exit status (0 success, 1 failure, 2 bad usage or configuration, 75 another
+// sluice's entry point: configuration in, logging set up, one command run, every failure turned
+// into one plain line on stderr (the connection, statement and server detail go to the log file,
+// and with -v to stderr too), the --summary-json written, and an exit status (0 success, 1 failure, 2 bad usage or configuration, 75 another
 // sluice migrate holds the lock, 130 or 143 interrupted by SIGINT or SIGTERM; config::help_text
 // lists them per command).
 #include <malloc.h>
 
+#include <chrono>
 #include <iostream>
 
 #include "config/run_config.h"
+#include "engine/log.h"
 #include "engine/pg.h"
+#include "engine/progress.h"
 #include "engine/stop_signals.h"
 #include "stages/check.h"
 #include "stages/housekeeping.h"
 #include "stages/migrate.h"
+#include "stages/run_summary.h"
 #include "stages/verify.h"
 
 namespace {
@@ -35,6 +40,101 @@ const char* hint(const sluice::engine::PgError& e) {
     return nullptr;
 }
 
+
+// How a command ended: its exit status, a word for the summary, and the line the user was shown.
+struct Ending {
+    int status;
+    const char* outcome;
+    std::string error;
+};
+
+// Everything a PostgreSQL error says, for the log file and -v: the connection it came from, the
+// statement, SQLSTATE, DETAIL and CONTEXT.
+std::string full_detail(const sluice::engine::PgError& e) {
+    std::string text = std::string(e.what()) + " (SQLSTATE " + e.sqlstate() + ")";
+    if (!e.detail().empty()) text += "; DETAIL: " + e.detail();
+    if (!e.context().empty()) text += "; CONTEXT: " + e.context();
+    return text;
+}
+
+Ending failed(int status, const char* outcome, const std::string& line, const std::string& detail = {}) {
+    sluice::engine::log::error(line, detail);
+    return {status, outcome, line};
+}
+
+Ending run_command(const sluice::config::RunConfig& cfg, const sluice::engine::StopOnSignals& signals,
+                   sluice::stages::RunSummary& summary) {
+    using namespace sluice;
+    try {
+        int status = 0;
+        switch (cfg.command) {
+            case config::Command::migrate: status = stages::migrate(cfg, signals.stop(), summary); break;
+            case config::Command::check: status = stages::check(cfg); break;
+            case config::Command::verify: status = stages::verify(cfg, signals.stop()); break;
+            case config::Command::rejects: status = stages::export_rejects_command(cfg); break;
+            case config::Command::cleanup: status = stages::cleanup(cfg); break;
+            default: break;
+        }
+        if (status == stages::kExitInterrupted) return {engine::StopOnSignals::interrupted_status(), "interrupted", ""};
+        return {status, status == 0 ? "done" : "failed", ""};
+    } catch (const engine::PgError& e) {
+        if (signals.stop().load() && e.sqlstate() == "57014")  // the stop request cancelled it
+            return failed(engine::StopOnSignals::interrupted_status(), "interrupted",
+                          "interrupted: " + e.message() + "; run the same command again", full_detail(e));
+        // Settings libpq refuses before reaching a server (sslmode=bogus, port=54x3) are configuration.
+        if (e.sqlstate() == engine::kBadConnectionSettings) {
+            const std::string& why = e.message();  // "cannot connect: [connection to server ... failed: ]reason"
+            const std::size_t at = why.find(" failed: ");
+            return failed(2, "refused",
+                          "bad connection settings: " + (at == std::string::npos ? why.substr(why.find(": ") + 2)
+                                                                                 : why.substr(at + 9)) +
+                              " (in --db, DATABASE_URL or libpq's PG* variables)",
+                          full_detail(e));
+        }
+        const char* h = hint(e);
+        return failed(1, "failed", e.message() + (h ? std::string(" (") + h + ")" : std::string()), full_detail(e));
+    } catch (const stages::LockHeldError& e) {
+        return failed(config::kExitLockHeld, "lock held", e.what());
+    } catch (const stages::NotReadyError& e) {
+        return failed(1, "refused", e.what());
+    } catch (const std::exception& e) {
+        return failed(1, "failed", e.what());
+    }
+}
+
+sluice::engine::log::Options log_options(const sluice::config::RunConfig& cfg) {
+    using namespace sluice;
+    engine::log::Options options;
+    options.verbosity = cfg.verbose ? engine::log::Verbosity::verbose
+                        : cfg.quiet ? engine::log::Verbosity::quiet
+                                    : engine::log::Verbosity::normal;
+    options.file = cfg.log_file;
+    // Log mode (no terminal, or --progress log): every line of migrate's carries its time.
+    const bool has_progress = cfg.command == config::Command::migrate || cfg.command == config::Command::verify;
+    const bool log_mode = has_progress && stages::progress_style(cfg.progress) == engine::ProgressStyle::log;
+    options.stderr_timestamps = log_mode;
+    options.stdout_timestamps = log_mode && cfg.command == config::Command::migrate;
+    return options;
+}
+
+void write_summary(const sluice::config::RunConfig& cfg, sluice::stages::RunSummary& summary, const Ending& ending,
+                   double seconds) {
+    using namespace sluice;
+    if (cfg.command != config::Command::migrate || cfg.summary_json.empty()) return;
+    summary.schema = cfg.schema;
+    summary.reject_file = cfg.reject_file;
+    summary.seconds = seconds;
+    summary.exit_status = ending.status;
+    summary.outcome = ending.outcome;
+    summary.error = ending.error;
+    summary.peak_memory_bytes = engine::peak_rss_bytes();
+    try {
+        stages::write_summary_json(summary, cfg.summary_json);
+    } catch (const std::exception& e) {
+        engine::log::warn(std::string("warning: ") + e.what());
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -47,14 +147,9 @@ int main(int argc, char** argv) {
     config::RunConfig cfg;
     try {
         cfg = config::parse(argc, argv, config::process_environment(), config::process_environment_names());
+        config::check_output_files(cfg);  // a file that cannot be written: refused before any write
     } catch (const config::UsageError& e) {
-        std::cerr << "sluice: " << e.what() << "\n";
-        return 2;
-    }
-    try {
-        config::check_output_files(cfg);  // a reject file or --output that cannot be written: refused before any write
-    } catch (const config::UsageError& e) {
-        std::cerr << "sluice: " << e.what() << "\n";
+        engine::log::error(e.what());
         return 2;
     }
     switch (cfg.command) {
@@ -62,40 +157,18 @@ int main(int argc, char** argv) {
         case config::Command::version: std::cout << config::version_text() << "\n"; return 0;
         default: break;
     }
-    engine::StopOnSignals signals;
     try {
-        int status = 0;
-        switch (cfg.command) {
-            case config::Command::migrate: status = stages::migrate(cfg, signals.stop()); break;
-            case config::Command::check: status = stages::check(cfg); break;
-            case config::Command::verify: status = stages::verify(cfg, signals.stop()); break;
-            case config::Command::rejects: status = stages::export_rejects_command(cfg); break;
-            case config::Command::cleanup: status = stages::cleanup(cfg); break;
-            default: break;
-        }
-        return status == stages::kExitInterrupted ? engine::StopOnSignals::interrupted_status() : status;
-    } catch (const engine::PgError& e) {
-        if (signals.stop().load() && e.sqlstate() == "57014") {  // the stop request cancelled it
-            std::cerr << "sluice: interrupted: " << e.what() << "; run the same command again\n";
-            return engine::StopOnSignals::interrupted_status();
-        }
-        // Settings libpq refuses before reaching a server (sslmode=bogus, port=54x3) are configuration.
-        if (e.sqlstate() == engine::kBadConnectionSettings) {
-            const std::string& why = e.message();  // "cannot connect: [connection to server ... failed: ]reason"
-            const std::size_t failed = why.find(" failed: ");
-            std::cerr << "sluice: bad connection settings: "
-                      << (failed == std::string::npos ? why.substr(why.find(": ") + 2) : why.substr(failed + 9))
-                      << " (in --db, DATABASE_URL or libpq's PG* variables)\n";
-            return 2;
-        }
-        std::cerr << "sluice: " << e.what();
-        if (const char* h = hint(e)) std::cerr << " (" << h << ")";
-        std::cerr << "\n";
-    } catch (const stages::LockHeldError& e) {
-        std::cerr << "sluice: " << e.what() << "\n";
-        return config::kExitLockHeld;
-    } catch (const std::exception& e) {
-        std::cerr << "sluice: " << e.what() << "\n";
+        engine::log::configure(log_options(cfg));
+    } catch (const std::runtime_error& e) {
+        engine::log::error(e.what());
+        return 2;
     }
-    return 1;
+    const auto started = std::chrono::steady_clock::now();
+    stages::RunSummary summary;
+    summary.started_at = stages::utc_now();
+    engine::StopOnSignals signals;
+    const Ending ending = run_command(cfg, signals, summary);
+    write_summary(cfg, summary, ending,
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    return ending.status;
 }

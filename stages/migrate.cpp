@@ -1,4 +1,5 @@
-// The migrate command: phases, the backfill pipeline, and the summary an operator reads.
+// The migrate command: the lock, the banner and the preflight, the phases on the progress display,
+// the backfill pipeline, and the figures of the summary an operator reads.
 #include "stages/migrate.h"
 
 #include <algorithm>
@@ -6,10 +7,8 @@
 #include <cstdio>
 #include <ctime>
 #include <functional>
-#include <iostream>
 #include <thread>
 #include <oneapi/tbb/enumerable_thread_specific.h>
-#include <sstream>
 
 #include "engine/budget.h"
 #include "engine/pipeline.h"
@@ -17,15 +16,19 @@
 #include "engine/reject_table.h"
 #include "engine/leftover_backends.h"
 #include "engine/lock_watch.h"
+#include "engine/log.h"
 #include "engine/run_lock.h"
 #include "engine/sessions.h"
 #include "engine/shared_snapshot.h"
 #include "stages/backfill_plan.h"
+#include "engine/words.h"
 #include "stages/chat_reader.h"
 #include "stages/chat_writer.h"
 #include "stages/check.h"
 #include "stages/checkpoint.h"
 #include "stages/phases.h"
+#include "stages/run_banner.h"
+#include "stages/run_summary.h"
 #include "stages/target.h"
 
 namespace sluice::stages {
@@ -101,7 +104,7 @@ struct Lanes {
                 queue, budget, stop));
             writers.push_back(std::make_unique<ChatWriter>(
                 WriterSettings{cfg.db_url, cfg.schema, target.table, cfg.commit_interval.every,
-                               cfg.commit_interval.bytes, "writer" + lane},
+                               cfg.commit_interval.bytes, "writer" + lane, k - 1},
                 budget, counters, rejects, limit));
         }
         if (snapshot) snapshot->release();
@@ -119,7 +122,7 @@ void run_lanes(const config::RunConfig& cfg, const Target& target, const std::ve
     report.lanes = std::max(1u, std::min<unsigned>(cfg.lanes, static_cast<unsigned>(queue.size())));
     const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));  // once per run (SPEC §2)
     engine::InflightBudget budget(cfg.max_inflight_batches, cfg.max_inflight_bytes);
-    engine::RunCounters counters;
+    engine::RunCounters counters(report.lanes);
     engine::RejectLimit limit(cfg.max_rejects, rejected_before);
     const engine::RejectTable rejects = reject_table(cfg.schema);
     Lanes lanes(cfg, report.lanes, target, queue, budget, counters, rejects, limit, stop);
@@ -171,37 +174,50 @@ BackfillReport backfill(const config::RunConfig& cfg, engine::Connection& contro
     return report;
 }
 
-void print_backfill(const BackfillReport& r, std::ostream& out) {
+// The figures of a backfill for the summary. "This run" counts from `baseline`, the checkpoint
+// as the run found it, so that a run whose backfill was retried after a lost connection counts
+// every attempt, not the last one only.
+BackfillFigures figures_of(const BackfillReport& r, const Checkpoint& baseline, double seconds, unsigned attempts,
+                           const TargetFacts& facts) {
+    BackfillFigures f;
     const Checkpoint& t = r.totals;
-    if (r.already_complete) {
-        out << "already complete: " << t.messages << " messages from " << t.chats << " chats, " << r.rejects
-            << " rejected; nothing to do (--resync derives every chat again)\n";
-        return;
+    f.state = r.already_complete ? "already complete"
+              : r.interrupted    ? "interrupted"
+              : r.resumed        ? "complete (resumed)"
+                                 : "complete";
+    f.chats_read = t.chats;
+    f.messages_written = t.messages;
+    f.already_present = t.present;
+    f.rejected = r.rejects;
+    f.skipped = t.skipped;
+    f.bytes = t.bytes;
+    if (facts.counted) {
+        f.shared_chats = facts.shared;
+        f.chats_without_user = facts.without_user;
     }
-    out << (r.interrupted ? "interrupted" : r.resumed ? "complete (resumed)" : "complete") << ": " << t.chats
-        << " chats read, " << t.messages << " messages written, " << t.present << " already present, " << r.rejects
-        << " rejected\n";
-    std::ostringstream rules;
-    for (std::size_t i = 0; i < kSkipRules; ++i) {
-        if (t.skipped[i] == 0) continue;
-        rules << "\n      " << t.skipped[i] << "  " << skip_rule_name(static_cast<SkipRule>(i));
+    auto since = [](std::uint64_t now, std::uint64_t then) { return now >= then ? now - then : now; };
+    if (!r.already_complete) {
+        f.run_chats = since(t.chats, baseline.chats);
+        f.run_messages = since(t.messages, baseline.messages);
+        f.run_bytes = since(t.bytes, baseline.bytes);
     }
-    if (!rules.str().empty()) out << "    skipped by rule:" << rules.str() << "\n";
-    double secs = r.seconds > 0 ? r.seconds : 1e-9;
-    char line[200];
-    std::snprintf(line, sizeof line, "    this run: %llu chats, %s of chat JSON, %.0f messages/s, %.1f MB/s\n",
-                  static_cast<unsigned long long>(r.chats_this_run), engine::human_bytes(r.bytes_this_run).c_str(),
-                  r.messages_this_run / secs, r.bytes_this_run / secs / (1 << 20));
-    out << line;
-    if (r.lanes > 0) {
-        out << "    " << r.lanes << (r.lanes == 1 ? " lane" : " lanes") << " read " << r.ranges_left << " of the plan's "
-            << t.ranges << (t.ranges == 1 ? " range" : " ranges") << "\n";
-    }
-    if (!r.primary_key.empty()) out << "    " << r.primary_key << "\n";
-    if (r.rejects > 0) {
-        out << "    WARNING: " << r.rejects << " messages could not be stored; each is in table " << r.rejects_table
-            << " with the reason\n";
-    }
+    f.run_seconds = seconds;
+    f.attempts = attempts;
+    f.lanes = r.lanes;
+    f.ranges_read = r.ranges_left;
+    f.ranges = t.ranges;
+    f.primary_key = r.primary_key;
+    f.rejects_table = r.rejects_table;
+    return f;
+}
+
+// The checkpoint as this run finds it, as starting_plan() will read it (nothing after --resync
+// or when it describes another table); read-only.
+Checkpoint backfill_baseline(const config::RunConfig& cfg, engine::Connection& control) {
+    if (cfg.resync) return {};
+    std::optional<Checkpoint> cp = load_checkpoint(control, cfg.schema);
+    if (!cp || cp->target != current_target(control, cfg.schema).table) return {};
+    return *cp;
 }
 
 const char* phase_name(Phase phase) {
@@ -215,34 +231,46 @@ const char* phase_name(Phase phase) {
     return "?";
 }
 
-// One phase on a control connection of its own; returns its lines for the summary.
-std::string run_phase(Phase phase, const config::RunConfig& cfg, const std::atomic<bool>& stop, bool& interrupted) {
-    engine::Connection control(cfg.db_url, "control");
-    std::ostringstream what;
+// What the display says while a phase starts, before the phase says more.
+const char* first_words(Phase phase) {
     switch (phase) {
-        case Phase::schema: {
-            std::string said;
-            prepare_target(control, cfg.schema, said);
-            what << said << "\n";
+        case Phase::schema: return "checking chat_message, or creating sluice's build table";
+        case Phase::backfill: return "planning the ranges of chat to read, and opening its snapshot";
+        case Phase::indexes: return "looking for the indexes that are missing";
+        case Phase::constraints: return "looking for the foreign key";
+        case Phase::publish: return "publishing";
+    }
+    return "";
+}
+
+// What one phase said, and for the backfill its report.
+struct PhaseResult {
+    std::string said;
+    std::optional<BackfillReport> backfill;
+};
+
+// One phase on a control connection of its own. `baseline` is read once, on the backfill's
+// first attempt.
+PhaseResult run_phase(Phase phase, const config::RunConfig& cfg, const std::atomic<bool>& stop,
+                      std::optional<Checkpoint>& baseline) {
+    engine::Connection control(cfg.db_url, "control");
+    PhaseResult result;
+    switch (phase) {
+        case Phase::schema: prepare_target(control, cfg.schema, result.said); break;
+        case Phase::backfill:
+            if (!baseline) baseline = backfill_baseline(cfg, control);
+            result.backfill = backfill(cfg, control, stop);
             break;
-        }
-        case Phase::backfill: {
-            BackfillReport r = backfill(cfg, control, stop);
-            print_backfill(r, what);
-            interrupted = r.interrupted;
-            break;
-        }
         case Phase::indexes:
-            what << build_indexes(cfg.db_url, current_target(control, cfg.schema), cfg.index_connections,
-                                  cfg.max_rejects, stop)
-                 << "\n";
+            result.said = build_indexes(cfg.db_url, current_target(control, cfg.schema), cfg.index_connections,
+                                        cfg.max_rejects, stop);
             break;
-        case Phase::constraints: what << ensure_foreign_key(control, current_target(control, cfg.schema)) << "\n"; break;
+        case Phase::constraints: result.said = ensure_foreign_key(control, current_target(control, cfg.schema)); break;
         case Phase::publish:
-            what << publish(control, current_target(control, cfg.schema), cfg.stamp_alembic, cfg.max_rejects) << "\n";
+            result.said = publish(control, current_target(control, cfg.schema), cfg.stamp_alembic, cfg.max_rejects);
             break;
     }
-    return what.str();
+    return result;
 }
 
 void sleep_unless_stopped(std::chrono::milliseconds wait, const std::atomic<bool>& stop) {
@@ -256,13 +284,14 @@ void sleep_unless_stopped(std::chrono::milliseconds wait, const std::atomic<bool
 // other phases are idempotent), until --connect-retries consecutive attempts have failed; work
 // that reached the database in between refills the budget. A server never reached in this run
 // is not waited for: that is a wrong address, said once.
-std::string with_reconnect(const config::RunConfig& cfg, const std::atomic<bool>& stop, const char* name,
-                           const std::function<std::string()>& step) {
+void with_reconnect(const config::RunConfig& cfg, const std::atomic<bool>& stop, const char* name,
+                    const std::function<void()>& step) {
     std::chrono::milliseconds wait(500);
     std::uint64_t marks = engine::progress_marks();
     for (unsigned attempt = 1;; ++attempt) {
         try {
-            return step();
+            step();
+            return;
         } catch (const engine::PgError& e) {
             bool transient = e.action() == engine::ErrorAction::reconnect || e.action() == engine::ErrorAction::retry_batch;
             if (!transient || stop.load() || !engine::Connection::any_established()) throw;
@@ -272,12 +301,13 @@ std::string with_reconnect(const config::RunConfig& cfg, const std::atomic<bool>
                 wait = std::chrono::milliseconds(500);
             }
             if (attempt > cfg.connect_retries) {
-                std::cerr << "sluice: " << name << ": giving up after " << attempt << " attempts\n";
+                engine::log::warn(std::string(name) + ": giving up after " + engine::plural(attempt, "attempt"));
                 throw;
             }
-            std::cerr << "sluice: " << name << ": " << e.what() << "; trying again in "
-                      << engine::human_duration(wait.count() / 1000.0) << " (retry " << attempt << " of "
-                      << cfg.connect_retries << ")\n";
+            engine::log::debug(std::string(name) + ": " + e.what());
+            engine::log::warn(std::string(name) + ": " + e.message() + "; trying again in " +
+                              engine::human_duration(wait.count() / 1000.0) + " (retry " + std::to_string(attempt) +
+                              " of " + std::to_string(cfg.connect_retries) + ")");
             sleep_unless_stopped(wait, stop);
             wait = std::min(wait * 2, cfg.retry_max_wait);
         }
@@ -286,11 +316,14 @@ std::string with_reconnect(const config::RunConfig& cfg, const std::atomic<bool>
 
 // Takes the run's lock, or throws naming who holds it. Returns false when stopped while waiting.
 bool take_lock(engine::RunLock& lock, const config::RunConfig& cfg, const std::atomic<bool>& stop) {
+    engine::show_progress("taking the run's lock on schema " + engine::quote_ident(cfg.schema));
     std::optional<engine::LockHolder> holder =
         lock.acquire(cfg.wait_for_lock, stop, [&](const engine::LockHolder& h) {
-            std::cout << "  waiting for another sluice migrate on schema " << engine::quote_ident(cfg.schema)
-                      << " to finish: " << h.describe() << std::endl;
+            engine::show_progress("waiting for another sluice migrate to finish");
+            engine::log::report("  waiting for another sluice migrate on schema " + engine::quote_ident(cfg.schema) +
+                                " to finish: " + h.describe());
         });
+    engine::show_progress("");
     if (!holder) return true;
     if (stop.load()) return false;
     throw LockHeldError("another sluice migrate is running on schema " + engine::quote_ident(cfg.schema) +
@@ -309,6 +342,19 @@ void keep_lock(engine::RunLock& lock) {
     }
 }
 
+// Before anything is written: where the run goes and what it will do, then the checks of
+// `sluice check`; a failed one ends the run here (stages/check.h). Returns what the banner found.
+TargetFacts say_what_changes(const config::RunConfig& cfg) {
+    TargetFacts facts = read_target_facts(cfg);
+    engine::show_progress("checking what the run needs (the checks of sluice check)");
+    const std::vector<CheckResult> checks = preflight(cfg);
+    engine::show_progress("");
+    engine::log::report(banner_text(cfg, facts, checks));
+    for (const CheckResult& c : checks) engine::log::debug("check: " + describe(c));
+    refuse_unless_ready(checks);
+    return facts;
+}
+
 // Backends an earlier, killed run left running on the job's tables (an index build goes on
 // without its client): ended before the phases start, each named in a line.
 void end_earlier_runs(const config::RunConfig& cfg) {
@@ -316,21 +362,84 @@ void end_earlier_runs(const config::RunConfig& cfg) {
     std::vector<std::string> relations;
     for (const char* name : {kChatMessage, kBuildTable, "sluice_checkpoint", "sluice_reject"})
         relations.push_back(engine::qualified(cfg.schema, name));
-    engine::end_leftovers(conn, relations, [](const std::string& line) { std::cout << "  " << line << std::endl; });
+    engine::end_leftovers(conn, relations, [](const std::string& line) { engine::log::report("  " + line); });
 }
 
 // The reject file is an export of the rejects table, written at the end of every run that
 // reached the backfill; the table stays the record, so a failed export is a warning.
-void export_rejects(const config::RunConfig& cfg) {
+void export_rejects(const config::RunConfig& cfg, RunSummary& summary) {
     try {
         engine::Connection conn(cfg.db_url, "rejects");
         engine::sessions::set_cancellable(conn.raw(), false);  // it runs after a stop request, on purpose
         std::uint64_t lines = reject_table(cfg.schema).export_to(conn, cfg.reject_file);
-        if (lines > 0) std::cout << "  rejects      " << lines << " exported to " << cfg.reject_file << "\n";
+        summary.rejects_exported = lines;
+        if (lines > 0) engine::log::report("  rejects      " + std::to_string(lines) + " exported to " + cfg.reject_file);
     } catch (const std::exception& e) {
-        std::cerr << "sluice: warning: " << e.what() << "; the rejects are safe in table sluice_reject: export them "
-                     "with sluice rejects --output FILE\n";
+        const auto* pg = dynamic_cast<const engine::PgError*>(&e);  // its message, without the connection's label
+        engine::log::warn(std::string("warning: ") + (pg ? pg->message() : std::string(e.what())) +
+                          "; the rejects are safe in table sluice_reject: export them with sluice rejects --output FILE");
     }
+}
+
+// The display's style: -q shows no progress.
+engine::ProgressStyle display_style(const config::RunConfig& cfg) {
+    return cfg.quiet ? engine::ProgressStyle::none : progress_style(cfg.progress);
+}
+
+// What the summary says of a phase that ran: the line it printed, without the run's indent.
+PhaseFigures phase_figures(Phase phase, double seconds, const char* outcome, const std::string& said) {
+    return {phase_name(phase), seconds, outcome, said.substr(0, said.find('\n'))};
+}
+
+// The phases in order, each framed on the display and reported in one block of lines.
+// Returns false when a stop request cancelled one.
+bool run_phases(const config::RunConfig& cfg, const std::atomic<bool>& stop, engine::RunLock& lock,
+                const TargetFacts& facts, RunSummary& summary) {
+    engine::ProgressDisplay& display = *engine::ProgressDisplay::current();
+    std::optional<Checkpoint> baseline;
+    bool interrupted = false;
+    unsigned number = 0;
+    for (Phase phase : cfg.phases) {
+        if (stop.load() || interrupted) break;
+        display.begin_phase(phase_name(phase), ++number, static_cast<unsigned>(cfg.phases.size()));
+        display.show(first_words(phase));
+        const auto started = Clock::now();
+        auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - started).count(); };
+        PhaseResult result;
+        unsigned attempts = 0;
+        try {
+            with_reconnect(cfg, stop, phase_name(phase), [&] {
+                ++attempts;
+                keep_lock(lock);
+                result = run_phase(phase, cfg, stop, baseline);
+            });
+        } catch (const engine::PgError& e) {
+            // A stop request cancels the running statement: what it did is rolled back.
+            if (!stop.load() || e.sqlstate() != "57014") {
+                summary.phases.push_back(phase_figures(phase, seconds(), "failed", e.message()));
+                display.end_phase("failed after");
+                throw;
+            }
+            interrupted = true;
+            result.said = "interrupted: the running statement was cancelled and rolled back";
+        } catch (const std::exception& e) {
+            summary.phases.push_back(phase_figures(phase, seconds(), "failed", e.what()));
+            display.end_phase("failed after");
+            throw;
+        }
+        if (result.backfill) {
+            interrupted = result.backfill->interrupted;
+            summary.backfill = figures_of(*result.backfill, baseline.value_or(Checkpoint{}), seconds(), attempts, facts);
+            result.said = backfill_text(*summary.backfill);
+        }
+        const char* outcome = interrupted ? "interrupted" : "done";
+        summary.phases.push_back(phase_figures(phase, seconds(), outcome, result.said));
+        display.end_phase(interrupted ? "interrupted after" : "done in");
+        char head[64];
+        std::snprintf(head, sizeof head, "  %-12s %8s  ", phase_name(phase), engine::human_duration(seconds()).c_str());
+        engine::log::report(head + result.said);
+    }
+    return !interrupted;
 }
 
 }  // namespace
@@ -347,53 +456,42 @@ engine::ProgressStyle progress_style(config::ProgressStyle s) {
     return engine::style_for_stderr();
 }
 
-int migrate(const config::RunConfig& cfg, const std::atomic<bool>& stop) {
-    auto run_started = Clock::now();
-    std::cout << "sluice migrate: schema " << engine::quote_ident(cfg.schema) << "\n";
-    // Before anything is written: one run at a time, and an alembic_version the stamp can move.
+int migrate(const config::RunConfig& cfg, const std::atomic<bool>& stop, RunSummary& summary) {
+    const auto run_started = Clock::now();
+    summary.schema = cfg.schema;
+    summary.reject_file = cfg.reject_file;
+    engine::ProgressDisplay display(display_style(cfg));
+    // Before anything is written: one run at a time, then what it will change and the checks.
     engine::RunLock lock(cfg.db_url, lock_key(cfg.schema));
     bool interrupted = !take_lock(lock, cfg, stop);
-    if (cfg.stamp_alembic && !interrupted) {
-        engine::Connection control(cfg.db_url, "control");
-        check_alembic_revision(control, cfg.schema);
+    engine::LockWatch lock_watch(cfg.db_url, [](const std::string& line) { engine::log::note(line); });
+    TargetFacts facts;
+    try {
+        if (!interrupted) with_reconnect(cfg, stop, "checks", [&] { facts = say_what_changes(cfg); });
+    } catch (const engine::PgError& e) {
+        if (!stop.load() || e.sqlstate() != "57014") throw;
+        interrupted = true;  // a stop request cancelled a check's query: nothing was written
     }
     const bool backfills = std::find(cfg.phases.begin(), cfg.phases.end(), Phase::backfill) != cfg.phases.end();
+    const bool checked = !interrupted;  // the export is written by a run that got to its phases
     try {
         if (!interrupted) end_earlier_runs(cfg);
-        engine::LockWatch lock_watch(cfg.db_url, [](const std::string& line) { std::cerr << "sluice: " << line << std::endl; });
-        for (Phase phase : cfg.phases) {
-            if (stop.load() || interrupted) break;
-            auto started = Clock::now();
-            std::string what;
-            try {
-                what = with_reconnect(cfg, stop, phase_name(phase), [&] {
-                    keep_lock(lock);
-                    return run_phase(phase, cfg, stop, interrupted);
-                });
-            } catch (const engine::PgError& e) {
-                // A stop request cancels the running statement: what it did is rolled back.
-                if (!stop.load() || e.sqlstate() != "57014") throw;
-                interrupted = true;
-                what = "interrupted: the running statement was cancelled and rolled back\n";
-            }
-            double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-            char head[64];
-            std::snprintf(head, sizeof head, "  %-12s %8s  ", phase_name(phase), engine::human_duration(seconds).c_str());
-            std::cout << head << what << std::flush;
-        }
+        if (!interrupted) interrupted = !run_phases(cfg, stop, lock, facts, summary);
     } catch (...) {
-        if (backfills) export_rejects(cfg);
+        if (backfills && checked) export_rejects(cfg, summary);
         throw;
     }
-    if (backfills) export_rejects(cfg);
-    double total = std::chrono::duration<double>(Clock::now() - run_started).count();
-    std::cout << "  peak memory  " << engine::human_bytes(engine::peak_rss_bytes()) << "\n";
+    if (backfills && checked) export_rejects(cfg, summary);
+    const double total = std::chrono::duration<double>(Clock::now() - run_started).count();
+    engine::log::report("  peak memory  " + engine::human_bytes(engine::peak_rss_bytes()));
     if (interrupted || stop.load()) {
-        std::cout << "sluice migrate: interrupted after " << engine::human_duration(total)
-                  << "; committed work is kept, run the same command again to resume\n";
+        summary.outcome = "interrupted";
+        engine::log::result("sluice migrate: interrupted after " + engine::human_duration(total) +
+                            "; committed work is kept, run the same command again to resume");
         return kExitInterrupted;
     }
-    std::cout << "sluice migrate: done in " << engine::human_duration(total) << "\n";
+    summary.outcome = "done";
+    engine::log::result("sluice migrate: done in " + engine::human_duration(total));
     return 0;
 }
 

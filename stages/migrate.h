@@ -1,6 +1,7 @@
-// `sluice migrate`: under the run's lock, the phases in order (schema, backfill, indexes,
-// constraints, publish), each timed and reported, then the reject export and the summary. The backfill wires reader, transform and writer into the
-// engine's pipeline.
+// `sluice migrate`: under the run's lock, what it is about to change and the checks of `sluice
+// check` (it refuses to start when one fails), then the phases in order (schema, backfill,
+// indexes, constraints, publish), each timed and reported, then the reject export and the
+// summary. The backfill wires reader, transform and writer into the engine's pipeline.
 #pragma once
 
 #include <atomic>
@@ -8,6 +9,7 @@
 
 #include "config/run_config.h"
 #include "engine/progress.h"
+#include "stages/run_summary.h"
 
 namespace sluice::stages {
 
@@ -24,6 +26,7 @@ std::string lock_key(const std::string& schema);
 
 // Runs the configured phases. Returns the exit status (0, or kExitInterrupted); throws on
 // failure (main turns the exception into one line and status 1). `stop` is set by signals.
-int migrate(const config::RunConfig& config, const std::atomic<bool>& stop);
+// `summary` gets the run's figures as they come, also when it throws (main writes them).
+int migrate(const config::RunConfig& config, const std::atomic<bool>& stop, RunSummary& summary);
 
 }  // namespace sluice::stages

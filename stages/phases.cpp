@@ -2,14 +2,18 @@
 #include "stages/phases.h"
 
 #include <atomic>
+#include <cstdlib>
 #include <exception>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
+#include "engine/log.h"
 #include "engine/progress.h"
+#include "engine/words.h"
 #include "stages/checkpoint.h"
+#include "stages/index_progress.h"
 #include "stages/unindexable_rows.h"
 
 namespace sluice::stages {
@@ -110,15 +114,22 @@ std::string build_indexes(const std::string& conninfo, const Target& target, uns
     std::exception_ptr first_error;  // kept whole: a lost connection (a PgError) is retried by the caller
     std::uint64_t rejected = 0;
     std::atomic<std::size_t> built{0};
+    IndexProgress progress(conninfo, todo.size());
     auto worker = [&](unsigned n) {
         try {
             engine::Connection conn(conninfo, "index connection " + std::to_string(n));
+            const int pid = PQbackendPID(conn.raw());
             for (std::size_t i; !stop.load() && (i = next++) < todo.size();) {
                 const IndexSpec& ix = *todo[i].first;
+                engine::log::debug(conn.label() + " (pid " + std::to_string(pid) + "): building " + ix.name + " (" +
+                                   ix.columns + ")");
+                progress.started(pid, ix.name);
                 for (int attempt = 1;; ++attempt) {
                     try {
                         build_index(conn, target, ix, attempt == 1 ? todo[i].second : index_state(conn, target, ix.name));
                         engine::mark_progress();
+                        progress.built(pid);
+                        engine::log::debug(conn.label() + ": built " + ix.name);
                         ++built;
                         break;
                     } catch (const engine::PgError& e) {
@@ -140,12 +151,14 @@ std::string build_indexes(const std::string& conninfo, const Target& target, uns
     for (unsigned i = 0; i < n; ++i) threads.emplace_back(worker, i + 1);
     for (auto& t : threads) t.join();
     if (first_error) std::rethrow_exception(first_error);
-    std::string what = "built " + std::to_string(built.load()) + " of the " + std::to_string(todo.size()) +
-                       " missing indexes over " + std::to_string(n) + " connection(s)";
+    std::string what = "built " + std::to_string(built.load()) + " of the " +
+                       engine::plural(todo.size(), "missing index", "missing indexes") + " over " +
+                       engine::plural(n, "connection");
     if (built.load() < todo.size()) what += "; stopped before the others (a rerun builds them)";
     if (rejected > 0) {
-        what += "; " + std::to_string(rejected) + " rows held values too large for an index entry and were moved to "
-                "the rejects";
+        what += "; " + engine::plural(rejected, "row") + (rejected == 1 ? " holds" : " held") +
+                " values too large for an index entry and " + (rejected == 1 ? "was" : "were") +
+                " moved to the rejects";
     }
     return what;
 }
@@ -181,16 +194,19 @@ std::string ensure_foreign_key(engine::Connection& conn, const Target& t) {
                                   {t.qualified(), std::string(kForeignKey)});
     if (PQntuples(fk.get()) == 0) {
         // NOT VALID: added at once, without a scan; rows written from here on are checked.
+        engine::show_progress("adding " + std::string(kForeignKey) + " NOT VALID");
         conn.exec("ALTER TABLE " + t.qualified() + " ADD CONSTRAINT " + engine::quote_ident(kForeignKey) +
                   " FOREIGN KEY (chat_id) REFERENCES " + engine::qualified(t.schema, "chat") +
                   " (id) ON DELETE CASCADE NOT VALID");
     }
+    engine::show_progress("deleting the rows whose chat no longer exists");
     engine::Result deleted = conn.exec("DELETE FROM " + t.qualified() + " m WHERE NOT EXISTS (SELECT 1 FROM " +
                                        engine::qualified(t.schema, "chat") + " c WHERE c.id = m.chat_id)");
+    engine::show_progress("validating " + std::string(kForeignKey) + ": every row's chat, looked up in chat");
     conn.exec("ALTER TABLE " + t.qualified() + " VALIDATE CONSTRAINT " + engine::quote_ident(kForeignKey));
     engine::mark_progress();
-    return "added and validated the foreign key; deleted " + std::string(PQcmdTuples(deleted.get())) +
-           " rows whose chat no longer exists";
+    const std::uint64_t orphans = std::strtoull(PQcmdTuples(deleted.get()), nullptr, 10);
+    return "added and validated the foreign key; deleted " + engine::plural(orphans, "row") + " whose chat no longer exists";
 }
 
 std::string unfinished_work(engine::Connection& conn, const Target& t, std::optional<std::uint64_t> max_rejects) {
@@ -221,6 +237,7 @@ void check_alembic_revision(engine::Connection& conn, const std::string& schema)
 }
 
 std::string publish(engine::Connection& conn, const Target& t, bool stamp, std::optional<std::uint64_t> max_rejects) {
+    engine::show_progress("checking that every phase is done, then renaming, in one transaction");
     conn.exec("BEGIN");
     try {
         std::string what;

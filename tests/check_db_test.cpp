@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <future>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -222,4 +223,24 @@ TEST_CASE("check cannot connect: one line and exit 1") {
     Run run = run_sluice({"check", "--db", "postgresql://nobody@127.0.0.1:1/none"});
     CHECK_MESSAGE(run.status == 1, run.said());
     CHECK_MESSAGE(run.error_lines().size() == 1, run.said());
+}
+
+TEST_CASE("a session that locks chat makes check warn, naming it, rather than wait for it") {
+    TestDatabase db;
+    load_corpus(db);
+    Connection other(db.conninfo(), "other");
+    other.exec("SET application_name = 'psql'");
+    other.exec("BEGIN");
+    other.exec("LOCK TABLE chat IN ACCESS EXCLUSIVE MODE");
+    const std::string pid = scalar(other, "SELECT pg_backend_pid()");
+    auto running = std::async(std::launch::async, [&] { return check(db); });
+    const bool waited = running.wait_for(std::chrono::seconds(20)) != std::future_status::ready;
+    other.exec("ROLLBACK");  // lets a check that waits finish, so that the case ends either way
+    Run run = running.get();
+    CHECK_MESSAGE(!waited, "check waited for the lock on chat: " << run.said());
+    CHECK_MESSAGE(run.status == 0, "a lock on chat is no reason to refuse: " << run.said());
+    const std::vector<std::string> warned = lines_with(run, "WARNING");
+    REQUIRE_MESSAGE(warned.size() == 1, run.said());
+    CHECK_MESSAGE(contains(warned[0], "pid " + pid + " (psql"), warned[0]);
+    CHECK_MESSAGE(says(run, "\n  space         skipped  not estimated"), run.said());
 }

@@ -421,7 +421,7 @@ Run verify(const TestDatabase& db, const std::string& /*reject_file*/, const std
 }
 
 Summary summary_of(const Run& run) {
-    static const std::regex line(R"((\d+) chats read, (\d+) messages written, (\d+) already present, (\d+) rejected)");
+    static const std::regex line(R"((\d+) chats? read, (\d+) messages? written, (\d+) already present, (\d+) rejected)");
     std::smatch m;
     Summary s;
     if (!std::regex_search(run.out, m, line)) return s;

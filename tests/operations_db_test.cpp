@@ -74,9 +74,13 @@ TEST_CASE("a user without CREATE on the schema gets one line naming the missing 
                           "--reject-file", tmp.file("r.jsonl")});
     CHECK_MESSAGE(run.status == 1, run.said());
     REQUIRE_MESSAGE(run.error_lines().size() == 1, run.said());
-    CHECK_MESSAGE(run.error_lines()[0].find("permission denied") != std::string::npos, run.said());
+    // The preflight refuses before anything is written (it used to be the schema phase's "permission denied").
+    CHECK_MESSAGE(run.error_lines()[0].find("not starting, nothing was written") != std::string::npos, run.said());
+    CHECK_MESSAGE(run.error_lines()[0].find("lacks CREATE on schema \"public\"") != std::string::npos, run.said());
     CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM pg_class WHERE relname = 'chat_message'") == 0,
                   "a partial table was left behind");
+    CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM pg_class WHERE relname LIKE 'sluice%'") == 0,
+                  "sluice wrote before refusing");
     db.sql().exec("DROP OWNED BY sluice_limited");
     db.sql().exec("DROP ROLE sluice_limited");
 }

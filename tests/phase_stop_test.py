@@ -18,7 +18,8 @@ psql session or a busy app would), so that a signal, a kill or a restart lands i
                 idle_in_transaction_session_timeout and idle_session_timeout of a few ms (as a
                 managed PostgreSQL's role settings do): sluice's own sessions override them;
   - terminate6: six backends of sluice terminated one after another over one backfill: the retry
-                budget counts consecutive failures, so the run completes;
+                budget counts consecutive failures, so the run completes, and its summary's "this
+                run" counts every attempt;
   - invalidindex: ix_chat_message_user_id left INVALID by a failed CREATE INDEX CONCURRENTLY: publish
                 with --stamp-alembic refuses, naming it, and stamps nothing; a full run drops it,
                 builds it again (VALID, upstream's definition) and stamps;
@@ -32,6 +33,7 @@ Prints one line per case and "phase stop tests: N passed, M failed"; exits 1 on 
 """
 import argparse
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -371,6 +373,12 @@ def case_terminate6(args, corpus, tmp, reference, since):
     if proc.returncode != 0:
         problems.append("exit %d after %d terminations with --connect-retries 3: %s" % (
             proc.returncode, hits, err.strip()[-300:]))
+    # "this run" covers the whole run, every attempt: from scratch, it is every chat read.
+    read = re.search(r": (\d+) chats? read, ", out)
+    this_run = re.search(r"this run: (\d+) chats? .*\n +\((\d+) attempts", out)
+    if not read or not this_run or this_run.group(1) != read.group(1) or int(this_run.group(2)) < 2:
+        problems.append("'this run' does not count every attempt: %r" % [l for l in out.splitlines()
+                                                                          if "this run" in l or "chats read" in l])
     problems += compare(case, reference, since)
     return problems, "%d writer backends terminated over one backfill (--connect-retries 3); it completed" % hits
 

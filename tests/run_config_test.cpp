@@ -861,6 +861,10 @@ const std::map<std::string, std::vector<std::string>> kOptionCommands{
     {"ignore-sessions", {"migrate", "check"}},
     {"connect-retries", {"migrate", "check"}},
     {"retry-max-wait", {"migrate", "check"}},
+    {"log-file", {"migrate", "check"}},
+    {"summary-json", {"migrate", "check"}},
+    {"verbose", {"migrate", "check"}},
+    {"quiet", {"migrate", "check"}},
     {"output", {"rejects"}},
 };
 const std::vector<std::string> kCommands{"migrate", "check", "verify", "rejects", "cleanup"};
@@ -872,7 +876,8 @@ std::vector<std::string> option_args(const std::string& option) {
         {"batch-rows", "10"},    {"batch-bytes", "1MB"},   {"max-inflight-bytes", "8MB"},
         {"max-inflight-batches", "4"}, {"progress", "log"}, {"commit-interval", "2s"}, {"reject-file", "r.jsonl"},
         {"max-rejects", "3"},    {"phases", "schema,backfill,publish"}, {"index-connections", "2"},
-        {"wait-for-lock", "1s"}, {"connect-retries", "1"}, {"retry-max-wait", "1s"}, {"output", "o.jsonl"}};
+        {"wait-for-lock", "1s"}, {"connect-retries", "1"}, {"retry-max-wait", "1s"}, {"output", "o.jsonl"},
+        {"log-file", "sluice.log"}, {"summary-json", "summary.json"}};
     const auto value = values.find(option);
     std::vector<std::string> args{"--" + option};
     if (value != values.end()) args.push_back(value->second);
@@ -899,6 +904,41 @@ Command command_of(const std::string& word) {
 }
 
 }  // namespace
+
+TEST_CASE("--log-file and --summary-json take a file; -v and -q are --verbose and --quiet, never together") {
+    const RunConfig plain = parse_with({"migrate", "--db", some_db});
+    CHECK_MESSAGE(plain.log_file.empty(), "a log file by default: " << plain.log_file);
+    CHECK_MESSAGE(plain.summary_json.empty(), "a summary file by default: " << plain.summary_json);
+    CHECK_MESSAGE((!plain.verbose && !plain.quiet), "verbose or quiet by default");
+    const RunConfig files = parse_with({"migrate", "--db", some_db, "--log-file", "run.log", "--summary-json", "s.json"});
+    CHECK_MESSAGE(files.log_file == "run.log", "--log-file: " << files.log_file);
+    CHECK_MESSAGE(files.summary_json == "s.json", "--summary-json: " << files.summary_json);
+    CHECK_MESSAGE(parse_with({"migrate", "--db", some_db, "-v"}).verbose, "-v");
+    CHECK_MESSAGE(parse_with({"migrate", "-q", "--db", some_db}).quiet, "-q before --db");
+    CHECK_MESSAGE(parse_with({"migrate", "--db", some_db, "--verbose"}).verbose, "--verbose");
+    CHECK_MESSAGE(parse_with({"migrate", "--db", some_db}, {{"SLUICE_QUIET", "yes"}}).quiet, "SLUICE_QUIET");
+    CHECK_MESSAGE(parse_with({"migrate", "--db", some_db}, {{"SLUICE_LOG_FILE", "x.log"}}).log_file == "x.log",
+                  "SLUICE_LOG_FILE");
+    const std::string both = refusal({"migrate", "--db", some_db, "-v", "-q"});
+    CHECK_MESSAGE(contains(both, "--verbose and --quiet"), "both at once: " << both);
+    CHECK_MESSAGE(contains(refusal({"migrate", "--db", some_db, "--log-file", ""}), "--log-file"),
+                  "an empty --log-file was accepted");
+    CHECK_MESSAGE(contains(refusal({"verify", "--db", some_db, "-v"}), "--verbose does not apply to verify"),
+                  "-v on verify: " << refusal({"verify", "--db", some_db, "-v"}));
+    const std::string help = help_text(Command::migrate);
+    CHECK_MESSAGE(contains(help, "  -v, --verbose"), "the help does not show -v");
+    CHECK_MESSAGE(contains(help, "  -q, --quiet"), "the help does not show -q");
+}
+
+TEST_CASE("a --summary-json that cannot be written is refused before the run, as a reject file is") {
+    const RunConfig c = parse_with({"migrate", "--db", some_db, "--summary-json", "/nonexistent-dir/s.json"});
+    try {
+        check_output_files(c);
+        FAIL("a summary file in a missing directory was accepted");
+    } catch (const UsageError& e) {
+        CHECK_MESSAGE(contains(e.what(), "--summary-json"), e.what());
+    }
+}
 
 TEST_CASE("check is a command, and takes every option migrate takes") {
     const RunConfig c = parse_with({"check", "--db", some_db, "--stamp-alembic", "--wait-for-lock", "1min",
@@ -1011,7 +1051,9 @@ TEST_CASE("each command's help lists the options that apply to it, with default 
         const std::string help = help_text(command_of(command));
         CHECK_MESSAGE(help.rfind("Usage: sluice " + command + " [options]", 0) == 0, help.substr(0, 60));
         for (const auto& [option, commands] : kOptionCommands) {
-            const bool listed = contains(help, "  --" + option + " ") || contains(help, "  --" + option + "\n");
+            // "  --name ARG", "  --name" alone, or after its letter: "  -v, --verbose".
+            const bool listed = contains(help, "  --" + option + " ") || contains(help, "  --" + option + "\n") ||
+                                contains(help, ", --" + option + " ") || contains(help, ", --" + option + "\n");
             CHECK_MESSAGE(listed == applies(option, command),
                           command << " help " << (listed ? "lists" : "lacks") << " --" << option);
             CHECK_MESSAGE(contains(help, variable_of(option)) == applies(option, command),

@@ -1,0 +1,18 @@
+// Counts in words a reader can trust: "1 message", "2 messages", "1 index", "7 indexes".
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace sluice::engine {
+
+// "N noun", the noun in the plural unless N is 1; `many` when the plural is not noun + "s".
+inline std::string plural(std::uint64_t n, std::string_view one, std::string_view many = {}) {
+    std::string text = std::to_string(n) + " ";
+    if (n == 1) return text.append(one);
+    if (many.empty()) return text.append(one).append("s");
+    return text.append(many);
+}
+
+}  // namespace sluice::engine

@@ -1,0 +1,158 @@
+// The banner's facts, from libpq (where the connection went) and one read-only query.
+#include "stages/run_banner.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "engine/lock_watch.h"
+#include "engine/pg.h"
+#include "engine/progress.h"
+#include "engine/words.h"
+#include "stages/checkpoint.h"
+#include "stages/target.h"
+
+namespace sluice::stages {
+
+namespace {
+
+using config::Phase;
+
+// The phases' names, in config::Phase's order.
+const char* const kPhaseNames[] = {"schema", "backfill", "indexes", "constraints", "publish"};
+
+bool runs(const config::RunConfig& cfg, Phase phase) {
+    return std::find(cfg.phases.begin(), cfg.phases.end(), phase) != cfg.phases.end();
+}
+
+std::uint64_t number(const engine::Result& r, int column) {
+    return std::strtoull(PQgetvalue(r.get(), 0, column), nullptr, 10);
+}
+
+// "localhost port 5432", "the local socket in /run/postgresql (port 5432)".
+std::string where(const TargetFacts& f) {
+    if (f.host.empty() || f.host.front() == '/') return "the local socket in " + f.host + " (port " + f.port + ")";
+    return f.host + " port " + f.port;
+}
+
+// "  name         text", the text filled into 80 columns under its first word.
+std::string line(const char* name, const std::string& text) {
+    constexpr std::size_t kIndent = 15, kWidth = 80;
+    std::string out, row = std::string("  ") + name;
+    row.resize(std::max(row.size() + 1, kIndent), ' ');
+    std::size_t start = 0;
+    while (start < text.size()) {
+        std::size_t end = text.find(' ', start);
+        if (end == std::string::npos) end = text.size();
+        const std::string word = text.substr(start, end - start);
+        if (row.size() > kIndent && row.size() + 1 + word.size() > kWidth) {
+            out += row + "\n";
+            row = std::string(kIndent, ' ');
+        } else if (row.size() > kIndent) {
+            row += ' ';
+        }
+        row += word;
+        start = end + 1;
+    }
+    return out + row + "\n";
+}
+
+std::string phases_line(const config::RunConfig& cfg) {
+    std::string text;
+    for (std::size_t i = 0; i < cfg.phases.size(); ++i)
+        text += (i ? ", " : "") + std::to_string(i + 1) + " " + kPhaseNames[static_cast<int>(cfg.phases[i])];
+    if (cfg.stamp_alembic) text += "; publish also moves alembic_version to 8452d01d26d7";
+    if (cfg.resync) text += "; --resync: every chat is derived again";
+    return text;
+}
+
+std::string threads_line(const config::RunConfig& cfg) {
+    std::string text = engine::plural(cfg.parse_threads, "parse thread") + ", " + engine::plural(cfg.lanes, "lane") +
+                       (cfg.lanes == 1 ? " (a reader and a writer)" : " (each a reader and a writer)");
+    if (runs(cfg, Phase::indexes)) text += ", " + engine::plural(cfg.index_connections, "index connection");
+    return text;
+}
+
+std::string chat_line(const config::RunConfig& cfg, const TargetFacts& f) {
+    const std::string table = engine::qualified(cfg.schema, "chat");
+    if (!f.chat) return table + ": not found or not readable (see the checks)";
+    if (!f.counted)
+        return table + ": about " + engine::plural(f.chats, "chat") + ", " + engine::human_bytes(f.chat_bytes) +
+               " (not counted: " + f.locked_by + " locks it; the backfill waits for it)";
+    return table + ": " + engine::plural(f.chats, "chat") + ", " + engine::human_bytes(f.chat_bytes) + " stored";
+}
+
+// The chats the reader leaves out, as upstream's migration does; empty when there are none.
+std::string left_out_line(const TargetFacts& f) {
+    if (!f.counted || f.shared + f.without_user == 0) return {};
+    std::string text = "by design: " + engine::plural(f.shared, "shared-link copy", "shared-link copies");
+    if (f.without_user) text += ", " + engine::plural(f.without_user, "chat") + " without a user";
+    return line("left out", text);
+}
+
+}  // namespace
+
+TargetFacts read_target_facts(const config::RunConfig& cfg) {
+    engine::Connection conn(cfg.db_url, "control");
+    conn.exec("SET default_transaction_read_only = on");
+    TargetFacts f;
+    auto text = [](const char* value) { return std::string(value ? value : ""); };
+    f.host = text(PQhost(conn.raw()));
+    f.port = text(PQport(conn.raw()));
+    f.database = text(PQdb(conn.raw()));
+    f.user = text(PQuser(conn.raw()));
+    f.server_version =
+        PQparameterStatus(conn.raw(), "server_version") ? PQparameterStatus(conn.raw(), "server_version") : "?";
+    const std::string chat = engine::qualified(cfg.schema, "chat");
+    if (!relation_exists(conn, cfg.schema, "chat")) return f;
+    if (std::optional<std::string> who = engine::exclusive_locker(conn, chat)) {
+        // Counting would wait for that session: the catalog's figures, which take no lock, will do.
+        engine::Result r = conn.exec(
+            "SELECT greatest(c.reltuples, 0)::bigint, (c.relpages + coalesce(t.relpages, 0))"
+            "::bigint * current_setting('block_size')::bigint FROM pg_class c LEFT JOIN"
+            " pg_class t ON t.oid = c.reltoastrelid WHERE c.oid = to_regclass($1)",
+            {chat});
+        f.chats = number(r, 0);
+        f.chat_bytes = number(r, 1);
+        f.locked_by = *who;
+        f.chat = true;
+        return f;
+    }
+    engine::show_progress("counting the chats in " + chat);
+    try {
+        // Left out as the reader leaves them out (stages/chat_reader.cpp): shared-link copies and no user.
+        engine::Result r = conn.exec(
+            "SELECT count(*), count(*) FILTER (WHERE user_id LIKE 'shared-%'),"
+            " count(*) FILTER (WHERE user_id IS NULL), pg_total_relation_size($1::regclass)"
+            " FROM " +
+                chat,
+            {chat});
+        f.chats = number(r, 0);
+        f.shared = number(r, 1);
+        f.without_user = number(r, 2);
+        f.chat_bytes = number(r, 3);
+        f.chat = f.counted = true;
+    } catch (const engine::PgError& e) {
+        if (e.sqlstate() != "42501") throw;  // no SELECT on chat: the preflight's privileges check says so
+    }
+    engine::show_progress("");
+    return f;
+}
+
+std::string banner_text(const config::RunConfig& cfg, const TargetFacts& f, const std::vector<CheckResult>& checks) {
+    std::string text = "sluice migrate: about to change database " + engine::quote_ident(f.database) + " on " +
+                       where(f) + "\n";
+    text += line("as user", engine::quote_ident(f.user) + ", schema " + engine::quote_ident(cfg.schema));
+    text += line("server", "PostgreSQL " + f.server_version);
+    text += line("source", chat_line(cfg, f));
+    text += left_out_line(f);
+    text += line("phases", phases_line(cfg));
+    text += line("threads", threads_line(cfg));
+    text += line("rejects", "table " + reject_table(cfg.schema).qualified_name() + ", exported to " + cfg.reject_file);
+    for (const CheckResult& c : checks) {
+        if ((c.name == "space" || c.name == "time") && c.verdict == Verdict::ok) text += line(c.name.c_str(), c.detail);
+        else if (c.verdict == Verdict::warning) text += line(c.name.c_str(), "WARNING: " + c.detail);
+    }
+    return text;
+}
+
+}  // namespace sluice::stages

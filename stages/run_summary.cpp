@@ -1,0 +1,209 @@
+// The summary's two forms: lines for the operator, JSON for a script.
+#include "stages/run_summary.h"
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <stdexcept>
+
+#include "engine/progress_line.h"
+#include "engine/words.h"
+
+namespace sluice::stages {
+
+namespace {
+
+// The JSON names of the skip rules, in SkipRule's order: stable keys for scripts.
+const char* const kRuleKeys[] = {"chat_null",          "chat_falsy",          "chat_not_json",
+                                 "chat_not_object",    "history_not_object",  "messages_not_object",
+                                 "message_not_object", "role_falsy"};
+static_assert(std::size(kRuleKeys) == kSkipRules, "a skip rule without its JSON name");
+
+// The skipped-by-rule list, counts right-aligned in one column.
+std::string skipped_lines(const std::array<std::uint64_t, kSkipRules>& skipped) {
+    std::size_t width = 0;
+    for (std::uint64_t n : skipped)
+        if (n > 0) width = std::max(width, std::to_string(n).size());
+    if (width == 0) return {};
+    std::string text = "    skipped by rule:\n";
+    for (std::size_t i = 0; i < kSkipRules; ++i) {
+        if (skipped[i] == 0) continue;
+        const std::string n = std::to_string(skipped[i]);
+        text += "      " + std::string(width - n.size(), ' ') + n + "  " + skip_rule_name(static_cast<SkipRule>(i)) +
+                "\n";
+    }
+    return text;
+}
+
+std::string left_out_lines(const BackfillFigures& f) {
+    if (!f.shared_chats) return {};
+    std::string text = "    left out by design: " + engine::plural(*f.shared_chats, "shared-link chat");
+    if (f.chats_without_user && *f.chats_without_user > 0)
+        text += ", " + engine::plural(*f.chats_without_user, "chat") + " without a user";
+    return text + "\n      (as upstream: a shared link's chat, user_id 'shared-...', copies a chat\n"
+                  "      that is migrated itself)\n";
+}
+
+std::string this_run_line(const BackfillFigures& f) {
+    const double secs = f.run_seconds > 0 ? f.run_seconds : 1e-9;
+    char rates[96];
+    std::snprintf(rates, sizeof rates, "%.0f messages/s, %.1f MiB/s", static_cast<double>(f.run_messages) / secs,
+                  static_cast<double>(f.run_bytes) / secs / (1 << 20));
+    return "    this run: " + engine::plural(f.run_chats, "chat") + " (" + engine::human_bytes(f.run_bytes) +
+           ") in " + engine::human_duration(f.run_seconds) + ": " + rates + "\n" +
+           (f.attempts > 1 ? "      (" + std::to_string(f.attempts) + " attempts: the connection was lost; each "
+                             "resumed from the last commit)\n"
+                           : std::string());
+}
+
+}  // namespace
+
+std::string backfill_text(const BackfillFigures& f) {
+    if (f.state == "already complete") {
+        return "already complete: " + engine::plural(f.messages_written, "message") + " from " +
+               engine::plural(f.chats_read, "chat") + ", " + std::to_string(f.rejected) +
+               " rejected; nothing to do (--resync derives every chat again)\n" + left_out_lines(f);
+    }
+    std::string text = f.state + ": " + engine::plural(f.chats_read, "chat") + " read, " +
+                       engine::plural(f.messages_written, "message") + " written, " +
+                       std::to_string(f.already_present) + " already present, " + std::to_string(f.rejected) +
+                       " rejected\n";
+    text += skipped_lines(f.skipped) + left_out_lines(f) + this_run_line(f);
+    if (f.lanes > 0)
+        text += "    " + engine::plural(f.lanes, "lane") + " read " + std::to_string(f.ranges_read) + " of the plan's " +
+                engine::plural(f.ranges, "range") + "\n";
+    if (!f.primary_key.empty()) text += "    " + f.primary_key + "\n";
+    if (f.rejected > 0)
+        text += "    WARNING: " + engine::plural(f.rejected, "message") + (f.rejected == 1 ? " was" : " were") +
+                " not stored; each is, with the reason, in table\n      " + f.rejects_table +
+                " (sluice rejects exports them)\n";
+    return text;
+}
+
+std::string utc_now() {
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+namespace {
+
+using Writer = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
+
+void key(Writer& w, const char* name) { w.Key(name); }
+void text(Writer& w, const char* name, const std::string& value) {
+    w.Key(name);
+    w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+}
+void count(Writer& w, const char* name, std::uint64_t value) {
+    w.Key(name);
+    w.Uint64(value);
+}
+void seconds(Writer& w, const char* name, double value) {
+    w.Key(name);
+    w.Double(static_cast<double>(static_cast<long long>(value * 1000 + 0.5)) / 1000);  // to the millisecond
+}
+void optional_count(Writer& w, const char* name, const std::optional<std::uint64_t>& value) {
+    w.Key(name);
+    if (value) w.Uint64(*value);
+    else w.Null();
+}
+
+void write_phases(Writer& w, const std::vector<PhaseFigures>& phases) {
+    key(w, "phases");
+    w.StartArray();
+    for (const PhaseFigures& p : phases) {
+        w.StartObject();
+        text(w, "name", p.name);
+        seconds(w, "seconds", p.seconds);
+        text(w, "outcome", p.outcome);
+        text(w, "detail", p.detail);
+        w.EndObject();
+    }
+    w.EndArray();
+}
+
+void write_backfill(Writer& w, const std::optional<BackfillFigures>& backfill) {
+    key(w, "backfill");
+    if (!backfill) {
+        w.Null();
+        return;
+    }
+    const BackfillFigures& f = *backfill;
+    w.StartObject();
+    text(w, "state", f.state);
+    count(w, "chats_read", f.chats_read);
+    count(w, "messages_written", f.messages_written);
+    count(w, "already_present", f.already_present);
+    count(w, "rejected", f.rejected);
+    key(w, "skipped_by_rule");
+    w.StartObject();
+    for (std::size_t i = 0; i < kSkipRules; ++i) count(w, kRuleKeys[i], f.skipped[i]);
+    w.EndObject();
+    count(w, "bytes", f.bytes);
+    optional_count(w, "shared_chats_left_out", f.shared_chats);
+    optional_count(w, "chats_without_user_left_out", f.chats_without_user);
+    key(w, "this_run");
+    w.StartObject();
+    count(w, "chats", f.run_chats);
+    count(w, "messages", f.run_messages);
+    count(w, "bytes", f.run_bytes);
+    seconds(w, "seconds", f.run_seconds);
+    count(w, "attempts", f.attempts);
+    count(w, "lanes", f.lanes);
+    count(w, "ranges_read", f.ranges_read);
+    w.EndObject();
+    count(w, "ranges", f.ranges);
+    text(w, "rejects_table", f.rejects_table);
+    w.EndObject();
+}
+
+}  // namespace
+
+std::string to_json(const RunSummary& s) {
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.SetIndent(' ', 2);
+    w.StartObject();
+    text(w, "command", "migrate");
+    text(w, "schema", s.schema);
+    text(w, "started_at", s.started_at);
+    seconds(w, "seconds", s.seconds);
+    key(w, "exit_status");
+    w.Int(s.exit_status);
+    text(w, "outcome", s.outcome);
+    key(w, "error");
+    if (s.error.empty()) w.Null();
+    else w.String(s.error.c_str(), static_cast<rapidjson::SizeType>(s.error.size()));
+    write_phases(w, s.phases);
+    write_backfill(w, s.backfill);
+    text(w, "reject_file", s.reject_file);
+    count(w, "rejects_exported", s.rejects_exported);
+    count(w, "peak_memory_bytes", s.peak_memory_bytes);
+    w.EndObject();
+    return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
+}
+
+void write_summary_json(const RunSummary& summary, const std::string& path) {
+    const std::string partial = path + ".partial";
+    {
+        std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+        out << to_json(summary);
+        out.close();
+        if (!out) throw std::runtime_error("--summary-json: cannot write '" + partial + "': " + std::strerror(errno));
+    }
+    if (std::rename(partial.c_str(), path.c_str()) != 0)
+        throw std::runtime_error("--summary-json: cannot rename '" + partial + "' to '" + path +
+                                 "': " + std::strerror(errno));
+}
+
+}  // namespace sluice::stages

@@ -1,0 +1,70 @@
+// The figures of a migrate run, gathered as it goes: what the human summary prints and what
+// --summary-json writes, the same figures in both. main finishes it (exit status, error) and
+// writes the JSON, since only main knows how the run ends.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "stages/chat_transform.h"
+
+namespace sluice::stages {
+
+struct PhaseFigures {
+    std::string name;     // "schema", "backfill", ...
+    double seconds = 0;   // every attempt, reconnect waits included
+    std::string outcome;  // "done", "interrupted" or "failed"
+    std::string detail;   // what the phase said, its first line
+};
+
+struct BackfillFigures {
+    std::string state;  // "complete", "complete (resumed)", "interrupted" or "already complete"
+    // Over every run of this backfill, as its checkpoint holds them.
+    std::uint64_t chats_read = 0, messages_written = 0, already_present = 0, rejected = 0;
+    std::array<std::uint64_t, kSkipRules> skipped{};
+    std::uint64_t bytes = 0;  // chat JSON read
+    // Chats the reader leaves out by design (counted when the run starts): the copies that
+    // Open WebUI's share links make (user_id 'shared-...'), and chats without a user.
+    std::optional<std::uint64_t> shared_chats, chats_without_user;
+    // This run, from its start to its end, every reconnect attempt included.
+    std::uint64_t run_chats = 0, run_messages = 0, run_bytes = 0;
+    double run_seconds = 0;
+    unsigned attempts = 1;
+    unsigned lanes = 0;                // lanes this run read with (0: it read nothing)
+    std::size_t ranges_read = 0;       // ranges of the plan this run read
+    std::size_t ranges = 0;            // ranges of the plan
+    std::string primary_key;           // what adding the build table's key did, if this run added it
+    std::string rejects_table;  // where each rejected message is, with the reason
+};
+
+struct RunSummary {
+    std::string schema;
+    std::string started_at;  // UTC, ISO 8601
+    double seconds = 0;
+    std::vector<PhaseFigures> phases;  // the phases that ran, in order
+    std::optional<BackfillFigures> backfill;
+    std::string reject_file;
+    std::uint64_t rejects_exported = 0;
+    std::uint64_t peak_memory_bytes = 0;
+    int exit_status = 0;
+    std::string outcome;  // "done", "interrupted", "failed", "refused" or "lock held"
+    std::string error;    // the line main printed, if the run failed
+};
+
+// The backfill's lines of the human summary (the first without indent, the others under it).
+std::string backfill_text(const BackfillFigures& figures);
+
+// "2026-01-31T12:00:00Z" for now.
+std::string utc_now();
+
+// The summary as a JSON object (schema in README.md, "--summary-json").
+std::string to_json(const RunSummary& summary);
+
+// Writes to_json() to `path` through "<path>.partial" and a rename: a reader never sees half a
+// file. Throws std::runtime_error naming the file.
+void write_summary_json(const RunSummary& summary, const std::string& path);
+
+}  // namespace sluice::stages
