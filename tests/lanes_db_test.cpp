@@ -90,3 +90,23 @@ TEST_CASE("a plan of one range, made by one lane, is kept when the run resumes w
     CHECK_MESSAGE(says(resumed, "1 lane read 1 of the plan's 1 range"), "the resumed run did not keep the one range");
     CHECK_MESSAGE(table_fingerprint(db.sql(), "public") == clean_run().fingerprint, "the table differs from a clean run's");
 }
+
+TEST_CASE("a checkpoint of the earlier one-row layout is brought to ranges, and the run completes exactly") {
+    TestDatabase db;
+    TempDir dir;
+    load_corpus(db);
+    Run stopped = migrate(db, dir.file("r.jsonl"), {"--lanes", "1", "--batch-rows", "5", "--max-rejects", "2"});
+    REQUIRE_MESSAGE(stopped.status == 1, "the run did not stop at --max-rejects: " << stopped.said());
+    // As sluice before lanes left it: one row keyed on job, without ranges or a target.
+    db.sql().exec("ALTER TABLE sluice_checkpoint DROP CONSTRAINT sluice_checkpoint_pkey, DROP COLUMN range_no,"
+                  " DROP COLUMN lower_id, DROP COLUMN upper_id, DROP COLUMN planned_chats, DROP COLUMN target,"
+                  " ADD PRIMARY KEY (job)");
+    REQUIRE(number(db.sql(), "SELECT count(*) FROM sluice_checkpoint") == 1);
+    Run resumed = migrate(db, dir.file("r.jsonl"), {"--lanes", "3"});
+    INFO("the run over the old layout said:\n" << resumed.said());
+    REQUIRE_MESSAGE(resumed.status == 0, "the run over the old layout failed");
+    CHECK_MESSAGE(table_fingerprint(db.sql(), "public") == clean_run().fingerprint, "the table differs from a clean run's");
+    CHECK_MESSAGE(reject_ids(read_rejects(dir.file("r.jsonl"))) == clean_run().rejects, "the rejects differ");
+    CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM sluice_checkpoint WHERE NOT complete") == 0,
+                  "the checkpoint is not complete");
+}
