@@ -4,6 +4,7 @@
 #include "config/run_config.h"
 
 #include "config/connection_string.h"
+#include "engine/text_wrap.h"
 
 #include <boost/program_options.hpp>
 #include <libpq-fe.h>
@@ -662,29 +663,20 @@ std::size_t parse_size(const std::string& option, const std::string& text) {
 
 namespace {
 
-constexpr std::size_t kHelpWidth = 80;   // every line of --help fits a classic terminal
 constexpr std::size_t kHelpColumn = 29;  // where option descriptions start
 
-// `text` filled into lines of at most kHelpWidth columns, each after `indent` spaces; the first
-// line starts with `head` instead (on a line of its own when it reaches into the text's column).
-std::string fill(const std::string& head, const std::string& text, std::size_t indent) {
-    std::string out, line = head;
-    auto fresh = [&] { return line.size() <= indent; };
-    if (!fresh()) {
-        out += line + "\n";
-        line.clear();
-    }
+// `text` filled into lines of at most `width` columns, each after `indent` spaces; the first line
+// starts with `head` instead (on a line of its own when it reaches into the text's column). Lines
+// break at spaces only: a terminal narrower than the text then has no word to cut.
+std::string fill(const std::string& head, const std::string& text, std::size_t indent, std::size_t width) {
     std::istringstream words(text);
-    for (std::string word; words >> word;) {
-        if (!fresh() && line.size() + 1 + word.size() > kHelpWidth) {
-            out += line + "\n";
-            line.clear();
-        }
-        if (fresh()) line.resize(indent, ' ');
-        else line += ' ';
-        line += word;
-    }
-    return out + line + "\n";
+    std::string joined;
+    for (std::string word; words >> word;) joined += (joined.empty() ? "" : " ") + word;
+    if (joined.empty()) return head + "\n";
+    if (head.size() >= indent) return head + "\n" + engine::wrap(std::string(indent, ' ') + joined, indent, width);
+    std::string first = head;
+    first.resize(indent, ' ');
+    return engine::wrap(first + joined, indent, width);
 }
 
 struct CommandHelp {
@@ -739,85 +731,86 @@ const ExitHelp kExitHelp[] = {
     {143, ~0u, "interrupted by SIGTERM (docker stop, a pod deletion); run the same command again"},
 };
 
-std::string exit_statuses(Command topic) {
+std::string exit_statuses(Command topic, std::size_t width) {
     std::string text = "Exit status:\n";
     int shown = -1;
     for (const ExitHelp& e : kExitHelp) {
         if (e.status == shown || !(e.commands & of(topic))) continue;
         shown = e.status;
-        text += fill("  " + std::to_string(e.status), e.meaning, 7);
+        text += fill("  " + std::to_string(e.status), e.meaning, 7, width);
     }
     return text;
 }
 
 // An option's line(s), then its default and variable: on one line when they fit, else on two.
 std::string option_help(const std::string& flag, const std::string& help, const std::string& fallback,
-                        const std::string& variable) {
-    std::string text = fill("  " + flag, help, kHelpColumn);
+                        const std::string& variable, std::size_t width) {
+    std::string text = fill("  " + flag, help, kHelpColumn, width);
     const std::string both = fallback + (fallback.empty() || variable.empty() ? "" : "; ") + variable;
     if (both.empty()) return text;
-    if (kHelpColumn + both.size() <= kHelpWidth) return text + fill("", both, kHelpColumn);
-    return text + fill("", fallback, kHelpColumn) + fill("", variable, kHelpColumn);
+    if (kHelpColumn + both.size() <= width) return text + fill("", both, kHelpColumn, width);
+    return text + fill("", fallback, kHelpColumn, width) + fill("", variable, kHelpColumn, width);
 }
 
-std::string options_of(Command topic) {
+std::string options_of(Command topic, std::size_t width) {
     std::string text;
     for (const OptionSpec& spec : option_specs())
         if (spec.commands & of(topic))
             text += option_help((spec.letter ? std::string("-") + spec.letter + ", " : std::string()) + "--" +
                                     spec.name + (*spec.argument ? " " : "") + spec.argument,
-                                spec.help, std::string("default: ") + spec.fallback, "env: " + env_name(spec.name));
+                                spec.help, std::string("default: ") + spec.fallback, "env: " + env_name(spec.name), width);
     return text;
 }
 
-std::string common_notes(Command topic) {
+std::string common_notes(Command topic, std::size_t width) {
     return fill("", "Each option can also be set in a --config FILE as `name = value`, or in the environment as "
                     "SLUICE_<NAME>; the command line wins over the file, the file over the environment. A file "
                     "or a variable that sets an option of another command is ignored; on the command line it is "
-                    "refused.", 0) +
+                    "refused.", 0, width) +
            fill("", "Open WebUI's own DATABASE_URL and DATABASE_SCHEMA stand in for --db and --schema when "
                     "nothing else sets them; postgresql+psycopg2:// and the like are accepted, and so are a "
-                    "value in quotes and an Npgsql-style Host=H;Port=P;Username=U;Password=W;Database=D. With "
-                    "none of them, libpq's own PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSERVICE and "
-                    "~/.pgpass apply, as in psql; they also fill in what a --db string leaves out. Passwords "
-                    "are never printed.", 0) +
+                    "value in quotes and an Npgsql-style Host=H;Port=P;Username=U;Password=W;Database=D. So are "
+                    "Open WebUI's DATABASE_TYPE, DATABASE_USER, DATABASE_PASSWORD, DATABASE_HOST, DATABASE_PORT "
+                    "and DATABASE_NAME, read as Open WebUI reads them: when the type, host, port, name and a user "
+                    "or password are all set, they win over DATABASE_URL. With none of them, libpq's own PGHOST, "
+                    "PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSERVICE and ~/.pgpass apply, as in psql; they also "
+                    "fill in what a --db string leaves out. Passwords are never printed.", 0, width) +
            (topic == Command::migrate || topic == Command::check || topic == Command::verify
-                ? fill("", "Sizes take binary units (64MB = 64MiB, 512kB); durations take ms, s, min or h.", 0)
+                ? fill("", "Sizes take binary units (64MB = 64MiB, 512kB); durations take ms, s, min or h.", 0, width)
                 : "");
 }
 
-std::string general_help() {
-    std::string text =
-        "Usage: sluice COMMAND [options]\n"
-        "       sluice COMMAND --help   (or sluice help COMMAND): the options of COMMAND\n"
-        "       sluice --version\n"
-        "\n"
-        "Commands:\n";
-    for (const CommandHelp& c : kCommandHelp) text += fill(std::string("  ") + command_name(c.command), c.summary, 12);
+std::string general_help(std::size_t width) {
+    std::string text = engine::wrap("Usage: sluice COMMAND [options]", 7, width) +
+                       engine::wrap("       sluice COMMAND --help   (or sluice help COMMAND): the options of COMMAND", 7,
+                                    width) +
+                       engine::wrap("       sluice --version", 7, width) + "\nCommands:\n";
+    for (const CommandHelp& c : kCommandHelp)
+        text += fill(std::string("  ") + command_name(c.command), c.summary, 12, width);
     text += "\nOptions of every command:\n";
     for (const OptionSpec& spec : option_specs())
         if (spec.commands == kEvery)
             text += option_help(std::string("--") + spec.name + " " + spec.argument, spec.help,
-                                std::string("default: ") + spec.fallback, "env: " + env_name(spec.name));
+                                std::string("default: ") + spec.fallback, "env: " + env_name(spec.name), width);
     text += option_help("--config FILE", "read options from FILE: `name = value` lines, # starts a comment", "",
-                        "env: " + env_name("config"));
-    text += option_help("-h, --help", "show the help of the command given, or this text", "", "");
-    text += option_help("--version", "show the version of sluice and of its libraries", "", "");
-    return text + "\n" + common_notes(Command::help) + "\n" + exit_statuses(Command::help);
+                        "env: " + env_name("config"), width);
+    text += option_help("-h, --help", "show the help of the command given, or this text", "", "", width);
+    text += option_help("--version", "show the version of sluice and of its libraries", "", "", width);
+    return text + "\n" + common_notes(Command::help, width) + "\n" + exit_statuses(Command::help, width);
 }
 
 }  // namespace
 
-std::string help_text(Command topic) {
+std::string help_text(Command topic, std::size_t width) {
     const auto* c = std::find_if(std::begin(kCommandHelp), std::end(kCommandHelp),
                                  [&](const CommandHelp& h) { return h.command == topic; });
-    if (c == std::end(kCommandHelp)) return general_help();
-    std::string text = std::string("Usage: sluice ") + command_name(topic) + " [options]\n\n" + fill("", c->about, 0) +
-                       "\nOptions:\n" + options_of(topic) +
+    if (c == std::end(kCommandHelp)) return general_help(width);
+    std::string text = std::string("Usage: sluice ") + command_name(topic) + " [options]\n\n" +
+                       fill("", c->about, 0, width) + "\nOptions:\n" + options_of(topic, width) +
                        option_help("--config FILE", "read options from FILE: `name = value` lines, # starts a comment",
-                                   "", "env: " + env_name("config")) +
-                       option_help("-h, --help", "show this text", "", "");
-    return text + "\n" + common_notes(topic) + "\n" + exit_statuses(topic);
+                                   "", "env: " + env_name("config"), width) +
+                       option_help("-h, --help", "show this text", "", "", width);
+    return text + "\n" + common_notes(topic, width) + "\n" + exit_statuses(topic, width);
 }
 
 namespace {

@@ -86,8 +86,9 @@ const char* command_name(Command command);
 
 // The text of `sluice COMMAND --help`: what the command does, the options that apply to it with
 // their defaults and environment variables, and its exit statuses; for Command::help the general
-// text (the commands, the options every command takes, every exit status). Lines fit 80 columns.
-std::string help_text(Command topic = Command::help);
+// text (the commands, the options every command takes, every exit status). Lines fit `width`
+// columns (main passes the terminal's, at most 80), broken at spaces only.
+std::string help_text(Command topic = Command::help, std::size_t width = 80);
 
 // `sluice --version`: sluice's version and git revision, then the libpq, oneTBB and RapidJSON
 // versions it runs with (libpq and oneTBB as loaded at run time).

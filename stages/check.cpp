@@ -500,8 +500,10 @@ int check(const config::RunConfig& cfg) {
     engine::log::report("sluice check: schema " + engine::quote_ident(cfg.schema) + ", phases " + joined(phases, ",") +
                         (cfg.stamp_alembic ? ", --stamp-alembic" : ""));
     const std::vector<CheckResult> results = preflight(cfg);
-    for (const CheckResult& r : results)
-        engine::log::report(describe(r));
+    for (const CheckResult& r : results) {
+        if (r.verdict == Verdict::warning) engine::log::report_warning(r.name + ": " + r.detail, describe(r));
+        else engine::log::report(describe(r));
+    }
     const std::vector<std::string> failed = named(results, Verdict::failed);
     const std::vector<std::string> warned = named(results, Verdict::warning);
     if (!failed.empty()) {

@@ -4,6 +4,7 @@
 // sluice migrate holds the lock, 130 or 143 interrupted by SIGINT or SIGTERM; config::help_text
 // lists them per command).
 #include <malloc.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <iostream>
@@ -13,6 +14,7 @@
 #include "engine/pg.h"
 #include "engine/progress.h"
 #include "engine/stop_signals.h"
+#include "engine/text_wrap.h"
 #include "stages/check.h"
 #include "stages/housekeeping.h"
 #include "stages/migrate.h"
@@ -127,6 +129,7 @@ void write_summary(const sluice::config::RunConfig& cfg, sluice::stages::RunSumm
     summary.exit_status = ending.status;
     summary.outcome = ending.outcome;
     summary.error = ending.error;
+    summary.warnings = engine::log::warnings();
     summary.peak_memory_bytes = engine::peak_rss_bytes();
     try {
         stages::write_summary_json(summary, cfg.summary_json);
@@ -153,7 +156,9 @@ int main(int argc, char** argv) {
         return 2;
     }
     switch (cfg.command) {
-        case config::Command::help: std::cout << config::help_text(cfg.help_topic); return 0;
+        case config::Command::help:
+            std::cout << config::help_text(cfg.help_topic, engine::report_width(STDOUT_FILENO));
+            return 0;
         case config::Command::version: std::cout << config::version_text() << "\n"; return 0;
         default: break;
     }

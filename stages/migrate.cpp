@@ -349,7 +349,7 @@ TargetFacts say_what_changes(const config::RunConfig& cfg) {
     engine::show_progress("checking what the run needs (the checks of sluice check)");
     const std::vector<CheckResult> checks = preflight(cfg);
     engine::show_progress("");
-    engine::log::report(banner_text(cfg, facts, checks));
+    report_banner(cfg, facts, checks);
     for (const CheckResult& c : checks) engine::log::debug("check: " + describe(c));
     refuse_unless_ready(checks);
     return facts;
@@ -437,7 +437,7 @@ bool run_phases(const config::RunConfig& cfg, const std::atomic<bool>& stop, eng
         display.end_phase(interrupted ? "interrupted after" : "done in");
         char head[64];
         std::snprintf(head, sizeof head, "  %-12s %8s  ", phase_name(phase), engine::human_duration(seconds()).c_str());
-        engine::log::report(head + result.said);
+        report_phase(head, result.said, result.backfill ? &*summary.backfill : nullptr);
     }
     return !interrupted;
 }
@@ -487,11 +487,12 @@ int migrate(const config::RunConfig& cfg, const std::atomic<bool>& stop, RunSumm
     if (interrupted || stop.load()) {
         summary.outcome = "interrupted";
         engine::log::result("sluice migrate: interrupted after " + engine::human_duration(total) +
-                            "; committed work is kept, run the same command again to resume");
+                            "; committed work is kept, run the same command again to resume" +
+                            rejects_clause(summary));
         return kExitInterrupted;
     }
     summary.outcome = "done";
-    engine::log::result("sluice migrate: done in " + engine::human_duration(total));
+    engine::log::result("sluice migrate: done in " + engine::human_duration(total) + rejects_clause(summary));
     return 0;
 }
 

@@ -12,7 +12,11 @@
 #include <fstream>
 #include <stdexcept>
 
+#include <unistd.h>
+
+#include "engine/log.h"
 #include "engine/progress_line.h"
+#include "engine/text_wrap.h"
 #include "engine/words.h"
 
 namespace sluice::stages {
@@ -62,9 +66,15 @@ std::string this_run_line(const BackfillFigures& f) {
                            : std::string());
 }
 
-}  // namespace
+// A run that found the backfill complete repeats no warning: the verdict still counts the rejects.
+bool warns_of_rejects(const BackfillFigures& f) { return f.rejected > 0 && f.state != "already complete"; }
 
-std::string backfill_text(const BackfillFigures& f) {
+std::string rejects_warning_lines(const BackfillFigures& f, std::size_t width) {
+    return warns_of_rejects(f) ? engine::wrap("    WARNING: " + rejects_warning(f), 6, width) : std::string();
+}
+
+// The summary's lines without the rejects' warning.
+std::string backfill_lines(const BackfillFigures& f) {
     if (f.state == "already complete") {
         return "already complete: " + engine::plural(f.messages_written, "message") + " from " +
                engine::plural(f.chats_read, "chat") + ", " + std::to_string(f.rejected) +
@@ -79,11 +89,36 @@ std::string backfill_text(const BackfillFigures& f) {
         text += "    " + engine::plural(f.lanes, "lane") + " read " + std::to_string(f.ranges_read) + " of the plan's " +
                 engine::plural(f.ranges, "range") + "\n";
     if (!f.primary_key.empty()) text += "    " + f.primary_key + "\n";
-    if (f.rejected > 0)
-        text += "    WARNING: " + engine::plural(f.rejected, "message") + (f.rejected == 1 ? " was" : " were") +
-                " not stored; each is, with the reason, in table\n      " + f.rejects_table +
-                " (sluice rejects exports them)\n";
     return text;
+}
+
+}  // namespace
+
+std::string rejects_warning(const BackfillFigures& f) {
+    if (!warns_of_rejects(f)) return {};
+    return engine::plural(f.rejected, "message") + (f.rejected == 1 ? " was" : " were") +
+           " not stored; each is, with the reason, in table " + f.rejects_table + " (sluice rejects exports them)";
+}
+
+std::string backfill_text(const BackfillFigures& f) { return backfill_lines(f) + rejects_warning_lines(f, 80); }
+
+void report_phase(const std::string& head, const std::string& said, const BackfillFigures* backfill) {
+    // (engine::log fits each line to the terminal's width.)
+    if (!backfill) {
+        engine::log::report(head + said);
+        return;
+    }
+    engine::log::report(head + backfill_lines(*backfill));
+    if (warns_of_rejects(*backfill))
+        engine::log::report_warning(rejects_warning(*backfill),
+                                    rejects_warning_lines(*backfill, engine::report_width(STDOUT_FILENO)));
+}
+
+std::string rejects_clause(const RunSummary& s) {
+    if (!s.backfill) return {};
+    if (s.backfill->rejected == 0) return "; no message rejected";
+    return "; " + engine::plural(s.backfill->rejected, "message") + " rejected, kept in table " +
+           s.backfill->rejects_table;
 }
 
 std::string utc_now() {
@@ -184,6 +219,13 @@ std::string to_json(const RunSummary& s) {
     key(w, "error");
     if (s.error.empty()) w.Null();
     else w.String(s.error.c_str(), static_cast<rapidjson::SizeType>(s.error.size()));
+    // At the top, so that a script need not look inside the backfill: null when it did not run.
+    optional_count(w, "rejected", s.backfill ? std::optional<std::uint64_t>(s.backfill->rejected) : std::nullopt);
+    key(w, "warnings");
+    w.StartArray();
+    for (const std::string& warning : s.warnings)
+        w.String(warning.c_str(), static_cast<rapidjson::SizeType>(warning.size()));
+    w.EndArray();
     write_phases(w, s.phases);
     write_backfill(w, s.backfill);
     text(w, "reject_file", s.reject_file);

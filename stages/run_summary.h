@@ -52,10 +52,24 @@ struct RunSummary {
     int exit_status = 0;
     std::string outcome;  // "done", "interrupted", "failed", "refused" or "lock held"
     std::string error;    // the line main printed, if the run failed
+    std::vector<std::string> warnings;  // every warning the run gave, as engine::log::warnings() has them
 };
 
-// The backfill's lines of the human summary (the first without indent, the others under it).
+// The backfill's lines of the human summary (the first without indent, the others under it), the
+// rejects' warning last, in 80 columns.
 std::string backfill_text(const BackfillFigures& figures);
+
+// The rejects' warning as one line ("330 messages were not stored; each is, ..."), or empty when
+// the figures give none to make.
+std::string rejects_warning(const BackfillFigures& figures);
+
+// Reports a phase's lines, `head` then what it said; for the backfill (`backfill` not null) its
+// figures, with the rejects as a warning that -q keeps.
+void report_phase(const std::string& head, const std::string& said, const BackfillFigures* backfill);
+
+// What the final verdict adds: "; 330 messages rejected, kept in table ..." or "; no message
+// rejected"; empty when the backfill did not run.
+std::string rejects_clause(const RunSummary& summary);
 
 // "2026-01-31T12:00:00Z" for now.
 std::string utc_now();

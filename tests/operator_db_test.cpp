@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tests/db_fixture.h"
+#include "tests/wrapped_text.h"
 
 using namespace sluice::testing;
 
@@ -248,4 +249,91 @@ TEST_CASE("an error is one plain line, without the connection's label; the log f
         run_sluice({"migrate", "--db", url, "--progress", "none", "--reject-file", dir.file("r.jsonl"), "-v"});
     CHECK_MESSAGE(verbose.error_lines().size() == 2, "-v did not add the detail line: " << verbose.said());
     CHECK_MESSAGE(contains(verbose.err, "sluice: lock: cannot connect: "), verbose.said());
+}
+
+namespace {
+
+// A chat whose one message PostgreSQL cannot store (an object as role): a reject in every run.
+void add_a_reject(TestDatabase& db) {
+    insert_chat(db, "reject-me", chat_of({{"m1", message(R"({"not": "a role"})", R"("hi")")}}));
+}
+
+}  // namespace
+
+TEST_CASE("-q keeps the rejects' warning; the log file has it at level warning; the verdict and the JSON's top level "
+          "count the rejects") {
+    TestDatabase db;
+    TempDir dir;
+    load_corpus(db);
+    add_a_reject(db);
+    Run run = migrate(db, dir.file("r.jsonl"),
+                      {"-q", "--log-file", dir.file("run.log"), "--summary-json", dir.file("s.json")});
+    INFO("sluice said:\n" << run.said());
+    REQUIRE(run.status == 0);
+    const long long rejected = number(db.sql(), "SELECT count(*) FROM sluice_reject");
+    REQUIRE(rejected > 0);
+    const std::string count = std::to_string(rejected) + (rejected == 1 ? " message" : " messages");
+    CHECK_MESSAGE(contains(run.err, "sluice: warning: " + count + (rejected == 1 ? " was" : " were") + " not stored"),
+                  "-q hid the rejects' warning");
+    CHECK_MESSAGE(lines_of(run.out).size() == 1, "-q printed more than the verdict on stdout");
+    CHECK_MESSAGE(contains(run.out, "sluice migrate: done in "), run.out);
+    CHECK_MESSAGE(contains(run.out, "; " + count + " rejected, kept in table \"public\".\"sluice_reject\""),
+                  "the verdict does not count the rejects: " << run.out);
+
+    const std::string log = slurp(dir.file("run.log"));
+    CHECK_MESSAGE(contains(log, "[warning] " + count), "the log file lacks the warning at level warning:\n" << log);
+    CHECK_MESSAGE(!contains(log, "[info]     WARNING"), "the log file has the warning at level info:\n" << log);
+
+    const rapidjson::Document d = json_of(dir.file("s.json"));
+    REQUIRE_MESSAGE(d.HasMember("rejected"), "no top-level rejected");
+    CHECK(d["rejected"].GetUint64() == static_cast<std::uint64_t>(rejected));
+    REQUIRE_MESSAGE((d.HasMember("warnings") && d["warnings"].IsArray()), "no top-level warnings list");
+    bool listed = false;
+    for (const auto& w : d["warnings"].GetArray()) listed = listed || contains(w.GetString(), count);
+    CHECK_MESSAGE(listed, "the warnings list lacks the rejects");
+
+    // Without -q the warning stands in the summary, on stdout, as before.
+    Run again = migrate(db, dir.file("r.jsonl"), {"--resync"});
+    CHECK_MESSAGE(contains(again.out, "    WARNING: " + count), again.said());
+}
+
+TEST_CASE("a check's warning is kept by -q, in migrate's banner and in check, and logged at level warning") {
+    TestDatabase db;
+    TempDir dir;
+    load_corpus(db);
+    Connection app(db.conninfo(), "app");  // looks like Open WebUI: no application_name, the same user
+    app.exec("SET application_name = ''");
+    Run checked = run_sluice({"check", "--db", db.conninfo(), "--ignore-sessions", "-q", "--reject-file",
+                              dir.file("r.jsonl"), "--log-file", dir.file("check.log")});
+    INFO("check said:\n" << checked.said());
+    CHECK(checked.status == 0);
+    CHECK_MESSAGE(contains(checked.err, "sluice: warning: sessions: "), "-q hid check's warning");
+    CHECK_MESSAGE(contains(slurp(dir.file("check.log")), "[warning] sessions: "), "not at level warning");
+    Run run = migrate(db, dir.file("r.jsonl"), {"--ignore-sessions", "-q"});
+    INFO("migrate said:\n" << run.said());
+    CHECK(run.status == 0);
+    CHECK_MESSAGE(contains(run.err, "sluice: warning: sessions: "), "-q hid the banner's warning");
+}
+
+TEST_CASE("on a narrow terminal the banner, the summary and --help break their lines at spaces, never inside a word") {
+    TestDatabase db;
+    TempDir dir;
+    load_corpus(db);
+    add_a_reject(db);
+    REQUIRE(migrate(db, dir.file("r.jsonl")).status == 0);  // then each --resync below says the same
+    for (const std::size_t width : {60, 45}) {
+        const std::vector<std::string> narrow{"COLUMNS=" + std::to_string(width)};
+        Run run = migrate(db, dir.file("r.jsonl"), {"--resync"}, narrow);
+        INFO("at " << width << " columns sluice said:\n" << run.said());
+        REQUIRE(run.status == 0);
+        CHECK_MESSAGE(too_wide(run.out, width).empty(), "a line a terminal would cut: " << too_wide(run.out, width)[0]);
+        const Run wide = migrate(db, dir.file("r.jsonl"), {"--resync"});
+        CHECK_MESSAGE(words_of(run.out).size() == words_of(wide.out).size(), "words were cut or lost");
+        for (const char* command : {"migrate", "check"}) {
+            Run help = run_sluice({command, "--help"}, narrow);
+            CHECK_MESSAGE(too_wide(help.out, width).empty(), command << " --help: " << too_wide(help.out, width)[0]);
+            CHECK_MESSAGE(words_of(help.out) == words_of(run_sluice({command, "--help"}).out),
+                          command << " --help lost or cut a word at " << width << " columns");
+        }
+    }
 }
