@@ -4,6 +4,7 @@
 #include "config/run_config.h"
 
 #include "config/connection_string.h"
+#include "config/open_webui_database.h"
 #include "engine/text_wrap.h"
 
 #include <boost/program_options.hpp>
@@ -463,12 +464,18 @@ void reject_unknown_variables(const std::vector<std::string>& env_names) {
     }
 }
 
-Settings read_environment(const Environment& env) {
+// `db_given`: the command line or the config file named the database, which Open WebUI's variables
+// then do not (nor are they checked).
+Settings read_environment(const Environment& env, bool db_given) {
     Settings settings;
     for (const OptionSpec& spec : option_specs())
         if (auto value = lookup(env, env_name(spec.name)))
             settings.emplace(spec.name, Setting{spec.name, *value, env_name(spec.name)});
-    // Open WebUI's own variables, so sluice runs in its container with no extra configuration.
+    // Open WebUI's own variables, so sluice runs in its container with no extra configuration. Its
+    // split DATABASE_* variables, when complete, win over its DATABASE_URL there, and so here.
+    if (!db_given && !settings.count("db"))
+        if (auto conninfo = open_webui_database(env))
+            settings.emplace("db", Setting{"db", *conninfo, "DATABASE_TYPE, _USER, _PASSWORD, _HOST, _PORT, _NAME"});
     for (const auto& [option, variable] :
          {std::pair{"db", "DATABASE_URL"}, std::pair{"schema", "DATABASE_SCHEMA"}})
         if (auto value = lookup(env, variable)) settings.emplace(option, Setting{option, *value, variable});
@@ -555,9 +562,18 @@ RunConfig build(Command command, const Settings& settings, const Environment& en
         if (!settings.count("max-inflight-batches"))
             config.max_inflight_batches = std::max<std::size_t>(config.max_inflight_batches, 4 * config.lanes);
     }
-    if (config.db_url.empty() && !libpq_environment_set(env))
-        throw UsageError("no database: pass --db URL, set DATABASE_URL, or set libpq's PGHOST (PGPORT, PGUSER, "
-                         "PGDATABASE, PGSERVICE)" + std::string(see_help));
+    if (config.db_url.empty() && !libpq_environment_set(env)) {
+        const std::vector<std::string> missing = missing_open_webui_database_variables(env);
+        std::string names;
+        for (const std::string& name : missing) names += (names.empty() ? "" : ", ") + name;
+        if (!missing.empty())  // Open WebUI itself would fall back to its SQLite file
+            throw UsageError("no database: Open WebUI's DATABASE_* variables count only when all are set, and " +
+                             names + (missing.size() == 1 ? " is" : " are") +
+                             " not; set them, or pass --db URL or DATABASE_URL" + std::string(see_help));
+        throw UsageError("no database: pass --db URL, set DATABASE_URL (or Open WebUI's DATABASE_TYPE, _USER, "
+                         "_PASSWORD, _HOST, _PORT and _NAME), or set libpq's PGHOST (PGPORT, PGUSER, PGDATABASE, "
+                         "PGSERVICE)" + std::string(see_help));
+    }
     const bool publishes = std::find(config.phases.begin(), config.phases.end(), Phase::publish) != config.phases.end();
     if (config.stamp_alembic && !publishes)
         throw UsageError("--stamp-alembic moves alembic_version in the publish phase: add publish to --phases" +
@@ -629,7 +645,7 @@ RunConfig parse(int argc, const char* const argv[], const Environment& env,
     if (auto value = lookup(env, env_name("config"))) config_file = Setting{"config", *value, env_name("config")};
     if (const auto flag = settings.find("config"); flag != settings.end()) config_file = flag->second;
     if (config_file) settings.merge(read_config_file(*config_file));  // merge() keeps what is already set
-    settings.merge(read_environment(env));
+    settings.merge(read_environment(env, settings.count("db") > 0));
     drop_other_commands_options(command, settings);
     return build(command, settings, env);
 }

@@ -340,6 +340,40 @@ TEST_CASE("Open WebUI's DATABASE_URL and DATABASE_SCHEMA are used when nothing e
         "SLUICE_SCHEMA should beat DATABASE_SCHEMA");
 }
 
+TEST_CASE("Open WebUI's split DATABASE_* variables, when complete, win over DATABASE_URL, as in Open WebUI; "
+          "--db, a config file and SLUICE_DB win over them") {
+    const Variables split{{"DATABASE_TYPE", "postgresql"}, {"DATABASE_USER", "owui"}, {"DATABASE_PASSWORD", "pw"},
+                          {"DATABASE_HOST", "split.example"}, {"DATABASE_PORT", "5433"}, {"DATABASE_NAME", "owui"}};
+    Variables both = split;
+    both["DATABASE_URL"] = "postgresql://other@url.example/db";
+    CHECK_MESSAGE(contains(parse_with({"migrate"}, split).db_url, "host='split.example'"), "the split variables unused");
+    CHECK_MESSAGE(contains(parse_with({"migrate"}, both).db_url, "host='split.example'"),
+                  "DATABASE_URL beat the complete split variables, which Open WebUI prefers");
+    Variables partial = both;
+    partial.erase("DATABASE_PORT");
+    CHECK_MESSAGE(parse_with({"migrate"}, partial).db_url == "postgresql://other@url.example/db",
+                  "an incomplete split set hid DATABASE_URL");
+    CHECK(parse_with({"migrate", "--db", some_db}, both).db_url == some_db);
+    Variables sluice_db = both;
+    sluice_db["SLUICE_DB"] = some_db;
+    CHECK(parse_with({"migrate"}, sluice_db).db_url == some_db);
+    TempDir dir;
+    CHECK(parse_with({"migrate", "--config", dir.write("c.conf", "db = " + some_db + "\n")}, both).db_url == some_db);
+    Variables broken = both;
+    broken["DATABASE_PASSWORD"] = "a@b";
+    CHECK_MESSAGE(refusal({"migrate", "--db", some_db}, broken) == "(accepted)",
+                  "variables that --db overrides were still checked");
+    CHECK(contains(refusal({"migrate"}, broken), "DATABASE_PASSWORD holds an '@'"));
+}
+
+TEST_CASE("an incomplete set of Open WebUI's DATABASE_* variables, with nothing else, names what is missing") {
+    const std::string error =
+        refusal({"migrate"}, {{"DATABASE_TYPE", "postgresql"}, {"DATABASE_HOST", "h"}, {"DATABASE_PASSWORD", "x"}});
+    CHECK_MESSAGE(contains(error, "no database: Open WebUI's DATABASE_* variables count only when all are set, and "
+                                  "DATABASE_PORT, DATABASE_NAME are not"),
+                  error);
+}
+
 TEST_CASE("an empty environment variable counts as unset") {
     const RunConfig c =
         parse_with({"migrate"}, {{"SLUICE_DB", ""}, {"DATABASE_URL", some_db}, {"SLUICE_BATCH_ROWS", ""}});
