@@ -243,7 +243,7 @@ struct OptionSpec {
 
 const std::vector<OptionSpec>& option_specs() {
     static const std::vector<OptionSpec> specs{
-        {"db", kEvery, "URL", "$DATABASE_URL, else libpq's PG* variables",
+        {"db", kEvery, "URL", "Open WebUI's DATABASE_* variables or $DATABASE_URL, else libpq's PG* variables",
          "PostgreSQL: a libpq URL or keyword string; postgresql+driver:// is accepted",
          [](RunConfig& c, const Setting& s) { c.db_url = checked_connection_string(s.label(), s.value); }},
         {"schema", kEvery, "NAME", "$DATABASE_SCHEMA, else public", "the schema of Open WebUI's tables",

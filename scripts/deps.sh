@@ -9,6 +9,7 @@ packages=(
   libspdlog-dev                                               # logging (--log-file, -v, -q)
   postgresql python3                                          # a server for the tests and the demo
   python3-yaml                                                # tests/deploy_manifest_test.py
+  groff-base                                                  # tests/install_test.py reads the man page
   bc time                                                     # scripts/bench.sh
 )
 

@@ -57,6 +57,7 @@ run_script fault-resume python3 tests/fault_resume_test.py
 run_script fault-resume-3-lanes python3 tests/fault_resume_test.py --lanes 3 --cases kill,signals,terminate,restart
 run_script phase-stop python3 tests/phase_stop_test.py
 run_script deploy-manifest python3 tests/deploy_manifest_test.py
+run_script install python3 tests/install_test.py
 
 echo
 echo "(${SECONDS}s in all, build included)"
