@@ -3,7 +3,7 @@
 # the sources, which the Dockerfile cannot read for itself: the version from CMakeLists.txt's
 # project() (the one place it is written), the revision from git (or, in a `git archive`, from the
 # REVISION file it filled), the source from git's origin remote if there is one.
-#   bash scripts/docker_build.sh -t registry.example.com/sluice:0.1.0
+#   bash scripts/docker_build.sh -t registry.example.com/sluice:TAG   (also tags sluice:VERSION and sluice)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,4 +19,4 @@ source=$(git remote get-url origin 2>/dev/null || true)
 
 echo "docker_build: sluice $version, revision $revision${source:+, source $source}"
 exec docker build --build-arg VERSION="$version" --build-arg REVISION="$revision" \
-  ${source:+--build-arg SOURCE="$source"} -t "sluice:$version" "$@" .
+  ${source:+--build-arg SOURCE="$source"} -t "sluice:$version" -t sluice "$@" .

@@ -88,9 +88,8 @@ struct BannerLine {
 std::vector<BannerLine> banner_lines(const config::RunConfig& cfg, const TargetFacts& f,
                                      const std::vector<CheckResult>& checks, std::size_t width) {
     std::vector<BannerLine> lines{
-        {engine::wrap("sluice migrate: about to change database " + engine::quote_ident(f.database) + " on " +
-                          where(f),
-                      2, width) +
+        // The headline stays one line where nothing wraps it (engine::log fits it to a terminal).
+        {"sluice migrate: about to change database " + engine::quote_ident(f.database) + " on " + where(f) + "\n" +
              line("as user", engine::quote_ident(f.user) + ", schema " + engine::quote_ident(cfg.schema), width) +
              line("server", "PostgreSQL " + f.server_version, width) + line("source", chat_line(cfg, f), width) +
              left_out_line(f, width) + line("phases", phases_line(cfg), width) +
