@@ -5,13 +5,11 @@
 #include <rapidjson/stringbuffer.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
-#include <fstream>
 #include <stdexcept>
 
+#include "engine/output_file.h"
 #include "engine/progress_line.h"
 #include "engine/words.h"
 
@@ -194,16 +192,7 @@ std::string to_json(const RunSummary& s) {
 }
 
 void write_summary_json(const RunSummary& summary, const std::string& path) {
-    const std::string partial = path + ".partial";
-    {
-        std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-        out << to_json(summary);
-        out.close();
-        if (!out) throw std::runtime_error("--summary-json: cannot write '" + partial + "': " + std::strerror(errno));
-    }
-    if (std::rename(partial.c_str(), path.c_str()) != 0)
-        throw std::runtime_error("--summary-json: cannot rename '" + partial + "' to '" + path +
-                                 "': " + std::strerror(errno));
+    engine::write_output_file(path, "--summary-json", to_json(summary));
 }
 
 }  // namespace sluice::stages

@@ -63,8 +63,9 @@ std::string utc_now();
 // The summary as a JSON object (schema in README.md, "--summary-json").
 std::string to_json(const RunSummary& summary);
 
-// Writes to_json() to `path` through "<path>.partial" and a rename: a reader never sees half a
-// file. Throws std::runtime_error naming the file.
+// Writes to_json() to `path` as engine/output_file.h writes an export (a regular file through
+// "<path>.partial" and a rename, so a reader never sees half of it; a device, a FIFO or a
+// symlink's target in place or by the same rule). Throws std::runtime_error naming the file.
 void write_summary_json(const RunSummary& summary, const std::string& path);
 
 }  // namespace sluice::stages
