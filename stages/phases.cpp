@@ -135,6 +135,8 @@ std::string build_indexes(const std::string& conninfo, const Target& target, uns
                     } catch (const engine::PgError& e) {
                         // A value too large for an index entry: those rows become rejects, then build
                         // again (twice more at most: another connection may be moving the same rows).
+                        // One connection at a time, and the mover waits out the snapshots that still
+                        // see them before it lets go: a build retried after that no longer meets them.
                         if (e.sqlstate() != "54000" || attempt == 3) throw;
                         std::lock_guard<std::mutex> lock(mutex);
                         rejected += reject_unindexable_rows(conn, target, ix.columns, max_rejects);

@@ -7,10 +7,12 @@
 
 #include <rapidjson/document.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -206,10 +208,28 @@ TEST_CASE("exports to a null device, a FIFO and symlinks leave each what it was 
 
     const std::string fifo = dir.file("rejects.pipe");
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
-    auto read_back = std::async(std::launch::async, [&] { return slurp(fifo); });
+    // The reader opens first, without blocking, and reads until sluice has ended and the pipe is
+    // empty: a FIFO that sluice replaced leaves it with nothing rather than waiting forever.
+    const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+    REQUIRE(reader >= 0);
+    std::atomic<bool> ended{false};
+    auto read_back = std::async(std::launch::async, [&] {
+        std::string got;
+        char buf[4096];
+        for (;;) {
+            const bool last = ended.load();
+            const ssize_t n = ::read(reader, buf, sizeof buf);
+            if (n > 0) got.append(buf, static_cast<std::size_t>(n));
+            else if (last) return got;
+            else std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    });
     Run exported = run_sluice({"rejects", "--db", db.conninfo(), "--output", fifo});
+    ended = true;
+    const std::string got = read_back.get();
+    ::close(reader);
     REQUIRE_MESSAGE(exported.status == 0, exported.said());
-    CHECK_MESSAGE(lines_of(read_back.get()).size() == static_cast<std::size_t>(summary_of(run).rejected),
+    CHECK_MESSAGE(lines_of(got).size() == static_cast<std::size_t>(summary_of(run).rejected),
                   "the FIFO's reader did not get every reject");
     CHECK_MESSAGE(fs::is_fifo(fifo), "sluice rejects --output replaced the FIFO");
 
