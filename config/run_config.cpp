@@ -285,7 +285,8 @@ const std::vector<OptionSpec>& option_specs() {
          [](RunConfig& c, const Setting& s) { c.progress = parse_progress(s); }},
         {"stamp-alembic", kMigrate, "", "off", "publish also moves alembic_version to 8452d01d26d7",
          [](RunConfig& c, const Setting& s) { c.stamp_alembic = parse_flag(s); }},
-        {"resync", kMigrate, "", "off", "re-derive every chat and add what is missing, even after a complete run",
+        {"resync", kMigrate, "", "off", "re-derive every chat, even after a complete run: add what is missing, update rows that changed, "
+                             "remove rows of messages no longer in their chat",
          [](RunConfig& c, const Setting& s) { c.resync = parse_flag(s); }},
         {"wait-for-lock", kMigrate, "DURATION", "none: refuse at once", "wait this long for another migrate to finish",
          [](RunConfig& c, const Setting& s) { c.wait_for_lock = parse_duration(s.label(), s.value); }},

@@ -57,7 +57,11 @@ std::string this_run_line(const BackfillFigures& f) {
            ") in " + engine::human_duration(f.run_seconds) + ": " + rates + "\n" +
            (f.attempts > 1 ? "      (" + std::to_string(f.attempts) + " attempts: the connection was lost; each "
                              "resumed from the last commit)\n"
-                           : std::string());
+                           : std::string()) +
+           (f.run_updated + f.run_removed > 0
+                ? "      (" + engine::plural(f.run_updated, "row") + " updated for changed messages, " +
+                      engine::plural(f.run_removed, "row") + " removed for messages no longer in their chats)\n"
+                : std::string());
 }
 
 }  // namespace
@@ -154,6 +158,8 @@ void write_backfill(Writer& w, const std::optional<BackfillFigures>& backfill) {
     w.StartObject();
     count(w, "chats", f.run_chats);
     count(w, "messages", f.run_messages);
+    count(w, "updated", f.run_updated);
+    count(w, "removed", f.run_removed);
     count(w, "bytes", f.run_bytes);
     seconds(w, "seconds", f.run_seconds);
     count(w, "attempts", f.attempts);

@@ -31,6 +31,9 @@ struct BackfillFigures {
     std::optional<std::uint64_t> shared_chats, chats_without_user;
     // This run, from its start to its end, every reconnect attempt included.
     std::uint64_t run_chats = 0, run_messages = 0, run_bytes = 0;
+    // --resync: rows present and different, updated (counted in messages_written too), and rows
+    // of messages no longer in their chat, removed.
+    std::uint64_t run_updated = 0, run_removed = 0;
     double run_seconds = 0;
     unsigned attempts = 1;
     unsigned lanes = 0;                // lanes this run read with (0: it read nothing)
