@@ -91,29 +91,18 @@ void IsolatingCopy::write(const Rows& rows, WriteOutcome& out) {
     if (rows.count() > 0) write_range(rows, 0, rows.count(), out);
 }
 
-std::uint64_t IsolatingCopy::remove_others(const std::optional<std::string>& after,
-                                           const std::optional<std::string>& upto, const Rows& rows) {
-    std::vector<std::string> keys, groups;
+std::uint64_t IsolatingCopy::remove_others(const std::vector<std::string>& groups, const Rows& rows) {
+    if (groups.empty()) return 0;
+    std::vector<std::string> keys, written_groups;
     for (std::size_t i = 0; i < rows.count(); ++i) {
         std::vector<Field> fields = decode_tuple(rows.tuple(i));
         keys.emplace_back(fields.at(0).bytes);
-        groups.emplace_back(fields.at(1).bytes);
+        written_groups.emplace_back(fields.at(1).bytes);
     }
-    // The bounds only where there are some: a bare comparison lets the planner use an index.
-    std::string sql = "DELETE FROM " + qualified(target_.schema, target_.table) +
-                      " t WHERE NOT EXISTS (SELECT 1 FROM"
-                      " unnest($1::text[], $2::text[]) AS d (k, g) WHERE d.k = t." +
-                      key_ + " AND d.g = t." + group_ + ")";
-    std::vector<std::optional<std::string>> params{text_array(keys), text_array(groups)};
-    if (after) {
-        params.push_back(after);
-        sql += " AND t." + group_ + " > $" + std::to_string(params.size());
-    }
-    if (upto) {
-        params.push_back(upto);
-        sql += " AND t." + group_ + " <= $" + std::to_string(params.size());
-    }
-    return count_of(conn_.exec(sql, params));
+    return count_of(conn_.exec("DELETE FROM " + qualified(target_.schema, target_.table) + " t WHERE t." + group_ +
+                                   " = ANY ($1::text[]) AND NOT EXISTS (SELECT 1 FROM unnest($2::text[], $3::text[])"
+                                   " AS d (k, g) WHERE d.k = t." + key_ + " AND d.g = t." + group_ + ")",
+                               {text_array(groups), text_array(keys), text_array(written_groups)}));
 }
 
 void IsolatingCopy::copy_range(const Rows& rows, std::size_t first, std::size_t last, WriteOutcome& out) {

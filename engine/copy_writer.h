@@ -53,11 +53,9 @@ public:
     // not a row's fault (the caller decides about retry or reconnect).
     void write(const Rows& rows, WriteOutcome& out);
 
-    // Replace mode, before write(): deletes the target's rows whose group lies in (after, upto]
-    // (no bound: open on that side; compared in the group column's collation, as the source's
-    // ids are ordered) and whose key and group are not among `rows`. Returns the rows deleted.
-    std::uint64_t remove_others(const std::optional<std::string>& after, const std::optional<std::string>& upto,
-                                const Rows& rows);
+    // Replace mode, before write(): deletes the target's rows of the given groups whose key and
+    // group are not among `rows`. Returns the rows deleted.
+    std::uint64_t remove_others(const std::vector<std::string>& groups, const Rows& rows);
 
     // Savepoints created since the last commit: the caller commits before it reaches 64,
     // PostgreSQL's per-transaction subtransaction cache.

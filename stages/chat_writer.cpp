@@ -58,18 +58,34 @@ void ChatWriter::end_range(const ChatRange& range) {
     if (settings_.resync && !committed_complete_) {
         // The chats after the last one read, up to the range's end, derive no rows (none selected).
         begin();
-        removed_ += copy_.remove_others(pending_.resume_after(), range.upper, engine::Rows{});
+        removed_ += remove_others(range.upper, engine::Rows{});
     }
     pending_.complete = true;
     commit();
+}
+
+// The chats after the last one written, up to `upto`, in `chat`'s own order (the reader's: no
+// other collation decides which chats these are), the ones the reader leaves out included: their
+// rows are now `rows`, and no others.
+std::uint64_t ChatWriter::remove_others(const std::optional<std::string>& upto, const engine::Rows& rows) {
+    std::string sql = "SELECT id FROM " + engine::qualified(settings_.schema, "chat") + " WHERE true";
+    std::vector<std::optional<std::string>> params;
+    for (const auto& [bound, op] : {std::pair{pending_.resume_after(), " > "}, std::pair{upto, " <= "}}) {
+        if (!bound) continue;
+        params.push_back(bound);
+        sql += std::string(" AND id") + op + "$" + std::to_string(params.size());
+    }
+    engine::Result chats = conn_.exec(sql, params);
+    std::vector<std::string> ids;
+    for (int i = 0; i < PQntuples(chats.get()); ++i) ids.emplace_back(PQgetvalue(chats.get(), i, 0));
+    return copy_.remove_others(ids, rows);
 }
 
 void ChatWriter::write_rows(ChatBatch& batch) {
     begin();
     engine::WriteOutcome outcome;
     // The batch holds every chat after the last one read up to its own last: their rows are these.
-    if (settings_.resync)
-        outcome.removed = copy_.remove_others(pending_.resume_after(), batch.last_chat_id, batch.out.rows);
+    if (settings_.resync) outcome.removed = remove_others(batch.last_chat_id, batch.out.rows);
     copy_.write(batch.out.rows, outcome);
 
     pending_.last_chat_id = batch.last_chat_id;

@@ -29,7 +29,7 @@ struct WriterSettings {
     std::string label = "writer";  // the connection's name ("writer 2" in lane 2)
     std::size_t lane = 0;          // its index in RunCounters::lane_rows
     // --resync: each chat read is derived completely: rows of its messages that changed are
-    // updated, and rows of the range's chats that no longer derive are deleted.
+    // updated, and rows of the range's chats (selected or not) that they no longer derive are deleted.
     bool resync = false;
     std::int64_t now = 0;  // the run's now: a timestamp that fell back to it is no change (--resync)
 };
@@ -51,6 +51,7 @@ private:
     void begin();
     void write_rows(ChatBatch& batch);
     void end_range(const ChatRange& range);
+    std::uint64_t remove_others(const std::optional<std::string>& upto, const engine::Rows& rows);
     void commit();
 
     WriterSettings settings_;
