@@ -101,7 +101,8 @@ std::uint64_t IsolatingCopy::remove_others(const std::vector<std::string>& group
     }
     return count_of(conn_.exec("DELETE FROM " + qualified(target_.schema, target_.table) + " t WHERE t." + group_ +
                                    " = ANY ($1::text[]) AND NOT EXISTS (SELECT 1 FROM unnest($2::text[], $3::text[])"
-                                   " AS d (k, g) WHERE d.k = t." + key_ + " AND d.g = t." + group_ + ")",
+                                   " AS d (k, g) WHERE d.k = t." +
+                                   key_ + " AND d.g = t." + group_ + ")",
                                {text_array(groups), text_array(keys), text_array(written_groups)}));
 }
 
