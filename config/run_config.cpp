@@ -6,6 +6,7 @@
 #include "config/connection_string.h"
 #include "config/open_webui_database.h"
 #include "engine/text_wrap.h"
+#include "engine/output_file.h"  // header-only: which file an export replaces
 
 #include <boost/program_options.hpp>
 #include <libpq-fe.h>
@@ -286,7 +287,8 @@ const std::vector<OptionSpec>& option_specs() {
          [](RunConfig& c, const Setting& s) { c.progress = parse_progress(s); }},
         {"stamp-alembic", kMigrate, "", "off", "publish also moves alembic_version to 8452d01d26d7",
          [](RunConfig& c, const Setting& s) { c.stamp_alembic = parse_flag(s); }},
-        {"resync", kMigrate, "", "off", "re-derive every chat and add what is missing, even after a complete run",
+        {"resync", kMigrate, "", "off", "re-derive every chat, even after a complete run: add what is missing, update rows that changed, "
+                             "remove rows of messages no longer in their chat",
          [](RunConfig& c, const Setting& s) { c.resync = parse_flag(s); }},
         {"wait-for-lock", kMigrate, "DURATION", "none: refuse at once", "wait this long for another migrate to finish",
          [](RunConfig& c, const Setting& s) { c.wait_for_lock = parse_duration(s.label(), s.value); }},
@@ -851,15 +853,22 @@ namespace {
 void check_output_file(const std::string& option, const std::string& path) {
     namespace fs = std::filesystem;
     std::error_code ignored;
-    const fs::path file(path);
-    if (fs::is_directory(file, ignored))
-        throw UsageError(option + ": '" + path + "' is a directory; give a file name");
-    if (fs::is_directory(path + ".partial", ignored))
-        throw UsageError(option + ": '" + path + ".partial', where the file is written first, is a directory");
+    const fs::file_status status = fs::status(path, ignored);  // a symlink followed
+    if (fs::is_directory(status)) throw UsageError(option + ": '" + path + "' is a directory; give a file name");
+    if (fs::exists(status) && !fs::is_regular_file(status)) {
+        // A device, a FIFO: written in place, never replaced, so it is the file that must be writable.
+        if (::access(path.c_str(), W_OK) != 0)
+            throw UsageError(option + ": cannot write '" + path + "': " + std::strerror(errno));
+        return;
+    }
+    // A symlink to a regular file, or a dangling one: its target is what gets replaced.
+    const fs::path file = engine::export_target(path);
+    if (fs::is_directory(file.string() + ".partial", ignored))
+        throw UsageError(option + ": '" + file.string() + ".partial', where the file is written first, is a directory");
     const fs::path dir = file.has_parent_path() ? file.parent_path() : fs::path(".");
     if (!fs::is_directory(dir, ignored))
         throw UsageError(option + ": cannot write '" + path + "': there is no directory '" + dir.string() + "'");
-    // The file is written as <path>.partial and renamed: the directory is what must be writable.
+    // A regular file is written as <file>.partial and renamed: the directory is what must be writable.
     if (::access(dir.c_str(), W_OK | X_OK) != 0)
         throw UsageError(option + ": cannot write '" + path + "': directory '" + dir.string() + "': " +
                          std::strerror(errno));

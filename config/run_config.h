@@ -104,8 +104,10 @@ inline constexpr int kExitLockHeld = 75;  // another sluice migrate holds the lo
 std::string redact_password(const std::string& conninfo);
 
 // Refuses, with a UsageError naming the option, an export file that cannot be written: its
-// directory missing or not writable, or the path a directory. The export is written as
-// "<FILE>.partial" and renamed, so the directory is what must be writable. main calls it before a
+// directory missing or not writable, or the path a directory. A regular file (or a new one) is
+// written as "<FILE>.partial" and renamed, so the directory is what must be writable; a device
+// or a FIFO (/dev/null, /dev/stdout) is written in place and must be writable itself; a symlink
+// is judged by its target. main calls it before a
 // command that writes one (migrate and cleanup: --reject-file; rejects: --output; migrate:
 // --summary-json; and check, which refuses what its migrate would), so that a bad path is
 // refused before anything is written;

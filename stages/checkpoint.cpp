@@ -142,14 +142,32 @@ std::vector<ChatRange> load_ranges(engine::Connection& conn, const std::string& 
     return ranges;
 }
 
-void count_moved_to_rejects(engine::Connection& conn, const std::string& schema,
-                            const std::vector<std::string>& chat_ids) {
+namespace {
+
+// One message of each chat counted anew, in the range that holds the chat.
+void recount(engine::Connection& conn, const std::string& schema, const std::vector<std::string>& chat_ids,
+             const char* set) {
     for (const std::string& chat_id : chat_ids) {
-        conn.exec("UPDATE " + engine::qualified(schema, kTable) +
-                      " SET messages = messages - 1, rejected = rejected + 1 WHERE job = $1"
-                      " AND (lower_id IS NULL OR $2 > lower_id) AND (upper_id IS NULL OR $2 <= upper_id)",
+        conn.exec("UPDATE " + engine::qualified(schema, kTable) + " SET " + set +
+                      " WHERE job = $1 AND (lower_id IS NULL OR $2 > lower_id)"
+                      " AND (upper_id IS NULL OR $2 <= upper_id)",
                   {std::string(kJob), chat_id});
     }
+}
+
+}  // namespace
+
+void count_moved_to_rejects(engine::Connection& conn, const std::string& schema,
+                            const std::vector<std::string>& chat_ids) {
+    // A range that wrote none counted the row as already present (a table completed in place).
+    recount(conn, schema, chat_ids,
+            "messages = messages - (messages > 0)::int, present = present - (messages = 0 AND present > 0)::int,"
+            " rejected = rejected + 1");
+}
+
+void count_restored_from_rejects(engine::Connection& conn, const std::string& schema,
+                                 const std::vector<std::string>& chat_ids) {
+    recount(conn, schema, chat_ids, "messages = messages + 1, rejected = rejected - (rejected > 0)::int");
 }
 
 void retarget_checkpoint(engine::Connection& conn, const std::string& schema, const std::string& table) {

@@ -5,16 +5,14 @@
 #include <rapidjson/stringbuffer.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
-#include <fstream>
 #include <stdexcept>
 
 #include <unistd.h>
 
 #include "engine/log.h"
+#include "engine/output_file.h"
 #include "engine/progress_line.h"
 #include "engine/text_wrap.h"
 #include "engine/words.h"
@@ -63,7 +61,11 @@ std::string this_run_line(const BackfillFigures& f) {
            ") in " + engine::human_duration(f.run_seconds) + ": " + rates + "\n" +
            (f.attempts > 1 ? "      (" + std::to_string(f.attempts) + " attempts: the connection was lost; each "
                              "resumed from the last commit)\n"
-                           : std::string());
+                           : std::string()) +
+           (f.run_updated + f.run_removed > 0
+                ? "      (" + engine::plural(f.run_updated, "row") + " updated for changed messages, " +
+                      engine::plural(f.run_removed, "row") + " removed for messages no longer in their chats)\n"
+                : std::string());
 }
 
 // A run that found the backfill complete repeats no warning: the verdict still counts the rejects.
@@ -191,6 +193,8 @@ void write_backfill(Writer& w, const std::optional<BackfillFigures>& backfill) {
     w.StartObject();
     count(w, "chats", f.run_chats);
     count(w, "messages", f.run_messages);
+    count(w, "updated", f.run_updated);
+    count(w, "removed", f.run_removed);
     count(w, "bytes", f.run_bytes);
     seconds(w, "seconds", f.run_seconds);
     count(w, "attempts", f.attempts);
@@ -236,16 +240,7 @@ std::string to_json(const RunSummary& s) {
 }
 
 void write_summary_json(const RunSummary& summary, const std::string& path) {
-    const std::string partial = path + ".partial";
-    {
-        std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-        out << to_json(summary);
-        out.close();
-        if (!out) throw std::runtime_error("--summary-json: cannot write '" + partial + "': " + std::strerror(errno));
-    }
-    if (std::rename(partial.c_str(), path.c_str()) != 0)
-        throw std::runtime_error("--summary-json: cannot rename '" + partial + "' to '" + path +
-                                 "': " + std::strerror(errno));
+    engine::write_output_file(path, "--summary-json", to_json(summary));
 }
 
 }  // namespace sluice::stages

@@ -31,6 +31,9 @@ struct BackfillFigures {
     std::optional<std::uint64_t> shared_chats, chats_without_user;
     // This run, from its start to its end, every reconnect attempt included.
     std::uint64_t run_chats = 0, run_messages = 0, run_bytes = 0;
+    // --resync: rows present and different, updated (counted in messages_written too), and rows
+    // of messages no longer in their chat, removed.
+    std::uint64_t run_updated = 0, run_removed = 0;
     double run_seconds = 0;
     unsigned attempts = 1;
     unsigned lanes = 0;                // lanes this run read with (0: it read nothing)
@@ -77,8 +80,9 @@ std::string utc_now();
 // The summary as a JSON object (schema in README.md, "--summary-json").
 std::string to_json(const RunSummary& summary);
 
-// Writes to_json() to `path` through "<path>.partial" and a rename: a reader never sees half a
-// file. Throws std::runtime_error naming the file.
+// Writes to_json() to `path` as engine/output_file.h writes an export (a regular file through
+// "<path>.partial" and a rename, so a reader never sees half of it; a device, a FIFO or a
+// symlink's target in place or by the same rule). Throws std::runtime_error naming the file.
 void write_summary_json(const RunSummary& summary, const std::string& path);
 
 }  // namespace sluice::stages

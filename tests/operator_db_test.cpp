@@ -1,12 +1,20 @@
 // The operator's view of `sluice migrate` on a real PostgreSQL: it runs the checks of `sluice
 // check` first and refuses to start when one fails; it says what it is about to change; log mode
 // stamps every line and beats at least every 10 seconds; --log-file, -q, -v and --summary-json;
-// errors in plain words, the connection's label kept for the log file.
+// errors in plain words, the connection's label kept for the log file; exports to devices, FIFOs
+// and symlinks.
 #include <doctest/doctest.h>
 
 #include <rapidjson/document.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <future>
 #include <regex>
 #include <sstream>
@@ -172,6 +180,67 @@ TEST_CASE("--summary-json holds the human summary's figures, phase by phase, and
     CHECK(b["this_run"]["chats"].GetUint64() == b["chats_read"].GetUint64());
     CHECK(d["rejects_exported"].GetUint64() == b["rejected"].GetUint64());
     CHECK(d["peak_memory_bytes"].GetUint64() > (1u << 20));
+}
+
+TEST_CASE("exports to a null device, a FIFO and symlinks leave each what it was and reach the file meant") {
+    TestDatabase db;
+    TempDir dir;
+    load_corpus(db);
+    namespace fs = std::filesystem;
+    // As root, a null device of our own: the host's /dev/null is never put at risk. Without root
+    // /dev/null itself, which the old code could not replace either (its directory is not writable).
+    std::string null = "/dev/null";
+    if (geteuid() == 0) {
+        null = dir.file("null");
+        REQUIRE(::mknod(null.c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0);
+    }
+    auto char_device = [](const std::string& path) {
+        struct stat st{};
+        return ::lstat(path.c_str(), &st) == 0 && S_ISCHR(st.st_mode);
+    };
+    const std::string summary = dir.file("summary-link.json"), summary_target = dir.file("summary.json");
+    fs::create_symlink(summary_target, summary);
+    Run run = migrate(db, null, {"--summary-json", summary});
+    INFO("migrate said:\n" << run.said());
+    REQUIRE(run.status == 0);
+    CHECK_MESSAGE(char_device(null), "the reject file replaced the null device " << null << " with a file");
+    CHECK_MESSAGE(fs::is_symlink(summary), "--summary-json replaced the symlink with a file");
+    CHECK_MESSAGE(json_of(summary_target)["exit_status"].GetInt() == 0, "the symlink's target did not get the summary");
+
+    const std::string fifo = dir.file("rejects.pipe");
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    // The reader opens first, without blocking, and reads until sluice has ended and the pipe is
+    // empty: a FIFO that sluice replaced leaves it with nothing rather than waiting forever.
+    const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+    REQUIRE(reader >= 0);
+    std::atomic<bool> ended{false};
+    auto read_back = std::async(std::launch::async, [&] {
+        std::string got;
+        char buf[4096];
+        for (;;) {
+            const bool last = ended.load();
+            const ssize_t n = ::read(reader, buf, sizeof buf);
+            if (n > 0) got.append(buf, static_cast<std::size_t>(n));
+            else if (last) return got;
+            else std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    });
+    Run exported = run_sluice({"rejects", "--db", db.conninfo(), "--output", fifo});
+    ended = true;
+    const std::string got = read_back.get();
+    ::close(reader);
+    REQUIRE_MESSAGE(exported.status == 0, exported.said());
+    CHECK_MESSAGE(lines_of(got).size() == static_cast<std::size_t>(summary_of(run).rejected),
+                  "the FIFO's reader did not get every reject");
+    CHECK_MESSAGE(fs::is_fifo(fifo), "sluice rejects --output replaced the FIFO");
+
+    const std::string kept = dir.file("kept-link.jsonl"), kept_target = dir.file("kept.jsonl");
+    fs::create_symlink(kept_target, kept);
+    Run cleanup = run_sluice({"cleanup", "--db", db.conninfo(), "--reject-file", kept});
+    REQUIRE_MESSAGE(cleanup.status == 0, cleanup.said());
+    CHECK_MESSAGE(fs::is_symlink(kept), "cleanup's reject export replaced the symlink");
+    CHECK_MESSAGE(read_rejects(kept_target).size() == static_cast<std::size_t>(summary_of(run).rejected),
+                  "the symlink's target did not get cleanup's export");
 }
 
 TEST_CASE("log mode stamps every line with the time and says when each phase starts and ends; -q keeps the verdict") {

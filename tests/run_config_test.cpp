@@ -6,6 +6,7 @@
 
 #include <libpq-fe.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -785,6 +786,24 @@ TEST_CASE("a reject file or --output that cannot be written is refused before th
         std::filesystem::permissions(folder, std::filesystem::perms::owner_all);
         CHECK_MESSAGE(contains(error, "--reject-file"), "a read-only directory gave: " << error);
     }
+}
+
+TEST_CASE("a device, a FIFO or a symlink given as an export is accepted: it is written in place or followed") {
+    TempDir dir;
+    const std::filesystem::path folder = std::filesystem::path(dir.write("x", "")).parent_path();
+    const std::string fifo = (folder / "pipe").string(), link = (folder / "link.jsonl").string();
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    std::filesystem::create_symlink(folder / "target.jsonl", link);
+    for (const std::string& path : {std::string("/dev/null"), std::string("/dev/stdout"), fifo, link}) {
+        CHECK_MESSAGE(output_refusal({"migrate", "--db", some_db, "--reject-file", path, "--summary-json", path}) ==
+                          "(accepted)",
+                      path << " was refused");
+        CHECK_MESSAGE(output_refusal({"rejects", "--db", some_db, "--output", path}) == "(accepted)", path);
+    }
+    std::filesystem::create_symlink(folder / "no-such-dir" / "r.jsonl", folder / "astray.jsonl");
+    const std::string astray = (folder / "astray.jsonl").string();
+    CHECK_MESSAGE(contains(output_refusal({"migrate", "--db", some_db, "--reject-file", astray}), "no directory"),
+                  "a symlink into a missing directory was accepted");
 }
 
 // ---- phases, commit interval, sizes ---------------------------------------------------------

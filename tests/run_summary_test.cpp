@@ -120,7 +120,8 @@ TEST_CASE("the JSON summary holds every figure of the human one, each key with i
                 {"role_falsy", Type::integer}},
                "skipped_by_rule");
     check_keys(b["this_run"],
-               {{"chats", Type::integer}, {"messages", Type::integer}, {"bytes", Type::integer},
+               {{"chats", Type::integer}, {"messages", Type::integer}, {"updated", Type::integer},
+                {"removed", Type::integer}, {"bytes", Type::integer},
                 {"seconds", Type::number}, {"attempts", Type::integer}, {"lanes", Type::integer},
                 {"ranges_read", Type::integer}},
                "this_run");
