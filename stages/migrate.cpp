@@ -466,10 +466,10 @@ int migrate(const config::RunConfig& given, const std::atomic<bool>& stop, RunSu
     summary.schema = cfg.schema;
     summary.reject_file = cfg.reject_file;
     engine::ProgressDisplay display(display_style(cfg));
-    // Before anything is written: no pooler that would keep the lock, one run at a time, then what
-    // it will change and the checks.
-    refuse_behind_pooler(cfg);
+    // Before anything is written: one run at a time (but first no pooler that would keep the lock:
+    // the lock's connection is open, the lock not taken yet), then what it will change and the checks.
     engine::RunLock lock(cfg.db_url, lock_key(cfg.schema));
+    refuse_behind_pooler(cfg);
     bool interrupted = !take_lock(lock, cfg, stop);
     engine::LockWatch lock_watch(cfg.db_url, [](const std::string& line) { engine::log::note(line); });
     TargetFacts facts;
