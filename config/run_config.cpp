@@ -709,12 +709,16 @@ const CommandHelp kCommandHelp[] = {
      "constraints, publish. Each phase is idempotent: run the same command again to resume. Stop Open WebUI "
      "first; the checks of `sluice check` run before anything is written."},
     {Command::check, "preflight: what migrate would need; writes nothing",
-     "Checks, writing nothing, what `sluice migrate` with the same options would need: the chat table, the "
-     "shape of an existing chat_message, the privileges each phase needs, the alembic revision "
+     "Checks, writing nothing, what `sluice migrate` with the same options would need: a primary that takes "
+     "writes, no pooler in transaction or statement mode in between, the chat table, the "
+     "shape of an existing chat_message, the privileges each phase needs (sluice creates its tables as the "
+     "owner of chat, Open WebUI's role, when it may), the alembic revision "
      "(--stamp-alembic), sessions that look like Open WebUI's (any other session on the database as the same "
      "user without an application_name, as psycopg2 connects, or one named like Open WebUI, uvicorn, "
      "gunicorn, SQLAlchemy, psycopg, alembic or python; psql, sluice and other named tools are not counted), "
-     "another sluice holding the lock; and estimates the disk space and time. One line per check, then the "
+     "room for its connections under the role's, database's and server's limits (migrate lowers --lanes and "
+     "--index-connections to fit), another sluice holding the lock; and estimates the disk space and time. "
+     "One line per check, then the "
      "verdict."},
     {Command::verify, "compare chat_message with chat; writes nothing",
      "Compares chat_message with chat: derives every chat's messages again and reports missing and unexpected "

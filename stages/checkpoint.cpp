@@ -5,6 +5,8 @@
 #include <functional>
 #include <stdexcept>
 
+#include "stages/app_owner.h"
+
 namespace sluice::stages {
 
 namespace {
@@ -69,17 +71,20 @@ void BackfillTally::add(const BackfillTally& other) {
 }
 
 void create_checkpoint_table(engine::Connection& conn, const std::string& schema) {
-    if (table_exists(conn, schema)) {
-        if (!has_column(conn, schema, "planned_chats")) upgrade_layout(conn, schema);
-    } else {
-        conn.exec("CREATE TABLE IF NOT EXISTS " + engine::qualified(schema, kTable) +
-                  " (job text NOT NULL, range_no integer NOT NULL, lower_id text, upper_id text, last_chat_id text,"
-                  " chats bigint NOT NULL, messages bigint NOT NULL, present bigint NOT NULL, rejected bigint NOT NULL,"
-                  " skipped bigint[] NOT NULL, bytes bigint NOT NULL, complete boolean NOT NULL, target text NOT NULL,"
-                  " planned_chats bigint NOT NULL DEFAULT 0, updated_at timestamptz NOT NULL DEFAULT now(),"
-                  " PRIMARY KEY (job, range_no))");
-    }
-    reject_table(schema).create(conn);
+    if (table_exists(conn, schema) && !has_column(conn, schema, "planned_chats")) upgrade_layout(conn, schema);
+    engine::in_transaction(conn, [&] {
+        create_as_app_owner(conn, schema);  // as the build table: a run resumed as the app's role may use them
+        if (!table_exists(conn, schema)) {
+            conn.exec(
+                "CREATE TABLE IF NOT EXISTS " + engine::qualified(schema, kTable) +
+                " (job text NOT NULL, range_no integer NOT NULL, lower_id text, upper_id text, last_chat_id text,"
+                " chats bigint NOT NULL, messages bigint NOT NULL, present bigint NOT NULL, rejected bigint NOT NULL,"
+                " skipped bigint[] NOT NULL, bytes bigint NOT NULL, complete boolean NOT NULL, target text NOT NULL,"
+                " planned_chats bigint NOT NULL DEFAULT 0, updated_at timestamptz NOT NULL DEFAULT now(),"
+                " PRIMARY KEY (job, range_no))");
+        }
+        reject_table(schema).create(conn);
+    });
 }
 
 engine::RejectTable reject_table(const std::string& schema) {

@@ -38,6 +38,9 @@ const char* hint(const sluice::engine::PgError& e) {
     if (says("could not translate host name")) return "check the host name in --db, DATABASE_URL or PGHOST";
     if (sqlstate == "08001" || sqlstate == "08006") return "is the server running, and are host and port right?";
     if (sqlstate == "42501") return "the user needs to own chat_message or have CREATE on the schema";
+    if (sqlstate == "53300" || says("too many clients") || says("too many connections") ||
+        says("remaining connection slots"))
+        return "the server's connection limits leave no room: lower --lanes and --index-connections, or raise them";
     if (sqlstate == "53100") return "the server's disk is full: free space, then run again to resume";
     return nullptr;
 }

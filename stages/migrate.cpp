@@ -366,11 +366,15 @@ void keep_lock(engine::RunLock& lock) {
 }
 
 // Before anything is written: where the run goes and what it will do, then the checks of
-// `sluice check`; a failed one ends the run here (stages/check.h). Returns what the banner found.
-TargetFacts say_what_changes(const config::RunConfig& cfg) {
+// `sluice check`; a failed one ends the run here (stages/check.h). Lowers the lanes and index
+// connections of `cfg` to what the connection limits leave. Returns what the banner found.
+TargetFacts say_what_changes(config::RunConfig& cfg) {
     TargetFacts facts = read_target_facts(cfg);
     engine::show_progress("checking what the run needs (the checks of sluice check)");
-    const std::vector<CheckResult> checks = preflight(cfg);
+    ConnectionFit fit;
+    const std::vector<CheckResult> checks = preflight(cfg, &fit);
+    cfg.lanes = fit.lanes;
+    cfg.index_connections = fit.index_connections;
     engine::show_progress("");
     report_banner(cfg, facts, checks);
     for (const CheckResult& c : checks) engine::log::debug("check: " + describe(c));
@@ -479,13 +483,16 @@ engine::ProgressStyle progress_style(config::ProgressStyle s) {
     return engine::style_for_stderr();
 }
 
-int migrate(const config::RunConfig& cfg, const std::atomic<bool>& stop, RunSummary& summary) {
+int migrate(const config::RunConfig& given, const std::atomic<bool>& stop, RunSummary& summary) {
     const auto run_started = Clock::now();
+    config::RunConfig cfg = given;  // the checks may lower its lanes and index connections to the connection limits
     summary.schema = cfg.schema;
     summary.reject_file = cfg.reject_file;
     engine::ProgressDisplay display(display_style(cfg));
-    // Before anything is written: one run at a time, then what it will change and the checks.
+    // Before anything is written: one run at a time (but first no pooler that would keep the lock:
+    // the lock's connection is open, the lock not taken yet), then what it will change and the checks.
     engine::RunLock lock(cfg.db_url, lock_key(cfg.schema));
+    refuse_behind_pooler(cfg);
     bool interrupted = !take_lock(lock, cfg, stop);
     engine::LockWatch lock_watch(cfg.db_url, [](const std::string& line) { engine::log::note(line); });
     TargetFacts facts;
