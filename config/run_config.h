@@ -94,9 +94,14 @@ std::string help_text(Command topic = Command::help, std::size_t width = 80);
 // versions it runs with (libpq and oneTBB as loaded at run time).
 std::string version_text();
 
-// The exit statuses main returns beyond 0, 1 and 2.
-inline constexpr int kExitLockHeld = 75;  // another sluice migrate holds the lock: try again later
-                                          // (sysexits.h's EX_TEMPFAIL)
+// The exit statuses main returns beyond 0 (done, or nothing to do), 1 (a failure nothing below
+// names) and 2 (bad usage or configuration), one per outcome a script acts on differently.
+inline constexpr int kExitCannotConnect = 3;    // the server cannot be reached, or refused the login
+inline constexpr int kExitNotReady = 4;         // the preflight refused: nothing was written
+inline constexpr int kExitTooManyRejects = 5;   // more rejects than --max-rejects allows
+inline constexpr int kExitDisagrees = 6;        // verify: chat_message does not agree with chat
+inline constexpr int kExitLockHeld = 75;        // another sluice migrate holds the lock: try again later
+                                                // (sysexits.h's EX_TEMPFAIL)
 
 // A connection string with any password replaced by "***", safe for logs and error messages. A string
 // libpq parses comes back as libpq read it, as a keyword string ("user=u password=*** dbname=d host=h");
