@@ -388,7 +388,7 @@ double json_left(Connection& conn, const Facts& facts, double total) {
     const std::optional<Target> target = facts.target();
     if (!target || facts.cfg.resync || !runs(facts.cfg, Phase::backfill)) return total;
     const std::optional<Checkpoint> cp = load_checkpoint(conn, facts.cfg.schema);
-    if (!cp || cp->target != target->table) return total;
+    if (!cp || !cp->describes(target->table)) return total;
     return cp->complete ? 0 : std::max(0.0, total - static_cast<double>(cp->bytes));
 }
 

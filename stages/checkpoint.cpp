@@ -5,6 +5,8 @@
 #include <functional>
 #include <stdexcept>
 
+#include "engine/run_fence.h"
+
 namespace sluice::stages {
 
 namespace {
@@ -38,15 +40,17 @@ bool has_column(engine::Connection& conn, const std::string& schema, const char*
 }
 
 // An earlier layout held one row per job, keyed on job alone: that row becomes range 0, which
-// covers every chat (no bounds).
+// covers every chat (no bounds). A layout without target_oid leaves it NULL: bound to no table.
 void upgrade_layout(engine::Connection& conn, const std::string& schema) {
     const std::string table = engine::qualified(schema, kTable);
     engine::in_transaction(conn, [&] {
-        conn.exec("ALTER TABLE " + table +
-                  " ADD COLUMN IF NOT EXISTS target text NOT NULL DEFAULT 'chat_message',"
-                  " ADD COLUMN IF NOT EXISTS range_no integer NOT NULL DEFAULT 0,"
-                  " ADD COLUMN IF NOT EXISTS lower_id text, ADD COLUMN IF NOT EXISTS upper_id text,"
-                  " ADD COLUMN IF NOT EXISTS planned_chats bigint NOT NULL DEFAULT 0");
+        conn.exec(
+            "ALTER TABLE " + table +
+            " ADD COLUMN IF NOT EXISTS target text NOT NULL DEFAULT 'chat_message',"
+            " ADD COLUMN IF NOT EXISTS range_no integer NOT NULL DEFAULT 0,"
+            " ADD COLUMN IF NOT EXISTS lower_id text, ADD COLUMN IF NOT EXISTS upper_id text,"
+            " ADD COLUMN IF NOT EXISTS planned_chats bigint NOT NULL DEFAULT 0,"
+            " ADD COLUMN IF NOT EXISTS target_oid oid, ADD COLUMN IF NOT EXISTS removed bigint NOT NULL DEFAULT 0");
         engine::Result key = conn.exec("SELECT conname FROM pg_constraint WHERE conrelid = to_regclass($1)"
                                        " AND contype = 'p' AND cardinality(conkey) = 1",
                                        {table});
@@ -55,6 +59,17 @@ void upgrade_layout(engine::Connection& conn, const std::string& schema) {
                       ", ADD PRIMARY KEY (job, range_no)");
         }
     });
+}
+
+// The collation of chat.id, as `COLLATE x` takes it: the plan's bounds order chat ids as the
+// reader's `id > $1` compares them, in chat.id's own collation.
+std::string chat_id_collation(engine::Connection& conn, const std::string& schema) {
+    engine::Result r = conn.exec(
+        "SELECT format('%I.%I', n.nspname, c.collname) FROM pg_attribute a"
+        " JOIN pg_collation c ON c.oid = a.attcollation JOIN pg_namespace n ON n.oid = c.collnamespace"
+        " WHERE a.attrelid = to_regclass($1) AND a.attname = 'id'",
+        {engine::qualified(schema, "chat")});
+    return PQntuples(r.get()) == 1 ? PQgetvalue(r.get(), 0, 0) : "pg_catalog.\"default\"";
 }
 
 }  // namespace
@@ -66,18 +81,20 @@ void BackfillTally::add(const BackfillTally& other) {
     rejected += other.rejected;
     for (std::size_t i = 0; i < kSkipRules; ++i) skipped[i] += other.skipped[i];
     bytes += other.bytes;
+    removed += other.removed;
 }
 
 void create_checkpoint_table(engine::Connection& conn, const std::string& schema) {
     if (table_exists(conn, schema)) {
-        if (!has_column(conn, schema, "planned_chats")) upgrade_layout(conn, schema);
+        if (!has_column(conn, schema, "planned_chats") || !has_column(conn, schema, "removed"))
+            upgrade_layout(conn, schema);
     } else {
         conn.exec("CREATE TABLE IF NOT EXISTS " + engine::qualified(schema, kTable) +
                   " (job text NOT NULL, range_no integer NOT NULL, lower_id text, upper_id text, last_chat_id text,"
                   " chats bigint NOT NULL, messages bigint NOT NULL, present bigint NOT NULL, rejected bigint NOT NULL,"
                   " skipped bigint[] NOT NULL, bytes bigint NOT NULL, complete boolean NOT NULL, target text NOT NULL,"
                   " planned_chats bigint NOT NULL DEFAULT 0, updated_at timestamptz NOT NULL DEFAULT now(),"
-                  " PRIMARY KEY (job, range_no))");
+                  " target_oid oid, removed bigint NOT NULL DEFAULT 0, PRIMARY KEY (job, range_no))");
     }
     reject_table(schema).create(conn);
 }
@@ -86,11 +103,16 @@ engine::RejectTable reject_table(const std::string& schema) {
     return engine::RejectTable(schema, "sluice_reject", "id", "chat_id");
 }
 
+std::string fence_key() {
+    return kJob;
+}
+
 void reset_backfill(engine::Connection& conn, const std::string& schema) {
     create_checkpoint_table(conn, schema);
     engine::in_transaction(conn, [&] {
         conn.exec("DELETE FROM " + engine::qualified(schema, kTable) + " WHERE job = $1", {std::string(kJob)});
         reject_table(schema).clear(conn);
+        engine::hold_fence(conn);
     });
 }
 
@@ -101,11 +123,12 @@ void save_plan(engine::Connection& conn, const std::string& schema, const std::s
         for (const ChatRange& r : ranges) {
             conn.exec("INSERT INTO " + engine::qualified(schema, kTable) +
                           " (job, range_no, lower_id, upper_id, last_chat_id, chats, messages, present, rejected,"
-                          " skipped, bytes, complete, target, planned_chats)"
-                          " VALUES ($1, $2, $3, $4, NULL, 0, 0, 0, 0, $5, 0, false, $6, $7)",
+                          " skipped, bytes, complete, target, planned_chats, target_oid)"
+                          " VALUES ($1, $2, $3, $4, NULL, 0, 0, 0, 0, $5, 0, false, $6, $7, to_regclass($8)::oid)",
                       {std::string(kJob), std::to_string(r.no), r.lower, r.upper, skipped_array({}), target,
-                       std::to_string(r.planned_chats)});
+                       std::to_string(r.planned_chats), engine::qualified(schema, target)});
         }
+        engine::hold_fence(conn);
     });
 }
 
@@ -113,12 +136,13 @@ std::vector<ChatRange> load_ranges(engine::Connection& conn, const std::string& 
     if (!table_exists(conn, schema)) return {};
     // An earlier layout has neither ranges nor (the oldest) a target: its one row is the whole table.
     const bool ranged = has_column(conn, schema, "planned_chats");
-    engine::Result r = conn.exec(
-        std::string("SELECT ") + (ranged ? "range_no, lower_id, upper_id" : "0, NULL, NULL") +
-            ", last_chat_id, chats, messages, present, rejected, skipped, bytes, complete, " +
-            (ranged ? "planned_chats" : "0") + " FROM " + engine::qualified(schema, kTable) + " WHERE job = $1" +
-            (ranged ? " ORDER BY range_no" : ""),
-        {std::string(kJob)});
+    const bool counts_removed = has_column(conn, schema, "removed");
+    engine::Result r =
+        conn.exec(std::string("SELECT ") + (ranged ? "range_no, lower_id, upper_id" : "0, NULL, NULL") +
+                      ", last_chat_id, chats, messages, present, rejected, skipped, bytes, complete, " +
+                      (ranged ? "planned_chats" : "0") + (counts_removed ? ", removed" : ", 0") + " FROM " +
+                      engine::qualified(schema, kTable) + " WHERE job = $1" + (ranged ? " ORDER BY range_no" : ""),
+                  {std::string(kJob)});
     std::vector<ChatRange> ranges;
     for (int i = 0; i < PQntuples(r.get()); ++i) {
         ChatRange& c = ranges.emplace_back();
@@ -138,12 +162,14 @@ std::vector<ChatRange> load_ranges(engine::Connection& conn, const std::string& 
         c.bytes = number(r.get(), i, 9);
         c.complete = PQgetvalue(r.get(), i, 10)[0] == 't';
         c.planned_chats = number(r.get(), i, 11);
+        c.removed = number(r.get(), i, 12);
     }
     return ranges;
 }
 
 void count_moved_to_rejects(engine::Connection& conn, const std::string& schema,
                             const std::vector<std::string>& chat_ids) {
+    engine::hold_fence(conn);
     for (const std::string& chat_id : chat_ids) {
         conn.exec("UPDATE " + engine::qualified(schema, kTable) +
                       " SET messages = messages - 1, rejected = rejected + 1 WHERE job = $1"
@@ -154,20 +180,80 @@ void count_moved_to_rejects(engine::Connection& conn, const std::string& schema,
 
 void retarget_checkpoint(engine::Connection& conn, const std::string& schema, const std::string& table) {
     if (!table_exists(conn, schema)) return;
+    engine::hold_fence(conn);
     conn.exec("UPDATE " + engine::qualified(schema, kTable) + " SET target = $2 WHERE job = $1",
               {std::string(kJob), table});
+}
+
+std::uint64_t delete_counted(engine::Connection& conn, const std::string& schema, const std::string& table,
+                             const std::string& condition) {
+    const std::string target = engine::qualified(schema, table);
+    const std::string gone = "DELETE FROM " + target + " m WHERE " + condition + " RETURNING m.chat_id";
+    if (!table_exists(conn, schema) || !has_column(conn, schema, "removed")) {
+        engine::Result deleted = conn.exec(gone);
+        return std::strtoull(PQcmdTuples(deleted.get()), nullptr, 10);
+    }
+    engine::hold_fence(conn);
+    const std::string checkpoint = engine::qualified(schema, kTable);
+    const std::string id = "g.chat_id COLLATE " + chat_id_collation(conn, schema);
+    const std::string per_range = "SELECT c.range_no, count(*) AS n FROM gone g JOIN " + checkpoint +
+                                  " c ON c.job = $1 AND (c.lower_id IS NULL OR " + id +
+                                  " > c.lower_id)"
+                                  " AND (c.upper_id IS NULL OR " +
+                                  id + " <= c.upper_id) GROUP BY c.range_no";
+    const std::string counted = "UPDATE " + checkpoint +
+                                " c SET removed = c.removed + p.n FROM per_range p"
+                                " WHERE c.job = $1 AND c.range_no = p.range_no AND c.target_oid = to_regclass($2)::oid";
+    engine::Result n = conn.exec("WITH gone AS (" + gone + "), per_range AS (" + per_range + "), counted AS (" +
+                                     counted + ") SELECT count(*) FROM gone",
+                                 {std::string(kJob), target});
+    return number(n.get(), 0, 0);
+}
+
+std::string rows_missing(engine::Connection& conn, const std::string& schema, const std::string& table) {
+    const std::string in = " COLLATE " + chat_id_collation(conn, schema);
+    const std::string plan = "SELECT range_no, lower_id, upper_id, messages + present - removed AS expected FROM " +
+                             engine::qualified(schema, kTable) + " WHERE job = $1";
+    const std::string bounds = "SELECT coalesce(array_agg(upper_id" + in +
+                               " ORDER BY range_no) FILTER (WHERE upper_id IS NOT NULL), '{}') AS uppers FROM plan";
+    // Each row goes to the range whose bounds hold its chat_id, (lower, upper]: width_bucket() counts
+    // the upper bounds at or below it (0 for none), one too many when it is a bound itself.
+    const std::string range_of =
+        "width_bucket(m.chat_id" + in + ", b.uppers) - (m.chat_id" + in + " = ANY (b.uppers))::int";
+    const std::string held = "SELECT " + range_of + " AS range_no, count(*) AS n FROM " +
+                             engine::qualified(schema, table) + " m CROSS JOIN bounds b GROUP BY 1";
+    engine::Result r = conn.exec(
+        "WITH plan AS (" + plan + "), bounds AS (" + bounds + "), held AS (" + held +
+            ")"
+            " SELECT p.range_no, p.lower_id, p.upper_id, p.expected, coalesce(h.n, 0), (SELECT count(*) FROM plan)"
+            " FROM plan p LEFT JOIN held h USING (range_no) WHERE coalesce(h.n, 0) < p.expected ORDER BY 1 LIMIT 1",
+        {std::string(kJob)});
+    if (PQntuples(r.get()) == 0) return {};
+    std::string what = std::string("the table holds ") + PQgetvalue(r.get(), 0, 4) + " of the " +
+                       PQgetvalue(r.get(), 0, 3) + " rows the checkpoint says were written";
+    if (number(r.get(), 0, 5) == 1) return what;
+    const std::optional<std::string> lower = text_or_null(r.get(), 0, 1), upper = text_or_null(r.get(), 0, 2);
+    return what + " in range " + PQgetvalue(r.get(), 0, 0) + " (chat ids" + (lower ? " after '" + *lower + "'" : "") +
+           (upper ? " up to '" + *upper + "'" : "") + ")";
 }
 
 std::optional<Checkpoint> load_checkpoint(engine::Connection& conn, const std::string& schema) {
     if (!table_exists(conn, schema)) return std::nullopt;
     const bool targeted = has_column(conn, schema, "target");
-    engine::Result t = conn.exec(std::string("SELECT ") + (targeted ? "min(target)" : "'chat_message'") + " FROM " +
-                                     engine::qualified(schema, kTable) + " WHERE job = $1",
-                                 {std::string(kJob)});
+    // Bound: the table of its name now is the one its plan was made for.
+    const bool bindable = targeted && has_column(conn, schema, "target_oid");
+    engine::Result t = conn.exec(
+        std::string("SELECT ") + (targeted ? "min(target)" : "'chat_message'") + ", " +
+            (bindable ? "coalesce(bool_and(target_oid = to_regclass(format('%I.%I', $2::text, target))::oid), false)"
+                      : "false") +
+            " FROM " + engine::qualified(schema, kTable) + " WHERE job = $1",
+        bindable ? std::vector<std::optional<std::string>>{std::string(kJob), schema}
+                 : std::vector<std::optional<std::string>>{std::string(kJob)});
     std::vector<ChatRange> ranges = load_ranges(conn, schema);
     if (ranges.empty()) return std::nullopt;
     Checkpoint cp;
     cp.target = PQgetvalue(t.get(), 0, 0);
+    cp.bound = PQgetvalue(t.get(), 0, 1)[0] == 't';
     cp.ranges = ranges.size();
     for (const ChatRange& r : ranges) {
         cp.add(r);
@@ -178,17 +264,21 @@ std::optional<Checkpoint> load_checkpoint(engine::Connection& conn, const std::s
 }
 
 void save_range(engine::Connection& conn, const std::string& schema, const std::string& target, const ChatRange& r) {
+    engine::hold_fence(conn);
+    // Only where the plan was made for the table these rows went into (by oid, as it is now).
     engine::Result done = conn.exec(
         "UPDATE " + engine::qualified(schema, kTable) +
             " SET last_chat_id = $3, chats = $4, messages = $5, present = $6, rejected = $7, skipped = $8, bytes = $9,"
-            " complete = $10, target = $11, updated_at = now() WHERE job = $1 AND range_no = $2",
+            " complete = $10, target = $11, updated_at = now() WHERE job = $1 AND range_no = $2"
+            " AND target_oid = to_regclass($12)::oid",
         {std::string(kJob), std::to_string(r.no), r.last_chat_id, std::to_string(r.chats), std::to_string(r.messages),
          std::to_string(r.present), std::to_string(r.rejected), skipped_array(r.skipped), std::to_string(r.bytes),
-         std::string(r.complete ? "true" : "false"), target});
+         std::string(r.complete ? "true" : "false"), target, engine::qualified(schema, target)});
     if (std::string(PQcmdTuples(done.get())) != "1") {
-        throw std::runtime_error("the checkpoint of range " + std::to_string(r.no) + " is gone from " +
-                                 engine::qualified(schema, kTable) +
-                                 " (was sluice cleanup run meanwhile?); run sluice migrate again");
+        throw std::runtime_error(
+            "the checkpoint of range " + std::to_string(r.no) + " is gone from " + engine::qualified(schema, kTable) +
+            ", or describes another table than " + engine::qualified(schema, target) +
+            " (was sluice cleanup run, or the table dropped, meanwhile?); run sluice migrate again");
     }
 }
 

@@ -64,15 +64,16 @@ std::runtime_error too_many_rejects(std::uint64_t rejected, std::uint64_t limit)
 unsigned ranges_for(unsigned lanes) { return lanes <= 1 ? 1 : 4 * lanes; }
 
 // The plan the backfill works through: its checkpoint's, unless --resync asks for every chat
-// again or the checkpoint describes another table (a build table that was replaced); else a new
-// one. The build table is loaded without its primary key only when every row it holds is one a
-// range's checkpoint covers (a fresh, empty table, or a resumed plan): otherwise rows may be
-// present, and the key goes on first so that they are found and counted, not doubled.
+// again or the checkpoint describes another table (a build table that was dropped and created
+// again is another table: its oid differs); else a new one, and the old plan's rejects go. The
+// build table is loaded without its primary key only when every row it holds is one a range's
+// checkpoint covers (a fresh, empty table, or a resumed plan): otherwise rows may be present, and
+// the key goes on first so that they are found and counted, not doubled.
 std::vector<ChatRange> starting_plan(const config::RunConfig& cfg, engine::Connection& control, const Target& target,
                                      std::string& key_note) {
     create_checkpoint_table(control, cfg.schema);
     std::optional<Checkpoint> start = load_checkpoint(control, cfg.schema);
-    if (start && !cfg.resync && start->target == target.table) return load_ranges(control, cfg.schema);
+    if (start && !cfg.resync && start->describes(target.table)) return load_ranges(control, cfg.schema);
     if (start) reset_backfill(control, cfg.schema);
     if (!has_primary_key(control, target)) {
         engine::Result any = control.exec("SELECT EXISTS (SELECT 1 FROM " + target.qualified() + ")");
@@ -216,7 +217,7 @@ BackfillFigures figures_of(const BackfillReport& r, const Checkpoint& baseline, 
 Checkpoint backfill_baseline(const config::RunConfig& cfg, engine::Connection& control) {
     if (cfg.resync) return {};
     std::optional<Checkpoint> cp = load_checkpoint(control, cfg.schema);
-    if (!cp || cp->target != current_target(control, cfg.schema).table) return {};
+    if (!cp || !cp->describes(current_target(control, cfg.schema).table)) return {};
     return *cp;
 }
 

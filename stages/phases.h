@@ -27,7 +27,8 @@ std::string build_indexes(const std::string& conninfo, const Target& target, uns
 // commit with its checkpoint) and would fail loudly. Empty when the key was there.
 std::string ensure_primary_key(engine::Connection& conn, const Target& target, std::optional<std::uint64_t> max_rejects);
 
-// Adds chat_message_chat_id_fkey NOT VALID, deletes rows whose chat is gone, validates.
+// Adds chat_message_chat_id_fkey NOT VALID, deletes rows whose chat is gone (counted in the
+// checkpoint as removed), validates.
 std::string ensure_foreign_key(engine::Connection& conn, const Target& target);
 
 // What is still missing before the target can be called migrated (the primary key, the seven valid indexes, the
@@ -41,7 +42,9 @@ void check_alembic_revision(engine::Connection& conn, const std::string& schema)
 
 // The publish phase: in one transaction, after a final check of unfinished_work(), renames the
 // build table to chat_message and, with `stamp`, moves alembic_version from 374d2f66af06 to
-// 8452d01d26d7. On a table completed in place only the stamp is left to do.
+// 8452d01d26d7. On a table completed in place only the stamp is left to do. When it renames or
+// stamps, it first counts the table's rows range by range against the checkpoint (one pass over
+// the table) and refuses, publishing nothing, when a range lacks rows.
 std::string publish(engine::Connection& conn, const Target& target, bool stamp, std::optional<std::uint64_t> max_rejects);
 
 }  // namespace sluice::stages
