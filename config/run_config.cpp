@@ -712,8 +712,8 @@ const CommandHelp kCommandHelp[] = {
     {Command::rejects, "export the rejected messages as JSON lines",
      "Exports the rejected messages (table sluice_reject) as JSON lines, to --output or standard output."},
     {Command::cleanup, "drop sluice's own tables, once verify agrees",
-     "Exports the rejects to --reject-file once more, then drops sluice's own tables: sluice_reject, "
-     "sluice_checkpoint and an unpublished build table. Refused while a migrate runs."},
+     "Exports the rejects to --reject-file once more, then drops sluice's own tables in one transaction: "
+     "sluice_reject, sluice_checkpoint, sluice_run and an unpublished build table. Refused while a migrate runs."},
 };
 
 struct ExitHelp {

@@ -138,16 +138,14 @@ bool relation_exists(engine::Connection& conn, const std::string& schema, const 
 
 std::string drop_build_table(engine::Connection& conn, const std::string& schema) {
     std::string dropped;
-    engine::in_transaction(conn, [&] {
-        if (relation_exists(conn, schema, kBuildTable)) {
-            conn.exec("DROP TABLE " + engine::qualified(schema, kBuildTable));
-            dropped = engine::qualified(schema, kBuildTable);
-        }
-        if (is_placeholder(conn, schema, kReservedIndex)) {
-            conn.exec("DROP VIEW " + engine::qualified(schema, kReservedIndex));
-            dropped += (dropped.empty() ? "" : " and ") + std::string("the placeholder view ") + kReservedIndex;
-        }
-    });
+    if (relation_exists(conn, schema, kBuildTable)) {
+        conn.exec("DROP TABLE " + engine::qualified(schema, kBuildTable));
+        dropped = engine::qualified(schema, kBuildTable);
+    }
+    if (is_placeholder(conn, schema, kReservedIndex)) {
+        conn.exec("DROP VIEW " + engine::qualified(schema, kReservedIndex));
+        dropped += (dropped.empty() ? "" : " and ") + std::string("the placeholder view ") + kReservedIndex;
+    }
     return dropped;
 }
 
@@ -160,7 +158,9 @@ Target prepare_target(engine::Connection& conn, const std::string& schema, std::
         if (relation_exists(conn, schema, kBuildTable)) {
             // Its rows and rejects described the build table: the backfill derives them again.
             reset_backfill(conn, schema);
-            what += "; dropped " + drop_build_table(conn, schema) + ", which it replaces";
+            std::string dropped;
+            engine::in_transaction(conn, [&] { dropped = drop_build_table(conn, schema); });
+            what += "; dropped " + dropped + ", which it replaces";
         }
         return in_place;
     }
