@@ -733,7 +733,8 @@ const ExitHelp kExitHelp[] = {
     {1, ~0u, "failure"},
     {2, ~0u, "bad usage or configuration, refused before anything is written"},
     {kExitLockHeld, of(Command::migrate) | of(Command::help),
-     "another sluice migrate holds the lock on the schema: try again later, or wait with --wait-for-lock"},
+     "another sluice migrate holds the lock on the schema (or took it over mid-run, after this run's lock "
+     "session was ended): try again later, or wait with --wait-for-lock"},
     {kExitLockHeld, of(Command::cleanup), "a sluice migrate holds the lock on the schema: run cleanup after it"},
     {130, ~0u, "interrupted by SIGINT (Ctrl-C); run the same command again"},
     {143, ~0u, "interrupted by SIGTERM (docker stop, a pod deletion); run the same command again"},

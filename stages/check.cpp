@@ -263,6 +263,11 @@ CheckResult check_privileges(Connection& conn, const Facts& facts) {
         if (p.exists("sluice_checkpoint")) p.owner_of(facts.name("sluice_checkpoint"), "the backfill alters it");
         if (p.exists("sluice_reject")) p.on_table(facts.name("sluice_reject"), "INSERT", "the backfill adds rejects");
     }
+    // Every migrate takes over sluice_run's token (engine/run_fence.h), creating the table when absent.
+    if (!p.exists(kRunTable))
+        p.on_schema("CREATE", "migrate creates its table sluice_run");
+    else
+        p.on_table(facts.name(kRunTable), "UPDATE", "migrate replaces the token in sluice_run");
     if (runs(cfg, Phase::backfill) && target) {
         p.on_table(target->qualified(), "SELECT", "the backfill reads the rows present");
         p.on_table(target->qualified(), "INSERT", "the backfill writes rows");

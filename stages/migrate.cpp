@@ -15,8 +15,10 @@
 #include "engine/progress.h"
 #include "engine/reject_table.h"
 #include "engine/leftover_backends.h"
+#include "engine/lock_keeper.h"
 #include "engine/lock_watch.h"
 #include "engine/log.h"
+#include "engine/run_fence.h"
 #include "engine/run_lock.h"
 #include "engine/sessions.h"
 #include "engine/shared_snapshot.h"
@@ -334,15 +336,6 @@ bool take_lock(engine::RunLock& lock, const config::RunConfig& cfg, const std::a
                                                             : std::string(", or pass --wait-for-lock DURATION to wait")));
 }
 
-// The lock is lost with its connection (a server restart): take it again before going on.
-void keep_lock(engine::RunLock& lock) {
-    if (lock.held()) return;
-    if (std::optional<engine::LockHolder> holder = lock.reacquire()) {
-        throw LockHeldError("lost the run's lock with its connection, and another sluice migrate took it: " +
-                                 holder->describe() + "; this run stops here, the other one goes on");
-    }
-}
-
 // Before anything is written: where the run goes and what it will do, then the checks of
 // `sluice check`; a failed one ends the run here (stages/check.h). Returns what the banner found.
 TargetFacts say_what_changes(const config::RunConfig& cfg) {
@@ -356,14 +349,40 @@ TargetFacts say_what_changes(const config::RunConfig& cfg) {
     return facts;
 }
 
-// Backends an earlier, killed run left running on the job's tables (an index build goes on
-// without its client): ended before the phases start, each named in a line.
-void end_earlier_runs(const config::RunConfig& cfg) {
+// Before the phases start: backends an earlier, killed run left running on the job's tables (an
+// index build goes on without its client) are ended, each named in a line; then the run takes the
+// fence, which waits for any commit of an earlier run that lost its lock and still runs.
+void take_over_from_earlier_runs(const config::RunConfig& cfg, engine::RunFence& fence) {
     engine::Connection conn(cfg.db_url, "control");
     std::vector<std::string> relations;
-    for (const char* name : {kChatMessage, kBuildTable, "sluice_checkpoint", "sluice_reject"})
+    for (const char* name : {kChatMessage, kBuildTable, "sluice_checkpoint", "sluice_reject", kRunTable})
         relations.push_back(engine::qualified(cfg.schema, name));
     engine::end_leftovers(conn, relations, [](const std::string& line) { engine::log::report("  " + line); });
+    fence.take(conn);
+}
+
+// A run that another run took over (after its lock's session was ended) stops with one line and
+// exit status 75, however the loss showed: its fence refused a commit, the keeper cancelled a
+// statement, or the other run ended one of its sessions. Call in a catch block: rethrows.
+[[noreturn]] void rethrow_taken_over(const config::RunConfig& cfg, std::optional<engine::LockKeeper>& keeper) {
+    auto said = [&](const engine::RunTakenOver& e) {
+        return LockHeldError("another sluice migrate took over schema " + engine::quote_ident(cfg.schema) + ": " +
+                             e.what() +
+                             "; this run stopped without committing anything more: let the other one finish");
+    };
+    try {
+        throw;
+    } catch (const engine::RunTakenOver& e) {
+        throw said(e);
+    } catch (...) {
+        try {
+            if (keeper) keeper->keep();
+        } catch (const engine::RunTakenOver& e) {
+            throw said(e);
+        } catch (...) {
+        }
+        throw;
+    }
 }
 
 // The reject file is an export of the rejects table, written at the end of every run that
@@ -394,7 +413,7 @@ PhaseFigures phase_figures(Phase phase, double seconds, const char* outcome, con
 
 // The phases in order, each framed on the display and reported in one block of lines.
 // Returns false when a stop request cancelled one.
-bool run_phases(const config::RunConfig& cfg, const std::atomic<bool>& stop, engine::RunLock& lock,
+bool run_phases(const config::RunConfig& cfg, const std::atomic<bool>& stop, engine::LockKeeper& keeper,
                 const TargetFacts& facts, RunSummary& summary) {
     engine::ProgressDisplay& display = *engine::ProgressDisplay::current();
     std::optional<Checkpoint> baseline;
@@ -411,7 +430,7 @@ bool run_phases(const config::RunConfig& cfg, const std::atomic<bool>& stop, eng
         try {
             with_reconnect(cfg, stop, phase_name(phase), [&] {
                 ++attempts;
-                keep_lock(lock);
+                keeper.keep();
                 result = run_phase(phase, cfg, stop, baseline);
             });
         } catch (const engine::PgError& e) {
@@ -475,12 +494,17 @@ int migrate(const config::RunConfig& cfg, const std::atomic<bool>& stop, RunSumm
     }
     const bool backfills = std::find(cfg.phases.begin(), cfg.phases.end(), Phase::backfill) != cfg.phases.end();
     const bool checked = !interrupted;  // the export is written by a run that got to its phases
+    engine::RunFence fence(cfg.schema, kRunTable, fence_key());
+    std::optional<engine::LockKeeper> keeper;
     try {
-        if (!interrupted) end_earlier_runs(cfg);
-        if (!interrupted) interrupted = !run_phases(cfg, stop, lock, facts, summary);
+        if (!interrupted) {
+            take_over_from_earlier_runs(cfg, fence);
+            keeper.emplace(lock, fence, [](const std::string& line) { engine::log::note(line); });
+            interrupted = !run_phases(cfg, stop, *keeper, facts, summary);
+        }
     } catch (...) {
         if (backfills && checked) export_rejects(cfg, summary);
-        throw;
+        rethrow_taken_over(cfg, keeper);
     }
     if (backfills && checked) export_rejects(cfg, summary);
     const double total = std::chrono::duration<double>(Clock::now() - run_started).count();

@@ -27,16 +27,6 @@ std::future<Run> migrate_async(const TestDatabase& db, const std::string& reject
     return std::async(std::launch::async, [&db, rejects, more] { return migrate(db, rejects, more); });
 }
 
-// Waits until `ready` holds (true) or 30 s pass (false).
-template <typename Ready>
-bool wait_until(Ready ready) {
-    for (auto until = std::chrono::steady_clock::now() + 30s; std::chrono::steady_clock::now() < until;) {
-        if (ready()) return true;
-        std::this_thread::sleep_for(5ms);
-    }
-    return false;
-}
-
 bool lock_held(TestDatabase& db) {
     return number(db.sql(), "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sluice lock'"
                             " AND datname = current_database()") > 0;
