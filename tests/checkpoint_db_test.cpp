@@ -1,7 +1,8 @@
 // The checkpoint bound to its table, against a real PostgreSQL (see db_fixture.h): a build table
 // dropped and created again is another table, whose backfill starts over; publish counts every
 // range's rows against its checkpoint and publishes nothing when rows are missing; rows the
-// constraints phase deletes are counted, so that they are not missed.
+// constraints phase deletes are counted, so that they are not missed. (Rows already present in a
+// table completed in place: safety_db_test.cpp, "an existing chat_message in another column order".)
 #include <doctest/doctest.h>
 
 #include <string>
@@ -103,6 +104,7 @@ TEST_CASE("publish counts each range's rows: a table that lost rows is not publi
         CHECK_MESSAGE(!exists(db, "public.chat_message"), "chat_message was published");
         CHECK_MESSAGE(exists(db, "public.sluice_chat_message"), "the build table is gone");
         CHECK_MESSAGE(alembic(db) == "374d2f66af06", "alembic_version was moved");
+        if (lanes[1] == "1") continue;  // what to do next is the same with one lane
 
         Run resync = migrate(db, dir.file("r.jsonl"), with(lanes, {"--resync", "--stamp-alembic"}));
         INFO("the --resync run said:\n" << resync.said());
@@ -130,25 +132,5 @@ TEST_CASE("rows deleted with their chats before the constraints phase are counte
     CHECK_MESSAGE(removed > 0, "the orphans deleted were not counted");
     CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM chat_message") == before - removed,
                   "the checkpoint's count of removed rows is not what was deleted");
-    CHECK_MESSAGE(alembic(db) == "8452d01d26d7", "the stamp did not go with the publish");
-}
-
-TEST_CASE("a table completed in place, with rows already present, is proved complete and stamped") {
-    TestDatabase db;
-    TempDir dir;
-    load_corpus(db);
-    create_upstream_chat_message(db.sql(), "public");
-    // Half of a clean run's rows already there, as an interrupted upstream migration leaves them.
-    TestDatabase source;
-    load_corpus(source);
-    REQUIRE(migrate(source, dir.file("s.jsonl"), {"--phases", "schema,backfill"}).status == 0);
-    copy_in(
-        db.sql(), "COPY chat_message FROM STDIN",
-        copy_out(source.sql(), "COPY (SELECT * FROM sluice_chat_message WHERE abs(hashtext(id)) % 2 = 0) TO STDOUT"));
-    Run run = migrate(db, dir.file("r.jsonl"), with(kThreeLanes, {"--stamp-alembic"}));
-    INFO("the run said:\n" << run.said());
-    REQUIRE_MESSAGE(run.status == 0, "completing chat_message in place failed");
-    CHECK_MESSAGE(summary_of(run).present > 0, "no row was counted as already present");
-    CHECK_MESSAGE(table_fingerprint(db.sql(), "public") == clean_run().fingerprint, "the table is not a clean run's");
     CHECK_MESSAGE(alembic(db) == "8452d01d26d7", "the stamp did not go with the publish");
 }
