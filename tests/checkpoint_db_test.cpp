@@ -59,10 +59,12 @@ TEST_CASE("a build table dropped part way through three lanes' backfill is fille
     TestDatabase db;
     TempDir dir;
     load_corpus(db);
-    Run stopped = migrate(db, dir.file("r.jsonl"), with(kThreeLanes, {"--max-rejects", "4"}));
+    // --max-rejects at half the corpus's rejects stops the run about half way.
+    const std::string half = std::to_string(clean_run().summary.rejected / 2);
+    Run stopped = migrate(db, dir.file("r.jsonl"), with(kThreeLanes, {"--max-rejects", half}));
     REQUIRE_MESSAGE(stopped.status == 1, "the run did not stop at --max-rejects: " << stopped.said());
-    REQUIRE_MESSAGE(number(db.sql(), "SELECT count(*) FROM sluice_checkpoint WHERE complete") > 0,
-                    "no range completed before the stop: the case proves nothing");
+    REQUIRE_MESSAGE(number(db.sql(), "SELECT coalesce(sum(messages), 0) FROM sluice_checkpoint") > 0,
+                    "nothing was committed before the stop: the case proves nothing");
     db.sql().exec("DROP TABLE sluice_chat_message");
     db.sql().exec("DROP VIEW ix_chat_message_chat_id");  // as cleanup's first transaction left it
     Run run = migrate(db, dir.file("r.jsonl"), with(kThreeLanes, {"--stamp-alembic"}));
