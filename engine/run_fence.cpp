@@ -40,11 +40,12 @@ RunFence* RunFence::current() {
     return g_current.load();
 }
 
-void RunFence::take(Connection& conn) {
+void RunFence::take(Connection& conn, const std::function<void()>& creating) {
     in_transaction(conn, [&] {
         // Only when absent: CREATE TABLE IF NOT EXISTS asks for CREATE on the schema even when it is there.
         Result absent = conn.exec("SELECT to_regclass($1) IS NULL", {table_});
         if (PQgetvalue(absent.get(), 0, 0)[0] == 't') {
+            if (creating) creating();
             conn.exec("CREATE TABLE IF NOT EXISTS " + table_ +
                       " (key text PRIMARY KEY, token text NOT NULL, taken_at timestamptz NOT NULL DEFAULT now())");
         }

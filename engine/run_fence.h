@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -38,8 +39,9 @@ public:
 
     // Under the run's lock, before the run reads the job's state: creates the table if needed and
     // puts a new token in place, in one transaction that waits for the transactions of an earlier
-    // run still holding the old token.
-    void take(Connection& conn);
+    // run still holding the old token. `creating`, when given, runs in that transaction just
+    // before the table is created (the caller's SET LOCAL ROLE, so that the table is that role's).
+    void take(Connection& conn, const std::function<void()>& creating = {});
 
     // Inside the caller's transaction, just before it commits: locks the token's row FOR SHARE
     // while the token is this run's; throws RunTakenOver when another run has replaced it (or

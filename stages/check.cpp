@@ -310,7 +310,7 @@ CheckResult check_privileges(Connection& conn, const Facts& facts) {
     }
     // Every migrate takes over sluice_run's token (engine/run_fence.h), creating the table when absent.
     if (!p.exists(kRunTable))
-        p.on_schema("CREATE", "migrate creates its table sluice_run");
+        p.create_on_schema(owner, "migrate creates its table sluice_run");
     else
         p.on_table(facts.name(kRunTable), "UPDATE", "migrate replaces the token in sluice_run");
     if (runs(cfg, Phase::backfill) && target) {

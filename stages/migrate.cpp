@@ -11,24 +11,25 @@
 #include <oneapi/tbb/enumerable_thread_specific.h>
 
 #include "engine/budget.h"
-#include "engine/pipeline.h"
-#include "engine/progress.h"
-#include "engine/reject_table.h"
 #include "engine/leftover_backends.h"
 #include "engine/lock_keeper.h"
 #include "engine/lock_watch.h"
 #include "engine/log.h"
+#include "engine/pipeline.h"
+#include "engine/progress.h"
+#include "engine/reject_table.h"
 #include "engine/run_fence.h"
 #include "engine/run_lock.h"
 #include "engine/sessions.h"
 #include "engine/shared_snapshot.h"
-#include "stages/backfill_plan.h"
 #include "engine/words.h"
+#include "stages/app_owner.h"
+#include "stages/backfill_plan.h"
 #include "stages/chat_reader.h"
 #include "stages/chat_writer.h"
 #include "stages/check.h"
-#include "stages/duplicate_ids.h"
 #include "stages/checkpoint.h"
+#include "stages/duplicate_ids.h"
 #include "stages/phases.h"
 #include "stages/run_banner.h"
 #include "stages/run_summary.h"
@@ -385,7 +386,7 @@ void take_over_from_earlier_runs(const config::RunConfig& cfg, engine::RunFence&
     for (const char* name : {kChatMessage, kBuildTable, "sluice_checkpoint", "sluice_reject", kRunTable})
         relations.push_back(engine::qualified(cfg.schema, name));
     engine::end_leftovers(conn, relations, [](const std::string& line) { engine::log::report("  " + line); });
-    fence.take(conn);
+    fence.take(conn, [&] { create_as_app_owner(conn, cfg.schema); });  // as sluice's other tables
 }
 
 // A run that another run took over (after its lock's session was ended) stops with one line and

@@ -112,7 +112,7 @@ bool is_placeholder(engine::Connection& conn, const std::string& schema, const s
 // owned by another role than the app's: given to the app's role where the user may (stages/app_owner.h).
 std::string give_own_tables_to_app(engine::Connection& conn, const std::string& schema) {
     std::string said;
-    for (const char* name : {kBuildTable, kReservedIndex, "sluice_checkpoint", "sluice_reject"}) {
+    for (const char* name : {kBuildTable, kReservedIndex, "sluice_checkpoint", "sluice_reject", kRunTable}) {
         if (std::string(name) == kReservedIndex && !is_placeholder(conn, schema, name)) continue;
         const std::string gave = give_to_app_owner(conn, schema, engine::qualified(schema, name));
         if (!gave.empty()) said += "; " + gave;
