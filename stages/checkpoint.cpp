@@ -73,6 +73,16 @@ std::string chat_id_collation(engine::Connection& conn, const std::string& schem
     return PQntuples(r.get()) == 1 ? PQgetvalue(r.get(), 0, 0) : "pg_catalog.\"default\"";
 }
 
+// SQL: the chat id `chat_id` (an expression) lies in the range of checkpoint row `c` (an alias),
+// (lower, upper], compared in chat.id's collation, as the plan's bounds were drawn and as publish
+// counts the ranges' rows.
+std::string in_range(engine::Connection& conn, const std::string& schema, const std::string& chat_id,
+                     const std::string& c) {
+    const std::string id = chat_id + " COLLATE " + chat_id_collation(conn, schema);
+    return "(" + c + ".lower_id IS NULL OR " + id + " > " + c + ".lower_id) AND (" + c + ".upper_id IS NULL OR " + id +
+           " <= " + c + ".upper_id)";
+}
+
 }  // namespace
 
 void BackfillTally::add(const BackfillTally& other) {
@@ -178,12 +188,10 @@ namespace {
 void recount(engine::Connection& conn, const std::string& schema, const std::vector<std::string>& chat_ids,
              const char* set) {
     engine::hold_fence(conn);
-    for (const std::string& chat_id : chat_ids) {
-        conn.exec("UPDATE " + engine::qualified(schema, kTable) + " SET " + set +
-                      " WHERE job = $1 AND (lower_id IS NULL OR $2 > lower_id)"
-                      " AND (upper_id IS NULL OR $2 <= upper_id)",
-                  {std::string(kJob), chat_id});
-    }
+    const std::string sql = "UPDATE " + engine::qualified(schema, kTable) + " c SET " + set + " WHERE c.job = $1 AND " +
+                            in_range(conn, schema, "$2::text", "c");
+    for (const std::string& chat_id : chat_ids)
+        conn.exec(sql, {std::string(kJob), chat_id});
 }
 
 }  // namespace
@@ -218,12 +226,9 @@ std::uint64_t delete_counted(engine::Connection& conn, const std::string& schema
     }
     engine::hold_fence(conn);
     const std::string checkpoint = engine::qualified(schema, kTable);
-    const std::string id = "g.chat_id COLLATE " + chat_id_collation(conn, schema);
     const std::string per_range = "SELECT c.range_no, count(*) AS n FROM gone g JOIN " + checkpoint +
-                                  " c ON c.job = $1 AND (c.lower_id IS NULL OR " + id +
-                                  " > c.lower_id)"
-                                  " AND (c.upper_id IS NULL OR " +
-                                  id + " <= c.upper_id) GROUP BY c.range_no";
+                                  " c ON c.job = $1 AND " + in_range(conn, schema, "g.chat_id", "c") +
+                                  " GROUP BY c.range_no";
     const std::string counted = "UPDATE " + checkpoint +
                                 " c SET removed = c.removed + p.n FROM per_range p"
                                 " WHERE c.job = $1 AND c.range_no = p.range_no AND c.target_oid = to_regclass($2)::oid";
@@ -233,7 +238,16 @@ std::uint64_t delete_counted(engine::Connection& conn, const std::string& schema
     return number(n.get(), 0, 0);
 }
 
-std::string rows_missing(engine::Connection& conn, const std::string& schema, const std::string& table) {
+std::string RowShortfall::describe(std::size_t ranges) const {
+    std::string what = "the table holds " + std::to_string(held) + " of the " + std::to_string(expected) +
+                       " rows the checkpoint says were written";
+    if (ranges == 1) return what;
+    return what + " in range " + std::to_string(range_no) + " (chat ids" + (lower ? " after '" + *lower + "'" : "") +
+           (upper ? " up to '" + *upper + "'" : "") + ")";
+}
+
+std::vector<RowShortfall> rows_missing(engine::Connection& conn, const std::string& schema, const std::string& table,
+                                       std::size_t& ranges) {
     const std::string in = " COLLATE " + chat_id_collation(conn, schema);
     const std::string plan = "SELECT range_no, lower_id, upper_id, messages + present - removed AS expected FROM " +
                              engine::qualified(schema, kTable) + " WHERE job = $1";
@@ -249,15 +263,37 @@ std::string rows_missing(engine::Connection& conn, const std::string& schema, co
         "WITH plan AS (" + plan + "), bounds AS (" + bounds + "), held AS (" + held +
             ")"
             " SELECT p.range_no, p.lower_id, p.upper_id, p.expected, coalesce(h.n, 0), (SELECT count(*) FROM plan)"
-            " FROM plan p LEFT JOIN held h USING (range_no) WHERE coalesce(h.n, 0) < p.expected ORDER BY 1 LIMIT 1",
+            " FROM plan p LEFT JOIN held h USING (range_no) WHERE coalesce(h.n, 0) < p.expected ORDER BY 1",
         {std::string(kJob)});
-    if (PQntuples(r.get()) == 0) return {};
-    std::string what = std::string("the table holds ") + PQgetvalue(r.get(), 0, 4) + " of the " +
-                       PQgetvalue(r.get(), 0, 3) + " rows the checkpoint says were written";
-    if (number(r.get(), 0, 5) == 1) return what;
-    const std::optional<std::string> lower = text_or_null(r.get(), 0, 1), upper = text_or_null(r.get(), 0, 2);
-    return what + " in range " + PQgetvalue(r.get(), 0, 0) + " (chat ids" + (lower ? " after '" + *lower + "'" : "") +
-           (upper ? " up to '" + *upper + "'" : "") + ")";
+    std::vector<RowShortfall> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+        out.push_back({static_cast<int>(number(r.get(), i, 0)), text_or_null(r.get(), i, 1),
+                       text_or_null(r.get(), i, 2), number(r.get(), i, 3), number(r.get(), i, 4)});
+        ranges = number(r.get(), i, 5);
+    }
+    return out;
+}
+
+void read_again(engine::Connection& conn, const std::string& schema, const std::vector<RowShortfall>& ranges) {
+    if (ranges.empty()) return;
+    engine::hold_fence(conn);
+    std::vector<std::string> numbers;
+    for (const RowShortfall& r : ranges)
+        numbers.push_back(std::to_string(r.range_no));
+    const std::vector<std::optional<std::string>> params = {std::string(kJob), engine::text_array(numbers)};
+    const std::string checkpoint = engine::qualified(schema, kTable);
+    // Their rejects go too: reading the ranges again finds them again, and counts them.
+    if (reject_table(schema).exists(conn)) {
+        conn.exec("DELETE FROM " + reject_table(schema).qualified_name() + " r USING " + checkpoint +
+                      " c WHERE c.job = $1 AND c.range_no = ANY ($2::int[]) AND " +
+                      in_range(conn, schema, "r.chat_id", "c"),
+                  params);
+    }
+    conn.exec("UPDATE " + checkpoint +
+                  " SET last_chat_id = NULL, chats = 0, messages = 0, present = 0, rejected = 0,"
+                  " skipped = array_fill(0::bigint, ARRAY[cardinality(skipped)]), bytes = 0, complete = false,"
+                  " removed = 0, updated_at = now() WHERE job = $1 AND range_no = ANY ($2::int[])",
+              params);
 }
 
 std::optional<Checkpoint> load_checkpoint(engine::Connection& conn, const std::string& schema) {

@@ -94,10 +94,25 @@ void retarget_checkpoint(engine::Connection& conn, const std::string& schema, co
 // the caller's transaction. Returns how many it deleted.
 std::uint64_t delete_counted(engine::Connection& conn, const std::string& schema, const std::string& table,
                              const std::string& condition);
-// Compares, range by range, what the checkpoint says `table` holds (written + already present -
-// removed) with the rows it holds in that range of chat ids, in one pass over the table. Empty when
-// no range lacks rows; else one sentence naming the first range that does.
-std::string rows_missing(engine::Connection& conn, const std::string& schema, const std::string& table);
+// A range of the plan whose rows the table lacks: what its checkpoint counts (written + already
+// present - removed) and what the table holds in that range of chat ids.
+struct RowShortfall {
+    int range_no = 0;
+    std::optional<std::string> lower, upper;
+    std::uint64_t expected = 0, held = 0;
+
+    // One clause for a line; the range named when the plan has more than one (`ranges`).
+    std::string describe(std::size_t ranges) const;
+};
+// Compares, range by range, what the checkpoint counts with the rows `table` (in `schema`) holds,
+// in one pass over the table. Returns the ranges that lack rows, in range order, and sets `ranges`
+// to the plan's number of ranges when there are any.
+std::vector<RowShortfall> rows_missing(engine::Connection& conn, const std::string& schema, const std::string& table,
+                                       std::size_t& ranges);
+// Marks those ranges to be read again from their start, their counts and rejects forgotten, in
+// the caller's transaction: the next backfill derives their chats again, finds the rows still
+// there present and adds the missing ones.
+void read_again(engine::Connection& conn, const std::string& schema, const std::vector<RowShortfall>& ranges);
 // The sum over every range; empty when there is no checkpoint table or no plan.
 std::optional<Checkpoint> load_checkpoint(engine::Connection& conn, const std::string& schema);
 // Writes one range's progress; call inside the transaction that commits the rows it describes.

@@ -114,19 +114,31 @@ bool stamp_alembic(engine::Connection& conn, const std::string& schema, std::str
     return true;
 }
 
-// Inside publish's transaction, once chat_message is the target's name: every range holds the rows
-// its checkpoint counts, or nothing is published. Only when publish changes something: a table
-// already in use loses rows with every chat a user deletes.
-void prove_complete(engine::Connection& conn, const Target& t) {
+// Inside publish's transaction, once chat_message is the target's name: the ranges that lack rows
+// their checkpoint counts (publish then publishes nothing). Only when publish changes something: a
+// table already in use loses rows with every chat a user deletes.
+std::vector<RowShortfall> short_ranges(engine::Connection& conn, const Target& t, std::size_t& ranges) {
     // Renamed, the build table is locked against every other session; a table completed in place is
     // kept from changing while it is counted.
     if (!t.build()) conn.exec("LOCK TABLE " + t.qualified() + " IN SHARE MODE");
     engine::show_progress("counting the rows of each range of the backfill against its checkpoint");
-    if (std::string missing = rows_missing(conn, t.schema, kChatMessage); !missing.empty()) {
-        throw std::runtime_error("not publishing: " + missing + ": rows were deleted since, by hand or with their chats;"
-                                 " nothing was published: run sluice migrate --resync, which derives every chat again"
-                                 " and adds what is missing");
-    }
+    return rows_missing(conn, t.schema, kChatMessage, ranges);
+}
+
+// After publish's transaction was rolled back: the ranges that lack rows are to be read again
+// (rows deleted with their chats since they were counted, once the foreign key cascades, or by
+// hand), and the run stops with one line.
+[[noreturn]] void refuse_short(engine::Connection& conn, const Target& t, const std::vector<RowShortfall>& short_of,
+                               std::size_t ranges) {
+    engine::in_transaction(conn, [&] { read_again(conn, t.schema, short_of); });
+    const std::size_t more = short_of.size() - 1;
+    throw std::runtime_error(
+        "not publishing: " + short_of.front().describe(ranges) +
+        (more ? " (and " + engine::plural(more, "more range") + (more == 1 ? " lacks" : " lack") + " rows)" : "") +
+        ": rows were deleted since (with chats deleted meanwhile, or by hand); nothing was published, and sluice "
+        "reads " +
+        (more ? "those ranges" : (ranges == 1 ? "every chat" : "that range")) +
+        " again: run sluice migrate again, with every phase, which adds what is missing");
 }
 
 }  // namespace
@@ -320,7 +332,13 @@ std::string publish(engine::Connection& conn, const Target& t, bool stamp, std::
             what = engine::qualified(t.schema, kChatMessage) + " was completed in place; nothing to rename";
         }
         if (stamp) publishes = stamp_alembic(conn, t.schema, what) || publishes;
-        if (publishes) prove_complete(conn, t);
+        std::size_t ranges = 0;
+        const std::vector<RowShortfall> short_of =
+            publishes ? short_ranges(conn, t, ranges) : std::vector<RowShortfall>{};
+        if (!short_of.empty()) {
+            conn.exec("ROLLBACK");
+            refuse_short(conn, t, short_of, ranges);
+        }
         conn.exec("COMMIT");
         return what;
     } catch (...) {

@@ -50,7 +50,8 @@ void check_alembic_revision(engine::Connection& conn, const std::string& schema)
 // build table to chat_message and, with `stamp`, moves alembic_version from 374d2f66af06 to
 // 8452d01d26d7. On a table completed in place only the stamp is left to do. When it renames or
 // stamps, it first counts the table's rows range by range against the checkpoint (one pass over
-// the table) and refuses, publishing nothing, when a range lacks rows.
+// the table); when a range lacks rows it publishes nothing, marks those ranges to be read again
+// (stages/checkpoint.h, read_again) and throws.
 std::string publish(engine::Connection& conn, const Target& target, bool stamp, std::optional<std::uint64_t> max_rejects);
 
 }  // namespace sluice::stages
