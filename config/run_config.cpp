@@ -726,8 +726,8 @@ const CommandHelp kCommandHelp[] = {
     {Command::rejects, "export the rejected messages as JSON lines",
      "Exports the rejected messages (table sluice_reject) as JSON lines, to --output or standard output."},
     {Command::cleanup, "drop sluice's own tables, once verify agrees",
-     "Exports the rejects to --reject-file once more, then drops sluice's own tables: sluice_reject, "
-     "sluice_checkpoint and an unpublished build table. Refused while a migrate runs."},
+     "Exports the rejects to --reject-file once more, then drops sluice's own tables in one transaction: "
+     "sluice_reject, sluice_checkpoint, sluice_run and an unpublished build table. Refused while a migrate runs."},
 };
 
 struct ExitHelp {
@@ -747,7 +747,8 @@ const ExitHelp kExitHelp[] = {
     {1, ~0u, "failure"},
     {2, ~0u, "bad usage or configuration, refused before anything is written"},
     {kExitLockHeld, of(Command::migrate) | of(Command::help),
-     "another sluice migrate holds the lock on the schema: try again later, or wait with --wait-for-lock"},
+     "another sluice migrate holds the lock on the schema (or took it over mid-run, after this run's lock "
+     "session was ended): try again later, or wait with --wait-for-lock"},
     {kExitLockHeld, of(Command::cleanup), "a sluice migrate holds the lock on the schema: run cleanup after it"},
     {130, ~0u, "interrupted by SIGINT (Ctrl-C); run the same command again"},
     {143, ~0u, "interrupted by SIGTERM (docker stop, a pod deletion); run the same command again"},

@@ -64,6 +64,10 @@ public:
     // commands that must refuse while a run holds it. `conn` itself counts as a holder.
     static std::optional<LockHolder> holder(Connection& conn, const std::string& key);
 
+    // The lock's own connection, for short reads by the lock's owner; nullptr when it has none (a
+    // reacquire() that could not connect).
+    Connection* connection() { return conn_.get(); }
+
 private:
     void connect();
 

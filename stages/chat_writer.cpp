@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 
+#include "engine/run_fence.h"
 #include "engine/sessions.h"
 
 namespace sluice::stages {
@@ -24,6 +25,7 @@ ChatWriter::ChatWriter(const WriterSettings& settings, engine::InflightBudget& b
 }
 
 void ChatWriter::write(ChatBatch& batch) {
+    engine::check_fence();  // another run took over: write nothing more (its commit would be refused anyway)
     switch (batch.kind) {
         case engine::BatchKind::data:
             adopt(*batch.range);

@@ -1,8 +1,8 @@
 // The writer stage of one lane: the only stage that writes. It owns its write connection, writes
 // each batch with IsolatingCopy, and commits every few seconds or megabytes, on a flush request,
 // at the end of each range and at the end, each time with the range's checkpoint and the rejects
-// of what it commits, in the same transaction. Serial: the pipeline calls write() for one batch
-// at a time, in its lane's reader order.
+// of what it commits, in the same transaction, under the run's fence (engine/run_fence.h).
+// Serial: the pipeline calls write() for one batch at a time, in its lane's reader order.
 #pragma once
 
 #include <chrono>

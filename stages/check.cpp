@@ -308,6 +308,11 @@ CheckResult check_privileges(Connection& conn, const Facts& facts) {
         if (p.exists("sluice_checkpoint")) p.owner_of(facts.name("sluice_checkpoint"), "the backfill alters it");
         if (p.exists("sluice_reject")) p.on_table(facts.name("sluice_reject"), "INSERT", "the backfill adds rejects");
     }
+    // Every migrate takes over sluice_run's token (engine/run_fence.h), creating the table when absent.
+    if (!p.exists(kRunTable))
+        p.create_on_schema(owner, "migrate creates its table sluice_run");
+    else
+        p.on_table(facts.name(kRunTable), "UPDATE", "migrate replaces the token in sluice_run");
     if (runs(cfg, Phase::backfill) && target) {
         p.on_table(target->qualified(), "SELECT", "the backfill reads the rows present");
         p.on_table(target->qualified(), "INSERT", "the backfill writes rows");
@@ -441,7 +446,7 @@ double json_left(Connection& conn, const Facts& facts, double total) {
     const std::optional<Target> target = facts.target();
     if (!target || facts.cfg.resync || !runs(facts.cfg, Phase::backfill)) return total;
     const std::optional<Checkpoint> cp = load_checkpoint(conn, facts.cfg.schema);
-    if (!cp || cp->target != target->table) return total;
+    if (!cp || !cp->describes(target->table)) return total;
     return cp->complete ? 0 : std::max(0.0, total - static_cast<double>(cp->bytes));
 }
 

@@ -3,6 +3,8 @@
 
 #include <iostream>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "engine/run_lock.h"
 #include "stages/check.h"
@@ -34,25 +36,29 @@ int cleanup(const config::RunConfig& cfg) {
     engine::Connection conn(cfg.db_url, "cleanup");
     std::cout << "sluice cleanup: schema " << engine::quote_ident(cfg.schema) << "\n";
     const engine::RejectTable rejects = reject_table(cfg.schema);
-    bool any = false;
     if (std::uint64_t n = rejects.count(conn); n > 0) {
         rejects.export_to(conn, cfg.reject_file);  // the record goes to a file before its table goes
         std::cout << "  exported " << n << " rejects to " << cfg.reject_file << "\n";
     }
-    if (relation_exists(conn, cfg.schema, kBuildTable)) {
+    const bool unpublished = relation_exists(conn, cfg.schema, kBuildTable);
+    // One transaction: interrupted anywhere (Ctrl-C while a DROP waits behind a reader), it drops
+    // nothing, and never leaves a checkpoint without the table it describes.
+    std::vector<std::string> dropped;
+    engine::in_transaction(conn, [&] {
+        if (std::string build = drop_build_table(conn, cfg.schema); !build.empty()) dropped.push_back(build);
+        for (const char* table : {"sluice_reject", "sluice_checkpoint", kRunTable}) {
+            if (!relation_exists(conn, cfg.schema, table)) continue;
+            conn.exec("DROP TABLE " + engine::qualified(cfg.schema, table));
+            dropped.push_back(engine::qualified(cfg.schema, table));
+        }
+    });
+    if (unpublished) {
         std::cout << "  note: " << engine::qualified(cfg.schema, kBuildTable)
                   << " was never published (the migration did not finish); a later migrate starts over\n";
     }
-    if (std::string dropped = drop_build_table(conn, cfg.schema); !dropped.empty()) {
-        std::cout << "  dropped " << dropped << "\n";
-        any = true;
-    }
-    for (const char* table : {"sluice_reject", "sluice_checkpoint"}) {
-        if (!relation_exists(conn, cfg.schema, table)) continue;
-        conn.exec("DROP TABLE " + engine::qualified(cfg.schema, table));
-        std::cout << "  dropped " << engine::qualified(cfg.schema, table) << "\n";
-        any = true;
-    }
+    for (const std::string& what : dropped)
+        std::cout << "  dropped " << what << "\n";
+    const bool any = !dropped.empty();
     std::cout << "sluice cleanup: " << (any ? "done" : "nothing of sluice's was there") << "\n";
     return 0;
 }

@@ -11,7 +11,8 @@ namespace sluice::stages {
 int export_rejects_command(const config::RunConfig& config);
 
 // Refused while a migrate holds the lock. Exports any rejects to --reject-file first, then drops
-// sluice_reject, sluice_checkpoint and an unpublished build table with its placeholder.
+// sluice_reject, sluice_checkpoint, sluice_run and an unpublished build table with its
+// placeholder, in one transaction.
 // Returns the exit status; throws on failure.
 int cleanup(const config::RunConfig& config);
 

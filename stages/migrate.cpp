@@ -11,22 +11,25 @@
 #include <oneapi/tbb/enumerable_thread_specific.h>
 
 #include "engine/budget.h"
+#include "engine/leftover_backends.h"
+#include "engine/lock_keeper.h"
+#include "engine/lock_watch.h"
+#include "engine/log.h"
 #include "engine/pipeline.h"
 #include "engine/progress.h"
 #include "engine/reject_table.h"
-#include "engine/leftover_backends.h"
-#include "engine/lock_watch.h"
-#include "engine/log.h"
+#include "engine/run_fence.h"
 #include "engine/run_lock.h"
 #include "engine/sessions.h"
 #include "engine/shared_snapshot.h"
-#include "stages/backfill_plan.h"
 #include "engine/words.h"
+#include "stages/app_owner.h"
+#include "stages/backfill_plan.h"
 #include "stages/chat_reader.h"
 #include "stages/chat_writer.h"
 #include "stages/check.h"
-#include "stages/duplicate_ids.h"
 #include "stages/checkpoint.h"
+#include "stages/duplicate_ids.h"
 #include "stages/phases.h"
 #include "stages/run_banner.h"
 #include "stages/run_summary.h"
@@ -66,15 +69,16 @@ std::runtime_error too_many_rejects(std::uint64_t rejected, std::uint64_t limit)
 unsigned ranges_for(unsigned lanes) { return lanes <= 1 ? 1 : 4 * lanes; }
 
 // The plan the backfill works through: its checkpoint's, unless --resync asks for every chat
-// again or the checkpoint describes another table (a build table that was replaced); else a new
-// one. The build table is loaded without its primary key only when every row it holds is one a
-// range's checkpoint covers (a fresh, empty table, or a resumed plan): otherwise rows may be
-// present, and the key goes on first so that they are found and counted, not doubled.
+// again or the checkpoint describes another table (a build table that was dropped and created
+// again is another table: its oid differs); else a new one, and the old plan's rejects go. The
+// build table is loaded without its primary key only when every row it holds is one a range's
+// checkpoint covers (a fresh, empty table, or a resumed plan): otherwise rows may be present, and
+// the key goes on first so that they are found and counted, not doubled.
 std::vector<ChatRange> starting_plan(const config::RunConfig& cfg, engine::Connection& control, const Target& target,
                                      std::string& key_note) {
     create_checkpoint_table(control, cfg.schema);
     std::optional<Checkpoint> start = load_checkpoint(control, cfg.schema);
-    if (start && !cfg.resync && start->target == target.table) return load_ranges(control, cfg.schema);
+    if (start && !cfg.resync && start->describes(target.table)) return load_ranges(control, cfg.schema);
     if (start) reset_backfill(control, cfg.schema);
     if (!has_primary_key(control, target)) {
         engine::Result any = control.exec("SELECT EXISTS (SELECT 1 FROM " + target.qualified() + ")");
@@ -239,7 +243,7 @@ BackfillFigures figures_of(const BackfillReport& r, const Checkpoint& baseline, 
 Checkpoint backfill_baseline(const config::RunConfig& cfg, engine::Connection& control) {
     if (cfg.resync) return {};
     std::optional<Checkpoint> cp = load_checkpoint(control, cfg.schema);
-    if (!cp || cp->target != current_target(control, cfg.schema).table) return {};
+    if (!cp || !cp->describes(current_target(control, cfg.schema).table)) return {};
     return *cp;
 }
 
@@ -356,15 +360,6 @@ bool take_lock(engine::RunLock& lock, const config::RunConfig& cfg, const std::a
                                                             : std::string(", or pass --wait-for-lock DURATION to wait")));
 }
 
-// The lock is lost with its connection (a server restart): take it again before going on.
-void keep_lock(engine::RunLock& lock) {
-    if (lock.held()) return;
-    if (std::optional<engine::LockHolder> holder = lock.reacquire()) {
-        throw LockHeldError("lost the run's lock with its connection, and another sluice migrate took it: " +
-                                 holder->describe() + "; this run stops here, the other one goes on");
-    }
-}
-
 // Before anything is written: where the run goes and what it will do, then the checks of
 // `sluice check`; a failed one ends the run here (stages/check.h). Lowers the lanes and index
 // connections of `cfg` to what the connection limits leave. Returns what the banner found.
@@ -382,14 +377,40 @@ TargetFacts say_what_changes(config::RunConfig& cfg) {
     return facts;
 }
 
-// Backends an earlier, killed run left running on the job's tables (an index build goes on
-// without its client): ended before the phases start, each named in a line.
-void end_earlier_runs(const config::RunConfig& cfg) {
+// Before the phases start: backends an earlier, killed run left running on the job's tables (an
+// index build goes on without its client) are ended, each named in a line; then the run takes the
+// fence, which waits for any commit of an earlier run that lost its lock and still runs.
+void take_over_from_earlier_runs(const config::RunConfig& cfg, engine::RunFence& fence) {
     engine::Connection conn(cfg.db_url, "control");
     std::vector<std::string> relations;
-    for (const char* name : {kChatMessage, kBuildTable, "sluice_checkpoint", "sluice_reject"})
+    for (const char* name : {kChatMessage, kBuildTable, "sluice_checkpoint", "sluice_reject", kRunTable})
         relations.push_back(engine::qualified(cfg.schema, name));
     engine::end_leftovers(conn, relations, [](const std::string& line) { engine::log::report("  " + line); });
+    fence.take(conn, [&] { create_as_app_owner(conn, cfg.schema); });  // as sluice's other tables
+}
+
+// A run that another run took over (after its lock's session was ended) stops with one line and
+// exit status 75, however the loss showed: its fence refused a commit, the keeper cancelled a
+// statement, or the other run ended one of its sessions. Call in a catch block: rethrows.
+[[noreturn]] void rethrow_taken_over(const config::RunConfig& cfg, std::optional<engine::LockKeeper>& keeper) {
+    auto said = [&](const engine::RunTakenOver& e) {
+        return LockHeldError("another sluice migrate took over schema " + engine::quote_ident(cfg.schema) + ": " +
+                             e.what() +
+                             "; this run stopped without committing anything more: let the other one finish");
+    };
+    try {
+        throw;
+    } catch (const engine::RunTakenOver& e) {
+        throw said(e);
+    } catch (...) {
+        try {
+            if (keeper) keeper->keep();
+        } catch (const engine::RunTakenOver& e) {
+            throw said(e);
+        } catch (...) {
+        }
+        throw;
+    }
 }
 
 // The reject file is an export of the rejects table, written at the end of every run that
@@ -420,7 +441,7 @@ PhaseFigures phase_figures(Phase phase, double seconds, const char* outcome, con
 
 // The phases in order, each framed on the display and reported in one block of lines.
 // Returns false when a stop request cancelled one.
-bool run_phases(const config::RunConfig& cfg, const std::atomic<bool>& stop, engine::RunLock& lock,
+bool run_phases(const config::RunConfig& cfg, const std::atomic<bool>& stop, engine::LockKeeper& keeper,
                 const TargetFacts& facts, RunSummary& summary) {
     engine::ProgressDisplay& display = *engine::ProgressDisplay::current();
     std::optional<Checkpoint> baseline;
@@ -437,7 +458,7 @@ bool run_phases(const config::RunConfig& cfg, const std::atomic<bool>& stop, eng
         try {
             with_reconnect(cfg, stop, phase_name(phase), [&] {
                 ++attempts;
-                keep_lock(lock);
+                keeper.keep();
                 result = run_phase(phase, cfg, stop, baseline);
             });
         } catch (const engine::PgError& e) {
@@ -504,12 +525,17 @@ int migrate(const config::RunConfig& given, const std::atomic<bool>& stop, RunSu
     }
     const bool backfills = std::find(cfg.phases.begin(), cfg.phases.end(), Phase::backfill) != cfg.phases.end();
     const bool checked = !interrupted;  // the export is written by a run that got to its phases
+    engine::RunFence fence(cfg.schema, kRunTable, fence_key());
+    std::optional<engine::LockKeeper> keeper;
     try {
-        if (!interrupted) end_earlier_runs(cfg);
-        if (!interrupted) interrupted = !run_phases(cfg, stop, lock, facts, summary);
+        if (!interrupted) {
+            take_over_from_earlier_runs(cfg, fence);
+            keeper.emplace(lock, fence, [](const std::string& line) { engine::log::note(line); });
+            interrupted = !run_phases(cfg, stop, *keeper, facts, summary);
+        }
     } catch (...) {
         if (backfills && checked) export_rejects(cfg, summary);
-        throw;
+        rethrow_taken_over(cfg, keeper);
     }
     if (backfills && checked) export_rejects(cfg, summary);
     const double total = std::chrono::duration<double>(Clock::now() - run_started).count();

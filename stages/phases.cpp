@@ -11,6 +11,7 @@
 
 #include "engine/log.h"
 #include "engine/progress.h"
+#include "engine/run_fence.h"
 #include "engine/words.h"
 #include "stages/checkpoint.h"
 #include "stages/duplicate_ids.h"
@@ -96,6 +97,48 @@ std::optional<std::string> alembic_revision(engine::Connection& conn, const std:
     engine::Result v = conn.exec("SELECT version_num FROM " + table + (for_update ? " FOR UPDATE" : ""));
     if (PQntuples(v.get()) == 1) return std::string(PQgetvalue(v.get(), 0, 0));
     return std::nullopt;
+}
+
+// Inside publish's transaction: moves alembic_version from 374d2f66af06 to 8452d01d26d7 and says
+// so in `what`; true when it moved it. Throws, naming what it found, on any other revision.
+bool stamp_alembic(engine::Connection& conn, const std::string& schema, std::string& what) {
+    std::optional<std::string> found = alembic_revision(conn, schema, true);
+    if (found == kRevisionAfter) {
+        what += "; alembic_version already holds " + std::string(kRevisionAfter);
+        return false;
+    }
+    if (found != kRevisionBefore) check_alembic_revision(conn, schema);  // throws, naming what it found
+    conn.exec("UPDATE " + engine::qualified(schema, "alembic_version") + " SET version_num = $1",
+              {std::string(kRevisionAfter)});
+    what += "; alembic_version moved from " + std::string(kRevisionBefore) + " to " + kRevisionAfter;
+    return true;
+}
+
+// Inside publish's transaction, once chat_message is the target's name: the ranges that lack rows
+// their checkpoint counts (publish then publishes nothing). Only when publish changes something: a
+// table already in use loses rows with every chat a user deletes.
+std::vector<RowShortfall> short_ranges(engine::Connection& conn, const Target& t, std::size_t& ranges) {
+    // Renamed, the build table is locked against every other session; a table completed in place is
+    // kept from changing while it is counted.
+    if (!t.build()) conn.exec("LOCK TABLE " + t.qualified() + " IN SHARE MODE");
+    engine::show_progress("counting the rows of each range of the backfill against its checkpoint");
+    return rows_missing(conn, t.schema, kChatMessage, ranges);
+}
+
+// After publish's transaction was rolled back: the ranges that lack rows are to be read again
+// (rows deleted with their chats since they were counted, once the foreign key cascades, or by
+// hand), and the run stops with one line.
+[[noreturn]] void refuse_short(engine::Connection& conn, const Target& t, const std::vector<RowShortfall>& short_of,
+                               std::size_t ranges) {
+    engine::in_transaction(conn, [&] { read_again(conn, t.schema, short_of); });
+    const std::size_t more = short_of.size() - 1;
+    throw std::runtime_error(
+        "not publishing: " + short_of.front().describe(ranges) +
+        (more ? " (and " + engine::plural(more, "more range") + (more == 1 ? " lacks" : " lack") + " rows)" : "") +
+        ": rows were deleted since (with chats deleted meanwhile, or by hand); nothing was published, and sluice "
+        "reads " +
+        (more ? "those ranges" : (ranges == 1 ? "every chat" : "that range")) +
+        " again: run sluice migrate again, with every phase, which adds what is missing");
 }
 
 }  // namespace
@@ -226,12 +269,16 @@ std::string ensure_foreign_key(engine::Connection& conn, const Target& t) {
                   " (id) ON DELETE CASCADE NOT VALID");
     }
     engine::show_progress("deleting the rows whose chat no longer exists");
-    engine::Result deleted = conn.exec("DELETE FROM " + t.qualified() + " m WHERE NOT EXISTS (SELECT 1 FROM " +
-                                       engine::qualified(t.schema, "chat") + " c WHERE c.id = m.chat_id)");
+    // Counted in the checkpoint, so that publish still finds every other row the checkpoint counts.
+    std::uint64_t orphans = 0;
+    engine::in_transaction(conn, [&] {
+        orphans = delete_counted(
+            conn, t.schema, t.table,
+            "NOT EXISTS (SELECT 1 FROM " + engine::qualified(t.schema, "chat") + " c WHERE c.id = m.chat_id)");
+    });
     engine::show_progress("validating " + std::string(kForeignKey) + ": every row's chat, looked up in chat");
     conn.exec("ALTER TABLE " + t.qualified() + " VALIDATE CONSTRAINT " + engine::quote_ident(kForeignKey));
     engine::mark_progress();
-    const std::uint64_t orphans = std::strtoull(PQcmdTuples(deleted.get()), nullptr, 10);
     return "added and validated the foreign key; deleted " + engine::plural(orphans, "row") + " whose chat no longer exists";
 }
 
@@ -245,6 +292,10 @@ std::string unfinished_work(engine::Connection& conn, const Target& t, std::opti
     if (!foreign_key_validated(conn, t)) return "the foreign key is missing or not validated";
     std::optional<Checkpoint> cp = load_checkpoint(conn, t.schema);
     if (!cp || cp->target != t.table) return "the backfill has not run";
+    if (!cp->describes(t.table)) {
+        return "the backfill's checkpoint describes another table than " + t.qualified() +
+               " (was it dropped and created again?)";
+    }
     if (!cp->complete) return "the backfill is not complete";
     if (max_rejects && cp->rejected > *max_rejects) {
         return std::to_string(cp->rejected) + " messages were rejected, more than --max-rejects " +
@@ -270,6 +321,8 @@ std::string publish(engine::Connection& conn, const Target& t, bool stamp, std::
         if (std::string missing = unfinished_work(conn, t, max_rejects); !missing.empty()) {
             throw std::runtime_error("not publishing: " + missing + "; run sluice migrate with every phase");
         }
+        engine::hold_fence(conn);
+        bool publishes = t.build();  // a rename, or a stamp, shows the table to Open WebUI as migrated
         if (t.build()) {
             // In this transaction chat_message cannot appear unseen: the rename would fail on its name.
             conn.exec("ALTER TABLE " + t.qualified() + " RENAME TO " + engine::quote_ident(kChatMessage));
@@ -278,17 +331,13 @@ std::string publish(engine::Connection& conn, const Target& t, bool stamp, std::
         } else {
             what = engine::qualified(t.schema, kChatMessage) + " was completed in place; nothing to rename";
         }
-        if (stamp) {
-            std::optional<std::string> found = alembic_revision(conn, t.schema, true);
-            if (found == kRevisionAfter) {
-                what += "; alembic_version already holds " + std::string(kRevisionAfter);
-            } else if (found == kRevisionBefore) {
-                conn.exec("UPDATE " + engine::qualified(t.schema, "alembic_version") + " SET version_num = $1",
-                          {std::string(kRevisionAfter)});
-                what += "; alembic_version moved from " + std::string(kRevisionBefore) + " to " + kRevisionAfter;
-            } else {
-                check_alembic_revision(conn, t.schema);  // throws, naming what it found
-            }
+        if (stamp) publishes = stamp_alembic(conn, t.schema, what) || publishes;
+        std::size_t ranges = 0;
+        const std::vector<RowShortfall> short_of =
+            publishes ? short_ranges(conn, t, ranges) : std::vector<RowShortfall>{};
+        if (!short_of.empty()) {
+            conn.exec("ROLLBACK");
+            refuse_short(conn, t, short_of, ranges);
         }
         conn.exec("COMMIT");
         return what;

@@ -33,7 +33,8 @@ std::string ensure_primary_key(engine::Connection& conn, const Target& target, s
 // missing (the indexes phase then finds it built); empty when it was there.
 std::string ensure_chat_id_index(engine::Connection& conn, const Target& target);
 
-// Adds chat_message_chat_id_fkey NOT VALID, deletes rows whose chat is gone, validates.
+// Adds chat_message_chat_id_fkey NOT VALID, deletes rows whose chat is gone (counted in the
+// checkpoint as removed), validates.
 std::string ensure_foreign_key(engine::Connection& conn, const Target& target);
 
 // What is still missing before the target can be called migrated (the primary key, the seven valid indexes, the
@@ -47,7 +48,10 @@ void check_alembic_revision(engine::Connection& conn, const std::string& schema)
 
 // The publish phase: in one transaction, after a final check of unfinished_work(), renames the
 // build table to chat_message and, with `stamp`, moves alembic_version from 374d2f66af06 to
-// 8452d01d26d7. On a table completed in place only the stamp is left to do.
+// 8452d01d26d7. On a table completed in place only the stamp is left to do. When it renames or
+// stamps, it first counts the table's rows range by range against the checkpoint (one pass over
+// the table); when a range lacks rows it publishes nothing, marks those ranges to be read again
+// (stages/checkpoint.h, read_again) and throws.
 std::string publish(engine::Connection& conn, const Target& target, bool stamp, std::optional<std::uint64_t> max_rejects);
 
 }  // namespace sluice::stages

@@ -36,7 +36,8 @@ std::string set_by(const std::string& source) {
 }
 
 // The lock's and the lock watcher's connections, and each phase's control connection
-// (stages/migrate.cpp): open all run long.
+// (stages/migrate.cpp): open all run long. The lock's keeper (engine/lock_keeper.h) asks over the
+// lock's own connection, and the fence is taken over a control connection closed before the phases.
 constexpr unsigned kRunConnections = 3;
 
 // The tightest of the limits on this role's new connections: how many more the run may open.

@@ -112,7 +112,7 @@ bool is_placeholder(engine::Connection& conn, const std::string& schema, const s
 // owned by another role than the app's: given to the app's role where the user may (stages/app_owner.h).
 std::string give_own_tables_to_app(engine::Connection& conn, const std::string& schema) {
     std::string said;
-    for (const char* name : {kBuildTable, kReservedIndex, "sluice_checkpoint", "sluice_reject"}) {
+    for (const char* name : {kBuildTable, kReservedIndex, "sluice_checkpoint", "sluice_reject", kRunTable}) {
         if (std::string(name) == kReservedIndex && !is_placeholder(conn, schema, name)) continue;
         const std::string gave = give_to_app_owner(conn, schema, engine::qualified(schema, name));
         if (!gave.empty()) said += "; " + gave;
@@ -151,16 +151,14 @@ bool relation_exists(engine::Connection& conn, const std::string& schema, const 
 
 std::string drop_build_table(engine::Connection& conn, const std::string& schema) {
     std::string dropped;
-    engine::in_transaction(conn, [&] {
-        if (relation_exists(conn, schema, kBuildTable)) {
-            conn.exec("DROP TABLE " + engine::qualified(schema, kBuildTable));
-            dropped = engine::qualified(schema, kBuildTable);
-        }
-        if (is_placeholder(conn, schema, kReservedIndex)) {
-            conn.exec("DROP VIEW " + engine::qualified(schema, kReservedIndex));
-            dropped += (dropped.empty() ? "" : " and ") + std::string("the placeholder view ") + kReservedIndex;
-        }
-    });
+    if (relation_exists(conn, schema, kBuildTable)) {
+        conn.exec("DROP TABLE " + engine::qualified(schema, kBuildTable));
+        dropped = engine::qualified(schema, kBuildTable);
+    }
+    if (is_placeholder(conn, schema, kReservedIndex)) {
+        conn.exec("DROP VIEW " + engine::qualified(schema, kReservedIndex));
+        dropped += (dropped.empty() ? "" : " and ") + std::string("the placeholder view ") + kReservedIndex;
+    }
     return dropped;
 }
 
@@ -174,7 +172,9 @@ Target prepare_target(engine::Connection& conn, const std::string& schema, std::
         if (relation_exists(conn, schema, kBuildTable)) {
             // Its rows and rejects described the build table: the backfill derives them again.
             reset_backfill(conn, schema);
-            what += "; dropped " + drop_build_table(conn, schema) + ", which it replaces";
+            std::string dropped;
+            engine::in_transaction(conn, [&] { dropped = drop_build_table(conn, schema); });
+            what += "; dropped " + dropped + ", which it replaces";
         }
         what += given;
         return in_place;

@@ -127,6 +127,7 @@ TEST_CASE("a run as the app's role, resumed as postgres, leaves everything the a
     // As an older sluice run as postgres would have left them: the schema phase gives them back.
     db.sql().exec("ALTER TABLE sluice_chat_message OWNER TO postgres");
     db.sql().exec("ALTER TABLE sluice_checkpoint OWNER TO postgres");
+    db.sql().exec("ALTER TABLE sluice_run OWNER TO postgres");
     db.sql().exec("DROP TABLE sluice_reject");  // made again by the superuser's run: as the app's, too
     Run resumed = migrate(db, tmp.file("r.jsonl"), {"--resync"});
     REQUIRE_MESSAGE(resumed.status == 0, resumed.said());

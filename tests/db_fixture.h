@@ -6,9 +6,11 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -190,6 +192,17 @@ const Reference& clean_run();
 
 // The block of the summary that counts skipped chats and messages by rule.
 std::string skipped_block(const std::string& out);
+
+// Waits until `ready` holds (true) or 30 s pass (false), looking every 5 ms.
+template <typename Ready>
+bool wait_until(Ready ready) {
+    for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+         std::chrono::steady_clock::now() < until;) {
+        if (ready()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+}
 
 // The chats the reader selects, as a WHERE condition on `chat`.
 inline constexpr const char* kSelected = "NOT (user_id LIKE 'shared-%')";

@@ -28,7 +28,14 @@ psql session or a busy app would), so that a signal, a kill or a restart lands i
                 of the second signal, no summary; then a rerun completes;
   - roletimeouts: the timeouts case's settings on a role (ALTER ROLE ... SET) that is no superuser
                 but owns the database, its schema and Open WebUI's tables; the whole migrate with
-                --stamp-alembic runs as that role.
+                --stamp-alembic runs as that role;
+  - takeover:   with 1 and with 3 lanes, a slow migrate's lock session terminated (as a reaper or a DBA
+                would) until a second migrate, waiting with --wait-for-lock, takes the lock: the first
+                stops with exit 75 and one line, the second completes the table exactly (no id
+                twice), and a plain rerun finds the work done;
+  - cleanup:    SIGINT to `sluice cleanup` while its DROP of sluice_reject waits behind a reader, after
+                a complete backfill: exit 130; a migrate --stamp-alembic then ends correct with exit
+                0, or refused with nothing published and alembic_version unchanged.
 Prints one line per case and "phase stop tests: N passed, M failed"; exits 1 on any failure.
 """
 import argparse
@@ -344,14 +351,21 @@ def case_roletimeouts(args, corpus, tmp, reference, since):
                       " 20/50ms: completed, stamped")
 
 
+def larger_corpus(args, tmp, since):
+    """A corpus six times the size, for runs that must outlast what is done to them, with the state
+    of a clean run of it; made once."""
+    if not hasattr(larger_corpus, "made"):
+        corpus = subprocess.run([sys.executable, GENERATOR, "--chats", str(6 * args.chats), "--seed", str(args.seed)],
+                                capture_output=True, check=True).stdout
+        clean = Case(args, corpus, tmp)
+        if clean.run().returncode != 0:
+            raise RuntimeError("the clean run of the larger corpus failed")
+        larger_corpus.made = corpus, clean.state(since)
+    return larger_corpus.made
+
+
 def case_terminate6(args, corpus, tmp, reference, since):
-    # A corpus big enough that the backfill outlasts six reconnects, with a reference of its own.
-    corpus = subprocess.run([sys.executable, GENERATOR, "--chats", str(6 * args.chats), "--seed", str(args.seed)],
-                            capture_output=True, check=True).stdout
-    clean = Case(args, corpus, tmp)
-    if clean.run().returncode != 0:
-        return ["the clean run of the larger corpus failed"], ""
-    reference = clean.state(since)
+    corpus, reference = larger_corpus(args, tmp, since)  # the backfill outlasts six reconnects
     case = Case(args, corpus, tmp)
     proc = case.start("--connect-retries", "3", "--retry-max-wait", "200ms")
     hits, after = 0, 0
@@ -383,9 +397,100 @@ def case_terminate6(args, corpus, tmp, reference, since):
     return problems, "%d writer backends terminated over one backfill (--connect-retries 3); it completed" % hits
 
 
+def lock_sessions(case):
+    """The backend pids of the sessions named 'sluice lock', and the one that holds an advisory lock."""
+    pids = set(psql(case.db, "SELECT pid FROM pg_stat_activity WHERE application_name = 'sluice lock'"
+                             " AND datname = current_database()").split())
+    holder = psql(case.db, "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                           " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())").strip()
+    return pids, holder
+
+
+def take_over(args, corpus, tmp, reference, since, lanes):
+    case = Case(args, corpus, tmp)
+    first = case.start("--lanes", lanes, "--batch-rows", "1", "--max-inflight-batches", "1")
+    case.wait_for(first, lambda: case.committed_messages() > 100)
+    # The second at speed: what it does once it holds the lock is an ordinary resume.
+    fast = ("--lanes", lanes, "--batch-rows", "1000", "--fetch-rows", "1000", "--commit-interval", "1s")
+    second = case.start(*fast, "--wait-for-lock", "1min")
+    case.wait_for(first, lambda: len(lock_sessions(case)[0]) == 2)
+    pids, holder = lock_sessions(case)
+    waiting = pids - {holder}  # the second run's: it keeps its session while it waits
+    terminated = 0
+    while first.poll() is None and holder not in waiting and terminated < 100:
+        if holder:
+            psql(case.db, "SELECT pg_terminate_backend(%s)" % holder)
+            terminated += 1
+        time.sleep(0.1)
+        holder = lock_sessions(case)[1]
+    took_over = holder in waiting
+    out, err = first.communicate(timeout=60)
+    out2, err2 = second.communicate(timeout=300)
+    problems = []
+    if not took_over:
+        problems.append("the second run never took the lock (%d terminations): the case proves nothing" % terminated)
+    # Besides a line for each time it took its lock again, one line saying why it stopped.
+    lines = [l for l in err.splitlines() if l.strip() and "took the lock again" not in l]
+    if first.returncode != 75 or len(lines) != 1 or "took over" not in lines[0]:
+        problems.append("the run taken over: exit %d, stderr %r" % (first.returncode, err.strip()[-300:]))
+    twice = psql(case.db, "SELECT count(*) - count(DISTINCT id) FROM %s" % case.target(), check=False).strip()
+    if twice != "0":
+        problems.append("%s message ids twice in the table" % twice)
+    if second.returncode != 0:
+        problems.append("the run that took over: exit %d, stderr %r" % (second.returncode, err2.strip()[-300:]))
+    else:
+        problems += compare(case, reference, since)
+    rerun = case.run(*fast)
+    if rerun.returncode != 0 or "already complete" not in rerun.stdout:
+        problems.append("the plain rerun: exit %d, stderr %r" % (rerun.returncode, rerun.stderr.strip()[-300:]))
+    return ["%s lanes: %s" % (lanes, p) for p in problems], "%s lanes: %d terminations" % (lanes, terminated)
+
+
+def case_takeover(args, corpus, tmp, reference, since):
+    corpus, reference = larger_corpus(args, tmp, since)  # one batch a chat lasts seconds: time to take over
+    problems, said = [], []
+    for lanes in ("1", "3"):
+        p, what = take_over(args, corpus, tmp, reference, since, lanes)
+        problems += p
+        said.append(what)
+    return problems, ("lock session terminated until the waiting run took it (%s): the first exited 75, the"
+                      " second completed, a rerun found it done" % ", ".join(said))
+
+
+def case_cleanup(args, corpus, tmp, reference, since):
+    case = Case(args, corpus, tmp)
+    run_phases(case, "schema,backfill")
+    blocker = Blocker(case.db, "SELECT count(*) FROM sluice_reject")  # a reader, in its open transaction
+    problems = []
+    try:
+        proc = subprocess.Popen([args.sluice, "cleanup", "--db", case.db, "--reject-file", case.rejects],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if not sluice_waits(case):
+            problems.append("cleanup never waited for the reader's lock")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        blocker.release()
+    if proc.returncode != 130:
+        problems.append("cleanup after SIGINT: exit %d, stderr %r" % (proc.returncode, err.strip()[-300:]))
+    final = run_flagged(case, ["--stamp-alembic"])
+    published = psql(case.db, "SELECT to_regclass('chat_message') IS NOT NULL").strip() == "t"
+    if final.returncode == 0:
+        problems += compare(case, reference, since)
+        if alembic_revision(case) != "8452d01d26d7":
+            problems.append("the run after the interrupted cleanup did not stamp")
+        outcome = "the next migrate completed it"
+    else:
+        if published or alembic_revision(case) != "374d2f66af06":
+            problems.append("a refused run published (%s) or stamped (%s)" % (published, alembic_revision(case)))
+        outcome = "the next migrate refused: %s" % final.stderr.strip()[-120:]
+    return problems, "cleanup interrupted while its DROP waited: exit %d; %s" % (proc.returncode, outcome)
+
+
 CASES = [("stop", case_stop), ("killindex", case_killindex), ("restart", case_restart),
          ("timeouts", case_timeouts), ("terminate6", case_terminate6), ("invalidindex", case_invalidindex),
-         ("secondsignal", case_secondsignal), ("roletimeouts", case_roletimeouts)]
+         ("secondsignal", case_secondsignal), ("roletimeouts", case_roletimeouts), ("takeover", case_takeover),
+         ("cleanup", case_cleanup)]
 
 
 def main():
