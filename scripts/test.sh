@@ -51,6 +51,8 @@ run_script() {
 run_doctest unit build/tests/sluice_unit_tests
 [ -x build/tests/sluice_db_tests ] && run_doctest db build/tests/sluice_db_tests
 run_script differential python3 tests/differential_test.py --sluice-dump build/transform_dump --chats 10000 --seed 7
+run_script differential-utf8 python3 tests/differential_test.py --sluice-dump build/transform_dump --chats 5000 --seed 8 \
+  --utf8-source
 run_script e2e-parity python3 tests/e2e_parity_test.py
 run_script e2e-parity-3-lanes python3 tests/e2e_parity_test.py --lanes 3
 run_script fault-resume python3 tests/fault_resume_test.py
