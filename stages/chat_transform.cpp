@@ -266,12 +266,17 @@ void emit_row(const MessageContext& c, std::int64_t now, TransformOutput& out) {
     else if (ts.type == Type::string) t = python_int_of_float(scan::string_text(ts.raw(c.doc), c.text[3]), true);
     std::int64_t created = normalize_timestamp(t, now);
 
+    std::string_view key = c.key;
+    auto size = [](const Text& v) { return v.is_null ? 0 : v.text.size(); };
+    std::size_t payload = c.chat.id.size() + 1 + key.size() + c.chat.id.size() + c.chat.user_id.size() + size(role) +
+                          size(parent) + size(model) + (done == Done::null ? 0 : 1) + 2 * 8;
+    for (scan::Field f : kJsonFields) payload += json_column(m.fields[f], c.doc).size();
+
     out.rows.starts.push_back(out.rows.tuples.size());
     engine::TupleEncoder row(out.rows.tuples);
     auto text = [&](const Text& v) { v.is_null ? row.null() : row.bytes(v.text); };
     auto json = [&](scan::Field f) { row.bytes(json_column(m.fields[f], c.doc)); };
-    row.begin_row(17);
-    std::string_view key = c.key;
+    row.begin_row(17, payload);
     char* id = row.reserve(c.chat.id.size() + 1 + key.size());
     std::memcpy(id, c.chat.id.data(), c.chat.id.size());
     id[c.chat.id.size()] = '-';
