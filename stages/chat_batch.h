@@ -22,6 +22,11 @@ struct ChatBatch {
     bool interrupted = false;                 // an end batch sent because the run was asked to stop
     std::vector<engine::Result> source;       // one single-row result per chat, freed once parsed
     TransformOutput out;
+
+    ChatBatch() = default;
+    ChatBatch(const ChatBatch&) = delete;
+    ChatBatch& operator=(const ChatBatch&) = delete;
+    ~ChatBatch();  // gives the rows' buffer back for the next batch (see transform_batch)
 };
 
 // Runs the transform over the batch's chats, then frees their text: only the rows stay.
