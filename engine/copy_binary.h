@@ -44,6 +44,12 @@ public:
         put_be32(static_cast<std::uint32_t>(value.size()));
         put(value.data(), value.size());
     }
+    // A field whose value the caller keeps elsewhere (Rows::outside): only its length is written;
+    // returns the offset in the buffer where the value belongs.
+    std::size_t length_only(std::size_t length) {
+        put_be32(static_cast<std::uint32_t>(length));
+        return at_ ? static_cast<std::size_t>(at_ - out_.data()) : out_.size();
+    }
     // Field with the given length whose bytes the caller fills in at the returned position.
     char* reserve(std::size_t length) {
         put_be32(static_cast<std::uint32_t>(length));
