@@ -37,10 +37,6 @@ struct Rows {
     std::string_view tuple(std::size_t i, std::string& storage) const;
     // Tuple i of rows that keep no value outside (those a transform gives its callers).
     std::string_view tuple(std::size_t i) const;
-    // The bytes of rows [first, last) as one contiguous range (rows that keep no value outside).
-    std::string_view range(std::size_t first, std::size_t last) const {
-        return std::string_view(tuples).substr(start(first), start(last) - start(first));
-    }
     // The bytes of rows [first, last) in order: pieces of `tuples` and the values outside between.
     std::vector<std::string_view> pieces(std::size_t first, std::size_t last) const;
     void clear();

@@ -43,7 +43,7 @@ void IsolatingCopy::write(const Rows& rows, WriteOutcome& out) {
 
 std::uint64_t IsolatingCopy::copy_range(const Rows& rows, std::size_t first, std::size_t last,
                                         std::uint64_t& present) {
-    std::string_view tuples = rows.range(first, last);
+    std::vector<std::string_view> tuples = rows.pieces(first, last);
     if (!staging_) return conn_.copy_binary(copy_sql_, tuples);
     std::uint64_t staged = conn_.copy_binary(stage_copy_sql_, tuples);
     Result merged = conn_.exec(merge_sql_);
@@ -87,13 +87,15 @@ void IsolatingCopy::write_range(const Rows& rows, std::size_t first, std::size_t
 }
 
 void IsolatingCopy::reject(const Rows& rows, std::size_t i, const PgError& e, WriteOutcome& out) {
-    std::vector<Field> fields = decode_tuple(rows.tuple(i));
+    std::string storage;  // the tuple whole, when a value of it lies outside the rows' buffer
+    std::string_view tuple = rows.tuple(i, storage);
+    std::vector<Field> fields = decode_tuple(tuple);
     Reject& r = out.rejects.emplace_back();
     r.key = fields.size() > 0 ? std::string(fields[0].bytes) : "";
     r.group = fields.size() > 1 ? std::string(fields[1].bytes) : "";
     r.sqlstate = e.sqlstate();
     r.message = e.message() + (e.detail().empty() ? "" : " (" + e.detail() + ")");
-    r.row_json = tuple_to_json(rows.tuple(i), target_.columns);
+    r.row_json = tuple_to_json(tuple, target_.columns);
     r.by_server = true;
 }
 

@@ -81,9 +81,6 @@ public:
     // COPY ... FROM STDIN (FORMAT binary) of the tuples the pieces make, in order; returns the
     // rows PostgreSQL took.
     std::uint64_t copy_binary(const std::string& copy_sql, const std::vector<std::string_view>& tuples);
-    std::uint64_t copy_binary(const std::string& copy_sql, std::string_view tuples) {
-        return copy_binary(copy_sql, std::vector<std::string_view>{tuples});
-    }
 
     // Sends a query whose rows come back one PGresult each (single-row mode); see next_row().
     void send_single_row_query(const std::string& sql);
