@@ -17,7 +17,8 @@ engine::BufferPool& row_buffers() {
 
 ChatBatch::~ChatBatch() { row_buffers().give(std::move(out.rows.tuples)); }
 
-void transform_batch(ChatBatch& batch, ChatTransform& transform) {
+void transform_batch(ChatBatch& batch, ChatTransform& transform, bool large_values_in_place) {
+    if (large_values_in_place) batch.out.outside_from = std::size_t{256} << 10;
     // The rows take about half the chat JSON, rarely more: room for all of it at once spares the
     // copies of a growing buffer (pages reserved but never written cost no memory), and the
     // quarter more lets the next batches, a little larger or smaller, reuse the buffer as it is.
@@ -33,7 +34,7 @@ void transform_batch(ChatBatch& batch, ChatTransform& transform) {
         if (!PQgetisnull(row.get(), 0, 2)) chat.chat = text(2);
         transform.run(chat, batch.out);
     }
-    batch.source.clear();  // the rows are encoded: free the chat text now
+    if (batch.out.rows.outside.empty()) batch.source.clear();  // the rows are encoded: free the chat text now
 }
 
 }  // namespace sluice::stages

@@ -30,6 +30,9 @@ struct ChatBatch {
 };
 
 // Runs the transform over the batch's chats, then frees their text: only the rows stay.
-void transform_batch(ChatBatch& batch, ChatTransform& transform);
+// `large_values_in_place`: values of 256 KiB or more stay in the chat's text (engine::Rows::
+// outside), which the batch then keeps until it is dropped: a huge chat is held once, not once
+// more in its rows. Only for rows that are sent as they are (the writer's), not read back.
+void transform_batch(ChatBatch& batch, ChatTransform& transform, bool large_values_in_place = false);
 
 }  // namespace sluice::stages

@@ -138,7 +138,7 @@ void run_lanes(const config::RunConfig& cfg, const Target& target, const std::ve
                          [&, k](ChatBatch& batch) { lanes.writers[k]->write(batch); }});
     }
     auto transform = [&](ChatBatch& batch) {
-        transform_batch(batch, transforms.local());
+        transform_batch(batch, transforms.local(), /*large_values_in_place=*/true);
         counters.records_read += batch.chats;
         counters.bytes_read += batch.source_bytes;
     };
