@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -95,109 +96,137 @@ inline std::size_t number_end(const char* p, std::size_t i, std::size_t n) {
 
 }  // namespace detail
 
+// One walk over one document; see walk() below.
+template <typename Handler>
+class Walker {
+public:
+    Walker(std::string_view doc, Position& pos, Handler& handler, std::vector<std::uint32_t>& stack)
+        : p_(doc.data()), n_(doc.size()), pos_(pos), handler_(handler), stack_(stack) {
+        stack_.clear();
+    }
+
+    // The grammar as a loop over what may come next; false as soon as anything is not as expected.
+    bool run() {
+        for (Next next = Next::value;;) {
+            skip_space();
+            if (next == Next::after_value && stack_.empty()) return i_ == n_;  // nothing after the one value
+            if (i_ >= n_) return false;
+            bool ok = false;
+            switch (next) {
+                case Next::value: ok = value(next); break;
+                case Next::first_member: ok = first_member(next); break;
+                case Next::key: ok = key(next); break;
+                case Next::after_value: ok = after_value(next); break;
+            }
+            if (!ok) return false;
+        }
+    }
+
+private:
+    // What the walk expects at the next token.
+    enum class Next : std::uint8_t { value, first_member, key, after_value };
+    // A frame of `stack_`: its member or element count, shifted left once, and 1 for an object.
+    static constexpr std::uint32_t kObject = 1, kOneMore = 2;
+
+    bool value(Next& next) {
+        const char c = p_[i_];
+        if (c == '{' || c == '[') {
+            pos_.at = i_;
+            if (!(c == '{' ? handler_.StartObject() : handler_.StartArray())) return false;
+            stack_.push_back(c == '{' ? kObject : 0);
+            ++i_;
+            next = Next::first_member;
+            return true;
+        }
+        next = Next::after_value;
+        if (c == '"') return string();
+        if (c == '-' || detail::is_digit(c)) return number();
+        return literal();
+    }
+    bool string() {
+        bool escaped = false;
+        const std::size_t end = detail::string_end(p_, i_, n_, escaped);
+        if (end == 0) return false;
+        pos_.at = i_;  // RapidJSON reads strings and numbers through a copy of its stream
+        if (!handler_.String(p_ + i_ + 1, static_cast<std::uint32_t>(end - i_ - 2), true)) return false;
+        i_ = end;
+        return true;
+    }
+    bool number() {
+        const std::size_t end = detail::number_end(p_, i_, n_);
+        if (end == 0) return false;
+        pos_.at = i_;
+        if (!handler_.RawNumber(p_ + i_, static_cast<std::uint32_t>(end - i_), true)) return false;
+        i_ = end;
+        return true;
+    }
+    bool literal() {
+        const std::string_view rest(p_ + i_, std::min<std::size_t>(5, n_ - i_));
+        const bool is_true = rest.substr(0, 4) == "true", is_null = rest.substr(0, 4) == "null";
+        if (!is_true && !is_null && rest != "false") return false;
+        i_ += is_true || is_null ? 4 : 5;
+        pos_.at = i_;  // RapidJSON has read the literal when it calls
+        return is_null ? handler_.Null() : handler_.Bool(is_true);
+    }
+    // Right after '{' or '[': its closing bracket, or its first member or element.
+    bool first_member(Next& next) {
+        const bool object = stack_.back() & kObject;
+        if (p_[i_] == (object ? '}' : ']')) {
+            next = Next::after_value;
+            return close(object);
+        }
+        next = object ? Next::key : Next::value;
+        return true;
+    }
+    bool key(Next& next) {
+        bool escaped = false;
+        const std::size_t end = p_[i_] == '"' ? detail::string_end(p_, i_, n_, escaped) : 0;
+        if (end == 0 || escaped) return false;  // an escaped key is decoded by RapidJSON
+        pos_.at = i_;
+        if (!handler_.Key(p_ + i_ + 1, static_cast<std::uint32_t>(end - i_ - 2), true)) return false;
+        i_ = end;
+        skip_space();
+        if (i_ >= n_ || p_[i_] != ':') return false;
+        ++i_;
+        next = Next::value;
+        return true;
+    }
+    // After a member or element: ',' and the next one, or the closing bracket.
+    bool after_value(Next& next) {
+        stack_.back() += kOneMore;
+        const bool object = stack_.back() & kObject;
+        if (p_[i_] == ',') {
+            ++i_;
+            next = object ? Next::key : Next::value;
+            return true;
+        }
+        return p_[i_] == (object ? '}' : ']') && close(object);
+    }
+    bool close(bool object) {
+        pos_.at = i_;  // RapidJSON takes a bracket after its call
+        const std::uint32_t members = stack_.back() >> 1;
+        stack_.pop_back();
+        ++i_;
+        return object ? handler_.EndObject(members) : handler_.EndArray(members);
+    }
+    void skip_space() {
+        while (i_ < n_ && detail::is_space(p_[i_])) ++i_;
+    }
+
+    const char* p_;
+    const std::size_t n_;
+    std::size_t i_ = 0;
+    Position& pos_;
+    Handler& handler_;
+    std::vector<std::uint32_t>& stack_;  // the open brackets
+};
+
 // Walks `doc`, which must hold exactly one JSON value (whitespace around it), calling `handler`
 // with `pos` set as RapidJSON's stream would be. `stack` is scratch space, reused. False: the walk
 // declined (see the top of this file); the handler may have been called part way.
 template <typename Handler>
 bool walk(std::string_view doc, Position& pos, Handler& handler, std::vector<std::uint32_t>& stack) {
-    using namespace detail;
-    // A frame: its member or element count, shifted left once, with 1 for an object.
-    enum class Next : std::uint8_t { value, first_key, key, first_element, after_value };
-    const char* p = doc.data();
-    const std::size_t n = doc.size();
-    std::size_t i = 0;
-    stack.clear();
-    auto skip_space = [&] {
-        while (i < n && is_space(p[i])) ++i;
-    };
-    auto close = [&](bool object) {
-        pos.at = i;
-        const std::uint32_t members = stack.back() >> 1;
-        stack.pop_back();
-        ++i;
-        return object ? handler.EndObject(members) : handler.EndArray(members);
-    };
-    for (Next next = Next::value;;) {
-        skip_space();
-        if (next == Next::after_value && stack.empty()) return i == n;  // nothing after the one value
-        if (i >= n) return false;
-        const char c = p[i];
-        switch (next) {
-            case Next::value:
-                if (c == '{' || c == '[') {
-                    pos.at = i;
-                    if (!(c == '{' ? handler.StartObject() : handler.StartArray())) return false;
-                    stack.push_back(c == '{' ? 1u : 0u);
-                    ++i;
-                    next = c == '{' ? Next::first_key : Next::first_element;
-                    continue;
-                }
-                if (c == '"') {
-                    bool escaped = false;
-                    const std::size_t end = string_end(p, i, n, escaped);
-                    if (end == 0) return false;
-                    pos.at = i;
-                    if (!handler.String(p + i + 1, static_cast<std::uint32_t>(end - i - 2), true)) return false;
-                    i = end;
-                } else if (c == '-' || is_digit(c)) {
-                    const std::size_t end = number_end(p, i, n);
-                    if (end == 0) return false;
-                    pos.at = i;
-                    if (!handler.RawNumber(p + i, static_cast<std::uint32_t>(end - i), true)) return false;
-                    i = end;
-                } else {
-                    const std::string_view rest = doc.substr(i, 5);
-                    const bool is_true = rest.substr(0, 4) == "true", is_null = rest.substr(0, 4) == "null";
-                    if (!is_true && !is_null && rest != "false") return false;
-                    i += is_true || is_null ? 4 : 5;
-                    pos.at = i;
-                    if (!(is_null ? handler.Null() : handler.Bool(is_true))) return false;
-                }
-                next = Next::after_value;
-                continue;
-            case Next::first_key:
-                if (c == '}') {
-                    if (!close(true)) return false;
-                    next = Next::after_value;
-                    continue;
-                }
-                [[fallthrough]];
-            case Next::key: {
-                bool escaped = false;
-                const std::size_t end = c == '"' ? string_end(p, i, n, escaped) : 0;
-                if (end == 0 || escaped) return false;  // an escaped key is decoded by RapidJSON
-                pos.at = i;
-                if (!handler.Key(p + i + 1, static_cast<std::uint32_t>(end - i - 2), true)) return false;
-                i = end;
-                skip_space();
-                if (i >= n || p[i] != ':') return false;
-                ++i;
-                next = Next::value;
-                continue;
-            }
-            case Next::first_element:
-                if (c == ']') {
-                    if (!close(false)) return false;
-                    next = Next::after_value;
-                    continue;
-                }
-                next = Next::value;
-                continue;
-            case Next::after_value: {
-                stack.back() += 2;  // one more member or element
-                const bool object = stack.back() & 1u;
-                if (c == ',') {
-                    ++i;
-                    next = object ? Next::key : Next::value;
-                } else if (c == (object ? '}' : ']')) {
-                    if (!close(object)) return false;
-                } else {
-                    return false;
-                }
-                continue;
-            }
-        }
-    }
+    return Walker<Handler>(doc, pos, handler, stack).run();
 }
 
 }  // namespace sluice::stages::json_walk
