@@ -1,6 +1,7 @@
 # sluice: a pipelined ETL engine for PostgreSQL, as a container image.
 #
-# Build:  docker build -t sluice .
+# Build:  bash scripts/docker_build.sh        (docker build with the version, revision and source
+#         labels read from the sources; plain `docker build -t sluice .` works too, unlabelled)
 # Usage:  docker run --rm -e DATABASE_URL=postgresql://… IMAGE migrate
 #         docker run --rm IMAGE --help
 #
@@ -26,23 +27,36 @@ RUN apt-get update \
 
 WORKDIR /src
 # One COPY per directory: COPY of a directory copies its contents, so
-# `COPY engine/ stages/ ./` would flatten them into /src.
-COPY CMakeLists.txt ./
+# `COPY engine/ stages/ ./` would flatten them into /src. REVISION holds the commit in a `git
+# archive` (export-subst), where there is no .git to ask.
+COPY CMakeLists.txt REVISION LICENSE CHANGELOG.md README.md ./
+COPY cmake/ cmake/
 COPY engine/ engine/
 COPY stages/ stages/
 COPY config/ config/
 
-RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSLUICE_BUILD_TESTS=OFF \
- && cmake --build build --target sluice -j"$(nproc)" \
- && strip build/sluice
+# The version is CMakeLists.txt's alone. The revision, when the context has no filled-in REVISION:
+# --build-arg REVISION=$(git rev-parse --short HEAD) (scripts/docker_build.sh passes it).
+ARG REVISION
+RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSLUICE_BUILD_TESTS=OFF ${REVISION:+-DSLUICE_REVISION=$REVISION} \
+ && cmake --build build -j"$(nproc)" \
+ && cmake --install build --prefix /opt/sluice --strip \
+ && /opt/sluice/bin/sluice --version
 
 # -------------------------------------------------------------- runtime stage
 FROM debian:bookworm-slim
 
-ARG VERSION=0.1.0
+# Labels cannot read the sources: whoever builds passes these (scripts/docker_build.sh reads the
+# version from CMakeLists.txt, the revision from git or REVISION); unset, a label stays empty.
+ARG VERSION
+ARG REVISION
+ARG SOURCE
 LABEL org.opencontainers.image.title="sluice" \
       org.opencontainers.image.description="Pipelined ETL engine for PostgreSQL (Open WebUI chat -> chat_message backfill)" \
       org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.base.name="debian:bookworm-slim"
 
 # Shared libraries of build/sluice besides libstdc++6/libc6, which the base has (libspdlog1.10
@@ -59,7 +73,8 @@ RUN groupadd --gid 10001 sluice \
  && mkdir -p /work \
  && chown sluice:sluice /work
 
-COPY --from=build /src/build/sluice /usr/local/bin/sluice
+COPY LICENSE /usr/share/doc/sluice/copyright
+COPY --from=build /opt/sluice/bin/sluice /usr/local/bin/sluice
 
 # Numeric, so that Kubernetes' runAsNonRoot can verify it without a runAsUser
 # (deploy/kubernetes/ sets runAsUser 10001 as well).

@@ -18,6 +18,7 @@
 #include <vector>
 
 namespace sluice::config {
+
 namespace {
 
 using Options = std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)>;
@@ -47,21 +48,6 @@ std::string unquote(const std::string& text) {
     const bool wrapped =
         text.size() >= 2 && (text.front() == '"' || text.front() == '\'') && text.back() == text.front();
     return wrapped ? trim(text.substr(1, text.size() - 2)) : text;
-}
-
-// %XX decoded, as libpq decodes URL parts; a malformed escape is kept as it is.
-std::string percent_decode(const std::string& text) {
-    std::string out;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
-            std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
-            out += static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16));
-            i += 2;
-        } else {
-            out += text[i];
-        }
-    }
-    return out;
 }
 
 // ---- libpq's verdict ------------------------------------------------------------------------
@@ -215,20 +201,6 @@ std::string redact_keywords_by_hand(const std::string& s) {
         i = end;
     }
     return out;
-}
-
-// A value as a keyword string takes it: quoted when it must be, with \ and ' escaped.
-std::string keyword_value(const std::string& value, bool always_quote) {
-    const bool plain = !always_quote && !value.empty() && std::none_of(value.begin(), value.end(), [](char c) {
-        return blank(c) || c == '\'' || c == '\\';
-    });
-    if (plain) return value;
-    std::string out = "'";
-    for (char c : value) {
-        if (c == '\'' || c == '\\') out += '\\';
-        out += c;
-    }
-    return out + "'";
 }
 
 // What libpq parsed, as a keyword string with its secret values replaced by "***".
@@ -415,6 +387,33 @@ std::string checked_connection_string(const std::string& label, const std::strin
         fail(label, "not a valid connection string: " + redacted.error + keyword_case_hint(redacted.error));
     fail(label, "the password (or what follows it) is malformed; " +
                     (scheme.empty() ? std::string("quote it, as in password='se cret'") : encode));
+}
+
+std::string percent_decode(const std::string& text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+            std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+            out += static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16));
+            i += 2;
+        } else {
+            out += text[i];
+        }
+    }
+    return out;
+}
+
+std::string keyword_value(const std::string& value, bool always_quote) {
+    const bool plain = !always_quote && !value.empty() && std::none_of(value.begin(), value.end(), [](char c) {
+        return blank(c) || c == '\'' || c == '\\';
+    });
+    if (plain) return value;
+    std::string out = "'";
+    for (char c : value) {
+        if (c == '\'' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out + "'";
 }
 
 }  // namespace sluice::config

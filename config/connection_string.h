@@ -13,4 +13,12 @@ namespace sluice::config {
 // No message ever holds the password: a string libpq cannot parse is described, not quoted.
 std::string checked_connection_string(const std::string& label, const std::string& text);
 
+// %XX decoded, as libpq decodes URL parts and Python's urllib.parse.unquote does; a malformed
+// escape is kept as it is.
+std::string percent_decode(const std::string& text);
+
+// `value` as a libpq keyword string takes it: in quotes when it must be (or `always_quote`), with
+// \ and ' escaped.
+std::string keyword_value(const std::string& value, bool always_quote);
+
 }  // namespace sluice::config

@@ -4,6 +4,9 @@
 #include "config/run_config.h"
 
 #include "config/connection_string.h"
+#include "config/open_webui_database.h"
+#include "engine/text_wrap.h"
+#include "engine/output_file.h"  // header-only: which file an export replaces
 
 #include <boost/program_options.hpp>
 #include <libpq-fe.h>
@@ -241,7 +244,7 @@ struct OptionSpec {
 
 const std::vector<OptionSpec>& option_specs() {
     static const std::vector<OptionSpec> specs{
-        {"db", kEvery, "URL", "$DATABASE_URL, else libpq's PG* variables",
+        {"db", kEvery, "URL", "Open WebUI's DATABASE_* variables or $DATABASE_URL, else libpq's PG* variables",
          "PostgreSQL: a libpq URL or keyword string; postgresql+driver:// is accepted",
          [](RunConfig& c, const Setting& s) { c.db_url = checked_connection_string(s.label(), s.value); }},
         {"schema", kEvery, "NAME", "$DATABASE_SCHEMA, else public", "the schema of Open WebUI's tables",
@@ -284,7 +287,8 @@ const std::vector<OptionSpec>& option_specs() {
          [](RunConfig& c, const Setting& s) { c.progress = parse_progress(s); }},
         {"stamp-alembic", kMigrate, "", "off", "publish also moves alembic_version to 8452d01d26d7",
          [](RunConfig& c, const Setting& s) { c.stamp_alembic = parse_flag(s); }},
-        {"resync", kMigrate, "", "off", "re-derive every chat and add what is missing, even after a complete run",
+        {"resync", kMigrate, "", "off", "re-derive every chat, even after a complete run: add what is missing, update rows that changed, "
+                             "remove rows of messages no longer in their chat",
          [](RunConfig& c, const Setting& s) { c.resync = parse_flag(s); }},
         {"wait-for-lock", kMigrate, "DURATION", "none: refuse at once", "wait this long for another migrate to finish",
          [](RunConfig& c, const Setting& s) { c.wait_for_lock = parse_duration(s.label(), s.value); }},
@@ -462,12 +466,18 @@ void reject_unknown_variables(const std::vector<std::string>& env_names) {
     }
 }
 
-Settings read_environment(const Environment& env) {
+// `db_given`: the command line or the config file named the database, which Open WebUI's variables
+// then do not (nor are they checked).
+Settings read_environment(const Environment& env, bool db_given) {
     Settings settings;
     for (const OptionSpec& spec : option_specs())
         if (auto value = lookup(env, env_name(spec.name)))
             settings.emplace(spec.name, Setting{spec.name, *value, env_name(spec.name)});
-    // Open WebUI's own variables, so sluice runs in its container with no extra configuration.
+    // Open WebUI's own variables, so sluice runs in its container with no extra configuration. Its
+    // split DATABASE_* variables, when complete, win over its DATABASE_URL there, and so here.
+    if (!db_given && !settings.count("db"))
+        if (auto conninfo = open_webui_database(env))
+            settings.emplace("db", Setting{"db", *conninfo, "DATABASE_TYPE, _USER, _PASSWORD, _HOST, _PORT, _NAME"});
     for (const auto& [option, variable] :
          {std::pair{"db", "DATABASE_URL"}, std::pair{"schema", "DATABASE_SCHEMA"}})
         if (auto value = lookup(env, variable)) settings.emplace(option, Setting{option, *value, variable});
@@ -554,9 +564,18 @@ RunConfig build(Command command, const Settings& settings, const Environment& en
         if (!settings.count("max-inflight-batches"))
             config.max_inflight_batches = std::max<std::size_t>(config.max_inflight_batches, 4 * config.lanes);
     }
-    if (config.db_url.empty() && !libpq_environment_set(env))
-        throw UsageError("no database: pass --db URL, set DATABASE_URL, or set libpq's PGHOST (PGPORT, PGUSER, "
-                         "PGDATABASE, PGSERVICE)" + std::string(see_help));
+    if (config.db_url.empty() && !libpq_environment_set(env)) {
+        const std::vector<std::string> missing = missing_open_webui_database_variables(env);
+        std::string names;
+        for (const std::string& name : missing) names += (names.empty() ? "" : ", ") + name;
+        if (!missing.empty())  // Open WebUI itself would fall back to its SQLite file
+            throw UsageError("no database: Open WebUI's DATABASE_* variables count only when all are set, and " +
+                             names + (missing.size() == 1 ? " is" : " are") +
+                             " not; set them, or pass --db URL or DATABASE_URL" + std::string(see_help));
+        throw UsageError("no database: pass --db URL, set DATABASE_URL (or Open WebUI's DATABASE_TYPE, _USER, "
+                         "_PASSWORD, _HOST, _PORT and _NAME), or set libpq's PGHOST (PGPORT, PGUSER, PGDATABASE, "
+                         "PGSERVICE)" + std::string(see_help));
+    }
     const bool publishes = std::find(config.phases.begin(), config.phases.end(), Phase::publish) != config.phases.end();
     if (config.stamp_alembic && !publishes)
         throw UsageError("--stamp-alembic moves alembic_version in the publish phase: add publish to --phases" +
@@ -628,7 +647,7 @@ RunConfig parse(int argc, const char* const argv[], const Environment& env,
     if (auto value = lookup(env, env_name("config"))) config_file = Setting{"config", *value, env_name("config")};
     if (const auto flag = settings.find("config"); flag != settings.end()) config_file = flag->second;
     if (config_file) settings.merge(read_config_file(*config_file));  // merge() keeps what is already set
-    settings.merge(read_environment(env));
+    settings.merge(read_environment(env, settings.count("db") > 0));
     drop_other_commands_options(command, settings);
     return build(command, settings, env);
 }
@@ -662,29 +681,20 @@ std::size_t parse_size(const std::string& option, const std::string& text) {
 
 namespace {
 
-constexpr std::size_t kHelpWidth = 80;   // every line of --help fits a classic terminal
 constexpr std::size_t kHelpColumn = 29;  // where option descriptions start
 
-// `text` filled into lines of at most kHelpWidth columns, each after `indent` spaces; the first
-// line starts with `head` instead (on a line of its own when it reaches into the text's column).
-std::string fill(const std::string& head, const std::string& text, std::size_t indent) {
-    std::string out, line = head;
-    auto fresh = [&] { return line.size() <= indent; };
-    if (!fresh()) {
-        out += line + "\n";
-        line.clear();
-    }
+// `text` filled into lines of at most `width` columns, each after `indent` spaces; the first line
+// starts with `head` instead (on a line of its own when it reaches into the text's column). Lines
+// break at spaces only: a terminal narrower than the text then has no word to cut.
+std::string fill(const std::string& head, const std::string& text, std::size_t indent, std::size_t width) {
     std::istringstream words(text);
-    for (std::string word; words >> word;) {
-        if (!fresh() && line.size() + 1 + word.size() > kHelpWidth) {
-            out += line + "\n";
-            line.clear();
-        }
-        if (fresh()) line.resize(indent, ' ');
-        else line += ' ';
-        line += word;
-    }
-    return out + line + "\n";
+    std::string joined;
+    for (std::string word; words >> word;) joined += (joined.empty() ? "" : " ") + word;
+    if (joined.empty()) return head + "\n";
+    if (head.size() >= indent) return head + "\n" + engine::wrap(std::string(indent, ' ') + joined, indent, width);
+    std::string first = head;
+    first.resize(indent, ' ');
+    return engine::wrap(first + joined, indent, width);
 }
 
 struct CommandHelp {
@@ -699,12 +709,16 @@ const CommandHelp kCommandHelp[] = {
      "constraints, publish. Each phase is idempotent: run the same command again to resume. Stop Open WebUI "
      "first; the checks of `sluice check` run before anything is written."},
     {Command::check, "preflight: what migrate would need; writes nothing",
-     "Checks, writing nothing, what `sluice migrate` with the same options would need: the chat table, the "
-     "shape of an existing chat_message, the privileges each phase needs, the alembic revision "
+     "Checks, writing nothing, what `sluice migrate` with the same options would need: a primary that takes "
+     "writes, no pooler in transaction or statement mode in between, the chat table, the "
+     "shape of an existing chat_message, the privileges each phase needs (sluice creates its tables as the "
+     "owner of chat, Open WebUI's role, when it may), the alembic revision "
      "(--stamp-alembic), sessions that look like Open WebUI's (any other session on the database as the same "
      "user without an application_name, as psycopg2 connects, or one named like Open WebUI, uvicorn, "
      "gunicorn, SQLAlchemy, psycopg, alembic or python; psql, sluice and other named tools are not counted), "
-     "another sluice holding the lock; and estimates the disk space and time. One line per check, then the "
+     "room for its connections under the role's, database's and server's limits (migrate lowers --lanes and "
+     "--index-connections to fit), another sluice holding the lock; and estimates the disk space and time. "
+     "One line per check, then the "
      "verdict."},
     {Command::verify, "compare chat_message with chat; writes nothing",
      "Compares chat_message with chat: derives every chat's messages again and reports missing and unexpected "
@@ -739,85 +753,86 @@ const ExitHelp kExitHelp[] = {
     {143, ~0u, "interrupted by SIGTERM (docker stop, a pod deletion); run the same command again"},
 };
 
-std::string exit_statuses(Command topic) {
+std::string exit_statuses(Command topic, std::size_t width) {
     std::string text = "Exit status:\n";
     int shown = -1;
     for (const ExitHelp& e : kExitHelp) {
         if (e.status == shown || !(e.commands & of(topic))) continue;
         shown = e.status;
-        text += fill("  " + std::to_string(e.status), e.meaning, 7);
+        text += fill("  " + std::to_string(e.status), e.meaning, 7, width);
     }
     return text;
 }
 
 // An option's line(s), then its default and variable: on one line when they fit, else on two.
 std::string option_help(const std::string& flag, const std::string& help, const std::string& fallback,
-                        const std::string& variable) {
-    std::string text = fill("  " + flag, help, kHelpColumn);
+                        const std::string& variable, std::size_t width) {
+    std::string text = fill("  " + flag, help, kHelpColumn, width);
     const std::string both = fallback + (fallback.empty() || variable.empty() ? "" : "; ") + variable;
     if (both.empty()) return text;
-    if (kHelpColumn + both.size() <= kHelpWidth) return text + fill("", both, kHelpColumn);
-    return text + fill("", fallback, kHelpColumn) + fill("", variable, kHelpColumn);
+    if (kHelpColumn + both.size() <= width) return text + fill("", both, kHelpColumn, width);
+    return text + fill("", fallback, kHelpColumn, width) + fill("", variable, kHelpColumn, width);
 }
 
-std::string options_of(Command topic) {
+std::string options_of(Command topic, std::size_t width) {
     std::string text;
     for (const OptionSpec& spec : option_specs())
         if (spec.commands & of(topic))
             text += option_help((spec.letter ? std::string("-") + spec.letter + ", " : std::string()) + "--" +
                                     spec.name + (*spec.argument ? " " : "") + spec.argument,
-                                spec.help, std::string("default: ") + spec.fallback, "env: " + env_name(spec.name));
+                                spec.help, std::string("default: ") + spec.fallback, "env: " + env_name(spec.name), width);
     return text;
 }
 
-std::string common_notes(Command topic) {
+std::string common_notes(Command topic, std::size_t width) {
     return fill("", "Each option can also be set in a --config FILE as `name = value`, or in the environment as "
                     "SLUICE_<NAME>; the command line wins over the file, the file over the environment. A file "
                     "or a variable that sets an option of another command is ignored; on the command line it is "
-                    "refused.", 0) +
+                    "refused.", 0, width) +
            fill("", "Open WebUI's own DATABASE_URL and DATABASE_SCHEMA stand in for --db and --schema when "
                     "nothing else sets them; postgresql+psycopg2:// and the like are accepted, and so are a "
-                    "value in quotes and an Npgsql-style Host=H;Port=P;Username=U;Password=W;Database=D. With "
-                    "none of them, libpq's own PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSERVICE and "
-                    "~/.pgpass apply, as in psql; they also fill in what a --db string leaves out. Passwords "
-                    "are never printed.", 0) +
+                    "value in quotes and an Npgsql-style Host=H;Port=P;Username=U;Password=W;Database=D. So are "
+                    "Open WebUI's DATABASE_TYPE, DATABASE_USER, DATABASE_PASSWORD, DATABASE_HOST, DATABASE_PORT "
+                    "and DATABASE_NAME, read as Open WebUI reads them: when the type, host, port, name and a user "
+                    "or password are all set, they win over DATABASE_URL. With none of them, libpq's own PGHOST, "
+                    "PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSERVICE and ~/.pgpass apply, as in psql; they also "
+                    "fill in what a --db string leaves out. Passwords are never printed.", 0, width) +
            (topic == Command::migrate || topic == Command::check || topic == Command::verify
-                ? fill("", "Sizes take binary units (64MB = 64MiB, 512kB); durations take ms, s, min or h.", 0)
+                ? fill("", "Sizes take binary units (64MB = 64MiB, 512kB); durations take ms, s, min or h.", 0, width)
                 : "");
 }
 
-std::string general_help() {
-    std::string text =
-        "Usage: sluice COMMAND [options]\n"
-        "       sluice COMMAND --help   (or sluice help COMMAND): the options of COMMAND\n"
-        "       sluice --version\n"
-        "\n"
-        "Commands:\n";
-    for (const CommandHelp& c : kCommandHelp) text += fill(std::string("  ") + command_name(c.command), c.summary, 12);
+std::string general_help(std::size_t width) {
+    std::string text = engine::wrap("Usage: sluice COMMAND [options]", 7, width) +
+                       engine::wrap("       sluice COMMAND --help   (or sluice help COMMAND): the options of COMMAND", 7,
+                                    width) +
+                       engine::wrap("       sluice --version", 7, width) + "\nCommands:\n";
+    for (const CommandHelp& c : kCommandHelp)
+        text += fill(std::string("  ") + command_name(c.command), c.summary, 12, width);
     text += "\nOptions of every command:\n";
     for (const OptionSpec& spec : option_specs())
         if (spec.commands == kEvery)
             text += option_help(std::string("--") + spec.name + " " + spec.argument, spec.help,
-                                std::string("default: ") + spec.fallback, "env: " + env_name(spec.name));
+                                std::string("default: ") + spec.fallback, "env: " + env_name(spec.name), width);
     text += option_help("--config FILE", "read options from FILE: `name = value` lines, # starts a comment", "",
-                        "env: " + env_name("config"));
-    text += option_help("-h, --help", "show the help of the command given, or this text", "", "");
-    text += option_help("--version", "show the version of sluice and of its libraries", "", "");
-    return text + "\n" + common_notes(Command::help) + "\n" + exit_statuses(Command::help);
+                        "env: " + env_name("config"), width);
+    text += option_help("-h, --help", "show the help of the command given, or this text", "", "", width);
+    text += option_help("--version", "show the version of sluice and of its libraries", "", "", width);
+    return text + "\n" + common_notes(Command::help, width) + "\n" + exit_statuses(Command::help, width);
 }
 
 }  // namespace
 
-std::string help_text(Command topic) {
+std::string help_text(Command topic, std::size_t width) {
     const auto* c = std::find_if(std::begin(kCommandHelp), std::end(kCommandHelp),
                                  [&](const CommandHelp& h) { return h.command == topic; });
-    if (c == std::end(kCommandHelp)) return general_help();
-    std::string text = std::string("Usage: sluice ") + command_name(topic) + " [options]\n\n" + fill("", c->about, 0) +
-                       "\nOptions:\n" + options_of(topic) +
+    if (c == std::end(kCommandHelp)) return general_help(width);
+    std::string text = std::string("Usage: sluice ") + command_name(topic) + " [options]\n\n" +
+                       fill("", c->about, 0, width) + "\nOptions:\n" + options_of(topic, width) +
                        option_help("--config FILE", "read options from FILE: `name = value` lines, # starts a comment",
-                                   "", "env: " + env_name("config")) +
-                       option_help("-h, --help", "show this text", "", "");
-    return text + "\n" + common_notes(topic) + "\n" + exit_statuses(topic);
+                                   "", "env: " + env_name("config"), width) +
+                       option_help("-h, --help", "show this text", "", "", width);
+    return text + "\n" + common_notes(topic, width) + "\n" + exit_statuses(topic, width);
 }
 
 namespace {
@@ -842,15 +857,22 @@ namespace {
 void check_output_file(const std::string& option, const std::string& path) {
     namespace fs = std::filesystem;
     std::error_code ignored;
-    const fs::path file(path);
-    if (fs::is_directory(file, ignored))
-        throw UsageError(option + ": '" + path + "' is a directory; give a file name");
-    if (fs::is_directory(path + ".partial", ignored))
-        throw UsageError(option + ": '" + path + ".partial', where the file is written first, is a directory");
+    const fs::file_status status = fs::status(path, ignored);  // a symlink followed
+    if (fs::is_directory(status)) throw UsageError(option + ": '" + path + "' is a directory; give a file name");
+    if (fs::exists(status) && !fs::is_regular_file(status)) {
+        // A device, a FIFO: written in place, never replaced, so it is the file that must be writable.
+        if (::access(path.c_str(), W_OK) != 0)
+            throw UsageError(option + ": cannot write '" + path + "': " + std::strerror(errno));
+        return;
+    }
+    // A symlink to a regular file, or a dangling one: its target is what gets replaced.
+    const fs::path file = engine::export_target(path);
+    if (fs::is_directory(file.string() + ".partial", ignored))
+        throw UsageError(option + ": '" + file.string() + ".partial', where the file is written first, is a directory");
     const fs::path dir = file.has_parent_path() ? file.parent_path() : fs::path(".");
     if (!fs::is_directory(dir, ignored))
         throw UsageError(option + ": cannot write '" + path + "': there is no directory '" + dir.string() + "'");
-    // The file is written as <path>.partial and renamed: the directory is what must be writable.
+    // A regular file is written as <file>.partial and renamed: the directory is what must be writable.
     if (::access(dir.c_str(), W_OK | X_OK) != 0)
         throw UsageError(option + ": cannot write '" + path + "': directory '" + dir.string() + "': " +
                          std::strerror(errno));

@@ -86,8 +86,9 @@ const char* command_name(Command command);
 
 // The text of `sluice COMMAND --help`: what the command does, the options that apply to it with
 // their defaults and environment variables, and its exit statuses; for Command::help the general
-// text (the commands, the options every command takes, every exit status). Lines fit 80 columns.
-std::string help_text(Command topic = Command::help);
+// text (the commands, the options every command takes, every exit status). Lines fit `width`
+// columns (main passes the terminal's, at most 80), broken at spaces only.
+std::string help_text(Command topic = Command::help, std::size_t width = 80);
 
 // `sluice --version`: sluice's version and git revision, then the libpq, oneTBB and RapidJSON
 // versions it runs with (libpq and oneTBB as loaded at run time).
@@ -103,8 +104,10 @@ inline constexpr int kExitLockHeld = 75;  // another sluice migrate holds the lo
 std::string redact_password(const std::string& conninfo);
 
 // Refuses, with a UsageError naming the option, an export file that cannot be written: its
-// directory missing or not writable, or the path a directory. The export is written as
-// "<FILE>.partial" and renamed, so the directory is what must be writable. main calls it before a
+// directory missing or not writable, or the path a directory. A regular file (or a new one) is
+// written as "<FILE>.partial" and renamed, so the directory is what must be writable; a device
+// or a FIFO (/dev/null, /dev/stdout) is written in place and must be writable itself; a symlink
+// is judged by its target. main calls it before a
 // command that writes one (migrate and cleanup: --reject-file; rejects: --output; migrate:
 // --summary-json; and check, which refuses what its migrate would), so that a bad path is
 // refused before anything is written;

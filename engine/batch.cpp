@@ -42,6 +42,12 @@ std::string_view Rows::tuple(std::size_t i) const {
     return std::string_view(tuples).substr(from, to - from);
 }
 
+std::string_view Rows::head(std::size_t i) const {
+    const std::size_t from = start(i), to = start(i + 1);
+    auto o = first_outside(outside, from);
+    return std::string_view(tuples).substr(from, (o != outside.end() && o->at < to ? o->at : to) - from);
+}
+
 void Rows::clear() {
     tuples.clear();
     starts.clear();

@@ -37,6 +37,8 @@ struct Rows {
     std::string_view tuple(std::size_t i, std::string& storage) const;
     // Tuple i of rows that keep no value outside (those a transform gives its callers).
     std::string_view tuple(std::size_t i) const;
+    // Tuple i up to its first value outside (whole when none): enough for its leading fields.
+    std::string_view head(std::size_t i) const;
     // The bytes of rows [first, last) in order: pieces of `tuples` and the values outside between.
     std::vector<std::string_view> pieces(std::size_t first, std::size_t last) const;
     void clear();

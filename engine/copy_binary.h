@@ -108,7 +108,8 @@ struct Field {
 };
 
 // Splits one tuple (starting at `tuple`) into its fields. The tuple must be one this encoder wrote.
-std::vector<Field> decode_tuple(std::string_view tuple);
+// With `most`, only that many leading fields, which `tuple` may then end after (Rows::head).
+std::vector<Field> decode_tuple(std::string_view tuple, std::size_t most = SIZE_MAX);
 
 // Renders a tuple as a JSON object {"column": value, ...}: text as JSON strings (invalid UTF-8
 // and control bytes escaped), json columns as they are (they are JSON text), booleans and int8.

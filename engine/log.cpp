@@ -2,6 +2,8 @@
 // bar, and the --log-file's own. The functions of log.h pick which ones a line goes to.
 #include "engine/log.h"
 
+#include "engine/text_wrap.h"
+
 #include <spdlog/logger.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/basic_file_sink.h>
@@ -11,6 +13,8 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 namespace sluice::engine::log {
 
@@ -30,18 +34,22 @@ void erase_bar_locked() {
     g_bar_shown = false;
 }
 
-// stdout or stderr, one flushed write a line, after the bar is erased.
+// stdout or stderr, one flushed write a line, after the bar is erased; broken at spaces where the
+// terminal is narrower than the line (the log file gets it whole).
 class ConsoleSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
 public:
     explicit ConsoleSink(std::FILE* stream) : stream_(stream) {}
 
 protected:
     void sink_it_(const spdlog::details::log_msg& msg) override {
-        spdlog::memory_buf_t line;
-        formatter_->format(msg, line);
+        spdlog::memory_buf_t formatted;
+        formatter_->format(msg, formatted);
+        std::string_view line(formatted.data(), formatted.size());
+        if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+        const std::string text = line.empty() ? std::string("\n") : wrap_block(line, fit_width(fileno(stream_)));
         std::lock_guard<std::mutex> lock(console_mutex());
         erase_bar_locked();
-        std::fwrite(line.data(), 1, line.size(), stream_);
+        std::fwrite(text.data(), 1, text.size(), stream_);
         std::fflush(stream_);
     }
     void flush_() override { std::fflush(stream_); }
@@ -60,8 +68,16 @@ std::shared_ptr<spdlog::logger> console(const char* name, std::FILE* stream, boo
     return logger;
 }
 
+// The run's warnings for warnings(); any thread may add one.
+struct Warnings {
+    std::mutex mutex;
+    std::vector<std::string> kept;
+    std::size_t more = 0;  // given after kMaxWarningsKept were kept
+};
+
 struct State {
     Options options;
+    Warnings warnings;
     std::shared_ptr<spdlog::logger> out = console("stdout", stdout, false);
     std::shared_ptr<spdlog::logger> err = console("stderr", stderr, false);
     std::shared_ptr<spdlog::logger> file;  // null without --log-file
@@ -88,6 +104,13 @@ void for_lines(std::string_view text, Each each) {
 }
 
 std::string sluice_line(std::string_view text) { return "sluice: " + std::string(text); }
+
+void keep_warning(std::string_view text) {
+    Warnings& w = state().warnings;
+    std::lock_guard<std::mutex> lock(w.mutex);
+    if (w.kept.size() < kMaxWarningsKept) w.kept.emplace_back(text);
+    else ++w.more;
+}
 
 }  // namespace
 
@@ -139,8 +162,27 @@ void note(std::string_view text) {
 }
 
 void warn(std::string_view text) {
+    keep_warning(text);
     to_file(spdlog::level::warn, text);
     state().err->warn(sluice_line(text));
+}
+
+void report_warning(std::string_view message, std::string_view shown) {
+    keep_warning(message);
+    to_file(spdlog::level::warn, message);
+    if (quiet()) {
+        state().err->warn(sluice_line("warning: " + std::string(message)));
+        return;
+    }
+    for_lines(shown, [](std::string_view line) { state().out->warn(line); });
+}
+
+std::vector<std::string> warnings() {
+    Warnings& w = state().warnings;
+    std::lock_guard<std::mutex> lock(w.mutex);
+    std::vector<std::string> all = w.kept;
+    if (w.more > 0) all.push_back("... and " + std::to_string(w.more) + " more warnings (the log file has them all)");
+    return all;
 }
 
 void error(std::string_view text, std::string_view detail) {

@@ -6,8 +6,10 @@
 // Thread-safe: any thread may write; configure() once, from main, before the run's threads start.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sluice::engine::log {
 
@@ -34,8 +36,17 @@ void report(std::string_view text);
 void result(std::string_view text);
 // "sluice: TEXT" on stderr (not with -q): something worth seeing now (a lock wait, a retry).
 void note(std::string_view text);
-// "sluice: TEXT" on stderr, even with -q; at level warning in the file.
+// "sluice: TEXT" on stderr, even with -q; at level warning in the file; kept for warnings().
 void warn(std::string_view text);
+// A warning inside the report (a check's in the banner, the rejects under the backfill's summary):
+// `shown`, its lines as the report lays them out, on stdout; with -q, which drops the report, one
+// line "sluice: warning: MESSAGE" on stderr instead. In the file `message` alone, at level warning
+// (one line an alert can match). Kept for warnings().
+void report_warning(std::string_view message, std::string_view shown);
+// The warnings of this run so far, in order (warn's text, report_warning's message): the first
+// kMaxWarningsKept, then one line saying how many more there were. For --summary-json.
+inline constexpr std::size_t kMaxWarningsKept = 100;
+std::vector<std::string> warnings();
 // "sluice: TEXT" on stderr: what failed, as the user reads it. `detail` (the connection, the
 // statement, the server's DETAIL) goes to the file, and with -v to stderr too.
 void error(std::string_view text, std::string_view detail = {});

@@ -152,16 +152,17 @@ Connection::Connection(const std::string& conninfo, std::string label) : label_(
     PQsetNoticeReceiver(conn_, on_notice, nullptr);
     g_established = true;
     // Our tuples are UTF-8; NOTICEs ("already exists, skipping") are not for the operator.
+    int pid = 0;
     try {
-        configure_session();
+        pid = configure_session();
     } catch (...) {
         PQfinish(conn_);  // no destructor runs for a constructor that throws
         throw;
     }
-    sessions::add(conn_, label_);
+    sessions::add(conn_, label_, pid);
 }
 
-void Connection::configure_session() {
+int Connection::configure_session() {
     // A managed server's role or database settings must not end sluice's work half way: an
     // index build may take an hour, the reader holds its snapshot open while the pipeline waits,
     // and a lock wait is reported while it lasts and ends on a stop request (engine/lock_watch.h,
@@ -180,7 +181,10 @@ void Connection::configure_session() {
         }
     }
     exec("SET client_encoding = 'UTF8'");
-    exec("SET client_min_messages = warning");
+    // The pid as the backend says it, in the same round trip: behind a pooler in session mode,
+    // PQbackendPID() is a number of the pooler's, which pg_stat_activity and pg_locks never show.
+    Result pid = exec("SET client_min_messages = warning; SELECT pg_backend_pid()");
+    return std::atoi(PQgetvalue(pid.get(), 0, 0));
 }
 
 bool Connection::any_established() { return g_established.load(); }

@@ -94,7 +94,7 @@ public:
     static bool any_established();
 
 private:
-    void configure_session();  // client encoding, messages, timeouts: once connected
+    int configure_session();  // client encoding, messages, timeouts: once connected; returns the backend's pid
 
     PGconn* conn_ = nullptr;
     std::string label_;

@@ -135,15 +135,17 @@ std::string log_line(const ProgressView& v) {
            (v.reading.detail.empty() ? "" : "; " + v.reading.detail);
 }
 
-std::size_t terminal_width(int fd) {
+std::optional<std::size_t> terminal_columns(int fd) {
     winsize size{};
     if (ioctl(fd, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
     if (const char* columns = std::getenv("COLUMNS")) {
         const long n = std::strtol(columns, nullptr, 10);
         if (n > 0 && n < 10000) return static_cast<std::size_t>(n);
     }
-    return 80;
+    return std::nullopt;
 }
+
+std::size_t terminal_width(int fd) { return terminal_columns(fd).value_or(80); }
 
 void RateWindow::add(double t, double done, double rows, double bytes) {
     samples_.push_back({t, done, rows, bytes});

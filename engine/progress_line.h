@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 
 namespace sluice::engine {
@@ -43,7 +44,9 @@ std::string bar_line(const ProgressView& view, std::size_t width);
 // The same figures as one line for a log (no bar, no width).
 std::string log_line(const ProgressView& view);
 
-// The columns of the terminal on `fd` (TIOCGWINSZ), else $COLUMNS, else 80.
+// The columns of the terminal on `fd` (TIOCGWINSZ), else $COLUMNS; nothing when neither says.
+std::optional<std::size_t> terminal_columns(int fd);
+// terminal_columns(fd), else 80.
 std::size_t terminal_width(int fd);
 
 // Rates over the last `span` seconds of samples.

@@ -6,55 +6,18 @@
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
-#include <unistd.h>
 
 #include "engine/copy_binary.h"
+#include "engine/output_file.h"
 #include "engine/utf8.h"
 
 namespace sluice::engine {
 
 namespace {
 
-std::runtime_error file_error(const std::string& what, const std::string& path) {
-    return std::runtime_error("reject export " + path + ": " + what + ": " + std::strerror(errno));
-}
-
 std::string_view text(const PGresult* r, int row, int column) {
     return {PQgetvalue(r, row, column), static_cast<std::size_t>(PQgetlength(r, row, column))};
 }
-
-// The export's lines go to a file beside the target and replace it only once complete, so a
-// failed export never leaves half a file where a whole one was.
-class ExportFile {
-public:
-    explicit ExportFile(const std::string& path) : path_(path), temp_(path.empty() ? "" : path + ".partial") {
-        file_ = path.empty() ? stdout : std::fopen(temp_.c_str(), "w");
-        if (!file_) throw file_error("cannot write", temp_);
-    }
-    ~ExportFile() {
-        if (file_ && file_ != stdout) {
-            std::fclose(file_);
-            std::remove(temp_.c_str());
-        }
-    }
-    void write(const std::string& line) {
-        if (std::fwrite(line.data(), 1, line.size(), file_) != line.size()) throw file_error("cannot write", temp_);
-    }
-    void finish() {
-        if (std::fflush(file_) != 0) throw file_error("cannot write", temp_);
-        if (file_ == stdout) return;
-        if (fsync(fileno(file_)) != 0 || std::fclose(file_) != 0) {
-            file_ = nullptr;
-            throw file_error("cannot sync", temp_);
-        }
-        file_ = nullptr;
-        if (std::rename(temp_.c_str(), path_.c_str()) != 0) throw file_error("cannot rename to it from .partial", path_);
-    }
-
-private:
-    std::string path_, temp_;
-    std::FILE* file_ = nullptr;
-};
 
 }  // namespace
 
@@ -123,7 +86,13 @@ std::unordered_set<std::string> RejectTable::keys(Connection& conn) const {
 }
 
 std::uint64_t RejectTable::export_to(Connection& conn, const std::string& path) const {
-    ExportFile file(path);
+    std::optional<OutputFile> to_file;
+    if (!path.empty()) to_file.emplace(path, "reject export");
+    auto write = [&](const std::string& line) {
+        if (to_file) return to_file->write(line);
+        if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size())
+            throw std::runtime_error(std::string("reject export to standard output: ") + std::strerror(errno));
+    };
     std::uint64_t lines = 0;
     if (exists(conn)) {
         conn.send_single_row_query("SELECT " + quote_ident(key_) + ", " + quote_ident(group_) +
@@ -142,11 +111,12 @@ std::uint64_t RejectTable::export_to(Connection& conn, const std::string& path) 
             line += ",\"row\":";
             line += PQgetisnull(r.get(), 0, 5) ? std::string_view("null") : text(r.get(), 0, 5);
             line += "}\n";
-            file.write(line);
+            write(line);
             ++lines;
         }
     }
-    file.finish();
+    if (to_file) to_file->finish();
+    else if (std::fflush(stdout) != 0) throw std::runtime_error(std::string("reject export to standard output: ") + std::strerror(errno));
     return lines;
 }
 

@@ -33,7 +33,8 @@ public:
     std::unordered_set<std::string> keys(Connection& conn) const;
 
     // Writes every reject as one JSON object a line ({key, group, sqlstate, message, found_by,
-    // row}) to `path` (standard output when empty), replacing the file; returns the lines.
+    // row}) to `path` (standard output when empty) as engine/output_file.h writes an export: a
+    // regular file replaced whole, a device or FIFO written in place, a symlink followed; returns the lines.
     // Throws std::runtime_error naming the file when it cannot be written.
     std::uint64_t export_to(Connection& conn, const std::string& path) const;
 

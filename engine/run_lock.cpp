@@ -26,6 +26,7 @@ constexpr auto kForever = std::chrono::hours(24 * 365 * 100);
 constexpr int kRaceTries = 5;
 
 constexpr const char* kTryLockSql = "SELECT pg_try_advisory_lock(hashtextextended($1, 0))";
+constexpr const char* kUnlockSql = "SELECT pg_advisory_unlock(hashtextextended($1, 0))";
 
 // The pg_locks row (alias l) of the bigint advisory lock on hashtextextended($1, 0) in this
 // database. The bigint form has objsubid 1 and its key split into two oids: classid the high
@@ -72,7 +73,14 @@ RunLock::RunLock(const std::string& conninfo, std::string key) : conninfo_(conni
     connect();
 }
 
-RunLock::~RunLock() = default;
+RunLock::~RunLock() {
+    if (!acquired_ || !conn_ || PQstatus(conn_->raw()) != CONNECTION_OK) return;
+    try {
+        conn_->exec(kUnlockSql, {key_});
+    } catch (const std::exception&) {
+        // A lost connection released the lock with its backend; a destructor does not throw.
+    }
+}
 
 void RunLock::connect() {
     // The old connection goes first: were it still alive, it would hold the lock against the new one.

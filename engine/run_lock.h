@@ -1,6 +1,7 @@
 // One run at a time: a PostgreSQL session-level advisory lock, held on a connection of its own for
-// the whole run. The server releases it when that connection closes: when the RunLock is destroyed,
-// and also when the process is killed, since the server then ends the backend.
+// the whole run. The RunLock releases it when destroyed, before closing its connection; the server
+// also releases it when that connection closes, and when the process is killed, since the server
+// then ends the backend.
 #pragma once
 
 #include <atomic>
@@ -35,7 +36,10 @@ public:
     // string sets one); throws PgError when it cannot. `key` is any text: the lock is on the bigint
     // hashtextextended(key, 0), so two keys whose hashes collide share a lock.
     RunLock(const std::string& conninfo, std::string key);
-    ~RunLock();  // closes the connection, which releases the lock
+    // Releases the lock (pg_advisory_unlock), then closes the connection. Unlocking first matters
+    // where a pooler keeps the server session after the client has gone (PgBouncer in session mode
+    // without its DISCARD ALL reset): the lock would stay behind in the pool, held for no one.
+    ~RunLock();
     RunLock(const RunLock&) = delete;
     RunLock& operator=(const RunLock&) = delete;
 

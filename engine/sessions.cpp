@@ -1,6 +1,7 @@
 // The session registry: one mutex, a map from libpq handle to its cancel object and label.
 #include "engine/sessions.h"
 
+#include <deque>
 #include <map>
 #include <mutex>
 
@@ -21,11 +22,18 @@ std::map<PGconn*, Entry>& registry() {
     return sessions;
 }
 
+// More than a run closes in the moment its backends take to exit.
+constexpr std::size_t kClosedKept = 64;
+std::deque<int>& closed_pids() {
+    static std::deque<int> pids;
+    return pids;
+}
+
 }  // namespace
 
-void add(PGconn* conn, const std::string& label) {
+void add(PGconn* conn, const std::string& label, int pid) {
     std::lock_guard<std::mutex> lock(g_mutex);
-    registry()[conn] = Entry{PQgetCancel(conn), label, PQbackendPID(conn), true};
+    registry()[conn] = Entry{PQgetCancel(conn), label, pid, true};
 }
 
 void remove(PGconn* conn) {
@@ -33,6 +41,8 @@ void remove(PGconn* conn) {
     auto it = registry().find(conn);
     if (it == registry().end()) return;
     if (it->second.cancel) PQfreeCancel(it->second.cancel);
+    closed_pids().push_back(it->second.pid);
+    if (closed_pids().size() > kClosedKept) closed_pids().pop_front();
     registry().erase(it);
 }
 
@@ -51,6 +61,11 @@ unsigned cancel_all() {
         if (entry.cancellable && entry.cancel && PQcancel(entry.cancel, error, sizeof error) == 1) ++sent;
     }
     return sent;
+}
+
+std::vector<int> closed() {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    return {closed_pids().begin(), closed_pids().end()};
 }
 
 std::vector<Session> all() {

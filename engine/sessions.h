@@ -12,8 +12,9 @@
 
 namespace sluice::engine::sessions {
 
-// Called by Connection when it is established and when it closes.
-void add(PGconn* conn, const std::string& label);
+// Called by Connection when it is established (with its backend's pid as pg_backend_pid() gives
+// it: behind a pooler, PQbackendPID() is the pooler's own number) and when it closes.
+void add(PGconn* conn, const std::string& label, int pid);
 void remove(PGconn* conn);
 
 // Whether a stop request cancels this session's statement (the default). The backfill's reader
@@ -30,5 +31,10 @@ struct Session {
 };
 // The backend pid and label of every live session of this process.
 std::vector<Session> all();
+
+// The backend pids of this process's sessions closed lately (the last few dozen): a closed
+// session's backend lingers a moment in pg_stat_activity, and counts against connection limits,
+// until it has exited.
+std::vector<int> closed();
 
 }  // namespace sluice::engine::sessions

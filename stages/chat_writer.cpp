@@ -16,7 +16,7 @@ ChatWriter::ChatWriter(const WriterSettings& settings, engine::InflightBudget& b
                        const engine::RejectTable& rejects, engine::RejectLimit& limit)
     : settings_(settings), budget_(budget), counters_(counters), rejects_(rejects), limit_(limit),
       conn_(settings.conninfo, settings.label),
-      copy_(conn_, {settings.schema, settings.table, chat_message_columns()}) {
+      copy_(conn_, {settings.schema, settings.table, chat_message_columns(), settings.resync, settings.now}) {
     // Losing the last few commits to a server crash is safe: the checkpoint goes with them.
     conn_.exec("SET synchronous_commit = off");
     // A stop request lets the writer commit what it holds: it must not be cancelled mid-COPY.
@@ -29,10 +29,7 @@ void ChatWriter::write(ChatBatch& batch) {
             adopt(*batch.range);
             return write_rows(batch);
         case engine::BatchKind::flush: return commit();
-        case engine::BatchKind::range_end:
-            adopt(*batch.range);
-            pending_.complete = true;
-            return commit();
+        case engine::BatchKind::range_end: return end_range(*batch.range);
         case engine::BatchKind::end:
             interrupted_ = batch.interrupted;
             return commit();
@@ -49,19 +46,52 @@ void ChatWriter::adopt(const ChatRange& range) {
     committed_complete_ = range.complete;
 }
 
-void ChatWriter::write_rows(ChatBatch& batch) {
-    if (!in_transaction_) {
-        conn_.exec("BEGIN");
-        in_transaction_ = true;
-        transaction_start_ = std::chrono::steady_clock::now();
+void ChatWriter::begin() {
+    if (in_transaction_) return;
+    conn_.exec("BEGIN");
+    in_transaction_ = true;
+    transaction_start_ = std::chrono::steady_clock::now();
+}
+
+void ChatWriter::end_range(const ChatRange& range) {
+    adopt(range);
+    if (settings_.resync && !committed_complete_) {
+        // The chats after the last one read, up to the range's end, derive no rows (none selected).
+        begin();
+        removed_ += remove_others(range.upper, engine::Rows{});
     }
+    pending_.complete = true;
+    commit();
+}
+
+// The chats after the last one written, up to `upto`, in `chat`'s own order (the reader's: no
+// other collation decides which chats these are), the ones the reader leaves out included: their
+// rows are now `rows`, and no others.
+std::uint64_t ChatWriter::remove_others(const std::optional<std::string>& upto, const engine::Rows& rows) {
+    std::string sql = "SELECT id FROM " + engine::qualified(settings_.schema, "chat") + " WHERE true";
+    std::vector<std::optional<std::string>> params;
+    for (const auto& [bound, op] : {std::pair{pending_.resume_after(), " > "}, std::pair{upto, " <= "}}) {
+        if (!bound) continue;
+        params.push_back(bound);
+        sql += std::string(" AND id") + op + "$" + std::to_string(params.size());
+    }
+    engine::Result chats = conn_.exec(sql, params);
+    std::vector<std::string> ids;
+    for (int i = 0; i < PQntuples(chats.get()); ++i) ids.emplace_back(PQgetvalue(chats.get(), i, 0));
+    return copy_.remove_others(ids, rows);
+}
+
+void ChatWriter::write_rows(ChatBatch& batch) {
+    begin();
     engine::WriteOutcome outcome;
+    // The batch holds every chat after the last one read up to its own last: their rows are these.
+    if (settings_.resync) outcome.removed = remove_others(batch.last_chat_id, batch.out.rows);
     copy_.write(batch.out.rows, outcome);
 
     pending_.last_chat_id = batch.last_chat_id;
     pending_.chats += batch.chats;
     pending_.bytes += batch.source_bytes;
-    pending_.messages += outcome.written;
+    pending_.messages += outcome.written + outcome.updated;  // an updated row is written anew
     pending_.present += outcome.present;
     pending_.rejected += batch.out.rejects.size() + outcome.rejects.size();
     for (std::size_t i = 0; i < kSkipRules; ++i) pending_.skipped[i] += batch.out.skipped[i];
@@ -70,8 +100,11 @@ void ChatWriter::write_rows(ChatBatch& batch) {
     ++pending_batches_;
     pending_bytes_ += batch.source_bytes;
 
-    counters_.rows_written += outcome.written;
-    if (settings_.lane < counters_.lane_rows.size()) counters_.lane_rows[settings_.lane] += outcome.written;
+    updated_ += outcome.updated;
+    removed_ += outcome.removed;
+    counters_.rows_written += outcome.written + outcome.updated;
+    if (settings_.lane < counters_.lane_rows.size())
+        counters_.lane_rows[settings_.lane] += outcome.written + outcome.updated;
 
     // Also commit when a reader waits for budget: only a commit gives it back.
     bool due = std::chrono::steady_clock::now() - transaction_start_ >= settings_.commit_every ||

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,10 @@ struct WriterSettings {
     std::size_t commit_bytes = std::size_t{8} << 20;
     std::string label = "writer";  // the connection's name ("writer 2" in lane 2)
     std::size_t lane = 0;          // its index in RunCounters::lane_rows
+    // --resync: each chat read is derived completely: rows of its messages that changed are
+    // updated, and rows of the range's chats (selected or not) that they no longer derive are deleted.
+    bool resync = false;
+    std::int64_t now = 0;  // the run's now: a timestamp that fell back to it is no change (--resync)
 };
 
 class ChatWriter {
@@ -37,10 +42,16 @@ public:
 
     void write(ChatBatch& batch);
     bool interrupted() const { return interrupted_; }
+    // Rows this writer updated and removed (--resync), committed or about to be.
+    std::uint64_t updated() const { return updated_; }
+    std::uint64_t removed() const { return removed_; }
 
 private:
     void adopt(const ChatRange& range);
+    void begin();
     void write_rows(ChatBatch& batch);
+    void end_range(const ChatRange& range);
+    std::uint64_t remove_others(const std::optional<std::string>& upto, const engine::Rows& rows);
     void commit();
 
     WriterSettings settings_;
@@ -58,6 +69,7 @@ private:
     std::size_t pending_bytes_ = 0;
     bool in_transaction_ = false;
     bool interrupted_ = false;
+    std::uint64_t updated_ = 0, removed_ = 0;
     std::chrono::steady_clock::time_point transaction_start_;
 };
 

@@ -16,9 +16,11 @@
 #include "engine/run_lock.h"
 #include "engine/sessions.h"
 #include "engine/words.h"
+#include "stages/app_owner.h"
 #include "stages/checkpoint.h"
 #include "stages/migrate.h"
 #include "stages/phases.h"
+#include "stages/server_checks.h"
 #include "stages/target.h"
 
 namespace sluice::stages {
@@ -157,6 +159,21 @@ std::vector<std::string> taken_index_names(Connection& conn, const Facts& facts,
     return taken;
 }
 
+// An existing chat_message that the owner of chat, Open WebUI's role, cannot alter (published by
+// an older sluice run as another role): what to run, or "" when the app's role may alter it.
+std::string unusable_owner(Connection& conn, const Facts& facts) {
+    engine::Result r = conn.exec(
+        "SELECT pg_get_userbyid(m.relowner), pg_get_userbyid(c.relowner) FROM pg_class m, pg_class c"
+        " WHERE m.oid = to_regclass($1) AND c.oid = to_regclass($2)"
+        " AND NOT pg_has_role(c.relowner, m.relowner, 'USAGE')",
+        {facts.name(kChatMessage), facts.chat_name()});
+    if (PQntuples(r.get()) == 0) return {};
+    const std::string app = engine::quote_ident(PQgetvalue(r.get(), 0, 1));
+    return "it is owned by " + engine::quote_ident(PQgetvalue(r.get(), 0, 0)) +
+           ", and Open WebUI's later migrations, as " + app + " (the owner of chat), cannot alter it: ALTER TABLE " +
+           facts.name(kChatMessage) + " OWNER TO " + app;
+}
+
 CheckResult check_shape(Connection& conn, const Facts& facts) {
     const bool schema_phase = runs(facts.cfg, Phase::schema);
     const std::optional<Target> target = facts.target();
@@ -183,9 +200,11 @@ CheckResult check_shape(Connection& conn, const Facts& facts) {
     if (!facts.published)
         return result("chat_message", Verdict::ok,
                       "sluice's build table " + target->qualified() + " has upstream's shape: the run continues it");
-    return result("chat_message", Verdict::ok,
-                  target->qualified() + " has upstream's shape: it is completed in place" +
-                      (facts.building ? "; the schema phase drops sluice's build table beside it" : ""));
+    const std::string in_place = target->qualified() + " has upstream's shape: it is completed in place" +
+                                 (facts.building ? "; the schema phase drops sluice's build table beside it" : "");
+    if (std::string owner = unusable_owner(conn, facts); !owner.empty())
+        return result("chat_message", Verdict::warning, in_place + "; but " + owner);
+    return result("chat_message", Verdict::ok, in_place);
 }
 
 // ---------------------------------------------------------------- privileges
@@ -219,6 +238,24 @@ struct Privileges {
             lack("ownership of " + table + " (owned by " + engine::quote_ident(PQgetvalue(r.get(), 0, 1)) + ")", why);
     }
     bool exists(const char* table) { return relation_exists(conn, facts.cfg.schema, table); }
+    // CREATE on the schema for the role that creates: the app's, when sluice creates as it.
+    void create_on_schema(const std::optional<AppOwner>& owner, const std::string& why) {
+        if (!owner || !owner->acts()) return on_schema("CREATE", why);
+        const std::string schema = engine::quote_ident(facts.cfg.schema), role = engine::quote_ident(owner->role);
+        const std::string fix = "GRANT CREATE ON SCHEMA " + schema + " TO " + role;
+        if (!owner->may_create)
+            lack("CREATE on schema " + schema + " for " + role + ", as which sluice creates its tables (" + fix + ")",
+                 why);
+    }
+    // What becomes chat_message must be a table Open WebUI's role may alter (stages/app_owner.h).
+    void serves_app(const std::optional<AppOwner>& owner, const std::string& why) {
+        if (!owner || owner->serves_app()) return;
+        const std::string role = engine::quote_ident(owner->role), user = engine::quote_ident(facts.user);
+        const std::string fix = "GRANT " + role + " TO " + user + ", or run sluice as " + role;
+        lack("membership in " + role + ", the owner of chat, as which sluice creates what Open WebUI alters (" + fix +
+                 ")",
+             why);
+    }
     std::string text() const {
         std::vector<std::string> parts;
         for (const auto& [what, why] : missing)
@@ -254,10 +291,18 @@ CheckResult check_privileges(Connection& conn, const Facts& facts) {
     const std::optional<Target> target = facts.target();
     p.on_schema("USAGE", "every phase");
     const bool replaces_build = runs(cfg, Phase::schema) && facts.published && facts.building;
-    if (runs(cfg, Phase::schema) && !target) p.on_schema("CREATE", "the schema phase creates the build table");
+    const std::optional<AppOwner> owner = app_owner(conn, cfg.schema);
+    if (runs(cfg, Phase::schema) && !target) {
+        p.create_on_schema(owner, "the schema phase creates the build table");
+        p.serves_app(owner, "the schema phase creates the build table, which becomes chat_message");
+    }
+    if (owner && runs(cfg, Phase::publish) && facts.building && !facts.published &&
+        !yes(conn, "SELECT pg_has_role($2::regrole, relowner, 'USAGE') FROM pg_class WHERE oid = to_regclass($1)",
+             {facts.name(kBuildTable), engine::quote_ident(owner->role)}))
+        p.serves_app(owner, "publish makes the build table, another role's, chat_message");
     // CREATE TABLE IF NOT EXISTS asks for CREATE on the schema even when the table is there.
     if (runs(cfg, Phase::backfill) || replaces_build)
-        p.on_schema("CREATE", "the backfill creates its checkpoint and rejects tables");
+        p.create_on_schema(owner, "the backfill creates its checkpoint and rejects tables");
     if (replaces_build) p.owner_of(facts.name(kBuildTable), "the schema phase drops it");
     if (runs(cfg, Phase::backfill) || replaces_build) {
         if (p.exists("sluice_checkpoint")) p.owner_of(facts.name("sluice_checkpoint"), "the backfill alters it");
@@ -280,8 +325,12 @@ CheckResult check_privileges(Connection& conn, const Facts& facts) {
         p.on_table(facts.name("alembic_version"), "UPDATE", "--stamp-alembic moves the revision");
     }
     if (p.missing.empty())
-        return result("privileges", Verdict::ok,
-                      "user " + engine::quote_ident(facts.user) + " may do what the phases need");
+        return result(
+            "privileges", Verdict::ok,
+            "user " + engine::quote_ident(facts.user) + " may do what the phases need" +
+                (owner && owner->acts() ? "; it creates sluice's tables as " + engine::quote_ident(owner->role) +
+                                              ", the owner of chat, whose chat_message will be"
+                                        : ""));
     return result("privileges", Verdict::failed,
                   "user " + engine::quote_ident(facts.user) + " lacks " + p.text() +
                       " (run sluice as the tables' owner, often the user Open WebUI connects as, or grant them)");
@@ -313,13 +362,17 @@ std::string own_pids() {
 // Open WebUI connects with psycopg2, which sets no application_name, as the user of its
 // DATABASE_URL: any other client on this database as this user without a name counts, and so
 // does one of any user with a name like the app's stack. psql, pgAdmin and sluice's own
-// sessions ("sluice ...") do not.
+// sessions ("sluice ...") do not, nor a pooler's spare server sessions, which serve no client: one
+// that has run nothing yet (opened ahead of need) and one whose last statement is DISCARD ALL or
+// RESET ALL (reset when its client left: PgBouncer's server_reset_query in session mode);
+// sluice's own runs through such a pool leave them behind.
 CheckResult check_sessions(Connection& conn, const Facts& facts) {
     engine::Result r = conn.exec(
         "SELECT a.pid, a.application_name, a.usename, CASE WHEN a.client_port = -1 THEN 'local socket'"
         " ELSE coalesce(host(a.client_addr), 'an unknown client') END"
         " FROM pg_stat_activity a WHERE a.datname = current_database() AND a.backend_type = 'client backend'"
         " AND a.pid <> pg_backend_pid() AND a.pid <> ALL ($1::int[]) AND a.application_name NOT LIKE 'sluice %'"
+        " AND coalesce(a.query, '-') <> ALL (ARRAY['', 'DISCARD ALL', 'RESET ALL'])"
         " AND (a.application_name ~* $2 OR (a.application_name = '' AND a.usename = current_user))"
         " ORDER BY a.backend_start, a.pid",
         {own_pids(), std::string(kAppNames)});
@@ -443,12 +496,16 @@ std::vector<std::string> named(const std::vector<CheckResult>& results, Verdict 
 
 }  // namespace
 
-std::vector<CheckResult> preflight(const config::RunConfig& cfg) {
+std::vector<CheckResult> preflight(const config::RunConfig& cfg, ConnectionFit* fit) {
     Connection conn(cfg.db_url, "check");
-    // Whatever a check asks, this session cannot write: PostgreSQL refuses it (SQLSTATE 25006).
-    conn.exec("SET default_transaction_read_only = on");
     Facts facts(cfg);
     std::vector<CheckResult> results{check_connection(conn, facts)};
+    results.push_back(guarded("server", [&] { return check_writable(conn); }));  // asks the session's own default
+    results.push_back(guarded("pooler", [&] { return check_pooling(cfg); }));
+    // Whatever a check asks, this session cannot write: PostgreSQL refuses it (SQLSTATE 25006).
+    // Not through a pooler of transactions, which would hand the setting on to other clients
+    // (Open WebUI's among them) with the server session it lands on.
+    if (results.back().verdict == Verdict::ok) conn.exec("SET default_transaction_read_only = on");
     results.push_back(guarded("chat", [&] { return check_chat(conn, facts); }));
     using Check = std::function<CheckResult(Connection&, const Facts&)>;
     const std::pair<const char*, Check> on_chat[] = {
@@ -460,6 +517,9 @@ std::vector<CheckResult> preflight(const config::RunConfig& cfg) {
             results.push_back(guarded(name, [&, &check = check] { return check(conn, facts); }));
     }
     results.push_back(guarded("sessions", [&] { return check_sessions(conn, facts); }));
+    ConnectionFit fitted{cfg.lanes, cfg.index_connections};
+    results.push_back(guarded("connections", [&] { return check_connections(conn, cfg, fitted); }));
+    if (fit) *fit = fitted;
     results.push_back(guarded("lock", [&] { return check_lock(conn, facts); }));
     if (!facts.readable) {
         for (const char* name : {"space", "time"})
@@ -493,6 +553,10 @@ void refuse_unless_ready(const std::vector<CheckResult>& results) {
                                  " (sluice check shows every check)");
 }
 
+void refuse_behind_pooler(const config::RunConfig& cfg) {
+    refuse_unless_ready({check_pooling(cfg)});
+}
+
 int check(const config::RunConfig& cfg) {
     std::vector<std::string> phases;
     for (Phase phase : cfg.phases)
@@ -500,8 +564,10 @@ int check(const config::RunConfig& cfg) {
     engine::log::report("sluice check: schema " + engine::quote_ident(cfg.schema) + ", phases " + joined(phases, ",") +
                         (cfg.stamp_alembic ? ", --stamp-alembic" : ""));
     const std::vector<CheckResult> results = preflight(cfg);
-    for (const CheckResult& r : results)
-        engine::log::report(describe(r));
+    for (const CheckResult& r : results) {
+        if (r.verdict == Verdict::warning) engine::log::report_warning(r.name + ": " + r.detail, describe(r));
+        else engine::log::report(describe(r));
+    }
     const std::vector<std::string> failed = named(results, Verdict::failed);
     const std::vector<std::string> warned = named(results, Verdict::warning);
     if (!failed.empty()) {

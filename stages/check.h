@@ -1,8 +1,9 @@
 // `sluice check`, and the preflight that `migrate` runs before it writes anything: one read-only
-// session asks the server whether the run the configuration describes can go through (the chat
-// table, the shape of an existing chat_message, the privileges each phase needs, the alembic
-// revision, sessions that look like Open WebUI's, another run's lock) and estimates the disk
-// space and time it needs. It writes nothing: its session is read-only.
+// session asks the server whether the run the configuration describes can go through (a primary
+// that takes writes, no pooler of transactions in between, the chat table, the shape of an
+// existing chat_message, the privileges each phase needs and whose its tables will be, the alembic
+// revision, sessions that look like Open WebUI's, room for its connections, another run's lock)
+// and estimates the disk space and time it needs. It writes nothing: its session is read-only.
 #pragma once
 
 #include <stdexcept>
@@ -17,7 +18,7 @@ enum class Verdict { ok, skipped, warning, failed };
 
 // One check's outcome: one line of `sluice check`.
 struct CheckResult {
-    std::string name;  // one word: "chat", "chat_message", "privileges", "alembic", "sessions", "lock", ...
+    std::string name;  // one word: "server", "pooler", "chat", "chat_message", "privileges", "lock", ...
     Verdict verdict = Verdict::ok;
     std::string detail;  // one line: what was found; for a failure, also what to do
 };
@@ -28,13 +29,27 @@ struct LockHeldError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// The lanes and the index connections a migrate opens: as configured, or fewer where the
+// connection limits leave no room for them (the "connections" check says so).
+struct ConnectionFit {
+    unsigned lanes = 1;
+    unsigned index_connections = 1;
+};
+
 // Runs every check for the run `config` describes (its phases, --stamp-alembic, --wait-for-lock,
-// --ignore-sessions), in the order `sluice check` prints them. A check that cannot be decided
-// because an earlier one failed (no chat table) is skipped. Sessions of this process (a lock the
-// caller already holds) count as neither another run nor the app. Throws engine::PgError when it
-// cannot connect or loses the connection, or when a stop request cancels a query (SQLSTATE
-// 57014); every other problem is a failed check. Call it from the main thread.
-std::vector<CheckResult> preflight(const config::RunConfig& config);
+// --ignore-sessions, --lanes, --index-connections), in the order `sluice check` prints them. A
+// check that cannot be decided because an earlier one failed (no chat table) is skipped. Sessions
+// of this process (a lock the caller already holds) count as neither another run nor the app, and
+// as the run's own connections. `fit`, when given, gets the lanes and index connections the
+// connection limits leave room for. Throws engine::PgError when it cannot connect or loses the
+// connection, or when a stop request cancels a query (SQLSTATE 57014); every other problem is a
+// failed check. Call it from the main thread.
+std::vector<CheckResult> preflight(const config::RunConfig& config, ConnectionFit* fit = nullptr);
+
+// For migrate and cleanup, before they take the run's lock: throws NotReadyError when --db leads
+// through a pooler in transaction or statement mode, where that lock would be left behind in the
+// pool (the "pooler" check). Throws engine::PgError when it cannot connect.
+void refuse_behind_pooler(const config::RunConfig& config);
 
 // "  privileges    FAILED   user \"u\" lacks ..." : the line `sluice check` prints.
 std::string describe(const CheckResult& result);

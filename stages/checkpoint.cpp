@@ -5,6 +5,8 @@
 #include <functional>
 #include <stdexcept>
 
+#include "stages/app_owner.h"
+
 namespace sluice::stages {
 
 namespace {
@@ -69,17 +71,20 @@ void BackfillTally::add(const BackfillTally& other) {
 }
 
 void create_checkpoint_table(engine::Connection& conn, const std::string& schema) {
-    if (table_exists(conn, schema)) {
-        if (!has_column(conn, schema, "planned_chats")) upgrade_layout(conn, schema);
-    } else {
-        conn.exec("CREATE TABLE IF NOT EXISTS " + engine::qualified(schema, kTable) +
-                  " (job text NOT NULL, range_no integer NOT NULL, lower_id text, upper_id text, last_chat_id text,"
-                  " chats bigint NOT NULL, messages bigint NOT NULL, present bigint NOT NULL, rejected bigint NOT NULL,"
-                  " skipped bigint[] NOT NULL, bytes bigint NOT NULL, complete boolean NOT NULL, target text NOT NULL,"
-                  " planned_chats bigint NOT NULL DEFAULT 0, updated_at timestamptz NOT NULL DEFAULT now(),"
-                  " PRIMARY KEY (job, range_no))");
-    }
-    reject_table(schema).create(conn);
+    if (table_exists(conn, schema) && !has_column(conn, schema, "planned_chats")) upgrade_layout(conn, schema);
+    engine::in_transaction(conn, [&] {
+        create_as_app_owner(conn, schema);  // as the build table: a run resumed as the app's role may use them
+        if (!table_exists(conn, schema)) {
+            conn.exec(
+                "CREATE TABLE IF NOT EXISTS " + engine::qualified(schema, kTable) +
+                " (job text NOT NULL, range_no integer NOT NULL, lower_id text, upper_id text, last_chat_id text,"
+                " chats bigint NOT NULL, messages bigint NOT NULL, present bigint NOT NULL, rejected bigint NOT NULL,"
+                " skipped bigint[] NOT NULL, bytes bigint NOT NULL, complete boolean NOT NULL, target text NOT NULL,"
+                " planned_chats bigint NOT NULL DEFAULT 0, updated_at timestamptz NOT NULL DEFAULT now(),"
+                " PRIMARY KEY (job, range_no))");
+        }
+        reject_table(schema).create(conn);
+    });
 }
 
 engine::RejectTable reject_table(const std::string& schema) {
@@ -142,14 +147,32 @@ std::vector<ChatRange> load_ranges(engine::Connection& conn, const std::string& 
     return ranges;
 }
 
-void count_moved_to_rejects(engine::Connection& conn, const std::string& schema,
-                            const std::vector<std::string>& chat_ids) {
+namespace {
+
+// One message of each chat counted anew, in the range that holds the chat.
+void recount(engine::Connection& conn, const std::string& schema, const std::vector<std::string>& chat_ids,
+             const char* set) {
     for (const std::string& chat_id : chat_ids) {
-        conn.exec("UPDATE " + engine::qualified(schema, kTable) +
-                      " SET messages = messages - 1, rejected = rejected + 1 WHERE job = $1"
-                      " AND (lower_id IS NULL OR $2 > lower_id) AND (upper_id IS NULL OR $2 <= upper_id)",
+        conn.exec("UPDATE " + engine::qualified(schema, kTable) + " SET " + set +
+                      " WHERE job = $1 AND (lower_id IS NULL OR $2 > lower_id)"
+                      " AND (upper_id IS NULL OR $2 <= upper_id)",
                   {std::string(kJob), chat_id});
     }
+}
+
+}  // namespace
+
+void count_moved_to_rejects(engine::Connection& conn, const std::string& schema,
+                            const std::vector<std::string>& chat_ids) {
+    // A range that wrote none counted the row as already present (a table completed in place).
+    recount(conn, schema, chat_ids,
+            "messages = messages - (messages > 0)::int, present = present - (messages = 0 AND present > 0)::int,"
+            " rejected = rejected + 1");
+}
+
+void count_restored_from_rejects(engine::Connection& conn, const std::string& schema,
+                                 const std::vector<std::string>& chat_ids) {
+    recount(conn, schema, chat_ids, "messages = messages + 1, rejected = rejected - (rejected > 0)::int");
 }
 
 void retarget_checkpoint(engine::Connection& conn, const std::string& schema, const std::string& table) {

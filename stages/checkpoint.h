@@ -69,6 +69,10 @@ std::vector<ChatRange> load_ranges(engine::Connection& conn, const std::string& 
 // the ranges that hold them; inside the transaction that moves them.
 void count_moved_to_rejects(engine::Connection& conn, const std::string& schema,
                             const std::vector<std::string>& chat_ids);
+// The reverse: a rejected message of each chat is written after all (a duplicate id settled in
+// its chat's favour, stages/duplicate_ids.h); inside the transaction that writes it.
+void count_restored_from_rejects(engine::Connection& conn, const std::string& schema,
+                                 const std::vector<std::string>& chat_ids);
 // Points the checkpoint at the table's new name; inside the transaction that renames it.
 void retarget_checkpoint(engine::Connection& conn, const std::string& schema, const std::string& table);
 // The sum over every range; empty when there is no checkpoint table or no plan.

@@ -26,6 +26,7 @@ int export_rejects_command(const config::RunConfig& cfg) {
 
 int cleanup(const config::RunConfig& cfg) {
     engine::RunLock lock(cfg.db_url, lock_key(cfg.schema));
+    refuse_behind_pooler(cfg);  // before the lock is taken: it would stay behind in the pool
     if (std::optional<engine::LockHolder> holder = lock.try_acquire()) {
         throw LockHeldError("a sluice migrate is running on schema " + engine::quote_ident(cfg.schema) +
                                  " (the lock is held by " + holder->describe() + "): cleanup waits for it to end");

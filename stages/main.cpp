@@ -4,6 +4,7 @@
 // sluice migrate holds the lock, 130 or 143 interrupted by SIGINT or SIGTERM; config::help_text
 // lists them per command).
 #include <malloc.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <iostream>
@@ -13,6 +14,7 @@
 #include "engine/pg.h"
 #include "engine/progress.h"
 #include "engine/stop_signals.h"
+#include "engine/text_wrap.h"
 #include "stages/check.h"
 #include "stages/housekeeping.h"
 #include "stages/migrate.h"
@@ -36,6 +38,9 @@ const char* hint(const sluice::engine::PgError& e) {
     if (says("could not translate host name")) return "check the host name in --db, DATABASE_URL or PGHOST";
     if (sqlstate == "08001" || sqlstate == "08006") return "is the server running, and are host and port right?";
     if (sqlstate == "42501") return "the user needs to own chat_message or have CREATE on the schema";
+    if (sqlstate == "53300" || says("too many clients") || says("too many connections") ||
+        says("remaining connection slots"))
+        return "the server's connection limits leave no room: lower --lanes and --index-connections, or raise them";
     if (sqlstate == "53100") return "the server's disk is full: free space, then run again to resume";
     return nullptr;
 }
@@ -127,6 +132,7 @@ void write_summary(const sluice::config::RunConfig& cfg, sluice::stages::RunSumm
     summary.exit_status = ending.status;
     summary.outcome = ending.outcome;
     summary.error = ending.error;
+    summary.warnings = engine::log::warnings();
     summary.peak_memory_bytes = engine::peak_rss_bytes();
     try {
         stages::write_summary_json(summary, cfg.summary_json);
@@ -153,7 +159,9 @@ int main(int argc, char** argv) {
         return 2;
     }
     switch (cfg.command) {
-        case config::Command::help: std::cout << config::help_text(cfg.help_topic); return 0;
+        case config::Command::help:
+            std::cout << config::help_text(cfg.help_topic, engine::report_width(STDOUT_FILENO));
+            return 0;
         case config::Command::version: std::cout << config::version_text() << "\n"; return 0;
         default: break;
     }

@@ -25,6 +25,7 @@
 #include "stages/chat_reader.h"
 #include "stages/chat_writer.h"
 #include "stages/check.h"
+#include "stages/duplicate_ids.h"
 #include "stages/checkpoint.h"
 #include "stages/phases.h"
 #include "stages/run_banner.h"
@@ -52,6 +53,7 @@ struct BackfillReport {
     bool interrupted = false;
     std::string rejects_table;
     std::string primary_key;  // what adding the build table's key did, if it was added
+    std::uint64_t updated = 0, removed = 0;  // rows --resync updated and removed this run
 };
 
 std::runtime_error too_many_rejects(std::uint64_t rejected, std::uint64_t limit) {
@@ -76,11 +78,19 @@ std::vector<ChatRange> starting_plan(const config::RunConfig& cfg, engine::Conne
     if (start) reset_backfill(control, cfg.schema);
     if (!has_primary_key(control, target)) {
         engine::Result any = control.exec("SELECT EXISTS (SELECT 1 FROM " + target.qualified() + ")");
+        const bool rows_present = PQgetvalue(any.get(), 0, 0)[0] == 't';
         // One lane also takes the key first: its upkeep then runs beside the reading and parsing,
         // where adding it after the load is a step of its own that nothing overlaps (on 2 cores
         // the backfill took 1.2x as long so; many cores gain from loading without it over lanes).
-        if (PQgetvalue(any.get(), 0, 0)[0] == 't' || cfg.lanes <= 1)
+        // Not for --resync: a key would make it replace rows, and index chat_id, in an empty table.
+        if (rows_present || (cfg.lanes <= 1 && !cfg.resync))
             key_note = ensure_primary_key(control, target, cfg.max_rejects);
+        // The plan to come derives every chat again: it finds what the key moved out again.
+        if (rows_present) reject_table(cfg.schema).clear(control);
+    }
+    if (cfg.resync && has_primary_key(control, target)) {
+        const std::string built = ensure_chat_id_index(control, target);
+        if (!built.empty()) key_note += (key_note.empty() ? "" : "; ") + built;
     }
     std::vector<ChatRange> plan = plan_ranges(control, cfg.schema, ranges_for(cfg.lanes));
     save_plan(control, cfg.schema, target.table, plan);
@@ -94,9 +104,9 @@ struct Lanes {
     std::vector<std::unique_ptr<ChatReader>> readers;
     std::vector<std::unique_ptr<ChatWriter>> writers;
 
-    Lanes(const config::RunConfig& cfg, unsigned count, const Target& target, RangeQueue& queue,
-          engine::InflightBudget& budget, engine::RunCounters& counters, const engine::RejectTable& rejects,
-          engine::RejectLimit& limit, const std::atomic<bool>& stop) {
+    Lanes(const config::RunConfig& cfg, unsigned count, const Target& target, bool replace, std::int64_t now,
+          RangeQueue& queue, engine::InflightBudget& budget, engine::RunCounters& counters,
+          const engine::RejectTable& rejects, engine::RejectLimit& limit, const std::atomic<bool>& stop) {
         std::optional<engine::SharedSnapshot> snapshot;
         if (count > 1) snapshot.emplace(cfg.db_url);
         for (unsigned k = 1; k <= count; ++k) {
@@ -108,7 +118,7 @@ struct Lanes {
                 queue, budget, stop));
             writers.push_back(std::make_unique<ChatWriter>(
                 WriterSettings{cfg.db_url, cfg.schema, target.table, cfg.commit_interval.every,
-                               cfg.commit_interval.bytes, "writer" + lane, k - 1},
+                               cfg.commit_interval.bytes, "writer" + lane, k - 1, replace, now},
                 budget, counters, rejects, limit));
         }
         if (snapshot) snapshot->release();
@@ -118,18 +128,19 @@ struct Lanes {
     }
 };
 
-// Reads the ranges of the plan still to do, K lanes at once, and writes their rows.
-void run_lanes(const config::RunConfig& cfg, const Target& target, const std::vector<ChatRange>& plan,
-               std::uint64_t rejected_before, const std::atomic<bool>& stop, BackfillReport& report) {
+// Reads the ranges of the plan still to do, K lanes at once, and writes their rows; with
+// `replace` (--resync on a table that may hold rows already) each chat's rows are made exactly
+// what it derives.
+void run_lanes(const config::RunConfig& cfg, const Target& target, bool replace, const std::vector<ChatRange>& plan,
+               std::uint64_t rejected_before, std::int64_t now, const std::atomic<bool>& stop, BackfillReport& report) {
     RangeQueue queue(plan);
     report.ranges_left = queue.size();
     report.lanes = std::max(1u, std::min<unsigned>(cfg.lanes, static_cast<unsigned>(queue.size())));
-    const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));  // once per run (SPEC §2)
     engine::InflightBudget budget(cfg.max_inflight_batches, cfg.max_inflight_bytes);
     engine::RunCounters counters(report.lanes);
     engine::RejectLimit limit(cfg.max_rejects, rejected_before);
     const engine::RejectTable rejects = reject_table(cfg.schema);
-    Lanes lanes(cfg, report.lanes, target, queue, budget, counters, rejects, limit, stop);
+    Lanes lanes(cfg, report.lanes, target, replace, now, queue, budget, counters, rejects, limit, stop);
     tbb::enumerable_thread_specific<ChatTransform> transforms(now, lanes.readers.front()->validate_utf8());
 
     std::vector<engine::Lane<ChatBatch>> graph;
@@ -150,6 +161,10 @@ void run_lanes(const config::RunConfig& cfg, const Target& target, const std::ve
     }
     report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     report.interrupted = lanes.interrupted() || stop.load();
+    for (const auto& writer : lanes.writers) {
+        report.updated += writer->updated();
+        report.removed += writer->removed();
+    }
 }
 
 BackfillReport backfill(const config::RunConfig& cfg, engine::Connection& control, const std::atomic<bool>& stop) {
@@ -160,7 +175,10 @@ BackfillReport backfill(const config::RunConfig& cfg, engine::Connection& contro
     std::vector<ChatRange> plan = starting_plan(cfg, control, target, report.primary_key);
     const Checkpoint before = *load_checkpoint(control, cfg.schema);
     report.resumed = had_plan && !cfg.resync && before.chats > 0;
-    if (!before.complete) run_lanes(cfg, target, plan, before.rejected, stop, report);
+    const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));  // once per run (SPEC §2)
+    // A table loaded without its key holds nothing that a chat could have left behind.
+    const bool replace = cfg.resync && has_primary_key(control, target);
+    if (!before.complete) run_lanes(cfg, target, replace, plan, before.rejected, now, stop, report);
     report.totals = *load_checkpoint(control, cfg.schema);
     if (report.totals.complete && !stop.load()) {
         if (cfg.max_rejects && report.totals.rejected > *cfg.max_rejects)
@@ -168,6 +186,9 @@ BackfillReport backfill(const config::RunConfig& cfg, engine::Connection& contro
         current_target(control, cfg.schema);  // stops here if chat_message appeared meanwhile: it may hold the key's name
         std::string key = ensure_primary_key(control, target, cfg.max_rejects);
         if (!key.empty()) report.primary_key = key;
+        // Duplicate ids whose row is not the one of the chat that sorts first (SPEC §4).
+        if (std::string settled = settle_duplicate_ids(control, target, now); !settled.empty())
+            report.primary_key += (report.primary_key.empty() ? "" : "; ") + settled;
         report.totals = *load_checkpoint(control, cfg.schema);  // the key may have moved rows to the rejects
     }
     report.already_complete = before.complete && report.primary_key.empty();
@@ -211,6 +232,8 @@ BackfillFigures figures_of(const BackfillReport& r, const Checkpoint& baseline, 
     f.ranges_read = r.ranges_left;
     f.ranges = t.ranges;
     f.primary_key = r.primary_key;
+    f.run_updated = r.updated;
+    f.run_removed = r.removed;
     f.rejects_table = r.rejects_table;
     return f;
 }
@@ -347,13 +370,17 @@ void keep_lock(engine::RunLock& lock) {
 }
 
 // Before anything is written: where the run goes and what it will do, then the checks of
-// `sluice check`; a failed one ends the run here (stages/check.h). Returns what the banner found.
-TargetFacts say_what_changes(const config::RunConfig& cfg) {
+// `sluice check`; a failed one ends the run here (stages/check.h). Lowers the lanes and index
+// connections of `cfg` to what the connection limits leave. Returns what the banner found.
+TargetFacts say_what_changes(config::RunConfig& cfg) {
     TargetFacts facts = read_target_facts(cfg);
     engine::show_progress("checking what the run needs (the checks of sluice check)");
-    const std::vector<CheckResult> checks = preflight(cfg);
+    ConnectionFit fit;
+    const std::vector<CheckResult> checks = preflight(cfg, &fit);
+    cfg.lanes = fit.lanes;
+    cfg.index_connections = fit.index_connections;
     engine::show_progress("");
-    engine::log::report(banner_text(cfg, facts, checks));
+    report_banner(cfg, facts, checks);
     for (const CheckResult& c : checks) engine::log::debug("check: " + describe(c));
     refuse_unless_ready(checks);
     return facts;
@@ -441,7 +468,7 @@ bool run_phases(const config::RunConfig& cfg, const std::atomic<bool>& stop, eng
         display.end_phase(interrupted ? "interrupted after" : "done in");
         char head[64];
         std::snprintf(head, sizeof head, "  %-12s %8s  ", phase_name(phase), engine::human_duration(seconds()).c_str());
-        engine::log::report(head + result.said);
+        report_phase(head, result.said, result.backfill ? &*summary.backfill : nullptr);
     }
     return !interrupted;
 }
@@ -460,13 +487,16 @@ engine::ProgressStyle progress_style(config::ProgressStyle s) {
     return engine::style_for_stderr();
 }
 
-int migrate(const config::RunConfig& cfg, const std::atomic<bool>& stop, RunSummary& summary) {
+int migrate(const config::RunConfig& given, const std::atomic<bool>& stop, RunSummary& summary) {
     const auto run_started = Clock::now();
+    config::RunConfig cfg = given;  // the checks may lower its lanes and index connections to the connection limits
     summary.schema = cfg.schema;
     summary.reject_file = cfg.reject_file;
     engine::ProgressDisplay display(display_style(cfg));
-    // Before anything is written: one run at a time, then what it will change and the checks.
+    // Before anything is written: one run at a time (but first no pooler that would keep the lock:
+    // the lock's connection is open, the lock not taken yet), then what it will change and the checks.
     engine::RunLock lock(cfg.db_url, lock_key(cfg.schema));
+    refuse_behind_pooler(cfg);
     bool interrupted = !take_lock(lock, cfg, stop);
     engine::LockWatch lock_watch(cfg.db_url, [](const std::string& line) { engine::log::note(line); });
     TargetFacts facts;
@@ -491,11 +521,12 @@ int migrate(const config::RunConfig& cfg, const std::atomic<bool>& stop, RunSumm
     if (interrupted || stop.load()) {
         summary.outcome = "interrupted";
         engine::log::result("sluice migrate: interrupted after " + engine::human_duration(total) +
-                            "; committed work is kept, run the same command again to resume");
+                            "; committed work is kept, run the same command again to resume" +
+                            rejects_clause(summary));
         return kExitInterrupted;
     }
     summary.outcome = "done";
-    engine::log::result("sluice migrate: done in " + engine::human_duration(total));
+    engine::log::result("sluice migrate: done in " + engine::human_duration(total) + rejects_clause(summary));
     return 0;
 }
 

@@ -22,10 +22,16 @@ std::string build_indexes(const std::string& conninfo, const Target& target, uns
                           std::optional<std::uint64_t> max_rejects, const std::atomic<bool>& stop);
 
 // Adds chat_message_pkey to a target that lacks it: the build table, loaded without it, when its
-// backfill is complete. Rows whose id is too large for an index entry are moved to the rejects,
-// within --max-rejects, and the key built again; duplicate ids cannot arise (each range's rows
-// commit with its checkpoint) and would fail loudly. Empty when the key was there.
+// backfill is complete. Rows whose id is too large for an index entry, and the messages whose id a
+// chat that sorts first also gives (stages/duplicate_ids.h), are moved to the rejects, within
+// --max-rejects, and the key built again; one chat's message twice cannot arise (each range's
+// rows commit with its checkpoint) and fails loudly. Empty when the key was there.
 std::string ensure_primary_key(engine::Connection& conn, const Target& target, std::optional<std::uint64_t> max_rejects);
+
+// --resync deletes, range by range, the rows of chats that no longer derive them: an index on
+// chat_id makes each of those deletes a lookup. Builds ix_chat_message_chat_id now when it is
+// missing (the indexes phase then finds it built); empty when it was there.
+std::string ensure_chat_id_index(engine::Connection& conn, const Target& target);
 
 // Adds chat_message_chat_id_fkey NOT VALID, deletes rows whose chat is gone, validates.
 std::string ensure_foreign_key(engine::Connection& conn, const Target& target);

@@ -4,9 +4,13 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include <unistd.h>
+
 #include "engine/lock_watch.h"
+#include "engine/log.h"
 #include "engine/pg.h"
 #include "engine/progress.h"
+#include "engine/text_wrap.h"
 #include "engine/words.h"
 #include "stages/checkpoint.h"
 #include "stages/target.h"
@@ -34,26 +38,12 @@ std::string where(const TargetFacts& f) {
     return f.host + " port " + f.port;
 }
 
-// "  name         text", the text filled into 80 columns under its first word.
-std::string line(const char* name, const std::string& text) {
-    constexpr std::size_t kIndent = 15, kWidth = 80;
-    std::string out, row = std::string("  ") + name;
+// "  name         text", the text broken at spaces into `width` columns under its first word.
+std::string line(const char* name, const std::string& text, std::size_t width) {
+    constexpr std::size_t kIndent = 15;
+    std::string row = std::string("  ") + name;
     row.resize(std::max(row.size() + 1, kIndent), ' ');
-    std::size_t start = 0;
-    while (start < text.size()) {
-        std::size_t end = text.find(' ', start);
-        if (end == std::string::npos) end = text.size();
-        const std::string word = text.substr(start, end - start);
-        if (row.size() > kIndent && row.size() + 1 + word.size() > kWidth) {
-            out += row + "\n";
-            row = std::string(kIndent, ' ');
-        } else if (row.size() > kIndent) {
-            row += ' ';
-        }
-        row += word;
-        start = end + 1;
-    }
-    return out + row + "\n";
+    return engine::wrap(row + text, kIndent, width);
 }
 
 std::string phases_line(const config::RunConfig& cfg) {
@@ -82,11 +72,38 @@ std::string chat_line(const config::RunConfig& cfg, const TargetFacts& f) {
 }
 
 // The chats the reader leaves out, as upstream's migration does; empty when there are none.
-std::string left_out_line(const TargetFacts& f) {
+std::string left_out_line(const TargetFacts& f, std::size_t width) {
     if (!f.counted || f.shared + f.without_user == 0) return {};
     std::string text = "by design: " + engine::plural(f.shared, "shared-link copy", "shared-link copies");
     if (f.without_user) text += ", " + engine::plural(f.without_user, "chat") + " without a user";
-    return line("left out", text);
+    return line("left out", text, width);
+}
+
+// A line of the banner; a check's warning says so in `warning`, its one-line form.
+struct BannerLine {
+    std::string text;
+    std::string warning;
+};
+
+std::vector<BannerLine> banner_lines(const config::RunConfig& cfg, const TargetFacts& f,
+                                     const std::vector<CheckResult>& checks, std::size_t width) {
+    std::vector<BannerLine> lines{
+        // The headline stays one line where nothing wraps it (engine::log fits it to a terminal).
+        {"sluice migrate: about to change database " + engine::quote_ident(f.database) + " on " + where(f) + "\n" +
+             line("as user", engine::quote_ident(f.user) + ", schema " + engine::quote_ident(cfg.schema), width) +
+             line("server", "PostgreSQL " + f.server_version, width) + line("source", chat_line(cfg, f), width) +
+             left_out_line(f, width) + line("phases", phases_line(cfg), width) +
+             line("threads", threads_line(cfg), width) +
+             line("rejects",
+                  "table " + reject_table(cfg.schema).qualified_name() + ", exported to " + cfg.reject_file, width),
+         {}}};
+    for (const CheckResult& c : checks) {
+        if ((c.name == "space" || c.name == "time") && c.verdict == Verdict::ok)
+            lines.push_back({line(c.name.c_str(), c.detail, width), {}});
+        else if (c.verdict == Verdict::warning)
+            lines.push_back({line(c.name.c_str(), "WARNING: " + c.detail, width), c.name + ": " + c.detail});
+    }
+    return lines;
 }
 
 }  // namespace
@@ -138,21 +155,18 @@ TargetFacts read_target_facts(const config::RunConfig& cfg) {
     return f;
 }
 
-std::string banner_text(const config::RunConfig& cfg, const TargetFacts& f, const std::vector<CheckResult>& checks) {
-    std::string text = "sluice migrate: about to change database " + engine::quote_ident(f.database) + " on " +
-                       where(f) + "\n";
-    text += line("as user", engine::quote_ident(f.user) + ", schema " + engine::quote_ident(cfg.schema));
-    text += line("server", "PostgreSQL " + f.server_version);
-    text += line("source", chat_line(cfg, f));
-    text += left_out_line(f);
-    text += line("phases", phases_line(cfg));
-    text += line("threads", threads_line(cfg));
-    text += line("rejects", "table " + reject_table(cfg.schema).qualified_name() + ", exported to " + cfg.reject_file);
-    for (const CheckResult& c : checks) {
-        if ((c.name == "space" || c.name == "time") && c.verdict == Verdict::ok) text += line(c.name.c_str(), c.detail);
-        else if (c.verdict == Verdict::warning) text += line(c.name.c_str(), "WARNING: " + c.detail);
-    }
+std::string banner_text(const config::RunConfig& cfg, const TargetFacts& f, const std::vector<CheckResult>& checks,
+                        std::size_t width) {
+    std::string text;
+    for (const BannerLine& l : banner_lines(cfg, f, checks, width)) text += l.text;
     return text;
+}
+
+void report_banner(const config::RunConfig& cfg, const TargetFacts& f, const std::vector<CheckResult>& checks) {
+    for (const BannerLine& l : banner_lines(cfg, f, checks, engine::report_width(STDOUT_FILENO))) {
+        if (l.warning.empty()) engine::log::report(l.text);
+        else engine::log::report_warning(l.warning, l.text);
+    }
 }
 
 }  // namespace sluice::stages

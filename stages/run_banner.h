@@ -4,6 +4,7 @@
 // warnings (stages/check.h).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -29,8 +30,13 @@ struct TargetFacts {
 // catalog's estimates stand in. Throws engine::PgError when it cannot connect or is stopped.
 TargetFacts read_target_facts(const config::RunConfig& config);
 
-// The banner's lines: the facts, the plan, and the preflight's estimates and warnings.
+// The banner's lines: the facts, the plan, and the preflight's estimates and warnings, broken at
+// spaces to fit `width` columns (80, or a narrower terminal's).
 std::string banner_text(const config::RunConfig& config, const TargetFacts& facts,
-                        const std::vector<CheckResult>& checks);
+                        const std::vector<CheckResult>& checks, std::size_t width = 80);
+
+// Reports the banner to the width of the terminal on stdout, each check's warning through
+// engine::log::report_warning: -q keeps it, and the log file has it at level warning.
+void report_banner(const config::RunConfig& config, const TargetFacts& facts, const std::vector<CheckResult>& checks);
 
 }  // namespace sluice::stages

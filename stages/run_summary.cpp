@@ -5,14 +5,16 @@
 #include <rapidjson/stringbuffer.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
-#include <fstream>
 #include <stdexcept>
 
+#include <unistd.h>
+
+#include "engine/log.h"
+#include "engine/output_file.h"
 #include "engine/progress_line.h"
+#include "engine/text_wrap.h"
 #include "engine/words.h"
 
 namespace sluice::stages {
@@ -59,12 +61,22 @@ std::string this_run_line(const BackfillFigures& f) {
            ") in " + engine::human_duration(f.run_seconds) + ": " + rates + "\n" +
            (f.attempts > 1 ? "      (" + std::to_string(f.attempts) + " attempts: the connection was lost; each "
                              "resumed from the last commit)\n"
-                           : std::string());
+                           : std::string()) +
+           (f.run_updated + f.run_removed > 0
+                ? "      (" + engine::plural(f.run_updated, "row") + " updated for changed messages, " +
+                      engine::plural(f.run_removed, "row") + " removed for messages no longer in their chats)\n"
+                : std::string());
 }
 
-}  // namespace
+// A run that found the backfill complete repeats no warning: the verdict still counts the rejects.
+bool warns_of_rejects(const BackfillFigures& f) { return f.rejected > 0 && f.state != "already complete"; }
 
-std::string backfill_text(const BackfillFigures& f) {
+std::string rejects_warning_lines(const BackfillFigures& f, std::size_t width) {
+    return warns_of_rejects(f) ? engine::wrap("    WARNING: " + rejects_warning(f), 6, width) : std::string();
+}
+
+// The summary's lines without the rejects' warning.
+std::string backfill_lines(const BackfillFigures& f) {
     if (f.state == "already complete") {
         return "already complete: " + engine::plural(f.messages_written, "message") + " from " +
                engine::plural(f.chats_read, "chat") + ", " + std::to_string(f.rejected) +
@@ -79,11 +91,36 @@ std::string backfill_text(const BackfillFigures& f) {
         text += "    " + engine::plural(f.lanes, "lane") + " read " + std::to_string(f.ranges_read) + " of the plan's " +
                 engine::plural(f.ranges, "range") + "\n";
     if (!f.primary_key.empty()) text += "    " + f.primary_key + "\n";
-    if (f.rejected > 0)
-        text += "    WARNING: " + engine::plural(f.rejected, "message") + (f.rejected == 1 ? " was" : " were") +
-                " not stored; each is, with the reason, in table\n      " + f.rejects_table +
-                " (sluice rejects exports them)\n";
     return text;
+}
+
+}  // namespace
+
+std::string rejects_warning(const BackfillFigures& f) {
+    if (!warns_of_rejects(f)) return {};
+    return engine::plural(f.rejected, "message") + (f.rejected == 1 ? " was" : " were") +
+           " not stored; each is, with the reason, in table " + f.rejects_table + " (sluice rejects exports them)";
+}
+
+std::string backfill_text(const BackfillFigures& f) { return backfill_lines(f) + rejects_warning_lines(f, 80); }
+
+void report_phase(const std::string& head, const std::string& said, const BackfillFigures* backfill) {
+    // (engine::log fits each line to the terminal's width.)
+    if (!backfill) {
+        engine::log::report(head + said);
+        return;
+    }
+    engine::log::report(head + backfill_lines(*backfill));
+    if (warns_of_rejects(*backfill))
+        engine::log::report_warning(rejects_warning(*backfill),
+                                    rejects_warning_lines(*backfill, engine::report_width(STDOUT_FILENO)));
+}
+
+std::string rejects_clause(const RunSummary& s) {
+    if (!s.backfill) return {};
+    if (s.backfill->rejected == 0) return "; no message rejected";
+    return "; " + engine::plural(s.backfill->rejected, "message") + " rejected, kept in table " +
+           s.backfill->rejects_table;
 }
 
 std::string utc_now() {
@@ -156,6 +193,8 @@ void write_backfill(Writer& w, const std::optional<BackfillFigures>& backfill) {
     w.StartObject();
     count(w, "chats", f.run_chats);
     count(w, "messages", f.run_messages);
+    count(w, "updated", f.run_updated);
+    count(w, "removed", f.run_removed);
     count(w, "bytes", f.run_bytes);
     seconds(w, "seconds", f.run_seconds);
     count(w, "attempts", f.attempts);
@@ -184,6 +223,13 @@ std::string to_json(const RunSummary& s) {
     key(w, "error");
     if (s.error.empty()) w.Null();
     else w.String(s.error.c_str(), static_cast<rapidjson::SizeType>(s.error.size()));
+    // At the top, so that a script need not look inside the backfill: null when it did not run.
+    optional_count(w, "rejected", s.backfill ? std::optional<std::uint64_t>(s.backfill->rejected) : std::nullopt);
+    key(w, "warnings");
+    w.StartArray();
+    for (const std::string& warning : s.warnings)
+        w.String(warning.c_str(), static_cast<rapidjson::SizeType>(warning.size()));
+    w.EndArray();
     write_phases(w, s.phases);
     write_backfill(w, s.backfill);
     text(w, "reject_file", s.reject_file);
@@ -194,16 +240,7 @@ std::string to_json(const RunSummary& s) {
 }
 
 void write_summary_json(const RunSummary& summary, const std::string& path) {
-    const std::string partial = path + ".partial";
-    {
-        std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-        out << to_json(summary);
-        out.close();
-        if (!out) throw std::runtime_error("--summary-json: cannot write '" + partial + "': " + std::strerror(errno));
-    }
-    if (std::rename(partial.c_str(), path.c_str()) != 0)
-        throw std::runtime_error("--summary-json: cannot rename '" + partial + "' to '" + path +
-                                 "': " + std::strerror(errno));
+    engine::write_output_file(path, "--summary-json", to_json(summary));
 }
 
 }  // namespace sluice::stages

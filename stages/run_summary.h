@@ -31,6 +31,9 @@ struct BackfillFigures {
     std::optional<std::uint64_t> shared_chats, chats_without_user;
     // This run, from its start to its end, every reconnect attempt included.
     std::uint64_t run_chats = 0, run_messages = 0, run_bytes = 0;
+    // --resync: rows present and different, updated (counted in messages_written too), and rows
+    // of messages no longer in their chat, removed.
+    std::uint64_t run_updated = 0, run_removed = 0;
     double run_seconds = 0;
     unsigned attempts = 1;
     unsigned lanes = 0;                // lanes this run read with (0: it read nothing)
@@ -52,10 +55,24 @@ struct RunSummary {
     int exit_status = 0;
     std::string outcome;  // "done", "interrupted", "failed", "refused" or "lock held"
     std::string error;    // the line main printed, if the run failed
+    std::vector<std::string> warnings;  // every warning the run gave, as engine::log::warnings() has them
 };
 
-// The backfill's lines of the human summary (the first without indent, the others under it).
+// The backfill's lines of the human summary (the first without indent, the others under it), the
+// rejects' warning last, in 80 columns.
 std::string backfill_text(const BackfillFigures& figures);
+
+// The rejects' warning as one line ("330 messages were not stored; each is, ..."), or empty when
+// the figures give none to make.
+std::string rejects_warning(const BackfillFigures& figures);
+
+// Reports a phase's lines, `head` then what it said; for the backfill (`backfill` not null) its
+// figures, with the rejects as a warning that -q keeps.
+void report_phase(const std::string& head, const std::string& said, const BackfillFigures* backfill);
+
+// What the final verdict adds: "; 330 messages rejected, kept in table ..." or "; no message
+// rejected"; empty when the backfill did not run.
+std::string rejects_clause(const RunSummary& summary);
 
 // "2026-01-31T12:00:00Z" for now.
 std::string utc_now();
@@ -63,8 +80,9 @@ std::string utc_now();
 // The summary as a JSON object (schema in README.md, "--summary-json").
 std::string to_json(const RunSummary& summary);
 
-// Writes to_json() to `path` through "<path>.partial" and a rename: a reader never sees half a
-// file. Throws std::runtime_error naming the file.
+// Writes to_json() to `path` as engine/output_file.h writes an export (a regular file through
+// "<path>.partial" and a rename, so a reader never sees half of it; a device, a FIFO or a
+// symlink's target in place or by the same rule). Throws std::runtime_error naming the file.
 void write_summary_json(const RunSummary& summary, const std::string& path);
 
 }  // namespace sluice::stages

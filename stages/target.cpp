@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "stages/app_owner.h"
 #include "stages/checkpoint.h"
 
 namespace sluice::stages {
@@ -107,6 +108,18 @@ bool is_placeholder(engine::Connection& conn, const std::string& schema, const s
     return PQntuples(r.get()) == 1 && PQgetvalue(r.get(), 0, 0)[0] == 't';
 }
 
+// sluice's own relations that an earlier run (of a sluice that created them as itself) left
+// owned by another role than the app's: given to the app's role where the user may (stages/app_owner.h).
+std::string give_own_tables_to_app(engine::Connection& conn, const std::string& schema) {
+    std::string said;
+    for (const char* name : {kBuildTable, kReservedIndex, "sluice_checkpoint", "sluice_reject"}) {
+        if (std::string(name) == kReservedIndex && !is_placeholder(conn, schema, name)) continue;
+        const std::string gave = give_to_app_owner(conn, schema, engine::qualified(schema, name));
+        if (!gave.empty()) said += "; " + gave;
+    }
+    return said;
+}
+
 }  // namespace
 
 std::string shape_problem(engine::Connection& conn, const Target& t) {
@@ -153,6 +166,7 @@ std::string drop_build_table(engine::Connection& conn, const std::string& schema
 
 Target prepare_target(engine::Connection& conn, const std::string& schema, std::string& what) {
     require_chat(conn, schema);
+    const std::string given = give_own_tables_to_app(conn, schema);
     Target in_place{schema, kChatMessage};
     if (relation_exists(conn, schema, kChatMessage)) {
         check_shape(conn, in_place);
@@ -162,15 +176,19 @@ Target prepare_target(engine::Connection& conn, const std::string& schema, std::
             reset_backfill(conn, schema);
             what += "; dropped " + drop_build_table(conn, schema) + ", which it replaces";
         }
+        what += given;
         return in_place;
     }
     Target build{schema, kBuildTable};
     if (relation_exists(conn, schema, kBuildTable)) {
         check_shape(conn, build);
-        what = "continuing sluice's build table " + build.qualified() + " (published as chat_message at the end)";
+        what =
+            "continuing sluice's build table " + build.qualified() + " (published as chat_message at the end)" + given;
         return build;
     }
+    std::string as;
     engine::in_transaction(conn, [&] {
+        as = create_as_app_owner(conn, schema);  // chat_message is to be the app's, to alter in its later migrations
         conn.exec(create_table_sql(build));
         if (!relation_exists(conn, schema, kReservedIndex)) {
             const std::string view = engine::qualified(schema, kReservedIndex);
@@ -179,8 +197,9 @@ Target prepare_target(engine::Connection& conn, const std::string& schema, std::
             conn.exec("COMMENT ON VIEW " + view + " IS '" + kPlaceholderComment + "'");
         }
     });
-    what = "created sluice's build table " + build.qualified() + "; chat_message appears when it is complete "
-           "(publish phase)";
+    what = "created sluice's build table " + build.qualified() +
+           (as.empty() ? "" : " as " + as + ", the owner of chat, whose chat_message will be") +
+           "; chat_message appears when it is complete (publish phase)" + given;
     return build;
 }
 

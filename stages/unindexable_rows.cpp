@@ -1,11 +1,13 @@
 // Unindexable rows: candidates by size, each tried in an indexed probe table, then moved.
 #include "stages/unindexable_rows.h"
 
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "stages/checkpoint.h"
+#include "engine/older_snapshots.h"
+#include "stages/moved_rows.h"
 
 namespace sluice::stages {
 
@@ -13,6 +15,8 @@ namespace {
 
 // Below this many bytes of indexed values a row always fits a btree entry (at most ~2.7 kB).
 constexpr int kCandidateBytes = 2000;
+// How long the next build waits for older snapshots (an open transaction elsewhere) to end.
+constexpr std::chrono::seconds kSnapshotPatience{600};
 
 std::vector<std::string> split_columns(const std::string& columns) {
     std::vector<std::string> out;
@@ -27,15 +31,9 @@ std::vector<std::string> split_columns(const std::string& columns) {
     return out;
 }
 
-struct Unindexable {
-    std::string id;
-    std::string chat_id;
-    std::string message;
-};
-
 // Tries each candidate row in a probe table indexed like the failed index; inside the caller's
 // transaction, each try under a savepoint of its own.
-std::vector<Unindexable> find_unindexable(engine::Connection& conn, const Target& t, const std::string& columns) {
+std::vector<RowToReject> find_unindexable(engine::Connection& conn, const Target& t, const std::string& columns) {
     std::string size, list;
     for (const std::string& c : split_columns(columns)) {
         size += (size.empty() ? "" : " + ") + std::string("coalesce(octet_length(") + engine::quote_ident(c) +
@@ -46,20 +44,22 @@ std::vector<Unindexable> find_unindexable(engine::Connection& conn, const Target
               " WITH NO DATA");
     conn.exec("CREATE INDEX ON pg_temp.sluice_probe (" + list + ")");
     engine::Result candidates =
-        conn.exec("SELECT id, chat_id FROM " + t.qualified() + " WHERE " + size + " > " + std::to_string(kCandidateBytes));
-    std::vector<Unindexable> found;
+        conn.exec("SELECT ctid::text, chat_id FROM " + t.qualified() + " WHERE " + size + " > " + std::to_string(kCandidateBytes));
+    std::vector<RowToReject> found;
     for (int i = 0; i < PQntuples(candidates.get()); ++i) {
-        std::string id = PQgetvalue(candidates.get(), i, 0);
+        std::string ctid = PQgetvalue(candidates.get(), i, 0);
         conn.exec("SAVEPOINT sluice_probe_row");
         try {
-            conn.exec("INSERT INTO pg_temp.sluice_probe SELECT " + list + " FROM " + t.qualified() + " WHERE id = $1",
-                      {id});
+            conn.exec("INSERT INTO pg_temp.sluice_probe SELECT " + list + " FROM " + t.qualified() +
+                          " WHERE ctid = $1::tid",
+                      {ctid});
             conn.exec("RELEASE SAVEPOINT sluice_probe_row");
         } catch (const engine::PgError& e) {
             if (e.sqlstate() != "54000") throw;
             conn.exec("ROLLBACK TO SAVEPOINT sluice_probe_row");
             conn.exec("RELEASE SAVEPOINT sluice_probe_row");
-            found.push_back({id, PQgetvalue(candidates.get(), i, 1), "too large for an index entry on (" + columns + "): " + e.message()});
+            found.push_back({ctid, PQgetvalue(candidates.get(), i, 1), "54000",
+                             "too large for an index entry on (" + columns + "): " + e.message()});
         }
     }
     return found;
@@ -69,36 +69,17 @@ std::vector<Unindexable> find_unindexable(engine::Connection& conn, const Target
 
 std::uint64_t reject_unindexable_rows(engine::Connection& conn, const Target& t, const char* columns,
                                       std::optional<std::uint64_t> max_rejects) {
-    conn.exec("BEGIN");
-    try {
-        std::vector<Unindexable> rows = find_unindexable(conn, t, columns);
-        if (rows.empty()) {  // another connection moved them first, or it was not a row's size after all
-            conn.exec("ROLLBACK");
-            return 0;
-        }
-        std::optional<Checkpoint> cp = load_checkpoint(conn, t.schema);
-        const std::uint64_t rejected = (cp ? cp->rejected : 0) + rows.size();
-        if (max_rejects && rejected > *max_rejects) {
-            throw std::runtime_error(std::to_string(rows.size()) + " rows hold values too large for an index entry; "
-                                     "rejecting them would make " + std::to_string(rejected) +
-                                     " rejects, more than --max-rejects " + std::to_string(*max_rejects) + " allows");
-        }
-        const std::string rejects = reject_table(t.schema).qualified_name();
-        for (const Unindexable& row : rows) {
-            conn.exec("INSERT INTO " + rejects + " (id, chat_id, sqlstate, message, found_by, row)"
-                      " SELECT id, chat_id, '54000', $2, 'server', row_to_json(m) FROM " + t.qualified() +
-                      " m WHERE id = $1", {row.id, row.message});
-            conn.exec("DELETE FROM " + t.qualified() + " WHERE id = $1", {row.id});
-        }
-        std::vector<std::string> chats;
-        for (const Unindexable& row : rows) chats.push_back(row.chat_id);
-        count_moved_to_rejects(conn, t.schema, chats);
-        conn.exec("COMMIT");
-        return rows.size();
-    } catch (...) {
-        if (PQtransactionStatus(conn.raw()) != PQTRANS_IDLE) PQclear(PQexec(conn.raw(), "ROLLBACK"));
-        throw;
-    }
+    std::string xid;
+    std::size_t moved = 0;
+    engine::in_transaction(conn, [&] {
+        std::vector<RowToReject> rows = find_unindexable(conn, t, columns);
+        move_to_rejects(conn, t, rows, max_rejects, "rows hold values too large for an index entry");
+        if (!rows.empty()) xid = engine::current_transaction_id(conn);
+        moved = rows.size();
+    });
+    // The rows are gone, but a build still indexes them while any snapshot from before may see them.
+    if (moved > 0) engine::wait_for_older_snapshots(conn, xid, kSnapshotPatience);
+    return moved;
 }
 
 }  // namespace sluice::stages

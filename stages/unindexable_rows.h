@@ -15,8 +15,9 @@ namespace sluice::stages {
 // Finds the rows whose `columns` (an index's column list) an index entry cannot hold, by
 // inserting each row with large enough values into an indexed probe table, then moves them to
 // the rejects table and deletes them from the target, with the checkpoint's counts, in one
-// transaction; refuses (throws) when that would pass --max-rejects. Returns the number of rows
-// moved: 0 when none is too large (any more).
+// transaction; refuses (throws) when that would pass --max-rejects. Then waits until no snapshot
+// from before the move remains (engine/older_snapshots.h): until then a build still meets the
+// deleted rows. Returns the number of rows moved: 0 when none is too large (any more).
 std::uint64_t reject_unindexable_rows(engine::Connection& conn, const Target& target, const char* columns,
                                       std::optional<std::uint64_t> max_rejects);
 

@@ -45,8 +45,9 @@ constexpr std::size_t kListed = 10;  // ids a report names per kind of problem; 
 class RejectedIds {
 public:
     RejectedIds(engine::Connection& conn, const engine::RejectTable& table)
-        : all_(table.keys(conn)), by_transform_(table.keys_found_by_transform(conn)) {}
-    std::uint64_t size() const { return all_.size(); }
+        : all_(table.keys(conn)), by_transform_(table.keys_found_by_transform(conn)), rows_(table.count(conn)) {}
+    // Rows, not ids: a duplicate id's losers share one id.
+    std::uint64_t size() const { return rows_; }
     bool contains(std::string_view id) { return all_.count(key(id)) > 0; }
     // Rejected by the transform, yet the transform now derives a storable row: the chat changed.
     bool stale(std::string_view id) { return by_transform_.count(key(id)) > 0; }
@@ -57,6 +58,7 @@ private:
         return key_;
     }
     std::unordered_set<std::string> all_, by_transform_;
+    std::uint64_t rows_;
     std::string key_;
 };
 
@@ -193,7 +195,8 @@ void Comparer::compare(VerifyBatch& batch) {
     auto account = [&](std::string_view id, std::string_view chat_id, bool storable) {
         ChatCount& chat = per_chat[chat_id];
         ++chat.expected;
-        if (auto it = by_id.find(id); it != by_id.end()) {
+        // The id stored for another chat is not this message's row (a duplicate id, SPEC §4).
+        if (auto it = by_id.find(id); it != by_id.end() && value(present.get(), it->second, 1) == chat_id) {
             claimed[static_cast<std::size_t>(it->second)] = true;
             ++chat.stored;
             ++tally_.present;

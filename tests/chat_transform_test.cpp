@@ -606,6 +606,10 @@ TEST_CASE("values left in the chat's text make, pieced together, the very tuples
         for (std::size_t i = 0; i < copied.rows.count(); ++i) {
             std::string storage;
             CHECK_MESSAGE(in_place.rows.tuple(i, storage) == copied.rows.tuple(i), "tuple " << i << " differs");
+            const std::vector<engine::Field> lead = engine::decode_tuple(in_place.rows.head(i), 2),
+                                             whole = engine::decode_tuple(copied.rows.tuple(i));
+            CHECK_MESSAGE((lead.size() == 2 && lead[0].bytes == whole[0].bytes && lead[1].bytes == whole[1].bytes),
+                          "tuple " << i << "'s head does not give its key and group");
         }
         if (!in_place.rows.outside.empty()) {
             CHECK_THROWS_AS(in_place.rows.tuple(0), std::logic_error);

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <future>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -243,4 +244,115 @@ TEST_CASE("a session that locks chat makes check warn, naming it, rather than wa
     REQUIRE_MESSAGE(warned.size() == 1, run.said());
     CHECK_MESSAGE(contains(warned[0], "pid " + pid + " (psql"), warned[0]);
     CHECK_MESSAGE(says(run, "\n  space         skipped  not estimated"), run.said());
+}
+
+namespace {
+
+// A login role that owns Open WebUI's tables, as the app's own role does, with a connection limit
+// of its own when `limit` is given; dropped with what it owns when the case ends.
+struct OwnerRole {
+    TestDatabase& db;
+    std::string name;
+    explicit OwnerRole(TestDatabase& d, const std::string& limit = "-1", std::string role = "sluice_check_owner")
+        : db(d), name(std::move(role)) {
+        db.sql().exec("DROP ROLE IF EXISTS " + name);
+        db.sql().exec("CREATE ROLE " + name + " LOGIN CONNECTION LIMIT " + limit);
+        db.sql().exec("ALTER TABLE chat OWNER TO " + name);
+        db.sql().exec("ALTER TABLE alembic_version OWNER TO " + name);
+        db.sql().exec("GRANT CREATE ON SCHEMA public TO " + name);
+    }
+    ~OwnerRole() {
+        try {
+            db.sql().exec("DROP OWNED BY " + name);
+            db.sql().exec("DROP ROLE " + name);
+        } catch (...) {
+        }
+    }
+    std::string user() const { return " user=" + name; }
+};
+
+const std::vector<std::string> kManyConnections{"--lanes", "4", "--index-connections", "4"};
+
+}  // namespace
+
+TEST_CASE("a role's CONNECTION LIMIT lowers --lanes and --index-connections with a line; below one lane, a refusal") {
+    TestDatabase db;
+    load_corpus(db);
+    OwnerRole role(db, "7");
+    Run checked = check(db, kManyConnections, role.user());
+    CHECK_MESSAGE(checked.status == 0, checked.said());
+    const std::vector<std::string> warned = lines_with(checked, "WARNING");
+    REQUIRE_MESSAGE(warned.size() == 1, checked.said());
+    CHECK_MESSAGE(contains(warned[0], "CONNECTION LIMIT 7"), warned[0]);
+    CHECK_MESSAGE(contains(warned[0], "lowers --lanes from 4 to 1 and --index-connections from 4 to 1"), warned[0]);
+
+    TempDir tmp;
+    Run run = run_sluice(with(
+        {"migrate", "--db", db.conninfo() + role.user(), "--progress", "none", "--reject-file", tmp.file("r.jsonl")},
+        kManyConnections));
+    REQUIRE_MESSAGE(run.status == 0, "the run did not fit the role's limit: " << run.said());
+    CHECK_MESSAGE(says(run, "lowers --lanes from 4 to 1"), "no line says so: " << run.said());
+    CHECK_MESSAGE(!contains(run.said(), "too many connections"), run.said());
+    CHECK_MESSAGE(table_fingerprint(db.sql(), "public") == clean_run().fingerprint,
+                  "the table differs from a clean run's");
+
+    TestDatabase fresh;
+    load_corpus(fresh);
+    OwnerRole tight(fresh, "5", "sluice_check_tight");
+    const std::string before = database_state(fresh);
+    const std::string line = the_failure(check(fresh, {}, tight.user()), "connections");
+    CHECK_MESSAGE(contains(line, "room for 5"), line);
+    CHECK_MESSAGE(contains(line, "ALTER ROLE \"sluice_check_tight\" CONNECTION LIMIT 6"),
+                  "the fix is not given: " << line);
+    Run refused = run_sluice({"migrate", "--db", fresh.conninfo() + tight.user(), "--progress", "none", "--reject-file",
+                              tmp.file("r2.jsonl")});
+    CHECK_MESSAGE(refused.status == 1, refused.said());
+    CHECK_MESSAGE(contains(refused.said(), "not starting, nothing was written: connections:"), refused.said());
+    CHECK_MESSAGE(database_state(fresh) == before, "the refused run changed the database");
+}
+
+TEST_CASE("a database's CONNECTION LIMIT counts for a role, not for a superuser; the server's limit counts too") {
+    TestDatabase db;
+    load_corpus(db);
+    OwnerRole role(db);
+    const std::string name = scalar(db.sql(), "SELECT current_database()");
+    db.sql().exec("ALTER DATABASE " + name + " CONNECTION LIMIT 5");
+    const std::string line = the_failure(check(db, {}, role.user()), "connections");
+    CHECK_MESSAGE(contains(line, "database \"" + name + "\" has CONNECTION LIMIT 5"), line);
+    CHECK_MESSAGE(contains(line, "ALTER DATABASE \"" + name + "\" CONNECTION LIMIT 7"),
+                  "the fix is not given: " << line);
+    Run superuser = check(db);
+    CHECK_MESSAGE(superuser.status == 0, "a superuser is held to the database's limit: " << superuser.said());
+    db.sql().exec("ALTER DATABASE " + name + " CONNECTION LIMIT -1");
+
+    // The server's max_connections, less the slots reserved for superusers, less every other
+    // session: leave room for 4 of the role's.
+    const long long room = number(db.sql(),
+                                  "SELECT current_setting('max_connections')::int -"
+                                  " current_setting('superuser_reserved_connections')::int - count(*)"
+                                  " FROM pg_stat_activity WHERE backend_type = 'client backend'");
+    std::vector<std::unique_ptr<Connection>> others;
+    for (long long i = 0; i < room - 4; ++i)
+        others.push_back(std::make_unique<Connection>(db.conninfo(), "other"));
+    const std::string full = the_failure(check(db, {}, role.user()), "connections");
+    CHECK_MESSAGE(contains(full, "room for 4 (the server has max_connections"), full);
+    CHECK_MESSAGE(contains(full, "raise max_connections"), full);
+}
+
+TEST_CASE("check and migrate refuse a read-only server, saying to point --db at the primary") {
+    TestDatabase db;
+    load_corpus(db);
+    const std::string name = scalar(db.sql(), "SELECT current_database()");
+    db.sql().exec("ALTER DATABASE " + name + " SET default_transaction_read_only = on");
+    const std::string before = database_state(db);
+    const std::string line = the_failure(check(db), "server");
+    CHECK_MESSAGE(contains(line, "default_transaction_read_only is on, set on the database"), line);
+    CHECK_MESSAGE(contains(line, "point --db at the primary"), line);
+    TempDir tmp;
+    Run refused = migrate(db, tmp.file("r.jsonl"));
+    CHECK_MESSAGE(refused.status == 1, refused.said());
+    CHECK_MESSAGE(contains(refused.said(), "not starting, nothing was written: server:"), refused.said());
+    CHECK_MESSAGE(!contains(refused.said(), "read-only transaction"),
+                  "the raw failure came through: " << refused.said());
+    CHECK_MESSAGE(database_state(db) == before, "the refused run changed the database");
 }

@@ -179,6 +179,40 @@ TEST_CASE("PGPASSWORD serves a password-authenticated role with no --db, and is 
     db.sql().exec("DROP ROLE sluice_cfg_pw");
 }
 
+TEST_CASE("Open WebUI's split DATABASE_* variables connect a password-authenticated role, the password read as "
+          "Open WebUI reads it (%40 is '@') and never printed") {
+    TestDatabase db;
+    load_corpus(db);
+    db.sql().exec("DROP ROLE IF EXISTS sluice_split_pw");
+    const std::string password = "sp/l:it #pw@x";  // what the server holds
+    const std::string in_secret = "sp/l:it #pw%40x";  // how the Secret must spell it for Open WebUI's URL
+    db.sql().exec("CREATE ROLE sluice_split_pw LOGIN SUPERUSER PASSWORD '" + password + "'");
+    TempDir tmp;
+    {
+        HbaLine scram("host all sluice_split_pw 127.0.0.1/32 scram-sha-256");
+        ScopedEnvironment no_libpq(Variables{{"PGHOST", std::nullopt}, {"PGPORT", std::nullopt},
+                                             {"PGUSER", std::nullopt}, {"PGPASSWORD", std::nullopt},
+                                             {"PGPASSFILE", tmp.file("none")}});
+        const std::vector<std::string> split{
+            "DATABASE_TYPE=postgresql", "DATABASE_USER=sluice_split_pw", "DATABASE_PASSWORD=" + in_secret,
+            "DATABASE_HOST=127.0.0.1", "DATABASE_PORT=" + option_of(db.conninfo(), "port"),
+            "DATABASE_NAME=" + option_of(db.conninfo(), "dbname")};
+        Run run = run_sluice({"migrate", "--progress", "none", "--reject-file", tmp.file("r.jsonl")}, split);
+        CHECK_MESSAGE(run.status == 0, run.said());
+        CHECK_MESSAGE(summary_of(run).chats == selected_chats(db), run.said());
+        for (const std::string& secret : {password, in_secret, std::string("sp/l:it")})
+            CHECK_MESSAGE(!mentions(run.said(), secret), "the password appeared in the output");
+
+        std::vector<std::string> wrong = split;
+        wrong[2] = "DATABASE_PASSWORD=" + password;  // the raw '@': Open WebUI would read "x" as the host
+        Run refused = run_sluice({"check", "--reject-file", tmp.file("r.jsonl")}, wrong);
+        check_refused_as_configuration(refused, "DATABASE_PASSWORD holds an '@'");
+        CHECK_MESSAGE(!mentions(refused.said(), "#pw"), "the password appeared in the refusal");
+    }
+    db.sql().exec("DROP OWNED BY sluice_split_pw");
+    db.sql().exec("DROP ROLE sluice_split_pw");
+}
+
 TEST_CASE("a connection the server refuses is one line with the hint that fits, FATAL and all") {
     TestDatabase db;
     TempDir tmp;

@@ -375,7 +375,9 @@ Run run_sluice(const std::vector<std::string>& args, const std::vector<std::stri
     std::vector<std::string> env_s;
     for (char** e = environ; *e; ++e) {
         std::string v = *e;
-        bool ours = v.rfind("DATABASE_", 0) == 0 || (v.rfind("SLUICE_", 0) == 0 && v.rfind("SLUICE_TEST_", 0) != 0);
+        // COLUMNS too: an exported terminal width would wrap the lines the tests read.
+        bool ours = v.rfind("DATABASE_", 0) == 0 || (v.rfind("SLUICE_", 0) == 0 && v.rfind("SLUICE_TEST_", 0) != 0) ||
+                    v.rfind("COLUMNS=", 0) == 0;
         if (!ours) env_s.push_back(v);
     }
     env_s.insert(env_s.end(), env.begin(), env.end());

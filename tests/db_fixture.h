@@ -139,7 +139,7 @@ struct Run {
 };
 
 // Runs build/sluice with `args`, in an environment without any DATABASE_* or SLUICE_* setting
-// of the caller's (SLUICE_TEST_* aside), plus `env`.
+// of the caller's (SLUICE_TEST_* aside) nor COLUMNS, plus `env`.
 Run run_sluice(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
 
 // The options `a`, then those of `b`.

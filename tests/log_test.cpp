@@ -1,10 +1,15 @@
 // The --log-file: every line sluice writes, each with its date, time and level, appended.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -69,4 +74,54 @@ TEST_CASE("a log file that cannot be opened is refused, naming the option and th
     options.file = std::filesystem::temp_directory_path().string();  // a directory
     CHECK_THROWS_AS(logging::configure(options), std::runtime_error);
     logging::configure({});
+}
+
+namespace {
+
+// What `write` prints on stderr (fd 2), read back from a file it was pointed at meanwhile.
+template <typename Write>
+std::string stderr_of(const std::string& dir, Write write) {
+    const std::string path = dir + "/stderr";
+    std::fflush(stderr);
+    const int saved = dup(2);
+    const int file = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(file, 2);
+    close(file);
+    write();
+    std::fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+TEST_CASE("a warning of the report is never hidden: -q prints it on stderr, the file has it at level warning") {
+    std::string dir = (std::filesystem::temp_directory_path() / "sluice-log-test-XXXXXX").string();
+    REQUIRE(mkdtemp(dir.data()) != nullptr);
+    logging::Options options;
+    options.verbosity = logging::Verbosity::quiet;
+    options.file = dir + "/run.log";
+    logging::configure(options);
+    const std::string said = stderr_of(dir, [] {
+        logging::report_warning("3 messages were not stored; each is in table \"public\".\"sluice_reject\"",
+                                "    WARNING: 3 messages were not stored; each is in table\n"
+                                "      \"public\".\"sluice_reject\"\n");
+        logging::warn("server warning: disk nearly full");
+    });
+    logging::configure({});
+    CHECK_MESSAGE(said.find("sluice: warning: 3 messages were not stored; each is in table") != std::string::npos,
+                  "-q hid the warning: " << said);
+    const std::vector<std::string> lines = lines_of(dir + "/run.log");
+    REQUIRE_MESSAGE(lines.size() == 2, "expected one line per warning in the file, got " << lines.size());
+    CHECK_MESSAGE(lines[0].find("[warning] 3 messages were not stored; each is in table \"public\".\"sluice_reject\"") !=
+                      std::string::npos,
+                  "not one line at level warning: " << lines[0]);
+    CHECK_MESSAGE(lines[1].find("[warning] server warning: disk nearly full") != std::string::npos, lines[1]);
+    const std::vector<std::string> kept = logging::warnings();
+    REQUIRE(kept.size() >= 2);
+    CHECK(kept[kept.size() - 2] == "3 messages were not stored; each is in table \"public\".\"sluice_reject\"");
+    CHECK(kept.back() == "server warning: disk nearly full");
+    std::filesystem::remove_all(dir);
 }

@@ -1,12 +1,20 @@
 // The operator's view of `sluice migrate` on a real PostgreSQL: it runs the checks of `sluice
 // check` first and refuses to start when one fails; it says what it is about to change; log mode
 // stamps every line and beats at least every 10 seconds; --log-file, -q, -v and --summary-json;
-// errors in plain words, the connection's label kept for the log file.
+// errors in plain words, the connection's label kept for the log file; exports to devices, FIFOs
+// and symlinks.
 #include <doctest/doctest.h>
 
 #include <rapidjson/document.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <future>
 #include <regex>
 #include <sstream>
@@ -15,6 +23,7 @@
 #include <vector>
 
 #include "tests/db_fixture.h"
+#include "tests/wrapped_text.h"
 
 using namespace sluice::testing;
 
@@ -173,6 +182,67 @@ TEST_CASE("--summary-json holds the human summary's figures, phase by phase, and
     CHECK(d["peak_memory_bytes"].GetUint64() > (1u << 20));
 }
 
+TEST_CASE("exports to a null device, a FIFO and symlinks leave each what it was and reach the file meant") {
+    TestDatabase db;
+    TempDir dir;
+    load_corpus(db);
+    namespace fs = std::filesystem;
+    // As root, a null device of our own: the host's /dev/null is never put at risk. Without root
+    // /dev/null itself, which the old code could not replace either (its directory is not writable).
+    std::string null = "/dev/null";
+    if (geteuid() == 0) {
+        null = dir.file("null");
+        REQUIRE(::mknod(null.c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0);
+    }
+    auto char_device = [](const std::string& path) {
+        struct stat st{};
+        return ::lstat(path.c_str(), &st) == 0 && S_ISCHR(st.st_mode);
+    };
+    const std::string summary = dir.file("summary-link.json"), summary_target = dir.file("summary.json");
+    fs::create_symlink(summary_target, summary);
+    Run run = migrate(db, null, {"--summary-json", summary});
+    INFO("migrate said:\n" << run.said());
+    REQUIRE(run.status == 0);
+    CHECK_MESSAGE(char_device(null), "the reject file replaced the null device " << null << " with a file");
+    CHECK_MESSAGE(fs::is_symlink(summary), "--summary-json replaced the symlink with a file");
+    CHECK_MESSAGE(json_of(summary_target)["exit_status"].GetInt() == 0, "the symlink's target did not get the summary");
+
+    const std::string fifo = dir.file("rejects.pipe");
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    // The reader opens first, without blocking, and reads until sluice has ended and the pipe is
+    // empty: a FIFO that sluice replaced leaves it with nothing rather than waiting forever.
+    const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+    REQUIRE(reader >= 0);
+    std::atomic<bool> ended{false};
+    auto read_back = std::async(std::launch::async, [&] {
+        std::string got;
+        char buf[4096];
+        for (;;) {
+            const bool last = ended.load();
+            const ssize_t n = ::read(reader, buf, sizeof buf);
+            if (n > 0) got.append(buf, static_cast<std::size_t>(n));
+            else if (last) return got;
+            else std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    });
+    Run exported = run_sluice({"rejects", "--db", db.conninfo(), "--output", fifo});
+    ended = true;
+    const std::string got = read_back.get();
+    ::close(reader);
+    REQUIRE_MESSAGE(exported.status == 0, exported.said());
+    CHECK_MESSAGE(lines_of(got).size() == static_cast<std::size_t>(summary_of(run).rejected),
+                  "the FIFO's reader did not get every reject");
+    CHECK_MESSAGE(fs::is_fifo(fifo), "sluice rejects --output replaced the FIFO");
+
+    const std::string kept = dir.file("kept-link.jsonl"), kept_target = dir.file("kept.jsonl");
+    fs::create_symlink(kept_target, kept);
+    Run cleanup = run_sluice({"cleanup", "--db", db.conninfo(), "--reject-file", kept});
+    REQUIRE_MESSAGE(cleanup.status == 0, cleanup.said());
+    CHECK_MESSAGE(fs::is_symlink(kept), "cleanup's reject export replaced the symlink");
+    CHECK_MESSAGE(read_rejects(kept_target).size() == static_cast<std::size_t>(summary_of(run).rejected),
+                  "the symlink's target did not get cleanup's export");
+}
+
 TEST_CASE("log mode stamps every line with the time and says when each phase starts and ends; -q keeps the verdict") {
     TestDatabase db;
     TempDir dir;
@@ -248,4 +318,91 @@ TEST_CASE("an error is one plain line, without the connection's label; the log f
         run_sluice({"migrate", "--db", url, "--progress", "none", "--reject-file", dir.file("r.jsonl"), "-v"});
     CHECK_MESSAGE(verbose.error_lines().size() == 2, "-v did not add the detail line: " << verbose.said());
     CHECK_MESSAGE(contains(verbose.err, "sluice: lock: cannot connect: "), verbose.said());
+}
+
+namespace {
+
+// A chat whose one message PostgreSQL cannot store (an object as role): a reject in every run.
+void add_a_reject(TestDatabase& db) {
+    insert_chat(db, "reject-me", chat_of({{"m1", message(R"({"not": "a role"})", R"("hi")")}}));
+}
+
+}  // namespace
+
+TEST_CASE("-q keeps the rejects' warning; the log file has it at level warning; the verdict and the JSON's top level "
+          "count the rejects") {
+    TestDatabase db;
+    TempDir dir;
+    load_corpus(db);
+    add_a_reject(db);
+    Run run = migrate(db, dir.file("r.jsonl"),
+                      {"-q", "--log-file", dir.file("run.log"), "--summary-json", dir.file("s.json")});
+    INFO("sluice said:\n" << run.said());
+    REQUIRE(run.status == 0);
+    const long long rejected = number(db.sql(), "SELECT count(*) FROM sluice_reject");
+    REQUIRE(rejected > 0);
+    const std::string count = std::to_string(rejected) + (rejected == 1 ? " message" : " messages");
+    CHECK_MESSAGE(contains(run.err, "sluice: warning: " + count + (rejected == 1 ? " was" : " were") + " not stored"),
+                  "-q hid the rejects' warning");
+    CHECK_MESSAGE(lines_of(run.out).size() == 1, "-q printed more than the verdict on stdout");
+    CHECK_MESSAGE(contains(run.out, "sluice migrate: done in "), run.out);
+    CHECK_MESSAGE(contains(run.out, "; " + count + " rejected, kept in table \"public\".\"sluice_reject\""),
+                  "the verdict does not count the rejects: " << run.out);
+
+    const std::string log = slurp(dir.file("run.log"));
+    CHECK_MESSAGE(contains(log, "[warning] " + count), "the log file lacks the warning at level warning:\n" << log);
+    CHECK_MESSAGE(!contains(log, "[info]     WARNING"), "the log file has the warning at level info:\n" << log);
+
+    const rapidjson::Document d = json_of(dir.file("s.json"));
+    REQUIRE_MESSAGE(d.HasMember("rejected"), "no top-level rejected");
+    CHECK(d["rejected"].GetUint64() == static_cast<std::uint64_t>(rejected));
+    REQUIRE_MESSAGE((d.HasMember("warnings") && d["warnings"].IsArray()), "no top-level warnings list");
+    bool listed = false;
+    for (const auto& w : d["warnings"].GetArray()) listed = listed || contains(w.GetString(), count);
+    CHECK_MESSAGE(listed, "the warnings list lacks the rejects");
+
+    // Without -q the warning stands in the summary, on stdout, as before.
+    Run again = migrate(db, dir.file("r.jsonl"), {"--resync"});
+    CHECK_MESSAGE(contains(again.out, "    WARNING: " + count), again.said());
+}
+
+TEST_CASE("a check's warning is kept by -q, in migrate's banner and in check, and logged at level warning") {
+    TestDatabase db;
+    TempDir dir;
+    load_corpus(db);
+    Connection app(db.conninfo(), "app");  // looks like Open WebUI: no application_name, the same user
+    app.exec("SET application_name = ''");
+    Run checked = run_sluice({"check", "--db", db.conninfo(), "--ignore-sessions", "-q", "--reject-file",
+                              dir.file("r.jsonl"), "--log-file", dir.file("check.log")});
+    INFO("check said:\n" << checked.said());
+    CHECK(checked.status == 0);
+    CHECK_MESSAGE(contains(checked.err, "sluice: warning: sessions: "), "-q hid check's warning");
+    CHECK_MESSAGE(contains(slurp(dir.file("check.log")), "[warning] sessions: "), "not at level warning");
+    Run run = migrate(db, dir.file("r.jsonl"), {"--ignore-sessions", "-q"});
+    INFO("migrate said:\n" << run.said());
+    CHECK(run.status == 0);
+    CHECK_MESSAGE(contains(run.err, "sluice: warning: sessions: "), "-q hid the banner's warning");
+}
+
+TEST_CASE("on a narrow terminal the banner, the summary and --help break their lines at spaces, never inside a word") {
+    TestDatabase db;
+    TempDir dir;
+    load_corpus(db);
+    add_a_reject(db);
+    REQUIRE(migrate(db, dir.file("r.jsonl")).status == 0);  // then each --resync below says the same
+    for (const std::size_t width : {60, 45}) {
+        const std::vector<std::string> narrow{"COLUMNS=" + std::to_string(width)};
+        Run run = migrate(db, dir.file("r.jsonl"), {"--resync"}, narrow);
+        INFO("at " << width << " columns sluice said:\n" << run.said());
+        REQUIRE(run.status == 0);
+        CHECK_MESSAGE(too_wide(run.out, width).empty(), "a line a terminal would cut: " << too_wide(run.out, width)[0]);
+        const Run wide = migrate(db, dir.file("r.jsonl"), {"--resync"});
+        CHECK_MESSAGE(words_of(run.out).size() == words_of(wide.out).size(), "words were cut or lost");
+        for (const char* command : {"migrate", "check"}) {
+            Run help = run_sluice({command, "--help"}, narrow);
+            CHECK_MESSAGE(too_wide(help.out, width).empty(), command << " --help: " << too_wide(help.out, width)[0]);
+            CHECK_MESSAGE(words_of(help.out) == words_of(run_sluice({command, "--help"}).out),
+                          command << " --help lost or cut a word at " << width << " columns");
+        }
+    }
 }

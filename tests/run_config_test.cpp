@@ -6,6 +6,7 @@
 
 #include <libpq-fe.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -338,6 +339,40 @@ TEST_CASE("Open WebUI's DATABASE_URL and DATABASE_SCHEMA are used when nothing e
         parse_with({"migrate"}, {{"SLUICE_SCHEMA", "s"}, {"DATABASE_SCHEMA", "o"}, {"DATABASE_URL", some_db}})
                 .schema == "s",
         "SLUICE_SCHEMA should beat DATABASE_SCHEMA");
+}
+
+TEST_CASE("Open WebUI's split DATABASE_* variables, when complete, win over DATABASE_URL, as in Open WebUI; "
+          "--db, a config file and SLUICE_DB win over them") {
+    const Variables split{{"DATABASE_TYPE", "postgresql"}, {"DATABASE_USER", "owui"}, {"DATABASE_PASSWORD", "pw"},
+                          {"DATABASE_HOST", "split.example"}, {"DATABASE_PORT", "5433"}, {"DATABASE_NAME", "owui"}};
+    Variables both = split;
+    both["DATABASE_URL"] = "postgresql://other@url.example/db";
+    CHECK_MESSAGE(contains(parse_with({"migrate"}, split).db_url, "host='split.example'"), "the split variables unused");
+    CHECK_MESSAGE(contains(parse_with({"migrate"}, both).db_url, "host='split.example'"),
+                  "DATABASE_URL beat the complete split variables, which Open WebUI prefers");
+    Variables partial = both;
+    partial.erase("DATABASE_PORT");
+    CHECK_MESSAGE(parse_with({"migrate"}, partial).db_url == "postgresql://other@url.example/db",
+                  "an incomplete split set hid DATABASE_URL");
+    CHECK(parse_with({"migrate", "--db", some_db}, both).db_url == some_db);
+    Variables sluice_db = both;
+    sluice_db["SLUICE_DB"] = some_db;
+    CHECK(parse_with({"migrate"}, sluice_db).db_url == some_db);
+    TempDir dir;
+    CHECK(parse_with({"migrate", "--config", dir.write("c.conf", "db = " + some_db + "\n")}, both).db_url == some_db);
+    Variables broken = both;
+    broken["DATABASE_PASSWORD"] = "a@b";
+    CHECK_MESSAGE(refusal({"migrate", "--db", some_db}, broken) == "(accepted)",
+                  "variables that --db overrides were still checked");
+    CHECK(contains(refusal({"migrate"}, broken), "DATABASE_PASSWORD holds an '@'"));
+}
+
+TEST_CASE("an incomplete set of Open WebUI's DATABASE_* variables, with nothing else, names what is missing") {
+    const std::string error =
+        refusal({"migrate"}, {{"DATABASE_TYPE", "postgresql"}, {"DATABASE_HOST", "h"}, {"DATABASE_PASSWORD", "x"}});
+    CHECK_MESSAGE(contains(error, "no database: Open WebUI's DATABASE_* variables count only when all are set, and "
+                                  "DATABASE_PORT, DATABASE_NAME are not"),
+                  error);
 }
 
 TEST_CASE("an empty environment variable counts as unset") {
@@ -751,6 +786,24 @@ TEST_CASE("a reject file or --output that cannot be written is refused before th
         std::filesystem::permissions(folder, std::filesystem::perms::owner_all);
         CHECK_MESSAGE(contains(error, "--reject-file"), "a read-only directory gave: " << error);
     }
+}
+
+TEST_CASE("a device, a FIFO or a symlink given as an export is accepted: it is written in place or followed") {
+    TempDir dir;
+    const std::filesystem::path folder = std::filesystem::path(dir.write("x", "")).parent_path();
+    const std::string fifo = (folder / "pipe").string(), link = (folder / "link.jsonl").string();
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    std::filesystem::create_symlink(folder / "target.jsonl", link);
+    for (const std::string& path : {std::string("/dev/null"), std::string("/dev/stdout"), fifo, link}) {
+        CHECK_MESSAGE(output_refusal({"migrate", "--db", some_db, "--reject-file", path, "--summary-json", path}) ==
+                          "(accepted)",
+                      path << " was refused");
+        CHECK_MESSAGE(output_refusal({"rejects", "--db", some_db, "--output", path}) == "(accepted)", path);
+    }
+    std::filesystem::create_symlink(folder / "no-such-dir" / "r.jsonl", folder / "astray.jsonl");
+    const std::string astray = (folder / "astray.jsonl").string();
+    CHECK_MESSAGE(contains(output_refusal({"migrate", "--db", some_db, "--reject-file", astray}), "no directory"),
+                  "a symlink into a missing directory was accepted");
 }
 
 // ---- phases, commit interval, sizes ---------------------------------------------------------

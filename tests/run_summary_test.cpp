@@ -97,7 +97,8 @@ TEST_CASE("the JSON summary holds every figure of the human one, each key with i
                {{"command", Type::string},      {"schema", Type::string},          {"started_at", Type::string},
                 {"seconds", Type::number},      {"exit_status", Type::integer},    {"outcome", Type::string},
                 {"error", Type::string_or_null}, {"phases", Type::array},          {"backfill", Type::object_or_null},
-                {"reject_file", Type::string},  {"rejects_exported", Type::integer}, {"peak_memory_bytes", Type::integer}},
+                {"reject_file", Type::string},  {"rejects_exported", Type::integer}, {"peak_memory_bytes", Type::integer},
+                {"rejected", Type::integer_or_null}, {"warnings", Type::array}},
                "the summary");
     REQUIRE(d["phases"].Size() == 3);
     for (const auto& phase : d["phases"].GetArray())
@@ -119,7 +120,8 @@ TEST_CASE("the JSON summary holds every figure of the human one, each key with i
                 {"role_falsy", Type::integer}},
                "skipped_by_rule");
     check_keys(b["this_run"],
-               {{"chats", Type::integer}, {"messages", Type::integer}, {"bytes", Type::integer},
+               {{"chats", Type::integer}, {"messages", Type::integer}, {"updated", Type::integer},
+                {"removed", Type::integer}, {"bytes", Type::integer},
                 {"seconds", Type::number}, {"attempts", Type::integer}, {"lanes", Type::integer},
                 {"ranges_read", Type::integer}},
                "this_run");
@@ -178,4 +180,27 @@ TEST_CASE("one chat, one message: the summary says so in the singular") {
     CHECK_MESSAGE(contains(backfill_text(f), "complete: 1 chat read, 1 message written"), backfill_text(f));
     f.state = "already complete";
     CHECK_MESSAGE(contains(backfill_text(f), "already complete: 1 message from 1 chat"), backfill_text(f));
+}
+
+TEST_CASE("the JSON's top level counts the rejects and lists the run's warnings; null when the backfill did not run") {
+    RunSummary s = some_run(true);
+    s.warnings = {"1 message was not stored; ...", "server warning: x"};
+    rapidjson::Document d = parsed(to_json(s));
+    CHECK(d["rejected"].GetUint64() == 1);
+    REQUIRE(d["warnings"].Size() == 2);
+    CHECK(std::string(d["warnings"][1].GetString()) == "server warning: x");
+    d = parsed(to_json(some_run(false)));
+    CHECK_MESSAGE(d["rejected"].IsNull(), "a count of rejects without a backfill");
+    CHECK(d["warnings"].Size() == 0);
+}
+
+TEST_CASE("the verdict's clause counts the rejects, and says so when there are none") {
+    RunSummary s = some_run(true);
+    CHECK(rejects_clause(s) == "; 1 message rejected, kept in table \"public\".\"sluice_reject\"");
+    s.backfill->rejected = 0;
+    CHECK(rejects_clause(s) == "; no message rejected");
+    CHECK(rejects_clause(some_run(false)).empty());
+    CHECK(rejects_warning(some_backfill()) ==
+          "1 message was not stored; each is, with the reason, in table \"public\".\"sluice_reject\" "
+          "(sluice rejects exports them)");
 }

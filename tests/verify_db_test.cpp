@@ -1,11 +1,12 @@
 // `sluice verify` end to end against a real PostgreSQL (see db_fixture.h): after a migration it
 // agrees; rows deleted, added or altered afterwards are named; the rejects table accounts for
 // the rows the migration could not store, and a reject whose chat has changed since is stale;
-// and it never writes.
+// and it never writes; --resync after edits makes it agree again.
 #include <doctest/doctest.h>
 
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
@@ -324,6 +325,66 @@ TEST_CASE("--resync adds rows deleted by hand after a complete run") {
     CHECK_MESSAGE(s.present == m.summary.written - 5, "--resync did not count the rest as already present");
     CHECK_MESSAGE(s.rejected == m.summary.rejected, "--resync changed the rejects");
     CHECK_MESSAGE(m.verify().status == 0, "verify does not agree after --resync");
+}
+
+namespace {
+
+// Five chats beside the corpus, migrated, then edited (edit_chats): a message removed, one
+// changed, one added, the chat emptied, a message made unstorable.
+void insert_chats_to_edit(TestDatabase& db) {
+    auto m = [](const char* content) { return message(R"("user")", content); };
+    insert_chat(db, "edit-1", chat_of({{"k1", m(R"("one")")}, {"k2", m(R"("two")")}, {"k3", m(R"("three")")}}));
+    insert_chat(db, "edit-2", chat_of({{"k1", m(R"("before")")}, {"k2", m(R"("kept")")}}));
+    insert_chat(db, "edit-3", chat_of({{"k1", m(R"("first")")}}));
+    insert_chat(db, "edit-4", chat_of({{"k1", m(R"("gone")")}, {"k2", m(R"("gone too")")}}));
+    insert_chat(db, "edit-5", chat_of({{"k1", m(R"("fine")")}, {"k2", m(R"("fine too")")}}));
+}
+
+void edit_chats(TestDatabase& db) {
+    auto m = [](const char* content) { return message(R"("user")", content); };
+    auto set = [&](const std::string& id, const std::optional<std::string>& chat) {
+        db.sql().exec("UPDATE chat SET chat = $2 WHERE id = $1", {id, chat});
+    };
+    set("edit-1", chat_of({{"k1", m(R"("one")")}, {"k3", m(R"("three")")}}));
+    set("edit-2", chat_of({{"k1", m(R"({"after": [1, 2]})")}, {"k2", m(R"("kept")")}}));
+    set("edit-3", chat_of({{"k1", m(R"("first")")}, {"k2", m(R"("second")")}}));
+    set("edit-4", std::nullopt);
+    set("edit-5", chat_of({{"k1", message(R"({"not": "a role"})", R"("fine")")}, {"k2", m(R"("fine too")")}}));
+}
+
+}  // namespace
+
+TEST_CASE("--resync after chats were edited removes, updates and adds rows until the table is a fresh run's") {
+    for (const std::string phases : {"schema,backfill,indexes,constraints,publish", "schema,backfill"}) {
+        CAPTURE(phases);
+        TestDatabase db;
+        TempDir dir;
+        load_corpus(db);
+        insert_chats_to_edit(db);
+        REQUIRE(migrate(db, dir.file("r.jsonl"), {"--phases", phases, "--lanes", "3"}).status == 0);
+        edit_chats(db);
+        CHECK_MESSAGE(verify(db, "").status == 1, "verify agreed before --resync: the edits changed nothing?");
+
+        Run resync = migrate(db, dir.file("r.jsonl"), {"--phases", "backfill", "--resync", "--lanes", "3"});
+        INFO("resync said:\n" << resync.said());
+        REQUIRE_MESSAGE(resync.status == 0, "migrate --resync failed");
+        // Updated: edit-2's k1; removed: edit-1's k2, edit-4's two, edit-5's k1 (now a reject).
+        CHECK_MESSAGE(says(resync, "1 row updated for changed messages, 4 rows removed"),
+                      "the summary does not count the updated and removed rows");
+        Run after = verify(db, "");
+        CHECK_MESSAGE(after.status == 0, "verify does not agree after --resync: " << after.said());
+
+        TestDatabase fresh;
+        load_corpus(fresh);
+        insert_chats_to_edit(fresh);
+        edit_chats(fresh);
+        REQUIRE(migrate(fresh, dir.file("fresh.jsonl"), {"--phases", phases}).status == 0);
+        CHECK_MESSAGE(table_fingerprint(db.sql(), "public") == table_fingerprint(fresh.sql(), "public"),
+                      "after --resync the table is not what a fresh run over the edited chats gives");
+        const std::string rejects = "SELECT id || ' ' || sqlstate FROM sluice_reject ORDER BY 1";
+        CHECK_MESSAGE(rows(db.sql(), rejects) == rows(fresh.sql(), rejects),
+                      "after --resync the rejects are not a fresh run's");
+    }
 }
 
 TEST_CASE("verify on a database that was not migrated ends with one line that says what to do") {
