@@ -34,7 +34,8 @@ std::string random_key(std::size_t n) {
     static const char kAlphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     std::mt19937 rng(7);
     std::string s;
-    for (std::size_t i = 0; i < n; ++i) s.push_back(kAlphabet[rng() % (sizeof kAlphabet - 1)]);
+    for (std::size_t i = 0; i < n; ++i)
+        s.push_back(kAlphabet[rng() % (sizeof kAlphabet - 1)]);
     return s;
 }
 
@@ -48,20 +49,22 @@ TEST_CASE("one chat of 50 MiB costs the backfill at most three times its size in
 
     // One message whose content is the whole chat, kept in history only: its row is as large as
     // the chat itself.
-    db.sql().exec("INSERT INTO chat (id, user_id, chat) SELECT 'huge', 'u1', ('{\"history\":{\"messages\":{\"m1\":"
-                  "{\"role\":\"user\",\"timestamp\":1717000000,\"content\":\"' || repeat('x', $1::int) || '\"}}}}')::json",
-                  {std::to_string(kHugeContent)});
+    db.sql().exec(
+        "INSERT INTO chat (id, user_id, chat) SELECT 'huge', 'u1', ('{\"history\":{\"messages\":{\"m1\":"
+        "{\"role\":\"user\",\"timestamp\":1717000000,\"content\":\"' || repeat('x', $1::int) || '\"}}}}')::json",
+        {std::to_string(kHugeContent)});
     const long long chat = number(db.sql(), "SELECT octet_length(chat::text) FROM chat WHERE id = 'huge'");
     const long long peak = backfill_peak(db, dir, "huge");
 
-    CHECK_MESSAGE(number(db.sql(), "SELECT octet_length(content::text) FROM sluice_chat_message WHERE id = 'huge-m1'") ==
-                      kHugeContent + 2,
-                  "the huge message was not written whole");
+    CHECK_MESSAGE(
+        number(db.sql(), "SELECT octet_length(content::text) FROM sluice_chat_message WHERE id = 'huge-m1'") ==
+            kHugeContent + 2,
+        "the huge message was not written whole");
     const double times = static_cast<double>(peak - base) / static_cast<double>(chat);
     MESSAGE("peak RSS " << (base >> 20) << " MiB without the huge chat, " << (peak >> 20) << " MiB with it: " << times
                         << " times the chat's " << (chat >> 20) << " MiB");
     CHECK_MESSAGE(peak - base <= 3 * chat, "one chat of " << (chat >> 20) << " MiB cost " << ((peak - base) >> 20)
-                                                            << " MiB over the base, " << times << " times its size");
+                                                          << " MiB over the base, " << times << " times its size");
 }
 
 TEST_CASE("a row the server refuses, whose large content stayed in the chat's text, is rejected whole") {
@@ -74,10 +77,33 @@ TEST_CASE("a row the server refuses, whose large content stayed in the chat's te
     insert_chat(db, "c1", chat_of({{"a", ok}, {big_key, message(R"("user")", "\"" + content + "\"")}, {"b", ok}}));
     Run run = migrate(db, dir.file("r.jsonl"), {"--phases", "schema,backfill"});
     REQUIRE_MESSAGE(run.status == 0, "the backfill failed:\n" << run.said());
-    CHECK_MESSAGE(rows(db.sql(), "SELECT id FROM sluice_chat_message ORDER BY id") ==
-                      (std::vector<std::string>{"c1-a", "c1-b"}),
-                  "the neighbours were not written");
+    CHECK_MESSAGE(
+        rows(db.sql(), "SELECT id FROM sluice_chat_message ORDER BY id") == (std::vector<std::string>{"c1-a", "c1-b"}),
+        "the neighbours were not written");
     CHECK_MESSAGE(number(db.sql(), "SELECT length(row->>'content') FROM sluice_reject WHERE id = $1",
                          {"c1-" + big_key}) == static_cast<long long>(content.size()),
                   "the rejected row does not hold its content whole");
+}
+
+TEST_CASE("--resync over a chat whose large content stayed in its text replaces that chat's rows") {
+    TestDatabase db;
+    TempDir dir;
+    create_chat_table(db, {});
+    const std::string content(300 << 10, 'z');  // over the size the writer's batches leave in place
+    auto chat = [&](const std::string& small) {
+        return chat_of({{"big", message(R"("user")", "\"" + content + "\"")}, {"small", message(R"("user")", small)}});
+    };
+    insert_chat(db, "c1", chat(R"("before")"));
+    REQUIRE(migrate(db, dir.file("r.jsonl"), {"--phases", "schema,backfill"}).status == 0);
+    db.sql().exec("UPDATE chat SET chat = $1::json WHERE id = 'c1'", {chat(R"("after")")});
+
+    // Replace mode reads each row's id and chat id back from the batch's rows.
+    Run resync = migrate(db, dir.file("r.jsonl"), {"--phases", "backfill", "--resync"});
+    REQUIRE_MESSAGE(resync.status == 0, "migrate --resync failed:\n" << resync.said());
+    CHECK_MESSAGE(
+        scalar(db.sql(), "SELECT content::text FROM sluice_chat_message WHERE id = 'c1-small'") == "\"after\"",
+        "the changed message was not updated");
+    CHECK_MESSAGE(number(db.sql(), "SELECT octet_length(content::text) FROM sluice_chat_message WHERE id = 'c1-big'") ==
+                      static_cast<long long>(content.size() + 2),
+                  "the large message is not whole");
 }
