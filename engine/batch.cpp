@@ -31,7 +31,8 @@ std::string_view Rows::tuple(std::size_t i, std::string& storage) const {
     std::vector<std::string_view> parts = pieces(i, i + 1);
     if (parts.size() == 1) return parts.front();
     storage.clear();
-    for (std::string_view part : parts) storage.append(part);
+    for (std::string_view part : parts)
+        storage.append(part);
     return storage;
 }
 

@@ -11,8 +11,8 @@
 // handler recorded and reads the document with RapidJSON, which decides and words any error.
 #pragma once
 
-#include <cstddef>
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -31,9 +31,15 @@ struct Position {
 
 namespace detail {
 
-inline bool is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
-inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
-inline bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+inline bool is_space(char c) {
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+inline bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+inline bool is_hex(char c) {
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
 
 // The first byte at or after `i` that is '"', '\\' or a control character (below 0x20), or `n`.
 inline std::size_t next_special(const char* p, std::size_t i, std::size_t n) {
@@ -64,13 +70,23 @@ inline std::size_t string_end(const char* p, std::size_t i, std::size_t n, bool&
         escaped = true;
         if (at + 1 >= n) return 0;
         switch (p[at + 1]) {
-            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't': at += 2; break;
+            case '"':
+            case '\\':
+            case '/':
+            case 'b':
+            case 'f':
+            case 'n':
+            case 'r':
+            case 't':
+                at += 2;
+                break;
             case 'u':
                 if (at + 6 > n || !is_hex(p[at + 2]) || !is_hex(p[at + 3]) || !is_hex(p[at + 4]) || !is_hex(p[at + 5]))
                     return 0;
                 at += 6;
                 break;
-            default: return 0;
+            default:
+                return 0;
         }
     }
 }
@@ -79,12 +95,15 @@ inline std::size_t string_end(const char* p, std::size_t i, std::size_t n, bool&
 inline std::size_t number_end(const char* p, std::size_t i, std::size_t n) {
     auto digits = [&](std::size_t& at) {
         const std::size_t start = at;
-        while (at < n && is_digit(p[at])) ++at;
+        while (at < n && is_digit(p[at]))
+            ++at;
         return at > start;
     };
     if (i < n && p[i] == '-') ++i;
-    if (i < n && p[i] == '0') ++i;
-    else if (!digits(i)) return 0;
+    if (i < n && p[i] == '0')
+        ++i;
+    else if (!digits(i))
+        return 0;
     if (i < n && p[i] == '.' && !digits(++i)) return 0;
     if (i < n && (p[i] == 'e' || p[i] == 'E')) {
         ++i;
@@ -113,10 +132,18 @@ public:
             if (i_ >= n_) return false;
             bool ok = false;
             switch (next) {
-                case Next::value: ok = value(next); break;
-                case Next::first_member: ok = first_member(next); break;
-                case Next::key: ok = key(next); break;
-                case Next::after_value: ok = after_value(next); break;
+                case Next::value:
+                    ok = value(next);
+                    break;
+                case Next::first_member:
+                    ok = first_member(next);
+                    break;
+                case Next::key:
+                    ok = key(next);
+                    break;
+                case Next::after_value:
+                    ok = after_value(next);
+                    break;
             }
             if (!ok) return false;
         }
@@ -210,7 +237,8 @@ private:
         return object ? handler_.EndObject(members) : handler_.EndArray(members);
     }
     void skip_space() {
-        while (i_ < n_ && detail::is_space(p_[i_])) ++i_;
+        while (i_ < n_ && detail::is_space(p_[i_]))
+            ++i_;
     }
 
     const char* p_;

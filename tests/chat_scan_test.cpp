@@ -26,7 +26,8 @@ std::string describe(const scan::Result& r) {
     s << "outcome " << int(r.outcome) << " top " << describe(r.top) << " error '" << r.error << "'";
     for (const scan::Message& m : r.messages) {
         s << "\n  key " << describe(m.key) << (m.is_object ? " object" : "") << (m.live ? "" : " dead");
-        for (const scan::Value& f : m.fields) s << " " << describe(f);
+        for (const scan::Value& f : m.fields)
+            s << " " << describe(f);
     }
     return s.str();
 }
@@ -59,14 +60,20 @@ public:
     }
     std::string value(int depth) {
         switch (depth > 0 ? pick(7) : pick(4)) {
-            case 0: return string();
-            case 1: return pick_of(kNumbers);
-            case 2: return pick_of(kLiterals);
-            case 3: return string();
-            case 4: return message();
+            case 0:
+                return string();
+            case 1:
+                return pick_of(kNumbers);
+            case 2:
+                return pick_of(kLiterals);
+            case 3:
+                return string();
+            case 4:
+                return message();
             case 5: {
                 std::string a = "[";
-                for (int i = 0, n = pick(4); i < n; ++i) a += (i ? "," : "") + gap() + value(depth - 1) + gap();
+                for (int i = 0, n = pick(4); i < n; ++i)
+                    a += (i ? "," : "") + gap() + value(depth - 1) + gap();
                 return a + "]";
             }
             default: {
@@ -84,9 +91,14 @@ public:
             std::size_t at = pick(static_cast<int>(doc.size()));
             char b = kBytes[pick(sizeof kBytes)];  // the terminator too: a NUL byte
             switch (pick(3)) {
-                case 0: doc.erase(at, 1); break;
-                case 1: doc.insert(doc.begin() + static_cast<std::ptrdiff_t>(at), b); break;
-                default: doc[at] = b;
+                case 0:
+                    doc.erase(at, 1);
+                    break;
+                case 1:
+                    doc.insert(doc.begin() + static_cast<std::ptrdiff_t>(at), b);
+                    break;
+                default:
+                    doc[at] = b;
             }
         }
         return doc;
@@ -95,15 +107,26 @@ public:
 private:
     // The last two of each are spelt with escapes.
     static constexpr const char* kMessageKeys[] = {"m1", "m2", "m3", "m1", "a-b", "", "\\u006d1", "m\\ud800"};
-    static constexpr const char* kFieldKeys[] = {"role", "content", "model", "parentId", "done", "timestamp",
-                                                 "files", "usage", "statusHistory", "error", "output", "sources",
-                                                 "embeds", "x", "r\\u006fle", "hist\\u006fry"};
-    static constexpr const char* kNumbers[] = {"0", "-0", "7", "-1.5e3", "1e400", "-1e-400", "0.1", "1E+2",
-                                               "123456789012345678901234567890", "1717000000", "1717000000123.9"};
+    static constexpr const char* kFieldKeys[] = {
+        "role",          "content", "model",  "parentId", "done",   "timestamp", "files",      "usage",
+        "statusHistory", "error",   "output", "sources",  "embeds", "x",         "r\\u006fle", "hist\\u006fry"};
+    static constexpr const char* kNumbers[] = {"0",
+                                               "-0",
+                                               "7",
+                                               "-1.5e3",
+                                               "1e400",
+                                               "-1e-400",
+                                               "0.1",
+                                               "1E+2",
+                                               "123456789012345678901234567890",
+                                               "1717000000",
+                                               "1717000000123.9"};
     static constexpr const char* kLiterals[] = {"true", "false", "null"};
-    static constexpr const char* kPieces[] = {"word", " ", "é", "😀", "\\n", "\\\"", "\\\\", "\\/", "\\u00e9",
-                                              "\\ud800", "\\udc00", "\\ud83d\\ude00", "\\u0000", "\\t", "x y",
-                                              "\\uD800\\u0041", "sk-1f"};
+    static constexpr const char* kPieces[] = {"word",    " ",       "é",       "😀",
+                                              "\\n",     "\\\"",    "\\\\",    "\\/",
+                                              "\\u00e9", "\\ud800", "\\udc00", "\\ud83d\\ude00",
+                                              "\\u0000", "\\t",     "x y",     "\\uD800\\u0041",
+                                              "sk-1f"};
 
     std::string message() {
         std::string m = "{";
@@ -113,15 +136,20 @@ private:
     }
     std::string string() {
         std::string s = "\"";
-        for (int i = 0, n = pick(5); i < n; ++i) s += pick_of(kPieces);
+        for (int i = 0, n = pick(5); i < n; ++i)
+            s += pick_of(kPieces);
         return s + "\"";
     }
     std::string gap() { return pick(4) == 0 ? std::string(" \n\t\r").substr(0, 1 + pick(4)) : ""; }
     int pick(int n) { return static_cast<int>(rng_() % static_cast<std::uint64_t>(n)); }
     template <std::size_t N>
-    const char* pick_of(const char* const (&from)[N]) { return from[pick(N)]; }
+    const char* pick_of(const char* const (&from)[N]) {
+        return from[pick(N)];
+    }
     template <std::size_t N>
-    const char* key(const char* const (&from)[N]) { return from[pick(escaped_keys_ ? N : N - 2)]; }
+    const char* key(const char* const (&from)[N]) {
+        return from[pick(escaped_keys_ ? N : N - 2)];
+    }
 
     std::mt19937_64 rng_;
     bool escaped_keys_;
@@ -140,16 +168,56 @@ TEST_CASE("the fast walk and RapidJSON scan every document the walk reads alike"
         R"({"history":{"messages":{"k":{"role":"user"},"k":{"role":"a","role":null}}},"history":{"messages":{}}})",
         R"({"history":{"messages":{"d":{"role":"user","content":)" + deep + "}}}}",
         R"({"history":{"messages":{"e":{"role":"user","content":{},"files":[],"output":[{}],"error":{"a":[]}}}}})",
-        R"({"history":[]})", R"({"history":{"messages":[1,2]}})", R"({"history":{"messages":5}})",
-        "null", "true", "false", "0", "-0", "1e400", R"("")", R"("{\"history\":{}}")", "[]", "{}", "[1,[2,[3]]]",
+        R"({"history":[]})",
+        R"({"history":{"messages":[1,2]}})",
+        R"({"history":{"messages":5}})",
+        "null",
+        "true",
+        "false",
+        "0",
+        "-0",
+        "1e400",
+        R"("")",
+        R"("{\"history\":{}}")",
+        "[]",
+        "{}",
+        "[1,[2,[3]]]",
         // What the walk must decline, as RapidJSON refuses or reads it otherwise:
-        "", "   ", "{", "}", "[1,]", R"({"a":1,})", R"({"a" 1})", R"({"a":01})", "1.", "-", ".5", "1e", "+1",
-        "tru", "nul", "truex", "[1 2]", R"({"a":"b" "c":1})", "{} {}", "{}x", R"("\x")", R"("\u12G4")",
-        std::string("{\"a\":\"b\x01\"}"), std::string("{\"a\":\"b\x1f\"}"), std::string("{} \0 {}", 7),
-        std::string("{\"a\":\"b\0c\"}", 11), R"({"hist\u006fry":{"messages":{"a":{"role":"user"}}}})",
-        R"({"history":{"messages":{"a":{"r\u006fle":"user"}}}})", "NaN", "Infinity", "[-]", R"({"a":tru})",
+        "",
+        "   ",
+        "{",
+        "}",
+        "[1,]",
+        R"({"a":1,})",
+        R"({"a" 1})",
+        R"({"a":01})",
+        "1.",
+        "-",
+        ".5",
+        "1e",
+        "+1",
+        "tru",
+        "nul",
+        "truex",
+        "[1 2]",
+        R"({"a":"b" "c":1})",
+        "{} {}",
+        "{}x",
+        R"("\x")",
+        R"("\u12G4")",
+        std::string("{\"a\":\"b\x01\"}"),
+        std::string("{\"a\":\"b\x1f\"}"),
+        std::string("{} \0 {}", 7),
+        std::string("{\"a\":\"b\0c\"}", 11),
+        R"({"hist\u006fry":{"messages":{"a":{"role":"user"}}}})",
+        R"({"history":{"messages":{"a":{"r\u006fle":"user"}}}})",
+        "NaN",
+        "Infinity",
+        "[-]",
+        R"({"a":tru})",
     };
-    for (const std::string& doc : documents) walk_agrees(doc);
+    for (const std::string& doc : documents)
+        walk_agrees(doc);
 
     // Declining is always safe, so the walk must be seen to read every chat whose keys it may
     // compare undecoded, and some mutants.
@@ -160,7 +228,8 @@ TEST_CASE("the fast walk and RapidJSON scan every document the walk reads alike"
             const std::string doc = random.chat();
             ++chats;
             walked += walk_agrees(doc) ? 1 : 0;
-            for (int j = 0; j < 3; ++j) mutated_walked += walk_agrees(random.mutate(doc)) ? 1 : 0;
+            for (int j = 0; j < 3; ++j)
+                mutated_walked += walk_agrees(random.mutate(doc)) ? 1 : 0;
         }
         if (!escaped_keys)
             CHECK_MESSAGE(walked == chats, "the walk read only " << walked << " of " << chats << " chats");
