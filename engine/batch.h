@@ -19,22 +19,32 @@ struct Reject {
     bool by_server = false;  // PostgreSQL refused it (else the transform found it unstorable)
 };
 
-// Binary COPY tuples and where each one starts, so any range of rows can be sent again.
+// Binary COPY tuples and where each one starts, so any range of rows can be sent again. A large
+// field value may stay where it lies, in memory that outlives the rows (the chat text its batch
+// keeps): `tuples` then holds its length only, and `outside` the value and the offset in
+// `tuples` where it belongs. One huge chat is then held once, not once more in its rows.
 struct Rows {
+    struct Outside {
+        std::size_t at;  // where the value belongs in `tuples`, right after its length
+        std::string_view bytes;
+    };
     std::string tuples;
     std::vector<std::size_t> starts;
+    std::vector<Outside> outside;  // in the order of `at`
 
     std::size_t count() const { return starts.size(); }
-    std::string_view tuple(std::size_t i) const {
-        std::size_t end = i + 1 < starts.size() ? starts[i + 1] : tuples.size();
-        return std::string_view(tuples).substr(starts[i], end - starts[i]);
-    }
-    // The bytes of rows [first, last) as one contiguous range.
-    std::string_view range(std::size_t first, std::size_t last) const {
-        std::size_t from = first < starts.size() ? starts[first] : tuples.size();
-        std::size_t to = last < starts.size() ? starts[last] : tuples.size();
-        return std::string_view(tuples).substr(from, to - from);
-    }
+    // Tuple i whole: a view of `tuples`, or, when a value of it lies outside, assembled in `storage`.
+    std::string_view tuple(std::size_t i, std::string& storage) const;
+    // Tuple i of rows that keep no value outside (those a transform gives its callers).
+    std::string_view tuple(std::size_t i) const;
+    // Tuple i up to its first value outside (whole when none): enough for its leading fields.
+    std::string_view head(std::size_t i) const;
+    // The bytes of rows [first, last) in order: pieces of `tuples` and the values outside between.
+    std::vector<std::string_view> pieces(std::size_t first, std::size_t last) const;
+    void clear();
+
+private:
+    std::size_t start(std::size_t i) const { return i < starts.size() ? starts[i] : tuples.size(); }
 };
 
 }  // namespace sluice::engine

@@ -1,6 +1,7 @@
 // Binary COPY framing, tuple decoding and the JSON rendering of a tuple for the reject file.
 #include "engine/copy_binary.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "engine/utf8.h"
@@ -29,11 +30,11 @@ void append_u_escape(std::string& out, unsigned code) {
 std::string_view copy_binary_header() { return {kHeader, 19}; }
 std::string_view copy_binary_trailer() { return {kTrailer, 2}; }
 
-std::vector<Field> decode_tuple(std::string_view tuple) {
+std::vector<Field> decode_tuple(std::string_view tuple, std::size_t most) {
     if (tuple.size() < 2) throw std::logic_error("decode_tuple: truncated tuple");
     auto count = static_cast<std::uint16_t>((static_cast<unsigned char>(tuple[0]) << 8) |
                                             static_cast<unsigned char>(tuple[1]));
-    std::vector<Field> fields(count);
+    std::vector<Field> fields(std::min<std::size_t>(count, most));
     std::size_t at = 2;
     for (auto& field : fields) {
         if (at + 4 > tuple.size()) throw std::logic_error("decode_tuple: truncated field length");

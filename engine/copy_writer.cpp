@@ -95,7 +95,7 @@ std::uint64_t IsolatingCopy::remove_others(const std::vector<std::string>& group
     if (groups.empty()) return 0;
     std::vector<std::string> keys, written_groups;
     for (std::size_t i = 0; i < rows.count(); ++i) {
-        std::vector<Field> fields = decode_tuple(rows.tuple(i));
+        std::vector<Field> fields = decode_tuple(rows.head(i), 2);  // the key and group lie before any value outside
         keys.emplace_back(fields.at(0).bytes);
         written_groups.emplace_back(fields.at(1).bytes);
     }
@@ -107,7 +107,7 @@ std::uint64_t IsolatingCopy::remove_others(const std::vector<std::string>& group
 }
 
 void IsolatingCopy::copy_range(const Rows& rows, std::size_t first, std::size_t last, WriteOutcome& out) {
-    std::string_view tuples = rows.range(first, last);
+    std::vector<std::string_view> tuples = rows.pieces(first, last);
     if (!staging_) {
         out.written += conn_.copy_binary(copy_sql_, tuples);
         return;
@@ -182,13 +182,15 @@ void IsolatingCopy::write_range(const Rows& rows, std::size_t first, std::size_t
 }
 
 void IsolatingCopy::reject(const Rows& rows, std::size_t i, const PgError& e, WriteOutcome& out) {
-    std::vector<Field> fields = decode_tuple(rows.tuple(i));
+    std::string storage;  // the tuple whole, when a value of it lies outside the rows' buffer
+    std::string_view tuple = rows.tuple(i, storage);
+    std::vector<Field> fields = decode_tuple(tuple);
     Reject& r = out.rejects.emplace_back();
     r.key = fields.size() > 0 ? std::string(fields[0].bytes) : "";
     r.group = fields.size() > 1 ? std::string(fields[1].bytes) : "";
     r.sqlstate = e.sqlstate();
     r.message = e.message() + (e.detail().empty() ? "" : " (" + e.detail() + ")");
-    r.row_json = tuple_to_json(rows.tuple(i), target_.columns);
+    r.row_json = tuple_to_json(tuple, target_.columns);
     r.by_server = true;
     // A key a text column cannot hold was never stored.
     if (!target_.replace || !storable_as_text(r.key) || !storable_as_text(r.group)) return;

@@ -56,6 +56,12 @@ void LockWatch::run() {
     std::unique_ptr<Connection> conn;
     std::map<int, long long> said_at;  // pid -> the wait (seconds) at which it was last reported
     try {
+        // Nothing can be reported before a wait has lasted `after_` (pg_locks dates each wait):
+        // a run that ends sooner never needed the connection or its queries.
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
+            if (wake_.wait_for(lock, after_ - std::chrono::milliseconds(500), [this] { return done_; })) return;
+        }
         conn = std::make_unique<Connection>(conninfo_, "lock watch");
         sessions::set_cancellable(conn->raw(), false);
         const int self = PQbackendPID(conn->raw());

@@ -1,7 +1,8 @@
-// Lock waits made visible: while it lives, a LockWatch looks every half second at this process's
-// sessions (engine/sessions.h) and reports each one that has waited for a lock longer than a few
-// seconds, naming the session that blocks it (pid, application, query), again every few seconds
-// while the wait lasts. A stop request cancels the waiting statement like any other.
+// Lock waits made visible: while it lives, a LockWatch looks every half second (from a moment
+// before the first wait could be due) at this process's sessions (engine/sessions.h) and reports
+// each one that has waited for a lock longer than a few seconds, naming the session that blocks
+// it (pid, application, query), again every few seconds while the wait lasts. A stop request
+// cancels the waiting statement like any other.
 #pragma once
 
 #include <chrono>

@@ -220,7 +220,7 @@ Result Connection::exec(const std::string& sql, const std::vector<std::optional<
     return r;
 }
 
-std::uint64_t Connection::copy_binary(const std::string& copy_sql, std::string_view tuples) {
+std::uint64_t Connection::copy_binary(const std::string& copy_sql, const std::vector<std::string_view>& tuples) {
     Result start(PQexec(conn_, copy_sql.c_str()));
     if (!start || PQresultStatus(start.get()) != PGRES_COPY_IN) throw error("COPY", start.get());
     std::string_view header = copy_binary_header(), trailer = copy_binary_trailer();
@@ -228,9 +228,11 @@ std::uint64_t Connection::copy_binary(const std::string& copy_sql, std::string_v
     // libpq copies each call into its output buffer, which grows to fit: pieces of 256 KiB keep
     // that buffer small and the copy in cache.
     constexpr std::size_t kPiece = std::size_t{256} << 10;
-    for (std::size_t at = 0; sent && at < tuples.size(); at += kPiece) {
-        std::size_t n = std::min(kPiece, tuples.size() - at);
-        sent = PQputCopyData(conn_, tuples.data() + at, static_cast<int>(n)) == 1;
+    for (std::string_view part : tuples) {
+        for (std::size_t at = 0; sent && at < part.size(); at += kPiece) {
+            std::size_t n = std::min(kPiece, part.size() - at);
+            sent = PQputCopyData(conn_, part.data() + at, static_cast<int>(n)) == 1;
+        }
     }
     sent = sent && PQputCopyData(conn_, trailer.data(), static_cast<int>(trailer.size())) == 1;
     if (PQputCopyEnd(conn_, sent ? nullptr : "sluice could not send the rows") != 1) throw error("COPY end");

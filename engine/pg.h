@@ -78,8 +78,9 @@ public:
     Result exec(const std::string& sql);
     Result exec(const std::string& sql, const std::vector<std::optional<std::string>>& params);
 
-    // COPY ... FROM STDIN (FORMAT binary) of the given tuples; returns the rows PostgreSQL took.
-    std::uint64_t copy_binary(const std::string& copy_sql, std::string_view tuples);
+    // COPY ... FROM STDIN (FORMAT binary) of the tuples the pieces make, in order; returns the
+    // rows PostgreSQL took.
+    std::uint64_t copy_binary(const std::string& copy_sql, const std::vector<std::string_view>& tuples);
 
     // Sends a query whose rows come back one PGresult each (single-row mode); see next_row().
     void send_single_row_query(const std::string& sql);

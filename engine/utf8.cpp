@@ -1,6 +1,9 @@
 // UTF-8 validation by the table of RFC 3629 §4 (no surrogates, no overlongs, nothing past U+10FFFF).
 #include "engine/utf8.h"
 
+#include <cstdint>
+#include <cstring>
+
 namespace sluice::engine {
 
 namespace {
@@ -45,6 +48,12 @@ bool valid_utf8(std::string_view s) {
 
 bool storable_as_text(std::string_view s) {
     std::size_t i = 0;
+    // Eight bytes at a time while they are ASCII without NUL (ids, roles, models): the common case.
+    constexpr std::uint64_t kOnes = 0x0101010101010101u, kHighs = 0x8080808080808080u;
+    for (std::uint64_t w; i + 8 <= s.size(); i += 8) {
+        std::memcpy(&w, s.data() + i, 8);
+        if (((w - kOnes) | w) & kHighs) break;  // a byte that is 0 or at least 0x80
+    }
     while (i < s.size()) {
         unsigned char c = static_cast<unsigned char>(s[i]);
         if (c >= 0x01 && c < 0x80) {  // the common case, kept cheap

@@ -16,11 +16,13 @@
 # thread bare, then the pipeline at 1 and 2 parse threads). Prints seconds, messages/s, MB/s of
 # chat JSON, the ratio to the floor, and sluice's peak RSS.
 # Usage: scripts/bench.sh [--chats N] [--reps N] [--lanes K] [--threads N] [--big-chats K --big-chat-mb M]
-#                         [--skip-insert]
+#                         [--small-messages] [--skip-insert]
 # --threads sets sluice's --parse-threads for the backfills and the full migrate (default: sluice's own).
+# --small-messages: the generator's messages of about 600 bytes (its option of that name), where
+# the cost per message counts more than the cost per byte.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-chats=20000 reps=3 big=0 big_mb=40 skip_insert=0 lanes=2 threads=
+chats=20000 reps=3 big=0 big_mb=40 skip_insert=0 lanes=2 threads= shape=()
 while [ $# -gt 0 ]; do
   case $1 in
     --chats) chats=$2; shift 2 ;;
@@ -29,6 +31,7 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --big-chats) big=$2; shift 2 ;;
     --big-chat-mb) big_mb=$2; shift 2 ;;
+    --small-messages) shape=(--small-messages); shift ;;
     --skip-insert) skip_insert=1; shift ;;  # it takes ~10x the floor: long at 200k chats
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -50,7 +53,7 @@ sluice() { build/sluice "$@" --db "$url" --progress none --reject-file "$work/re
 
 echo "bench: generating $chats chats (no awkward documents: the INSERT ... SELECT could not take them)"
 python3 scripts/gen_openwebui.py --ddl | psql -q -v ON_ERROR_STOP=1
-python3 scripts/gen_openwebui.py --chats "$chats" --seed 5 --no-awkward --big-chats "$big" --big-chat-mb "$big_mb" |
+python3 scripts/gen_openwebui.py --chats "$chats" --seed 5 --no-awkward --big-chats "$big" --big-chat-mb "$big_mb" "${shape[@]}" |
   psql -q -v ON_ERROR_STOP=1 -c '\copy chat FROM STDIN'
 psql -q -c "VACUUM ANALYZE chat"
 json_bytes=$(psql -Atc "SELECT sum(octet_length(chat::text)) FROM chat WHERE NOT (user_id LIKE 'shared-%')")
@@ -146,7 +149,7 @@ run insert psql -q -v ON_ERROR_STOP=1 -c "
   WHERE NOT (c.user_id LIKE 'shared-%') AND json_typeof(c.chat) = 'object' AND json_typeof(m.value) = 'object'
     AND coalesce(m.value->>'role', '') NOT IN ('', 'false', '0')"
 
-python3 scripts/gen_openwebui.py --chats "$chats" --seed 5 --no-awkward --format jsonl > "$work/chats.jsonl" 2>/dev/null
+python3 scripts/gen_openwebui.py --chats "$chats" --seed 5 --no-awkward "${shape[@]}" --format jsonl > "$work/chats.jsonl" 2>/dev/null
 transform=$(build/transform_bench --rounds "$reps" --threads 1,2 < "$work/chats.jsonl" | tail -3)
 rm "$work/chats.jsonl"
 

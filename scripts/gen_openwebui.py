@@ -95,7 +95,9 @@ class Corpus:
 
 # ---------------------------------------------------------------- realistic chats
 class Gen:
-    def __init__(self, seed, n_chats):
+    def __init__(self, seed, n_chats, small=False):
+        # small: a tenth of every text length and no assistant extras (usage, sources...)
+        self.small = small
         self.rng = rng = random.Random(seed)
         self.rng_aux = random.Random("aux-%s" % seed)
         self.c = Corpus(rng, 1_200_000, raw=False)
@@ -117,6 +119,8 @@ class Gen:
         return self.rng.randint(80, 200)
 
     def length(self, median, lo, hi):
+        if self.small:
+            median, lo, hi = max(1, median // 10), max(1, lo // 10), max(1, hi // 10)
         return max(lo, min(hi, int(self.rng.lognormvariate(0, 0.8) * median)))
 
     def assistant_extras(self, c, model):
@@ -214,7 +218,7 @@ class Gen:
                     '"content":"%s","model":"%s","modelName":"%s","modelIdx":0,'
                     '"userContext":null,"timestamp":%d%s' % (
                         uid, mid, kid, c.take(self.length(450, 60, 9000)), model, model, ts,
-                        done)] + self.assistant_extras(c, model)) + "}"
+                        done)] + ([] if self.small else self.assistant_extras(c, model))) + "}"
                 hist.append('"%s":%s' % (mid, am))
                 if mid == aid:
                     lst.append(am)
@@ -392,12 +396,15 @@ def main():
     ap.add_argument("--big-chats", type=int, default=0)
     ap.add_argument("--big-chat-mb", type=int, default=30)
     ap.add_argument("--no-awkward", action="store_true")
+    ap.add_argument("--small-messages", action="store_true",
+                    help="messages of about 600 bytes of chat JSON (short contents, no usage, "
+                         "sources or other extras): the per-row cost shows")
     a = ap.parse_args()
     if a.ddl:
         sys.stdout.write(ddl(a.schema, a.chat_type))
         return
     n = a.chats
-    g = Gen(a.seed, n)
+    g = Gen(a.seed, n, a.small_messages)
     arng = random.Random("awkward-%s" % a.seed)
     extra = {}  # slot -> [(id, user_id, chat text)], emitted after that slot
     if not a.no_awkward and n >= 50:

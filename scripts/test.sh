@@ -52,6 +52,8 @@ run_doctest unit build/tests/sluice_unit_tests
 [ -x build/tests/sluice_db_tests ] && run_doctest db build/tests/sluice_db_tests
 run_script pooler-standby python3 tests/pooler_standby_test.py
 run_script differential python3 tests/differential_test.py --sluice-dump build/transform_dump --chats 10000 --seed 7
+run_script differential-utf8 python3 tests/differential_test.py --sluice-dump build/transform_dump --chats 5000 --seed 8 \
+  --utf8-source
 run_script current-message-oracle python3 tests/current_message_oracle_test.py
 run_script current-message-corpus python3 tests/current_message_corpus_test.py
 run_script e2e-parity python3 tests/e2e_parity_test.py

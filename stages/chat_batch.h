@@ -22,9 +22,17 @@ struct ChatBatch {
     bool interrupted = false;                 // an end batch sent because the run was asked to stop
     std::vector<engine::Result> source;       // one single-row result per chat, freed once parsed
     TransformOutput out;
+
+    ChatBatch() = default;
+    ChatBatch(const ChatBatch&) = delete;
+    ChatBatch& operator=(const ChatBatch&) = delete;
+    ~ChatBatch();  // gives the rows' buffer back for the next batch (see transform_batch)
 };
 
 // Runs the transform over the batch's chats, then frees their text: only the rows stay.
-void transform_batch(ChatBatch& batch, ChatTransform& transform);
+// `large_values_in_place`: values of 256 KiB or more stay in the chat's text (engine::Rows::
+// outside), which the batch then keeps until it is dropped: a huge chat is held once, not once
+// more in its rows. Only for rows that are sent as they are (the writer's), not read back.
+void transform_batch(ChatBatch& batch, ChatTransform& transform, bool large_values_in_place = false);
 
 }  // namespace sluice::stages

@@ -9,6 +9,7 @@
 #include <rapidjson/reader.h>
 
 #include "engine/utf8.h"
+#include "stages/json_walk.h"
 
 namespace sluice::stages::scan {
 
@@ -41,11 +42,13 @@ Field field_of(std::string_view key) {
     }
 }
 
+// `Stream` is what tells the position: RapidJSON's stream, or json_walk's Position.
+template <typename Stream>
 class Handler {
 public:
     // `doc` is the document; `parsed` what RapidJSON reads: doc itself, or its disarmed copy
     // (same length, same structure, see disarm()).
-    Handler(const rapidjson::StringStream& is, std::string_view doc, std::string_view parsed, Result& r)
+    Handler(const Stream& is, std::string_view doc, std::string_view parsed, Result& r)
         : is_(is), doc_(doc), parsed_(parsed), r_(r) {}
 
     // Where Tell() stands in each callback (RapidJSON's iterative parser): strings and numbers are
@@ -193,7 +196,7 @@ private:
         Field field = field_count;
     };
 
-    const rapidjson::StringStream& is_;
+    const Stream& is_;
     std::string_view doc_;
     std::string_view parsed_;
     Result& r_;
@@ -316,7 +319,7 @@ void mask_invalid_utf8(std::string& work) {
 template <typename Stream>
 void parse(Stream& is, std::string_view doc, std::string_view parsed, bool strict, Result& result,
            rapidjson::ParseResult& status) {
-    Handler handler(is, doc, parsed, result);
+    Handler<Stream> handler(is, doc, parsed, result);
     rapidjson::Reader reader;
     status = strict ? reader.Parse<kParseFlags | rapidjson::kParseValidateEncodingFlag>(is, handler)
                     : reader.Parse<kParseFlags>(is, handler);
@@ -350,7 +353,27 @@ void append_utf8(std::string& out, unsigned code) {
 
 }  // namespace
 
+bool scan_document_fast(std::string_view doc, Result& result) {
+    reset(result);
+    // The walk's stack of open brackets: one per parse thread, kept between documents.
+    thread_local std::vector<std::uint32_t> stack;
+    json_walk::Position pos;
+    Handler<json_walk::Position> handler(pos, doc, doc, result);
+    if (json_walk::walk(doc, pos, handler, stack)) {
+        handler.settle(static_cast<std::uint32_t>(doc.size()));  // a string that ends the document
+        return true;
+    }
+    reset(result);
+    return false;
+}
+
 void scan_document(std::string_view doc, Result& result, std::string& work, bool strict) {
+    // Text the server has checked takes the fast walk; RapidJSON reads the rest, and what the walk declines.
+    if (!strict && scan_document_fast(doc, result)) return;
+    scan_document_rapidjson(doc, result, work, strict);
+}
+
+void scan_document_rapidjson(std::string_view doc, Result& result, std::string& work, bool strict) {
     reset(result);
     rapidjson::ParseResult status;
     // StringStream reads until a NUL byte: a document holding one (never valid JSON) must not

@@ -60,6 +60,11 @@ struct Result {
 // it takes.
 void scan_document(std::string_view doc, Result& result, std::string& work, bool strict = false);
 
+// The two ways scan_document reads a document, for the test that holds them to the same results:
+// the fast walk (stages/json_walk.h), false when it declines the document, and RapidJSON alone.
+bool scan_document_fast(std::string_view doc, Result& result);
+void scan_document_rapidjson(std::string_view doc, Result& result, std::string& work, bool strict);
+
 // Python's truthiness of a JSON number given as text ("0", "-0.0", "0e5", "1e-400" are falsy).
 bool number_is_truthy(std::string_view number);
 

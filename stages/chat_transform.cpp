@@ -114,8 +114,7 @@ const char* skip_rule_name(SkipRule rule) {
 }
 
 void TransformOutput::clear() {
-    rows.tuples.clear();
-    rows.starts.clear();
+    rows.clear();
     rejects.clear();
     skipped.fill(0);
 }
@@ -184,6 +183,7 @@ struct MessageContext {
     std::string* text;     // four scratch strings for decoded text columns
     bool check_utf8;       // the source is not UTF-8: JSON columns are checked too
     const char* bad_chat_column;  // "chat_id" or "user_id" when the chat row's own value is not UTF-8
+    bool doc_is_text;             // `doc` is the chat's text itself (not decoded): values may stay in it
 };
 
 void append_message_id(std::string& out, const MessageContext& c) {
@@ -266,12 +266,25 @@ void emit_row(const MessageContext& c, std::int64_t now, TransformOutput& out) {
     else if (ts.type == Type::string) t = python_int_of_float(scan::string_text(ts.raw(c.doc), c.text[3]), true);
     std::int64_t created = normalize_timestamp(t, now);
 
+    std::string_view key = c.key;
+    auto size = [](const Text& v) { return v.is_null ? 0 : v.text.size(); };
+    const std::size_t outside_from = c.doc_is_text ? out.outside_from : std::numeric_limits<std::size_t>::max();
+    std::size_t payload = c.chat.id.size() + 1 + key.size() + c.chat.id.size() + c.chat.user_id.size() + size(role) +
+                          size(parent) + size(model) + (done == Done::null ? 0 : 1) + 2 * 8;
+    for (scan::Field f : kJsonFields) {
+        const std::size_t n = json_column(m.fields[f], c.doc).size();
+        payload += n < outside_from ? n : 0;
+    }
+
     out.rows.starts.push_back(out.rows.tuples.size());
     engine::TupleEncoder row(out.rows.tuples);
     auto text = [&](const Text& v) { v.is_null ? row.null() : row.bytes(v.text); };
-    auto json = [&](scan::Field f) { row.bytes(json_column(m.fields[f], c.doc)); };
-    row.begin_row(17);
-    std::string_view key = c.key;
+    auto json = [&](scan::Field f) {
+        const std::string_view value = json_column(m.fields[f], c.doc);
+        if (value.size() < outside_from) return row.bytes(value);
+        out.rows.outside.push_back({row.length_only(value.size()), value});
+    };
+    row.begin_row(17, payload);
     char* id = row.reserve(c.chat.id.size() + 1 + key.size());
     std::memcpy(id, c.chat.id.data(), c.chat.id.size());
     id[c.chat.id.size()] = '-';
@@ -355,6 +368,7 @@ void ChatTransform::run(const ChatRow& chat, TransformOutput& out) {
     const char* bad_chat_column = !validate_utf8_ ? nullptr
                                 : !engine::valid_utf8(chat.id) ? "chat_id"
                                 : !engine::valid_utf8(chat.user_id) ? "user_id" : nullptr;
+    const bool doc_is_text = doc.data() == chat.chat->data();  // else the scratch copy of a double-encoded chat
     for (std::size_t i = 0; i < r.messages.size(); ++i) {
         const scan::Message& m = r.messages[i];
         if (!m.live) continue;
@@ -366,7 +380,7 @@ void ChatTransform::run(const ChatRow& chat, TransformOutput& out) {
             count(out, SkipRule::role_falsy);
             continue;
         }
-        emit_row({chat, doc, m, keys[i], scratch_->text, validate_utf8_, bad_chat_column}, now_, out);
+        emit_row({chat, doc, m, keys[i], scratch_->text, validate_utf8_, bad_chat_column, doc_is_text}, now_, out);
     }
 }
 

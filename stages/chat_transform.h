@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +44,9 @@ struct TransformOutput {
     engine::Rows rows;
     std::vector<engine::Reject> rejects;
     std::array<std::uint64_t, kSkipRules> skipped{};
+    // JSON values at least this large stay in the chat's text (rows.outside), which the caller
+    // then keeps as long as the rows; by default every value is copied into the rows.
+    std::size_t outside_from = std::numeric_limits<std::size_t>::max();
 
     void clear();
 };

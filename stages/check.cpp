@@ -503,6 +503,10 @@ std::vector<std::string> named(const std::vector<CheckResult>& results, Verdict 
 
 std::vector<CheckResult> preflight(const config::RunConfig& cfg, ConnectionFit* fit) {
     Connection conn(cfg.db_url, "check");
+    return preflight(cfg, conn, fit);
+}
+
+std::vector<CheckResult> preflight(const config::RunConfig& cfg, Connection& conn, ConnectionFit* fit) {
     Facts facts(cfg);
     std::vector<CheckResult> results{check_connection(conn, facts)};
     results.push_back(guarded("server", [&] { return check_writable(conn); }));  // asks the session's own default

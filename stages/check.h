@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/run_config.h"
+#include "engine/pg.h"
 
 namespace sluice::stages {
 
@@ -45,6 +46,9 @@ struct ConnectionFit {
 // connection, or when a stop request cancels a query (SQLSTATE 57014); every other problem is a
 // failed check. Call it from the main thread.
 std::vector<CheckResult> preflight(const config::RunConfig& config, ConnectionFit* fit = nullptr);
+// The same on `conn`, a new session of the caller's, which it leaves read-only when the pooler
+// check passes (else as it was).
+std::vector<CheckResult> preflight(const config::RunConfig& config, engine::Connection& conn, ConnectionFit* fit);
 
 // For migrate and cleanup, before they take the run's lock: throws NotReadyError when --db leads
 // through a pooler in transaction or statement mode, where that lock would be left behind in the

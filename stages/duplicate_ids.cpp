@@ -65,7 +65,7 @@ void swap_rows(engine::Connection& conn, const Target& t, const Settle& s, const
         std::string columns;
         for (const engine::Column& c : chat_message_columns())
             columns += (columns.empty() ? "" : ", ") + engine::quote_ident(c.name);
-        conn.copy_binary("COPY " + t.qualified() + " (" + columns + ") FROM STDIN (FORMAT binary)", tuple);
+        conn.copy_binary("COPY " + t.qualified() + " (" + columns + ") FROM STDIN (FORMAT binary)", {tuple});
         const std::string rejects = reject_table(t.schema).qualified_name();
         conn.exec("DELETE FROM " + rejects + " WHERE id = $1 AND chat_id = $2 AND sqlstate = $3",
                   {s.id, s.winner, std::string(kDuplicate)});

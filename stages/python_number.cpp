@@ -144,6 +144,19 @@ void append_numeric_text_of_repr(double d, std::string& out) {
     }
 }
 
+// An integer literal of at most 15 digits is exact as a double: int(float(t)) is t itself.
+std::optional<std::int64_t> small_integer(std::string_view t) {
+    const bool negative = !t.empty() && t[0] == '-';
+    const std::string_view digits = t.substr(negative ? 1 : 0);
+    if (digits.empty() || digits.size() > 15) return std::nullopt;
+    std::int64_t v = 0;
+    for (char c : digits) {
+        if (c < '0' || c > '9') return std::nullopt;
+        v = v * 10 + (c - '0');
+    }
+    return negative ? -v : v;
+}
+
 }  // namespace
 
 std::string_view python_number_text(std::string_view number, std::string& storage) {
@@ -174,6 +187,9 @@ std::optional<bool> python_number_as_bool(std::string_view number) {
 }
 
 std::optional<std::int64_t> python_int_of_float(std::string_view text, bool is_string) {
+    if (!is_string) {
+        if (std::optional<std::int64_t> v = small_integer(text)) return v;  // the common timestamp
+    }
     std::string clean;
     if (is_string) {
         std::string ascii;

@@ -108,8 +108,7 @@ std::vector<BannerLine> banner_lines(const config::RunConfig& cfg, const TargetF
 
 }  // namespace
 
-TargetFacts read_target_facts(const config::RunConfig& cfg) {
-    engine::Connection conn(cfg.db_url, "control");
+TargetFacts read_target_facts(const config::RunConfig& cfg, engine::Connection& conn) {
     conn.exec("SET default_transaction_read_only = on");
     TargetFacts f;
     auto text = [](const char* value) { return std::string(value ? value : ""); };

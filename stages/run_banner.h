@@ -24,11 +24,12 @@ struct TargetFacts {
     std::uint64_t shared = 0, without_user = 0;  // the rows the reader leaves out by design
 };
 
-// Asks the server, on a connection of its own, reading only: one count over chat (the heap, not
-// the JSON). A chat table that is missing or cannot be read leaves `chat` false: the preflight
-// says why. One that another session locks (engine::exclusive_locker) is not waited for: the
-// catalog's estimates stand in. Throws engine::PgError when it cannot connect or is stopped.
-TargetFacts read_target_facts(const config::RunConfig& config);
+// Asks the server on `conn`, which it makes read-only (the preflight's, once its checks are
+// done): one count over chat (the heap, not the JSON). A chat table that is missing or cannot be
+// read leaves `chat` false: the preflight says why. One that another session locks
+// (engine::exclusive_locker) is not waited for: the catalog's estimates stand in. Throws
+// engine::PgError when it loses the connection or is stopped.
+TargetFacts read_target_facts(const config::RunConfig& config, engine::Connection& conn);
 
 // The banner's lines: the facts, the plan, and the preflight's estimates and warnings, broken at
 // spaces to fit `width` columns (80, or a narrower terminal's).

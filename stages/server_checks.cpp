@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -126,7 +128,14 @@ CheckResult check_writable(engine::Connection& conn) {
 }
 
 CheckResult check_pooling(const config::RunConfig& cfg) {
-    const std::optional<std::string> pooled = engine::transaction_pooling(cfg.db_url);
+    // Probed once a process: migrate asks before its lock and again in its preflight, a moment
+    // later, and each probe costs two connections.
+    static std::mutex mutex;
+    static std::map<std::string, std::optional<std::string>> probed;
+    std::lock_guard<std::mutex> lock(mutex);
+    auto known = probed.find(cfg.db_url);
+    if (known == probed.end()) known = probed.emplace(cfg.db_url, engine::transaction_pooling(cfg.db_url)).first;
+    const std::optional<std::string>& pooled = known->second;
     if (!pooled) return result("pooler", Verdict::ok, "each connection keeps a server session of its own");
     return result("pooler", Verdict::failed,
                   "--db leads through a pooler in transaction or statement mode (" + *pooled +

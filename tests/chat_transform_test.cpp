@@ -584,3 +584,40 @@ TEST_CASE("a scan, strict or not, reads a document with bytes that are not UTF-8
         CHECK(r.messages[0].fields[stages::scan::content].raw(doc) == "[\"\xE2\x82\"]");
     }
 }
+
+TEST_CASE("values left in the chat's text make, pieced together, the very tuples the copied values make") {
+    const std::string doc = chat_with(R"("m1":{"role":"user","content":"hello","usage":{"t":[1,2]},"done":null},)"
+                                      R"("m2":{"role":"assistant","parentId":"m1","content":"x","files":[]},)"
+                                      R"("m3":{"role":"user"},"m4":{"role":5})");
+    const std::string double_encoded = "\"{\\\"history\\\":{\\\"messages\\\":{\\\"m1\\\":{\\\"role\\\":\\\"user\\\","
+                                       "\\\"content\\\":\\\"inside\\\"}}}}\"";
+    for (const std::string& chat : {doc, double_encoded}) {
+        stages::ChatTransform t(kNow, false);
+        stages::TransformOutput copied, in_place;
+        in_place.outside_from = 0;  // every JSON value stays in the text
+        t.run({"chat1", "user1", std::string_view(chat)}, copied);
+        t.run({"chat1", "user1", std::string_view(chat)}, in_place);
+        REQUIRE(in_place.rows.count() == copied.rows.count());
+        CHECK_MESSAGE(in_place.rows.outside.empty() == (chat == double_encoded),
+                      "values of a decoded document were left outside (its text is the transform's scratch)");
+        std::string sent;
+        for (std::string_view piece : in_place.rows.pieces(0, in_place.rows.count())) sent.append(piece);
+        CHECK_MESSAGE(sent == copied.rows.tuples, "the pieces do not make the copied tuples");
+        for (std::size_t i = 0; i < copied.rows.count(); ++i) {
+            std::string storage;
+            CHECK_MESSAGE(in_place.rows.tuple(i, storage) == copied.rows.tuple(i), "tuple " << i << " differs");
+            const std::vector<engine::Field> lead = engine::decode_tuple(in_place.rows.head(i), 2),
+                                             whole = engine::decode_tuple(copied.rows.tuple(i));
+            CHECK_MESSAGE((lead.size() == 2 && lead[0].bytes == whole[0].bytes && lead[1].bytes == whole[1].bytes),
+                          "tuple " << i << "'s head does not give its key and group");
+        }
+        if (!in_place.rows.outside.empty()) {
+            CHECK_THROWS_AS(in_place.rows.tuple(0), std::logic_error);
+            std::string sent_1_to_3;
+            for (std::string_view piece : in_place.rows.pieces(1, 3)) sent_1_to_3.append(piece);
+            REQUIRE(copied.rows.count() > 3);
+            const std::vector<std::size_t>& at = copied.rows.starts;
+            CHECK_MESSAGE(sent_1_to_3 == copied.rows.tuples.substr(at[1], at[3] - at[1]), "rows 1 and 2 differ");
+        }
+    }
+}

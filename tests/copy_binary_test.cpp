@@ -1,6 +1,8 @@
 // The binary COPY tuple encoding and its JSON rendering for the reject file.
 #include <doctest/doctest.h>
 
+#include <cstring>
+
 #include "engine/copy_binary.h"
 #include "engine/utf8.h"
 
@@ -20,6 +22,24 @@ TEST_CASE("a tuple decodes back into the fields it was encoded from") {
     CHECK(fields[1].is_null);
     CHECK(fields[2].bytes == std::string_view("\0", 1));
     CHECK(fields[3].bytes == std::string_view("\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFE", 8));
+}
+
+TEST_CASE("a row of known size encodes exactly as one appended field by field") {
+    std::string appended, sized = "before";
+    auto fill = [](TupleEncoder& row) {
+        std::memcpy(row.reserve(3), "a-b", 3);
+        row.bytes("json");
+        row.null();
+        row.boolean(true);
+        row.int8(1717000000);
+        row.bytes("");
+    };
+    TupleEncoder a(appended), b(sized);
+    a.begin_row(6);
+    fill(a);
+    b.begin_row(6, 3 + 4 + 0 + 1 + 8 + 0);
+    fill(b);
+    CHECK_MESSAGE(sized == "before" + appended, "a sized row differs from the same row appended");
 }
 
 TEST_CASE("a tuple renders as a JSON object with text escaped and JSON kept") {

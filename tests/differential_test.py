@@ -3,6 +3,7 @@
 
     python3 tests/differential_test.py --sluice-dump build/transform_dump --chats 10000 --seed 7
     python3 tests/differential_test.py --self-check --chats 2000 --seed 7   # oracle vs oracle
+    python3 tests/differential_test.py --sluice-dump build/transform_dump --utf8-source  # the fast scan
 
 Generates chats with scripts/gen_openwebui.py --format jsonl, keeps the rows the reader would
 select, feeds them to `<dump tool> --now EPOCH` on stdin and to the oracle, then compares:
@@ -177,6 +178,8 @@ def main():
     ap.add_argument("--big-chats", type=int, default=0)
     ap.add_argument("--big-chat-mb", type=int, default=30)
     ap.add_argument("--no-awkward", action="store_true")
+    ap.add_argument("--utf8-source", action="store_true",
+                    help="the dump tool trusts the text as a UTF-8 database's (the fast scan)")
     ap.add_argument("--input", help="use this selected-rows JSONL instead of generating")
     ap.add_argument("--ignore-key-order", action="store_true")
     ap.add_argument("--keep", metavar="DIR", help="keep input/output files in DIR")
@@ -198,10 +201,11 @@ def main():
                   flush=True)
         tool = ([sys.executable, os.path.join(HERE, "oracle.py")] if args.self_check
                 else [args.sluice_dump])
+        extra = ["--utf8-source"] if args.utf8_source and not args.self_check else []
         actual_path = os.path.join(work, "actual.jsonl")
         t0 = time.time()
         with open(input_path, "rb") as i, open(actual_path, "wb") as o:
-            rc = subprocess.call(tool + ["--now", str(now)], stdin=i, stdout=o)
+            rc = subprocess.call(tool + ["--now", str(now)] + extra, stdin=i, stdout=o)
         print("%s: exit %d (%.1fs)" % (" ".join(tool), rc, time.time() - t0), flush=True)
         t0 = time.time()
         chats, rows, rejects, diff = compare(input_path, actual_path, now,

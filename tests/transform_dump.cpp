@@ -1,6 +1,8 @@
 // Test tool for the differential test: reads chat rows as JSON lines {"id","user_id","chat"}
 // on stdin and prints, one JSON line each, the chat_message rows the transform emits and its
-// rejects ({"reject": {...}}). Usage: transform_dump --now EPOCH_SECONDS < chats.jsonl
+// rejects ({"reject": {...}}). Usage: transform_dump --now EPOCH_SECONDS [--utf8-source] < chats.jsonl
+// --utf8-source: the chats come from a UTF-8 database, as the reader finds most (the transform
+// then trusts the server's checks and scans with the fast walk); else any bytes are checked.
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -14,11 +16,12 @@
 using namespace sluice;
 
 int main(int argc, char** argv) {
-    if (argc != 3 || std::strcmp(argv[1], "--now") != 0) {
-        std::cerr << "usage: transform_dump --now EPOCH_SECONDS < chats.jsonl\n";
+    const bool utf8_source = argc == 4 && std::strcmp(argv[3], "--utf8-source") == 0;
+    if ((argc != 3 && !utf8_source) || std::strcmp(argv[1], "--now") != 0) {
+        std::cerr << "usage: transform_dump --now EPOCH_SECONDS [--utf8-source] < chats.jsonl\n";
         return 2;
     }
-    stages::ChatTransform transform(std::strtoll(argv[2], nullptr, 10), /*validate_utf8=*/true);
+    stages::ChatTransform transform(std::strtoll(argv[2], nullptr, 10), /*validate_utf8=*/!utf8_source);
     stages::TransformOutput out;
     std::string line, chat, rendered;
     std::size_t line_no = 0;
