@@ -19,9 +19,10 @@ failed=0
 # A doctest binary: its own counts go into the totals.
 run_doctest() {
   local name=$1; shift
-  local log="$logs/$name.log" status=0
+  local log="$logs/$name.log" status=0 start=$SECONDS
   echo "== $name"
   "$@" >"$log" 2>&1 || status=$?
+  echo "($name: $((SECONDS - start)) s)"
   local line
   line=$(grep -E '^\[doctest\] test cases:' "$log" | tail -1)
   if [ -z "$line" ]; then
@@ -39,13 +40,14 @@ run_doctest() {
 # A script test: one test, passed when it exits 0.
 run_script() {
   local name=$1; shift
-  local log="$logs/$name.log"
+  local log="$logs/$name.log" start=$SECONDS
   echo "== $name"
   if "$@" >"$log" 2>&1; then
     tail -3 "$log"; passed=$((passed + 1))
   else
     cat "$log"; echo "$name: FAILED"; failed=$((failed + 1))
   fi
+  echo "($name: $((SECONDS - start)) s)"
 }
 
 run_doctest unit build/tests/sluice_unit_tests
