@@ -214,7 +214,8 @@ BackfillFigures figures_of(const BackfillReport& r, const Checkpoint& baseline, 
     const Checkpoint& t = r.totals;
     f.state = r.already_complete ? "already complete"
               : r.interrupted    ? "interrupted"
-              : r.resumed        ? "complete (resumed)"
+              // Resumed ranges an earlier run began: not this run's own retry after a lost connection.
+              : r.resumed && baseline.chats > 0 ? "complete (resumed)"
                                  : "complete";
     f.chats_read = t.chats;
     f.messages_written = t.messages;

@@ -298,7 +298,7 @@ TEST_CASE("rows the migration rejected are accounted for by the rejects table, a
         CHECK_MESSAGE(r.rejected == 2, "the stale reject was counted as accounted for");
 
         Run plain = migrate(db, rejects, {"--phases", "backfill"});
-        CHECK_MESSAGE(says(plain, "already migrated"), "a rerun without --resync did not find the work done");
+        CHECK_MESSAGE(says(plain, "already complete"), "a rerun without --resync did not find the backfill complete");
         Run resync = migrate(db, rejects, {"--phases", "backfill", "--resync"});
         INFO("resync said:\n" << resync.said());
         REQUIRE_MESSAGE(resync.status == 0, "migrate --resync failed");
