@@ -270,8 +270,9 @@ const std::vector<OptionSpec>& option_specs() {
          }},
         {"commit-interval", kMigrate, "SPEC", "5s,4MB", "commit after a time and/or a size, whichever comes first",
          [](RunConfig& c, const Setting& s) { c.commit_interval = parse_commit_interval(s); }},
-        {"reject-file", kMigrate | of(Command::cleanup), "FILE", "sluice-rejects.jsonl",
-         "where the rejected rows are exported, one JSON object a line",
+        {"reject-file", kMigrate | of(Command::cleanup), "FILE",
+         "a new sluice-rejects-DATABASE-SCHEMA-UTCTIME.jsonl here, never an existing file",
+         "where the rejected rows are exported, one JSON object a line (a FILE given is replaced whole)",
          [](RunConfig& c, const Setting& s) { c.reject_file = non_empty(s, "give a file name"); }},
         {"max-rejects", kMigrate, "N", "no limit", "more rejected rows than N make the run fail",
          [](RunConfig& c, const Setting& s) { c.max_rejects = count<std::uint64_t>(s, 0); }},
@@ -295,6 +296,10 @@ const std::vector<OptionSpec>& option_specs() {
         {"ignore-sessions", kMigrate, "", "off",
          "go on although sessions that look like Open WebUI's are connected (see sluice check --help)",
          [](RunConfig& c, const Setting& s) { c.ignore_sessions = parse_flag(s); }},
+        {"discard-unfinished-build", of(Command::cleanup), "", "off",
+         "also drop a build table that was never published (sluice_chat_message): the backfill it holds, "
+         "hours on a large instance, is lost and a later migrate starts over",
+         [](RunConfig& c, const Setting& s) { c.discard_unfinished_build = parse_flag(s); }},
         {"output", of(Command::rejects), "FILE", "standard output", "the file the export goes to",
          [](RunConfig& c, const Setting& s) { c.output = non_empty(s, "give a file name"); }},
         {"connect-retries", kMigrate, "N", "5", "reconnect attempts before the run gives up",
@@ -727,7 +732,9 @@ const CommandHelp kCommandHelp[] = {
      "Exports the rejected messages (table sluice_reject) as JSON lines, to --output or standard output."},
     {Command::cleanup, "drop sluice's own tables, once verify agrees",
      "Exports the rejects to --reject-file once more, then drops sluice's own tables in one transaction: "
-     "sluice_reject, sluice_checkpoint, sluice_run and an unpublished build table. Refused while a migrate runs."},
+     "sluice_reject, sluice_checkpoint, sluice_run and, with --discard-unfinished-build only, a build table "
+     "that was never published (without the flag cleanup refuses it, exit 4, dropping nothing). Refused while "
+     "a migrate runs."},
 };
 
 struct ExitHelp {
@@ -749,6 +756,8 @@ const ExitHelp kExitHelp[] = {
     {kExitLockHeld, of(Command::migrate) | of(Command::help),
      "another sluice migrate holds the lock on the schema (or took it over mid-run, after this run's lock "
      "session was ended): try again later, or wait with --wait-for-lock"},
+    {kExitNotReady, of(Command::cleanup),
+     "refused, nothing dropped: an unfinished build is there and --discard-unfinished-build was not given"},
     {kExitLockHeld, of(Command::cleanup), "a sluice migrate holds the lock on the schema: run cleanup after it"},
     {130, ~0u, "interrupted by SIGINT (Ctrl-C); run the same command again"},
     {143, ~0u, "interrupted by SIGTERM (docker stop, a pod deletion); run the same command again"},
@@ -879,16 +888,21 @@ void check_output_file(const std::string& option, const std::string& path) {
                          std::strerror(errno));
 }
 
+// The default export is a new file in the working directory: that directory must be writable.
+std::string reject_file_or_default(const RunConfig& config) {
+    return config.reject_file.empty() ? "sluice-rejects-DATABASE-SCHEMA-UTCTIME.jsonl" : config.reject_file;
+}
+
 }  // namespace
 
 void check_output_files(const RunConfig& config) {
     switch (config.command) {
         case Command::migrate:
         case Command::check:
-            check_output_file("--reject-file", config.reject_file);
+            check_output_file("--reject-file", reject_file_or_default(config));
             if (!config.summary_json.empty()) check_output_file("--summary-json", config.summary_json);
             break;
-        case Command::cleanup: check_output_file("--reject-file", config.reject_file); break;
+        case Command::cleanup: check_output_file("--reject-file", reject_file_or_default(config)); break;
         case Command::rejects:
             if (!config.output.empty()) check_output_file("--output", config.output);
             break;

@@ -43,7 +43,8 @@ struct RunConfig {
                                                              // the batches' encoded rows, ~64 MB of RSS
     std::size_t max_inflight_batches = 16;                   // batches read but not yet committed
     CommitInterval commit_interval;
-    std::string reject_file = "sluice-rejects.jsonl";
+    std::string reject_file;          // empty: a new file named for the database, schema and time, in the
+                                      // working directory (stages/reject_file_name.h)
     std::optional<std::uint64_t> max_rejects;                // unset: any number of rejects is not a failure
     std::vector<Phase> phases{Phase::schema, Phase::backfill, Phase::indexes, Phase::constraints, Phase::publish};
     bool resync = false;              // re-derive every chat even when the checkpoint says complete
@@ -53,6 +54,7 @@ struct RunConfig {
     ProgressStyle progress = ProgressStyle::automatic;
     bool stamp_alembic = false;
     bool ignore_sessions = false;     // sessions that look like Open WebUI: a warning instead of a refusal
+    bool discard_unfinished_build = false;  // cleanup: also drop a build table that was never published
     unsigned connect_retries = 5;     // reconnect attempts before the run gives up
     std::chrono::milliseconds retry_max_wait{std::chrono::seconds(30)};  // cap of the exponential backoff
     std::string log_file;             // --log-file: every line, with its time and level, appended; empty: none

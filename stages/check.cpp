@@ -16,6 +16,7 @@
 #include "engine/run_lock.h"
 #include "engine/sessions.h"
 #include "engine/words.h"
+#include "stages/already_migrated.h"
 #include "stages/app_owner.h"
 #include "stages/checkpoint.h"
 #include "stages/migrate.h"
@@ -344,6 +345,8 @@ CheckResult check_privileges(Connection& conn, const Facts& facts) {
 // ---------------------------------------------------------------- alembic, sessions, lock
 
 CheckResult check_alembic(Connection& conn, const Facts& facts) {
+    if (std::string problem = alembic_problem(conn, facts.cfg.schema); !problem.empty())
+        return result("alembic", Verdict::failed, problem);
     if (!facts.cfg.stamp_alembic) return result("alembic", Verdict::skipped, "no --stamp-alembic: not moved");
     const std::string table = facts.name("alembic_version");
     if (relation_exists(conn, facts.cfg.schema, "alembic_version") &&
@@ -572,6 +575,10 @@ int check(const config::RunConfig& cfg) {
         phases.push_back(kPhaseNames[static_cast<int>(phase)]);
     engine::log::report("sluice check: schema " + engine::quote_ident(cfg.schema) + ", phases " + joined(phases, ",") +
                         (cfg.stamp_alembic ? ", --stamp-alembic" : ""));
+    if (std::optional<AlreadyMigrated> done = already_migrated(cfg)) {  // no check matters then
+        engine::log::result("sluice check: " + done->what() + ": migrate has nothing to do");
+        return 0;
+    }
     const std::vector<CheckResult> results = preflight(cfg);
     for (const CheckResult& r : results) {
         if (r.verdict == Verdict::warning) engine::log::report_warning(r.name + ": " + r.detail, describe(r));

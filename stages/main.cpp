@@ -127,7 +127,7 @@ void write_summary(const sluice::config::RunConfig& cfg, sluice::stages::RunSumm
     using namespace sluice;
     if (cfg.command != config::Command::migrate || cfg.summary_json.empty()) return;
     summary.schema = cfg.schema;
-    summary.reject_file = cfg.reject_file;
+    if (summary.reject_file.empty()) summary.reject_file = cfg.reject_file;  // migrate names the default one
     summary.seconds = seconds;
     summary.exit_status = ending.status;
     summary.outcome = ending.outcome;

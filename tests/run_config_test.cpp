@@ -128,7 +128,7 @@ TEST_CASE("migrate with only a database takes every default") {
                   "max-inflight-batches default");
     CHECK_MESSAGE(c.commit_interval.every == 5s, "commit-interval time default");
     CHECK_MESSAGE(c.commit_interval.bytes == (4u << 20), "commit-interval size default");
-    CHECK_MESSAGE(c.reject_file == "sluice-rejects.jsonl", "reject-file default");
+    CHECK_MESSAGE(c.reject_file.empty(), "reject-file default: named at run time for the database and schema");
     CHECK_MESSAGE(!c.max_rejects, "max-rejects should be unset: any number of rejects is not a failure");
     CHECK_MESSAGE(c.phases.size() == 5, "all five phases should run by default, publish last");
     CHECK_MESSAGE(c.phases.back() == Phase::publish, "publish should be the last phase");
@@ -918,6 +918,7 @@ const std::map<std::string, std::vector<std::string>> kOptionCommands{
     {"summary-json", {"migrate", "check"}},
     {"verbose", {"migrate", "check"}},
     {"quiet", {"migrate", "check"}},
+    {"discard-unfinished-build", {"cleanup"}},
     {"output", {"rejects"}},
 };
 const std::vector<std::string> kCommands{"migrate", "check", "verify", "rejects", "cleanup"};
@@ -1039,7 +1040,7 @@ TEST_CASE("an option of another command in a config file or the environment is i
     CHECK_MESSAGE(verify.batch_rows == 7, "an option verify takes was not applied from the file");
     CHECK_MESSAGE(!verify.resync, "a migrate option from the file was applied to verify");
     CHECK_MESSAGE(verify.output.empty(), "a rejects option from the file was applied to verify");
-    CHECK_MESSAGE(verify.reject_file == "sluice-rejects.jsonl", "--reject-file from the file applied to verify");
+    CHECK_MESSAGE(verify.reject_file.empty(), "--reject-file from the file applied to verify");
     const RunConfig rejects = parse_with({"rejects", "--config", file});
     CHECK_MESSAGE(rejects.output == "o.jsonl", "rejects did not take --output from the file");
     CHECK_MESSAGE(contains(refusal({"migrate", "--config", file}), "--max-rejects"),
@@ -1122,7 +1123,7 @@ TEST_CASE("each help lists the exit statuses its command can end with") {
     const std::map<Command, std::vector<int>> expected{
         {Command::help, {0, 1, 2, 75, 130, 143}},   {Command::migrate, {0, 1, 2, 75, 130, 143}},
         {Command::check, {0, 1, 2, 130, 143}},      {Command::verify, {0, 1, 2, 130, 143}},
-        {Command::rejects, {0, 1, 2, 130, 143}},    {Command::cleanup, {0, 1, 2, 75, 130, 143}}};
+        {Command::rejects, {0, 1, 2, 130, 143}},    {Command::cleanup, {0, 1, 2, 4, 75, 130, 143}}};
     for (const auto& [topic, statuses] : expected) {
         const std::vector<int> listed = exit_statuses_in(help_text(topic));
         CHECK_MESSAGE(listed == statuses, command_name(topic) << " help lists another set of exit statuses");
