@@ -760,6 +760,8 @@ const ExitHelp kExitHelp[] = {
     {kExitNotReady, of(Command::check), "not ready: a check failed; migrate would refuse to start"},
     {kExitNotReady, of(Command::migrate) | of(Command::help),
      "not ready: the preflight (sluice check) refused; nothing was written"},
+    {kExitNotReady, of(Command::cleanup),
+     "refused: --db leads through a pooler in transaction or statement mode; nothing was dropped"},
     {kExitTooManyRejects, of(Command::migrate) | of(Command::help),
      "more rejects than --max-rejects allows; the batch that passed it was not committed"},
     {kExitDisagrees, of(Command::verify) | of(Command::help), "verify: chat_message does not agree with chat"},

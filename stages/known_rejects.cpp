@@ -44,6 +44,10 @@ void KnownRejects::read_export(const std::string& path) {
     std::string line;
     for (std::uint64_t number = 1; std::getline(in, line); ++number) {
         if (line.empty()) continue;
+        // The stored row comes last and is left unparsed: it may hold what a JSON parser refuses
+        // (1e400, a lone surrogate), which is often why it was rejected. Before it every quote
+        // inside a value is escaped, so the first ,"row": is the key.
+        if (const std::size_t row = line.find(",\"row\":"); row != std::string::npos) line = line.substr(0, row) + "}";
         rapidjson::Document d;
         d.Parse(line.c_str(), line.size());
         if (d.HasParseError() || !d.IsObject() || !d.HasMember("id") || !d["id"].IsString())

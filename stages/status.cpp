@@ -45,7 +45,7 @@ std::optional<Progress> progress_of(engine::Connection& conn, const std::string&
         " coalesce(extract(epoch FROM max(updated_at) - $2::timestamptz), 0)"
         " FROM " +
             engine::qualified(schema, "sluice_checkpoint") + " WHERE job = $1",
-        {fence_key(), since.empty() ? std::string("infinity") : since});
+        {fence_key(), since.empty() ? std::nullopt : std::optional<std::string>(since)});
     auto n = [&](int column) { return std::strtoull(PQgetvalue(r.get(), 0, column), nullptr, 10); };
     if (n(0) == 0) return std::nullopt;
     Progress p{n(0), n(1), n(2), n(3), n(4), n(5), 0};

@@ -44,5 +44,5 @@ TEST_CASE("a retry line names the statement's kind, not its text, and drops libp
           "CREATE UNIQUE INDEX CONCURRENTLY: server closed the connection unexpectedly \tThis probably means the server "
           "terminated abnormally");
     CHECK(brief(PgError("COPY end: FATAL:  terminating connection due to administrator command\n", "57P01")) ==
-          "COPY end: terminating connection due to administrator command");
+          "COPY: terminating connection due to administrator command");
 }
