@@ -89,7 +89,7 @@ TEST_CASE(
     CHECK_MESSAGE(contains(line, "--ignore-sessions"), "the line does not say how to go on: " << line);
     CHECK_MESSAGE(sluice_relations(db) == 0, "migrate wrote before refusing");
     const rapidjson::Document summary = json_of(dir.file("refused.json"));
-    CHECK(summary["exit_status"].GetInt() == 1);
+    CHECK(summary["exit_status"].GetInt() == 4);
     CHECK(std::string(summary["outcome"].GetString()) == "refused");
     CHECK_MESSAGE(contains(summary["error"].GetString(), "sessions"), summary["error"].GetString());
     CHECK_MESSAGE(summary["phases"].Size() == 0, "a refused run ran phases");
