@@ -14,7 +14,7 @@
 
 namespace sluice::config {
 
-enum class Command { migrate, check, verify, rejects, cleanup, help, version };
+enum class Command { migrate, check, verify, rejects, cleanup, status, help, version };
 enum class ProgressStyle { automatic, bar, log, none };
 
 // The phases of `migrate`, in the order they run.
@@ -58,6 +58,8 @@ struct RunConfig {
     unsigned connect_retries = 5;     // reconnect attempts before the run gives up
     std::chrono::milliseconds retry_max_wait{std::chrono::seconds(30)};  // cap of the exponential backoff
     std::string log_file;             // --log-file: every line, with its time and level, appended; empty: none
+    bool json = false;                // status --json
+    std::string rejects_from;         // verify --rejects-from: the known rejects from this export, not the table
     std::string summary_json;         // --summary-json: the run's figures as JSON, written at the end; empty: none
     bool verbose = false;             // -v: details on stderr (never together with quiet)
     bool quiet = false;               // -q: only warnings, errors and the verdict
@@ -95,6 +97,8 @@ std::string help_text(Command topic = Command::help, std::size_t width = 80);
 // `sluice --version`: sluice's version and git revision, then the libpq, oneTBB and RapidJSON
 // versions it runs with (libpq and oneTBB as loaded at run time).
 std::string version_text();
+// "0.1.0": the version alone, for --summary-json.
+const char* version_number();
 
 // The exit statuses main returns beyond 0 (done, or nothing to do), 1 (a failure nothing below
 // names) and 2 (bad usage or configuration), one per outcome a script acts on differently.

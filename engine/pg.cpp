@@ -1,10 +1,12 @@
 // libpq calls with their errors turned into PgError, and the SQLSTATE classification.
 #include "engine/pg.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <sstream>
 
 #include "engine/copy_binary.h"
 #include "engine/log.h"
@@ -76,6 +78,27 @@ std::string connect_sqlstate(const std::string& why) {
 }
 
 }  // namespace
+
+std::string brief(const PgError& e) {
+    const std::string& full = e.message();
+    const std::size_t colon = full.find(": ");
+    std::string statement = colon == std::string::npos ? std::string() : full.substr(0, colon);
+    std::string said = colon == std::string::npos ? full : full.substr(colon + 2);
+    // The leading words in capitals are the statement's kind; identifiers and values follow.
+    std::istringstream words(statement);
+    std::string name;
+    for (std::string word; words >> word && name.size() < 24;) {
+        const bool keyword = std::all_of(word.begin(), word.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+        if (!keyword) break;
+        name += (name.empty() ? "" : " ") + word;
+    }
+    for (const char* severity : {"FATAL:  ", "ERROR:  ", "FATAL: ", "ERROR: "})
+        for (std::size_t at; (at = said.find(severity)) != std::string::npos;) said.erase(at, std::strlen(severity));
+    std::replace(said.begin(), said.end(), '\n', ' ');
+    while (!said.empty() && said.back() == ' ') said.pop_back();
+    if (name.empty() && !statement.empty() && statement.size() <= 24) name = statement;  // a label, e.g. "COPY end"
+    return name.empty() ? said : name + ": " + said;
+}
 
 ErrorAction classify(std::string_view sqlstate) {
     if (sqlstate.size() != 5) return ErrorAction::stop;

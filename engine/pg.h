@@ -51,6 +51,11 @@ private:
     std::string message_, sqlstate_, detail_, context_, connection_;
 };
 
+// The error in a few words, for a retry line: the statement's leading keywords ("SELECT", "CREATE
+// INDEX", "COPY") instead of its text, and the server's message without libpq's "FATAL:" prefix
+// or line breaks ("COPY: terminating connection due to administrator command").
+std::string brief(const PgError& e);
+
 // "schema"."name" with embedded quotes doubled: every identifier that reaches SQL goes through here.
 std::string quote_ident(std::string_view name);
 std::string qualified(std::string_view schema, std::string_view name);

@@ -494,6 +494,7 @@ auto guarded(const char* name, Check&& check) -> decltype(check()) {
 
 // The verdicts' words, in Verdict's order: the two that need reading stand out.
 const char* const kVerdictWords[] = {"ok", "skipped", "WARNING", "FAILED"};
+const char* const kVerdictKeys[] = {"ok", "skipped", "warning", "failed"};  // the JSON's
 
 std::vector<std::string> named(const std::vector<CheckResult>& results, Verdict verdict) {
     std::vector<std::string> names;
@@ -569,7 +570,7 @@ void refuse_behind_pooler(const config::RunConfig& cfg) {
     refuse_unless_ready({check_pooling(cfg)});
 }
 
-int check(const config::RunConfig& cfg) {
+int check(const config::RunConfig& cfg, RunSummary& summary) {
     std::vector<std::string> phases;
     for (Phase phase : cfg.phases)
         phases.push_back(kPhaseNames[static_cast<int>(phase)]);
@@ -583,19 +584,21 @@ int check(const config::RunConfig& cfg) {
     for (const CheckResult& r : results) {
         if (r.verdict == Verdict::warning) engine::log::report_warning(r.name + ": " + r.detail, describe(r));
         else engine::log::report(describe(r));
+        summary.checks.push_back({r.name, kVerdictKeys[static_cast<int>(r.verdict)], r.detail});
     }
     const std::vector<std::string> failed = named(results, Verdict::failed);
     const std::vector<std::string> warned = named(results, Verdict::warning);
     if (!failed.empty()) {
-        engine::log::result("sluice check: not ready: " + engine::plural(failed.size(), "check") + " failed (" +
-                            joined(failed, ", ") + "); migrate would refuse to start");
-        return 1;
+        summary.verdict = "not ready: " + engine::plural(failed.size(), "check") + " failed (" + joined(failed, ", ") +
+                          "); migrate would refuse to start";
+        engine::log::result("sluice check: " + summary.verdict);
+        return config::kExitNotReady;
     }
-    std::string verdict = "sluice check: ready: migrate can start";
+    summary.verdict = "ready: migrate can start";
     if (!warned.empty())
-        verdict += std::string("; read the ") + (warned.size() == 1 ? "warning" : "warnings") + " (" +
-                   joined(warned, ", ") + ") first";
-    engine::log::result(verdict);
+        summary.verdict += std::string("; read the ") + (warned.size() == 1 ? "warning" : "warnings") + " (" +
+                           joined(warned, ", ") + ") first";
+    engine::log::result("sluice check: " + summary.verdict);
     return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include "config/run_config.h"
 #include "engine/pg.h"
+#include "stages/run_summary.h"
 
 namespace sluice::stages {
 
@@ -68,8 +69,8 @@ struct NotReadyError : std::runtime_error {
 // naming every failed check, in one line, and saying that nothing was written.
 void refuse_unless_ready(const std::vector<CheckResult>& results);
 
-// `sluice check`: prints one line per check and the verdict. Returns 0 when no check failed, 1
-// otherwise; throws as preflight() does.
-int check(const config::RunConfig& config);
+// `sluice check`: prints one line per check and the verdict, and puts both in `summary`. Returns
+// 0 when no check failed, config::kExitNotReady otherwise; throws as preflight() does.
+int check(const config::RunConfig& config, RunSummary& summary);
 
 }  // namespace sluice::stages

@@ -36,6 +36,7 @@
 #include "stages/run_banner.h"
 #include "stages/run_summary.h"
 #include "stages/target.h"
+#include "stages/too_many_rejects.h"
 
 namespace sluice::stages {
 
@@ -61,8 +62,8 @@ struct BackfillReport {
     std::uint64_t updated = 0, removed = 0;  // rows --resync updated and removed this run
 };
 
-std::runtime_error too_many_rejects(std::uint64_t rejected, std::uint64_t limit) {
-    return std::runtime_error(std::to_string(rejected) + " messages were rejected, more than --max-rejects " +
+TooManyRejectsError too_many_rejects(std::uint64_t rejected, std::uint64_t limit) {
+    return TooManyRejectsError(std::to_string(rejected) + " messages were rejected, more than --max-rejects " +
                               std::to_string(limit) + " allows (see them with sluice rejects)");
 }
 
@@ -339,7 +340,7 @@ void with_reconnect(const config::RunConfig& cfg, const std::atomic<bool>& stop,
                 throw;
             }
             engine::log::debug(std::string(name) + ": " + e.what());
-            engine::log::warn(std::string(name) + ": " + e.message() + "; trying again in " +
+            engine::log::warn(std::string(name) + ": " + engine::brief(e) + "; trying again in " +
                               engine::human_duration(wait.count() / 1000.0) + " (retry " + std::to_string(attempt) +
                               " of " + std::to_string(cfg.connect_retries) + ")");
             sleep_unless_stopped(wait, stop);

@@ -219,7 +219,7 @@ TEST_CASE("phases run one at a time: the bare table, then rows with their key, t
 
     Run backfill_first = migrate(db, rejects, {"--phases", "backfill"});
     INFO("backfill without schema said:\n" << backfill_first.said());
-    CHECK_MESSAGE(backfill_first.status == 1, "backfill without the table did not fail with exit 1");
+    CHECK_MESSAGE(backfill_first.status == 4, "backfill without the table was not refused with exit 4");
     CHECK_MESSAGE(backfill_first.error_lines().size() == 1, "the failure is not one line on stderr");
     CHECK_MESSAGE(backfill_first.err.find("schema phase") != std::string::npos,
                   "the failure does not say to run the schema phase first");
@@ -398,7 +398,7 @@ TEST_CASE("a rerun after a crash resumes from the checkpoint and ends with the r
     }
 }
 
-TEST_CASE("an unreachable server ends with one line and exit status 1") {
+TEST_CASE("an unreachable server ends with one line and exit status 3 (cannot connect)") {
     int s = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -413,7 +413,7 @@ TEST_CASE("an unreachable server ends with one line and exit status 1") {
     TempDir dir;
     Run run = run_sluice({"migrate", "--db", url, "--progress", "none", "--reject-file", dir.file("r.jsonl")});
     INFO("sluice said:\n" << run.said());
-    CHECK_MESSAGE(run.status == 1, "an unreachable server did not give exit status 1");
+    CHECK_MESSAGE(run.status == 3, "an unreachable server did not give exit status 3");
     CHECK_MESSAGE(run.error_lines().size() == 1, "an unreachable server did not give exactly one line on stderr");
     CHECK_MESSAGE(run.err.find("connect") != std::string::npos, "the line does not say it could not connect");
 }
@@ -431,7 +431,7 @@ TEST_CASE("a database or user that does not exist ends with one line saying whic
     TempDir dir;
     Run run = run_sluice({"migrate", "--db", conninfo, "--progress", "none", "--reject-file", dir.file("r.jsonl")});
     INFO("sluice said:\n" << run.said());
-    CHECK_MESSAGE(run.status == 1, "a connection refused by the server did not give exit status 1");
+    CHECK_MESSAGE(run.status == 3, "a connection refused by the server did not give exit status 3");
     CHECK_MESSAGE(run.error_lines().size() == 1, "a connection refused by the server did not give one line on stderr");
     CHECK_MESSAGE(run.err.find(hint) != std::string::npos, "the line does not point at the setting to fix");
 }
@@ -448,7 +448,7 @@ TEST_CASE("a database without a chat table ends with one line that mentions the 
     }
     Run run = migrate(db, dir.file("rejects.jsonl"), {"--schema", schema});
     INFO("sluice said:\n" << run.said());
-    CHECK_MESSAGE(run.status == 1, "a missing chat table did not give exit status 1");
+    CHECK_MESSAGE(run.status == 4, "a missing chat table did not give exit status 4");
     CHECK_MESSAGE(run.error_lines().size() == 1, "a missing chat table did not give exactly one line on stderr");
     CHECK_MESSAGE(run.err.find(qualified(schema, "chat")) != std::string::npos,
                   "the line does not name the table it looked for");
@@ -468,7 +468,7 @@ TEST_CASE("a chat_message table of another shape ends with one line naming the c
         " updated_at BIGINT)");
     Run run = migrate(db, dir.file("rejects.jsonl"));
     INFO("sluice said:\n" << run.said());
-    CHECK_MESSAGE(run.status == 1, "a chat_message of another shape did not give exit status 1");
+    CHECK_MESSAGE(run.status == 4, "a chat_message of another shape did not give exit status 4");
     CHECK_MESSAGE(run.error_lines().size() == 1, "a chat_message of another shape did not give one line on stderr");
     CHECK_MESSAGE(run.err.find("content") != std::string::npos, "the line does not name the column that differs");
     CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM chat_message") == 0, "sluice wrote into the foreign table");
