@@ -114,7 +114,7 @@ PgError::PgError(const std::string& message, std::string sqlstate, std::string d
                  std::string connection)
     : std::runtime_error(connection.empty() ? message : connection + ": " + message),
       message_(message), sqlstate_(std::move(sqlstate)), detail_(std::move(detail)),
-      context_(std::move(context)), connection_(std::move(connection)) {}
+      context_(std::move(context)) {}
 
 std::optional<std::size_t> PgError::copy_line() const {
     // "COPY some_table, line 17, column some_column: ..." (the line counts tuples in binary COPY too)

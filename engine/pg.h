@@ -41,14 +41,13 @@ public:
     const std::string& sqlstate() const { return sqlstate_; }
     const std::string& detail() const { return detail_; }
     const std::string& context() const { return context_; }
-    const std::string& connection() const { return connection_; }
     const std::string& message() const { return message_; }
     ErrorAction action() const { return classify(sqlstate_); }
     // The 1-based row of a failed COPY, from PostgreSQL's "COPY t, line N" context.
     std::optional<std::size_t> copy_line() const;
 
 private:
-    std::string message_, sqlstate_, detail_, context_, connection_;
+    std::string message_, sqlstate_, detail_, context_;
 };
 
 // The error in a few words, for a retry line: the statement's leading keywords ("SELECT", "CREATE

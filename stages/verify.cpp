@@ -316,15 +316,15 @@ Tally compare_all(const config::RunConfig& cfg, engine::Connection& conn, const 
                       whole, budget, stop);
     tbb::enumerable_thread_specific<ChatTransform> transforms(now, reader.validate_utf8());
 
-    engine::PipelineStages<VerifyBatch> pipeline;
-    pipeline.read = [&] {
+    engine::Lane<VerifyBatch> lane;
+    lane.read = [&] {
         auto batch = std::make_unique<VerifyBatch>();
         batch->chats = reader.next();
         batch->kind = batch->chats->kind;
         batch->seq = batch->chats->seq;
         return batch;
     };
-    pipeline.transform = [&](VerifyBatch& batch) {
+    auto transform = [&](VerifyBatch& batch) {
         ChatBatch& chats = *batch.chats;
         for (const engine::Result& row : chats.source)
             batch.chat_ids.emplace_back(value(row.get(), 0, 0));
@@ -332,12 +332,12 @@ Tally compare_all(const config::RunConfig& cfg, engine::Connection& conn, const 
         counters.records_read += chats.chats;
         counters.bytes_read += chats.source_bytes;
     };
-    pipeline.write = [&](VerifyBatch& batch) { comparer.compare(batch); };
+    lane.write = [&](VerifyBatch& batch) { comparer.compare(batch); };
     {
         engine::ProgressReporter progress(counters, progress_style(cfg.progress),
                                           std::strtoull(PQgetvalue(selected.get(), 0, 0), nullptr, 10),
                                           {"chats", "messages"});
-        engine::run_pipeline(pipeline, cfg.parse_threads, budget);
+        engine::run_lanes<VerifyBatch>({lane}, transform, cfg.parse_threads, budget);
     }
     if (!comparer.tally().interrupted) comparer.find_rows_of_other_chats();
     return comparer.tally();
