@@ -119,6 +119,11 @@ TEST_CASE("a double-encoded blob is read with Python's grammar") {
                   "a control character inside a string: not JSON to Python");
     CHECK_MESSAGE(results(decide("\"{\\\"messages\\\":[{\\\"id\\\":\\\"a\\\",\\\"timestamp\\\":Inf}]}\"")).empty(),
                   "Inf is RapidJSON's word, not Python's");
+    for (std::string tail : {"\\\\u12", "\\\\ud800", "\\\\ud800\\\\u", "\\\\ud800\\\\udc0"}) {
+        CAPTURE(tail);
+        CHECK_MESSAGE(results(decide("\"{\\\"a\\\":\\\"" + tail + "\"", {}, "k")).empty(),
+                      "an inner document cut inside an escape is not JSON (and throws nothing)");
+    }
 }
 
 TEST_CASE("path A: rows decide, created_at NULL is 0, any tied newest leaf is accepted") {

@@ -150,9 +150,15 @@ int hex4(std::string_view s, std::size_t at) {
     return error == std::errc() && end == s.data() + at + 4 ? unit : -1;
 }
 
-// Copies the string literal opening at `i` into `out`, each lone high surrogate escape as its
-// generalized UTF-8 bytes (RapidJSON refuses it; a lone low one it decodes to those bytes
-// itself). Returns the position after it (the text's end when it is not closed).
+void append_generalized_utf8(int unit, std::string& out) {
+    out.push_back(static_cast<char>(0xE0 | (unit >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((unit >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (unit & 0x3F)));
+}
+
+// Copies the string literal opening at `i` into `out`, each lone surrogate escape as its
+// generalized UTF-8 bytes (RapidJSON refuses a lone high one; Python keeps it). Returns the
+// position after it (the text's end when it is not closed: RapidJSON then refuses it).
 std::size_t copy_string(std::string_view s, std::size_t i, std::string& out) {
     out.push_back(s[i++]);
     while (i < s.size() && s[i] != '"') {
@@ -161,16 +167,18 @@ std::size_t copy_string(std::string_view s, std::size_t i, std::string& out) {
             continue;
         }
         const int unit = s[i + 1] == 'u' ? hex4(s, i + 2) : -1;
-        const int low = s.compare(i + 6, 2, "\\u") == 0 ? hex4(s, i + 8) : -1;
-        if (unit >= 0xD800 && unit <= 0xDBFF && !(low >= 0xDC00 && low <= 0xDFFF)) {
-            out.push_back('\xED');
-            out.push_back(static_cast<char>(0x80 | ((unit >> 6) & 0x3F)));
-            out.push_back(static_cast<char>(0x80 | (unit & 0x3F)));
+        const bool high = unit >= 0xD800 && unit <= 0xDBFF;
+        const int next = high && i + 8 <= s.size() && s.substr(i + 6, 2) == "\\u" ? hex4(s, i + 8) : -1;
+        if (next >= 0xDC00 && next <= 0xDFFF) {  // a pair: one code point, which RapidJSON decodes
+            out.append(s.substr(i, 12));
+            i += 12;
+        } else if (unit >= 0xD800 && unit <= 0xDFFF) {
+            append_generalized_utf8(unit, out);
             i += 6;
-            continue;
+        } else {
+            out.append(s.substr(i, 2));  // the escape's first two bytes: its backslash stays paired
+            i += 2;
         }
-        out.append(s.substr(i, 2));  // the escape's first two bytes: its backslash stays paired
-        i += 2;
     }
     if (i < s.size()) out.push_back(s[i++]);
     return i;
