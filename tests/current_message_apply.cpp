@@ -32,11 +32,16 @@ Options parse(int argc, char** argv) {
     o.conninfo = argv[1];
     for (int i = 2; i + 1 < argc; i += 2) {
         const std::string name = argv[i], value = argv[i + 1];
-        if (name == "--schema") o.schema = value;
-        else if (name == "--ranges") o.ranges = std::atoi(value.c_str());
-        else if (name == "--batch-rows") o.batch_rows = std::strtoul(value.c_str(), nullptr, 10);
-        else if (name == "--fail-range") o.fail_range = std::atoi(value.c_str());
-        else throw std::invalid_argument("unknown option " + name);
+        if (name == "--schema")
+            o.schema = value;
+        else if (name == "--ranges")
+            o.ranges = std::atoi(value.c_str());
+        else if (name == "--batch-rows")
+            o.batch_rows = std::strtoul(value.c_str(), nullptr, 10);
+        else if (name == "--fail-range")
+            o.fail_range = std::atoi(value.c_str());
+        else
+            throw std::invalid_argument("unknown option " + name);
     }
     if (o.ranges < 1) throw std::invalid_argument("--ranges must be at least 1");
     return o;
@@ -44,7 +49,8 @@ Options parse(int argc, char** argv) {
 
 // K ranges of about equal chats, in "C" order, covering every id.
 std::vector<cm::IdRange> plan(engine::Connection& conn, const Options& o) {
-    engine::Result ids = conn.exec("SELECT id FROM " + engine::qualified(o.schema, "chat") + " ORDER BY id COLLATE \"C\"");
+    engine::Result ids =
+        conn.exec("SELECT id FROM " + engine::qualified(o.schema, "chat") + " ORDER BY id COLLATE \"C\"");
     const int n = PQntuples(ids.get());
     std::vector<cm::IdRange> out(static_cast<std::size_t>(o.ranges));
     for (int k = 1; k < o.ranges; ++k) {
@@ -54,7 +60,9 @@ std::vector<cm::IdRange> plan(engine::Connection& conn, const Options& o) {
     return out;
 }
 
-std::string done_table(const Options& o) { return engine::qualified(o.schema, "sluice_current_message_apply_done"); }
+std::string done_table(const Options& o) {
+    return engine::qualified(o.schema, "sluice_current_message_apply_done");
+}
 
 bool done(engine::Connection& conn, const Options& o, int k) {
     engine::Result r = conn.exec("SELECT count(*) FROM " + done_table(o) + " WHERE range_no = $1", {std::to_string(k)});
@@ -68,7 +76,8 @@ int main(int argc, char** argv) {
         const Options o = parse(argc, argv);
         engine::Connection conn(o.conninfo, "writer");
         // The schema phase's stand-in; the job's state tables.
-        conn.exec("ALTER TABLE " + engine::qualified(o.schema, "chat") + " ADD COLUMN IF NOT EXISTS current_message_id text");
+        conn.exec("ALTER TABLE " + engine::qualified(o.schema, "chat") +
+                  " ADD COLUMN IF NOT EXISTS current_message_id text");
         cm::reject_table(o.schema).create(conn);
         conn.exec("CREATE TABLE IF NOT EXISTS " + done_table(o) + " (range_no int PRIMARY KEY)");
 
@@ -86,7 +95,8 @@ int main(int argc, char** argv) {
             reader.open(ranges[k]);
             for (cm::ChatKeysBatch batch; reader.next(batch); batch = cm::ChatKeysBatch()) {
                 batch.decisions.resize(batch.count());
-                for (std::size_t i = 0; i < batch.count(); ++i) rule.decide(batch.chats[i], batch.decisions[i]);
+                for (std::size_t i = 0; i < batch.count(); ++i)
+                    rule.decide(batch.chats[i], batch.decisions[i]);
                 writer.add(batch);
             }
             total.add(writer.commit([&](engine::Connection& c) {

@@ -34,7 +34,8 @@ void parse_keys(std::string& json, const std::string_view chat_id, std::vector<M
     rapidjson::Document doc;
     doc.ParseInsitu(json.data());
     if (doc.HasParseError() || !doc.IsArray())
-        throw std::runtime_error("chat " + std::string(chat_id) + ": the server's list of chat_message keys is not JSON");
+        throw std::runtime_error("chat " + std::string(chat_id) +
+                                 ": the server's list of chat_message keys is not JSON");
     for (const rapidjson::Value& row : doc.GetArray()) {
         const rapidjson::Value& created = row[2];
         out.push_back({*json_text(row[0]), json_text(row[1]),
@@ -72,17 +73,18 @@ std::string ChatKeysReader::query(const std::string& schema, bool has_column, co
     return "SELECT c.id, " + std::string(has_column ? "c.current_message_id" : "NULL::text") +
            ", c.chat::text, k.keys FROM " + engine::qualified(schema, "chat") +
            " c LEFT JOIN LATERAL (SELECT json_agg(json_build_array(m.id, m.parent_id, m.created_at)"
-           " ORDER BY m.id COLLATE \"C\") AS keys FROM " + engine::qualified(schema, "chat_message") +
-           " m WHERE m.chat_id = c.id) k ON true" + where + " ORDER BY c.id COLLATE \"C\"";
+           " ORDER BY m.id COLLATE \"C\") AS keys FROM " +
+           engine::qualified(schema, "chat_message") + " m WHERE m.chat_id = c.id) k ON true" + where +
+           " ORDER BY c.id COLLATE \"C\"";
 }
 
 void ChatKeysReader::open(const IdRange& range) {
     std::vector<std::optional<std::string>> params;
     if (range.lo) params.push_back(range.lo);
     if (range.hi) params.push_back(range.hi);
-    conn_.exec("DECLARE " + std::string(kCursor) + " NO SCROLL CURSOR FOR " +
-                   query(settings_.schema, has_column_, range),
-               params);
+    conn_.exec(
+        "DECLARE " + std::string(kCursor) + " NO SCROLL CURSOR FOR " + query(settings_.schema, has_column_, range),
+        params);
     open_ = true;
 }
 

@@ -12,7 +12,9 @@ constexpr const char* kWork = "sluice_current_message_work";
 // The rule's rejects are Python's exceptions, not PostgreSQL's: class 22, the data is at fault.
 constexpr const char* kRejectState = "22000";
 
-std::uint64_t affected(const engine::Result& r) { return std::strtoull(PQcmdTuples(r.get()), nullptr, 10); }
+std::uint64_t affected(const engine::Result& r) {
+    return std::strtoull(PQcmdTuples(r.get()), nullptr, 10);
+}
 }  // namespace
 
 engine::RejectTable reject_table(const std::string& schema) {
@@ -80,12 +82,14 @@ void ValueWriter::apply(ValueTally& tally) {
     const std::string& table = rejects_.qualified_name();
     conn_.exec("DELETE FROM " + table + " WHERE chat_id COLLATE \"C\" >= $1 AND chat_id COLLATE \"C\" <= $2",
                {first_, last_});
-    engine::Result rejected = conn_.exec("INSERT INTO " + table + " (chat_id, current_message_id, sqlstate, message, found_by)"
-               " SELECT id, current, '" + kRejectState + "', reject, 'transform' FROM " + work +
-               " WHERE reject IS NOT NULL ORDER BY id COLLATE \"C\"");
-    engine::Result updated = conn_.exec(
-        "UPDATE " + engine::qualified(schema_, "chat") + " c SET current_message_id = w.value FROM " + work +
-        " w WHERE w.value IS NOT NULL AND c.id = w.id AND c.current_message_id IS DISTINCT FROM w.value");
+    engine::Result rejected = conn_.exec("INSERT INTO " + table +
+                                         " (chat_id, current_message_id, sqlstate, message, found_by)"
+                                         " SELECT id, current, '" +
+                                         kRejectState + "', reject, 'transform' FROM " + work +
+                                         " WHERE reject IS NOT NULL ORDER BY id COLLATE \"C\"");
+    engine::Result updated =
+        conn_.exec("UPDATE " + engine::qualified(schema_, "chat") + " c SET current_message_id = w.value FROM " + work +
+                   " w WHERE w.value IS NOT NULL AND c.id = w.id AND c.current_message_id IS DISTINCT FROM w.value");
     tally.updated = affected(updated);
     tally.rejected = affected(rejected);
 }
