@@ -16,6 +16,10 @@ public:
     const std::string& name() const { return name_; }
     void release();  // every reader has imported it
 
+    // Makes the transaction just begun on `conn` (REPEATABLE READ) see the snapshot `name`.
+    // Throws when the name is not one pg_export_snapshot() gives (it is spliced into the SQL).
+    static void import(Connection& conn, const std::string& name);
+
 private:
     Connection conn_;
     std::string name_;
