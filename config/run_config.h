@@ -12,13 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "config/phase.h"
+
 namespace sluice::config {
 
 enum class Command { migrate, check, verify, rejects, cleanup, help, version };
 enum class ProgressStyle { automatic, bar, log, none };
-
-// The phases of `migrate`, in the order they run.
-enum class Phase { schema, backfill, indexes, constraints, publish };
 
 // The writer commits when either limit is reached. A limit left out of --commit-interval is max(),
 // meaning never: compare elapsed time against it, do not add it to a time point (it would overflow).

@@ -1,6 +1,8 @@
 // The app's role from the catalog: chat's owner, and what the user may do as it.
 #include "stages/app_owner.h"
 
+#include "stages/openwebui.h"
+
 namespace sluice::stages {
 
 namespace {
@@ -21,7 +23,7 @@ std::optional<AppOwner> app_owner(engine::Connection& conn, const std::string& s
                                      "'), has_schema_privilege(o.oid, $2, 'CREATE')"
                                      " FROM pg_class c JOIN pg_roles o ON o.oid = c.relowner"
                                      " WHERE c.oid = to_regclass($1)",
-                                 {engine::qualified(schema, "chat"), schema});
+                                 {engine::qualified(schema, openwebui::kChat), schema});
     if (PQntuples(r.get()) == 0) return std::nullopt;
     AppOwner owner;
     owner.role = PQgetvalue(r.get(), 0, 0);

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "engine/sessions.h"
+#include "stages/openwebui.h"
 
 namespace sluice::stages {
 
@@ -44,7 +45,7 @@ ChatReader::ChatReader(const ReaderSettings& settings, RangeQueue& ranges, engin
 }
 
 void ChatReader::open(const ChatRange& range) {
-    std::string where = kSelectedChats;  // also leaves out NULL user_id
+    std::string where = openwebui::kSelectedChats;  // also leaves out NULL user_id
     std::vector<std::optional<std::string>> params;
     if (range.resume_after()) {
         params.push_back(range.resume_after());
@@ -55,7 +56,7 @@ void ChatReader::open(const ChatRange& range) {
         where += " AND id <= $" + std::to_string(params.size());
     }
     conn_.exec("DECLARE " + std::string(kCursor) + " NO SCROLL CURSOR FOR SELECT id, user_id, chat::text FROM " +
-                   engine::qualified(settings_.schema, "chat") + where + " ORDER BY id",
+                   engine::qualified(settings_.schema, openwebui::kChat) + where + " ORDER BY id",
                params);
     range_ = &range;
 }

@@ -27,10 +27,6 @@ struct ReaderSettings {
     std::string label = "reader";         // the connection's name ("reader 2" in lane 2)
 };
 
-// Selects the chats the backfill migrates: shared-link copies (user_id 'shared-...') and chats
-// without a user are left out. The SQL is appended after FROM <chat>.
-inline constexpr const char* kSelectedChats = " WHERE NOT (user_id LIKE 'shared-%')";
-
 class ChatReader {
 public:
     // Opens the snapshot; throws PgError when the source cannot be read.

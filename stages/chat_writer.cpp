@@ -5,6 +5,7 @@
 
 #include "engine/run_fence.h"
 #include "engine/sessions.h"
+#include "stages/openwebui.h"
 
 namespace sluice::stages {
 
@@ -70,7 +71,7 @@ void ChatWriter::end_range(const ChatRange& range) {
 // other collation decides which chats these are), the ones the reader leaves out included: their
 // rows are now `rows`, and no others.
 std::uint64_t ChatWriter::remove_others(const std::optional<std::string>& upto, const engine::Rows& rows) {
-    std::string sql = "SELECT id FROM " + engine::qualified(settings_.schema, "chat") + " WHERE true";
+    std::string sql = "SELECT id FROM " + engine::qualified(settings_.schema, openwebui::kChat) + " WHERE true";
     std::vector<std::optional<std::string>> params;
     for (const auto& [bound, op] : {std::pair{pending_.resume_after(), " > "}, std::pair{upto, " <= "}}) {
         if (!bound) continue;

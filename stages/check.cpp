@@ -19,6 +19,7 @@
 #include "stages/app_owner.h"
 #include "stages/checkpoint.h"
 #include "stages/migrate.h"
+#include "stages/openwebui.h"
 #include "stages/phases.h"
 #include "stages/server_checks.h"
 #include "stages/target.h"
@@ -40,18 +41,9 @@ constexpr double kSlowBytesPerSecond = 50e6, kFastBytesPerSecond = 100e6;
 // Chats whose JSON is read to estimate its size; a table with not many more is read whole.
 constexpr double kSampleChats = 2000;
 
-// The names of the seven indexes the indexes phase builds (stages/phases.cpp).
-// clang-format off
-const char* const kIndexNames[] = {kReservedIndex, "ix_chat_message_user_id", "ix_chat_message_model_id",
-                                   "ix_chat_message_created_at", "chat_message_chat_parent_idx",
-                                   "chat_message_model_created_idx", "chat_message_user_created_idx"};
-// clang-format on
-constexpr const char* kForeignKey = "chat_message_chat_id_fkey";
 // What an Open WebUI session may call itself; psycopg2, which it uses, sets no name at all.
 constexpr const char* kAppNames = "(open.?web.?ui|uvicorn|gunicorn|sqlalchemy|psycopg|alembic|peewee|python)";
 
-// The phases' names, in config::Phase's order.
-const char* const kPhaseNames[] = {"schema", "backfill", "indexes", "constraints", "publish"};
 
 bool runs(const config::RunConfig& cfg, Phase phase) {
     return std::find(cfg.phases.begin(), cfg.phases.end(), phase) != cfg.phases.end();
@@ -88,7 +80,7 @@ struct Facts {
     bool published = false;  // chat_message exists
     bool building = false;   // sluice's build table exists
     std::optional<std::string> locked_by;  // a session whose lock on chat any read would wait for
-    std::string chat_name() const { return engine::qualified(cfg.schema, "chat"); }
+    std::string chat_name() const { return engine::qualified(cfg.schema, openwebui::kChat); }
     std::string name(const char* table) const { return engine::qualified(cfg.schema, table); }
     // The table the phases after schema work on, if there is one yet.
     std::optional<Target> target() const {
@@ -147,14 +139,14 @@ CheckResult check_chat(Connection& conn, Facts& facts) {
 // The index names the indexes phase needs that a relation of someone else's holds.
 std::vector<std::string> taken_index_names(Connection& conn, const Facts& facts, const Target& target) {
     std::vector<std::string> taken;
-    for (const char* index : kIndexNames) {
+    for (const openwebui::IndexSpec& index : openwebui::kIndexes) {
         const bool theirs = yes(conn,
                                 "SELECT NOT (coalesce(i.indrelid = to_regclass($2), false) OR (c.relkind = 'v' AND"
                                 " coalesce(obj_description(c.oid, 'pg_class') LIKE 'sluice: %', false)))"
                                 " FROM pg_class c LEFT JOIN pg_index i ON i.indexrelid = c.oid"
                                 " WHERE c.oid = to_regclass($1)",
-                                {facts.name(index), target.qualified()});
-        if (theirs) taken.push_back(facts.name(index));
+                                {facts.name(index.name), target.qualified()});
+        if (theirs) taken.push_back(facts.name(index.name));
     }
     return taken;
 }
@@ -266,21 +258,21 @@ struct Privileges {
 
 bool indexes_pending(Connection& conn, const Target& target) {
     std::vector<std::string> names;
-    for (const char* index : kIndexNames)
-        names.emplace_back(index);
+    for (const openwebui::IndexSpec& index : openwebui::kIndexes)
+        names.emplace_back(index.name);
     const std::string valid =
         cell(conn,
              "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
              " WHERE i.indrelid = to_regclass($1) AND i.indisvalid AND c.relname = ANY($2::text[])",
              {target.qualified(), engine::text_array(names)});
-    return valid != std::to_string(std::size(kIndexNames));
+    return valid != std::to_string(std::size(openwebui::kIndexes));
 }
 
 bool foreign_key_pending(Connection& conn, const Target& target) {
     return !yes(conn,
                 "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2"
                 " AND convalidated)",
-                {target.qualified(), std::string(kForeignKey)});
+                {target.qualified(), std::string(openwebui::kForeignKey)});
 }
 
 // Each phase's statements, and what PostgreSQL asks of them (CREATE TABLE IF NOT EXISTS needs
@@ -325,9 +317,9 @@ CheckResult check_privileges(Connection& conn, const Facts& facts) {
     }
     if (runs(cfg, Phase::publish) && facts.building && !facts.published)
         p.owner_of(facts.name(kBuildTable), "publish renames it");
-    if (cfg.stamp_alembic && p.exists("alembic_version")) {
-        p.on_table(facts.name("alembic_version"), "SELECT", "--stamp-alembic reads the revision");
-        p.on_table(facts.name("alembic_version"), "UPDATE", "--stamp-alembic moves the revision");
+    if (cfg.stamp_alembic && p.exists(openwebui::kAlembicVersion)) {
+        p.on_table(facts.name(openwebui::kAlembicVersion), "SELECT", "--stamp-alembic reads the revision");
+        p.on_table(facts.name(openwebui::kAlembicVersion), "UPDATE", "--stamp-alembic moves the revision");
     }
     if (p.missing.empty())
         return result(
@@ -345,15 +337,16 @@ CheckResult check_privileges(Connection& conn, const Facts& facts) {
 
 CheckResult check_alembic(Connection& conn, const Facts& facts) {
     if (!facts.cfg.stamp_alembic) return result("alembic", Verdict::skipped, "no --stamp-alembic: not moved");
-    const std::string table = facts.name("alembic_version");
-    if (relation_exists(conn, facts.cfg.schema, "alembic_version") &&
+    const std::string table = facts.name(openwebui::kAlembicVersion);
+    if (relation_exists(conn, facts.cfg.schema, openwebui::kAlembicVersion) &&
         !yes(conn, "SELECT has_table_privilege($1, 'SELECT')", {table}))
         return result("alembic", Verdict::skipped, "cannot read " + table + " (see privileges)");
     check_alembic_revision(conn, facts.cfg.schema);  // throws, naming what it found, for any other revision
     const std::string found = cell(conn, "SELECT version_num FROM " + table);
     return result("alembic", Verdict::ok,
                   "alembic_version holds " + found +
-                      (found == "8452d01d26d7" ? ": already stamped" : ": publish moves it to 8452d01d26d7"));
+                      (found == openwebui::kRevisionAfter ? ": already stamped"
+                                                          : ": publish moves it to " + std::string(openwebui::kRevisionAfter)));
 }
 
 // The pids of this process's own sessions (a lock the caller holds, its control connection).
@@ -426,7 +419,7 @@ struct JsonSize {
 JsonSize chat_json_size(Connection& conn, const Facts& facts) {
     const std::string sum =
         "SELECT count(*), coalesce(sum(octet_length(chat::text))"
-        " FILTER (WHERE NOT (user_id LIKE 'shared-%')), 0) FROM " +
+        " FILTER (WHERE " + openwebui::chat_is_selected() + "), 0) FROM " +
         facts.chat_name();
     double rows = std::atof(
         cell(conn, "SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)", {facts.chat_name()}).c_str());
@@ -569,7 +562,7 @@ void refuse_behind_pooler(const config::RunConfig& cfg) {
 int check(const config::RunConfig& cfg) {
     std::vector<std::string> phases;
     for (Phase phase : cfg.phases)
-        phases.push_back(kPhaseNames[static_cast<int>(phase)]);
+        phases.push_back(config::phase_name(phase));
     engine::log::report("sluice check: schema " + engine::quote_ident(cfg.schema) + ", phases " + joined(phases, ",") +
                         (cfg.stamp_alembic ? ", --stamp-alembic" : ""));
     const std::vector<CheckResult> results = preflight(cfg);

@@ -7,6 +7,7 @@
 
 #include "engine/run_fence.h"
 #include "stages/app_owner.h"
+#include "stages/openwebui.h"
 
 namespace sluice::stages {
 
@@ -69,7 +70,7 @@ std::string chat_id_collation(engine::Connection& conn, const std::string& schem
         "SELECT format('%I.%I', n.nspname, c.collname) FROM pg_attribute a"
         " JOIN pg_collation c ON c.oid = a.attcollation JOIN pg_namespace n ON n.oid = c.collnamespace"
         " WHERE a.attrelid = to_regclass($1) AND a.attname = 'id'",
-        {engine::qualified(schema, "chat")});
+        {engine::qualified(schema, openwebui::kChat)});
     return PQntuples(r.get()) == 1 ? PQgetvalue(r.get(), 0, 0) : "pg_catalog.\"default\"";
 }
 

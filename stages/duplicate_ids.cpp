@@ -10,6 +10,7 @@
 #include "stages/chat_transform.h"
 #include "stages/checkpoint.h"
 #include "stages/moved_rows.h"
+#include "stages/openwebui.h"
 
 namespace sluice::stages {
 
@@ -34,7 +35,7 @@ std::string text(const PGresult* r, int row, int column) {
 std::string derive_row(engine::Connection& conn, const Target& t, const std::string& chat_id, const std::string& id,
                        std::int64_t now) {
     engine::Result chat = conn.exec(
-        "SELECT id, user_id, chat::text FROM " + engine::qualified(t.schema, "chat") + kSelectedChats + " AND id = $1",
+        "SELECT id, user_id, chat::text FROM " + engine::qualified(t.schema, openwebui::kChat) + openwebui::kSelectedChats + " AND id = $1",
         {chat_id});
     if (PQntuples(chat.get()) == 0) return {};
     engine::Result encoding = conn.exec("SHOW server_encoding");

@@ -251,17 +251,6 @@ Checkpoint backfill_baseline(const config::RunConfig& cfg, engine::Connection& c
     return *cp;
 }
 
-const char* phase_name(Phase phase) {
-    switch (phase) {
-        case Phase::schema: return "schema";
-        case Phase::backfill: return "backfill";
-        case Phase::indexes: return "indexes";
-        case Phase::constraints: return "constraints";
-        case Phase::publish: return "publish";
-    }
-    return "?";
-}
-
 // What the display says while a phase starts, before the phase says more.
 const char* first_words(Phase phase) {
     switch (phase) {

@@ -16,31 +16,20 @@
 #include "stages/checkpoint.h"
 #include "stages/duplicate_ids.h"
 #include "stages/index_progress.h"
+#include "stages/openwebui.h"
 #include "stages/unindexable_rows.h"
 
 namespace sluice::stages {
 
 namespace {
 
-struct IndexSpec {
-    const char* name;
-    const char* columns;
-};
-
-const IndexSpec kIndexes[] = {
-    {kReservedIndex, "chat_id"},  // ix_chat_message_chat_id
-    {"ix_chat_message_user_id", "user_id"},
-    {"ix_chat_message_model_id", "model_id"},
-    {"ix_chat_message_created_at", "created_at"},
-    {"chat_message_chat_parent_idx", "chat_id, parent_id"},
-    {"chat_message_model_created_idx", "model_id, created_at"},
-    {"chat_message_user_created_idx", "user_id, created_at"},
-};
-
-constexpr const char* kPrimaryKey = "chat_message_pkey";
-constexpr const char* kForeignKey = "chat_message_chat_id_fkey";
-constexpr const char* kRevisionBefore = "374d2f66af06";
-constexpr const char* kRevisionAfter = "8452d01d26d7";
+using openwebui::IndexSpec;
+using openwebui::kAlembicVersion;
+using openwebui::kForeignKey;
+using openwebui::kIndexes;
+using openwebui::kPrimaryKey;
+using openwebui::kRevisionAfter;
+using openwebui::kRevisionBefore;
 
 enum class IndexState { missing, placeholder, invalid, valid };
 
@@ -90,8 +79,8 @@ bool foreign_key_validated(engine::Connection& conn, const Target& t) {
 }
 
 std::optional<std::string> alembic_revision(engine::Connection& conn, const std::string& schema, bool for_update) {
-    std::string table = engine::qualified(schema, "alembic_version");
-    if (!relation_exists(conn, schema, "alembic_version")) {
+    std::string table = engine::qualified(schema, kAlembicVersion);
+    if (!relation_exists(conn, schema, kAlembicVersion)) {
         throw std::runtime_error("--stamp-alembic: there is no table " + table + "; nothing to stamp");
     }
     engine::Result v = conn.exec("SELECT version_num FROM " + table + (for_update ? " FOR UPDATE" : ""));
@@ -108,7 +97,7 @@ bool stamp_alembic(engine::Connection& conn, const std::string& schema, std::str
         return false;
     }
     if (found != kRevisionBefore) check_alembic_revision(conn, schema);  // throws, naming what it found
-    conn.exec("UPDATE " + engine::qualified(schema, "alembic_version") + " SET version_num = $1",
+    conn.exec("UPDATE " + engine::qualified(schema, kAlembicVersion) + " SET version_num = $1",
               {std::string(kRevisionAfter)});
     what += "; alembic_version moved from " + std::string(kRevisionBefore) + " to " + kRevisionAfter;
     return true;
@@ -265,7 +254,7 @@ std::string ensure_foreign_key(engine::Connection& conn, const Target& t) {
         // NOT VALID: added at once, without a scan; rows written from here on are checked.
         engine::show_progress("adding " + std::string(kForeignKey) + " NOT VALID");
         conn.exec("ALTER TABLE " + t.qualified() + " ADD CONSTRAINT " + engine::quote_ident(kForeignKey) +
-                  " FOREIGN KEY (chat_id) REFERENCES " + engine::qualified(t.schema, "chat") +
+                  " FOREIGN KEY (chat_id) REFERENCES " + engine::qualified(t.schema, openwebui::kChat) +
                   " (id) ON DELETE CASCADE NOT VALID");
     }
     engine::show_progress("deleting the rows whose chat no longer exists");
@@ -274,7 +263,7 @@ std::string ensure_foreign_key(engine::Connection& conn, const Target& t) {
     engine::in_transaction(conn, [&] {
         orphans = delete_counted(
             conn, t.schema, t.table,
-            "NOT EXISTS (SELECT 1 FROM " + engine::qualified(t.schema, "chat") + " c WHERE c.id = m.chat_id)");
+            "NOT EXISTS (SELECT 1 FROM " + engine::qualified(t.schema, openwebui::kChat) + " c WHERE c.id = m.chat_id)");
     });
     engine::show_progress("validating " + std::string(kForeignKey) + ": every row's chat, looked up in chat");
     conn.exec("ALTER TABLE " + t.qualified() + " VALIDATE CONSTRAINT " + engine::quote_ident(kForeignKey));

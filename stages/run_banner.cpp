@@ -13,6 +13,7 @@
 #include "engine/text_wrap.h"
 #include "engine/words.h"
 #include "stages/checkpoint.h"
+#include "stages/openwebui.h"
 #include "stages/target.h"
 
 namespace sluice::stages {
@@ -22,7 +23,6 @@ namespace {
 using config::Phase;
 
 // The phases' names, in config::Phase's order.
-const char* const kPhaseNames[] = {"schema", "backfill", "indexes", "constraints", "publish"};
 
 bool runs(const config::RunConfig& cfg, Phase phase) {
     return std::find(cfg.phases.begin(), cfg.phases.end(), phase) != cfg.phases.end();
@@ -49,8 +49,8 @@ std::string line(const char* name, const std::string& text, std::size_t width) {
 std::string phases_line(const config::RunConfig& cfg) {
     std::string text;
     for (std::size_t i = 0; i < cfg.phases.size(); ++i)
-        text += (i ? ", " : "") + std::to_string(i + 1) + " " + kPhaseNames[static_cast<int>(cfg.phases[i])];
-    if (cfg.stamp_alembic) text += "; publish also moves alembic_version to 8452d01d26d7";
+        text += (i ? ", " : "") + std::to_string(i + 1) + " " + config::phase_name(cfg.phases[i]);
+    if (cfg.stamp_alembic) text += "; publish also moves alembic_version to " + std::string(openwebui::kRevisionAfter);
     if (cfg.resync) text += "; --resync: every chat is derived again";
     return text;
 }
@@ -63,7 +63,7 @@ std::string threads_line(const config::RunConfig& cfg) {
 }
 
 std::string chat_line(const config::RunConfig& cfg, const TargetFacts& f) {
-    const std::string table = engine::qualified(cfg.schema, "chat");
+    const std::string table = engine::qualified(cfg.schema, openwebui::kChat);
     if (!f.chat) return table + ": not found or not readable (see the checks)";
     if (!f.counted)
         return table + ": about " + engine::plural(f.chats, "chat") + ", " + engine::human_bytes(f.chat_bytes) +
@@ -118,8 +118,8 @@ TargetFacts read_target_facts(const config::RunConfig& cfg, engine::Connection& 
     f.user = text(PQuser(conn.raw()));
     f.server_version =
         PQparameterStatus(conn.raw(), "server_version") ? PQparameterStatus(conn.raw(), "server_version") : "?";
-    const std::string chat = engine::qualified(cfg.schema, "chat");
-    if (!relation_exists(conn, cfg.schema, "chat")) return f;
+    const std::string chat = engine::qualified(cfg.schema, openwebui::kChat);
+    if (!relation_exists(conn, cfg.schema, openwebui::kChat)) return f;
     if (std::optional<std::string> who = engine::exclusive_locker(conn, chat)) {
         // Counting would wait for that session: the catalog's figures, which take no lock, will do.
         engine::Result r = conn.exec(
@@ -137,7 +137,7 @@ TargetFacts read_target_facts(const config::RunConfig& cfg, engine::Connection& 
     try {
         // Left out as the reader leaves them out (stages/chat_reader.cpp): shared-link copies and no user.
         engine::Result r = conn.exec(
-            "SELECT count(*), count(*) FILTER (WHERE user_id LIKE 'shared-%'),"
+            "SELECT count(*), count(*) FILTER (WHERE " + openwebui::chat_is_shared() + "),"
             " count(*) FILTER (WHERE user_id IS NULL), pg_total_relation_size($1::regclass)"
             " FROM " +
                 chat,

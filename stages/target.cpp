@@ -13,25 +13,9 @@ namespace sluice::stages {
 
 namespace {
 
-struct ColumnSpec {
-    const char* name;
-    const char* type;  // as format_type() prints it
-    bool not_null;
-};
-
-// Upstream's chat_message (alembic 8452d01d26d7), in its column order.
-const ColumnSpec kColumns[] = {
-    {"id", "text", true},           {"chat_id", "text", true},     {"user_id", "text", false},
-    {"role", "text", true},         {"parent_id", "text", false},  {"content", "json", false},
-    {"output", "json", false},      {"model_id", "text", false},   {"files", "json", false},
-    {"sources", "json", false},     {"embeds", "json", false},     {"done", "boolean", false},
-    {"status_history", "json", false}, {"error", "json", false},   {"usage", "json", false},
-    {"created_at", "bigint", false}, {"updated_at", "bigint", false},
-};
-
-// Columns that Open WebUI's migrations after 8452d01d26d7 add: their presence means the app
-// has migrated past this revision and the table is in use.
-const char* const kLaterColumns[] = {"meta", "context_summary"};
+using openwebui::ColumnSpec;
+using openwebui::kColumns;
+using openwebui::kLaterColumns;
 
 // The build table starts without its primary key: the backfill loads it faster so, and adds the
 // key when it is complete (a duplicate would then fail loudly).
@@ -82,7 +66,7 @@ std::string shape_differences(engine::Connection& conn, const Target& t, std::st
     }
     if (seen[0] && !keyed && !t.build()) {  // the build table gets its key at the end of the backfill
         note("no primary key on id (a restore without its post-data section? add it with ALTER TABLE " +
-             t.qualified() + " ADD CONSTRAINT chat_message_pkey PRIMARY KEY (id), after removing any duplicate ids)");
+             t.qualified() + " ADD CONSTRAINT " + openwebui::kPrimaryKey + " PRIMARY KEY (id), after removing any duplicate ids)");
     }
     return diff;
 }
@@ -92,8 +76,8 @@ void check_shape(engine::Connection& conn, const Target& t) {
 }
 
 void require_chat(engine::Connection& conn, const std::string& schema) {
-    if (!relation_exists(conn, schema, "chat")) {
-        throw std::runtime_error("there is no table " + engine::qualified(schema, "chat") +
+    if (!relation_exists(conn, schema, openwebui::kChat)) {
+        throw std::runtime_error("there is no table " + engine::qualified(schema, openwebui::kChat) +
                                  ": is this Open WebUI's database, and is the schema right (--schema, DATABASE_SCHEMA)?");
     }
 }
@@ -127,7 +111,7 @@ std::string shape_problem(engine::Connection& conn, const Target& t) {
     std::string diff = shape_differences(conn, t, later);
     if (!later.empty()) {
         return t.qualified() + " already has the columns Open WebUI's later migrations add (" + later +
-               "): Open WebUI has migrated this database past revision 8452d01d26d7 itself and the table is in "
+               "): Open WebUI has migrated this database past revision " + std::string(openwebui::kRevisionAfter) + " itself and the table is in "
                "use, so sluice leaves it alone; there is nothing to migrate (sluice verify compares it with chat)";
     }
     if (!diff.empty()) {

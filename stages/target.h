@@ -17,12 +17,13 @@
 #include <string>
 
 #include "engine/pg.h"
+#include "stages/openwebui.h"
 
 namespace sluice::stages {
 
-inline constexpr const char* kChatMessage = "chat_message";
+using openwebui::kChatMessage;
+using openwebui::kReservedIndex;
 inline constexpr const char* kBuildTable = "sluice_chat_message";
-inline constexpr const char* kReservedIndex = "ix_chat_message_chat_id";
 
 struct Target {
     std::string schema;
@@ -47,7 +48,7 @@ Target current_target(engine::Connection& conn, const std::string& schema);
 // later migrations have changed it, as one line saying what to do; empty when it is upstream's.
 std::string shape_problem(engine::Connection& conn, const Target& target);
 
-// Whether the table has its primary key (chat_message_pkey).
+// Whether the table has its primary key (openwebui::kPrimaryKey).
 bool has_primary_key(engine::Connection& conn, const Target& target);
 
 // Whether the relation exists in the schema.

@@ -27,6 +27,7 @@
 #include "stages/json_meaning.h"
 #include "stages/checkpoint.h"
 #include "stages/migrate.h"
+#include "stages/openwebui.h"
 #include "stages/target.h"
 
 namespace sluice::stages {
@@ -285,8 +286,8 @@ void Comparer::compare_row(const std::vector<engine::Field>& expected, const PGr
 
 void Comparer::find_rows_of_other_chats() {
     engine::Result r = conn_.exec("SELECT m.id, m.chat_id, count(*) OVER () FROM " + table_ +
-                                  " m WHERE NOT EXISTS (SELECT 1 FROM " + engine::qualified(schema_, "chat") +
-                                  " c WHERE c.id = m.chat_id AND NOT (c.user_id LIKE 'shared-%'))"
+                                  " m WHERE NOT EXISTS (SELECT 1 FROM " + engine::qualified(schema_, openwebui::kChat) +
+                                  " c WHERE c.id = m.chat_id AND " + openwebui::chat_is_selected("c.") + ")"
                                   " ORDER BY m.id LIMIT " +
                                   std::to_string(kListed));
     if (PQntuples(r.get()) == 0) return;
@@ -301,8 +302,8 @@ void Comparer::find_rows_of_other_chats() {
 
 // chat_message, or before publish sluice's build table; throws one line when neither is there.
 Target verified_table(engine::Connection& conn, const std::string& schema) {
-    if (!relation_exists(conn, schema, "chat")) {
-        throw std::runtime_error("there is no table " + engine::qualified(schema, "chat") +
+    if (!relation_exists(conn, schema, openwebui::kChat)) {
+        throw std::runtime_error("there is no table " + engine::qualified(schema, openwebui::kChat) +
                                  ": is this Open WebUI's database, and is the schema right"
                                  " (--schema, DATABASE_SCHEMA)?");
     }
@@ -331,7 +332,7 @@ Tally compare_all(const config::RunConfig& cfg, engine::Connection& conn, const 
     Comparer comparer(conn, target, now, rejected, budget, counters);
     // The reader reads in this connection's snapshot: every lookup sees exactly the chats it reads.
     engine::Result snapshot = conn.exec("SELECT pg_export_snapshot()");
-    engine::Result selected = conn.exec("SELECT count(*) FROM " + engine::qualified(cfg.schema, "chat") + kSelectedChats);
+    engine::Result selected = conn.exec("SELECT count(*) FROM " + engine::qualified(cfg.schema, openwebui::kChat) + openwebui::kSelectedChats);
     RangeQueue whole({ChatRange{}});
     ChatReader reader({cfg.db_url, cfg.schema, cfg.fetch_rows, cfg.batch_rows, cfg.batch_bytes,
                        std::string(PQgetvalue(snapshot.get(), 0, 0))},
