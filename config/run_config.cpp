@@ -5,8 +5,8 @@
 
 #include "config/connection_string.h"
 #include "config/open_webui_database.h"
-#include "engine/text_wrap.h"
 #include "engine/output_file.h"  // header-only: which file an export replaces
+#include "engine/text_wrap.h"
 
 #include <boost/program_options.hpp>
 #include <libpq-fe.h>

@@ -1,5 +1,5 @@
 // Planning the ranges in one query over chat's heap, and handing them out.
-#include "stages/backfill_plan.h"
+#include "stages/chat_message/backfill_plan.h"
 
 #include <cstdlib>
 

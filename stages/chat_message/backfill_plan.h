@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "engine/pg.h"
-#include "stages/checkpoint.h"
+#include "stages/chat_message/checkpoint.h"
 
 namespace sluice::stages {
 

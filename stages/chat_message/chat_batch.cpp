@@ -1,5 +1,5 @@
 // The parse stage's work on one batch: every chat row through the transform.
-#include "stages/chat_batch.h"
+#include "stages/chat_message/chat_batch.h"
 
 #include "engine/buffer_pool.h"
 

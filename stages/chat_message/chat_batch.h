@@ -7,8 +7,8 @@
 
 #include "engine/pg.h"
 #include "engine/pipeline.h"
-#include "stages/chat_transform.h"
-#include "stages/checkpoint.h"
+#include "stages/chat_message/chat_transform.h"
+#include "stages/chat_message/checkpoint.h"
 
 namespace sluice::stages {
 

@@ -1,6 +1,6 @@
 // The cursor reader: snapshot, one cursor per range, FETCH in single-row mode, batches cut by
 // rows and bytes, a range_end batch after each range and an end batch after the last.
-#include "stages/chat_reader.h"
+#include "stages/chat_message/chat_reader.h"
 
 #include <cctype>
 #include <stdexcept>

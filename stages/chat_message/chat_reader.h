@@ -12,8 +12,8 @@
 
 #include "engine/budget.h"
 #include "engine/pg.h"
-#include "stages/backfill_plan.h"
-#include "stages/chat_batch.h"
+#include "stages/chat_message/backfill_plan.h"
+#include "stages/chat_message/chat_batch.h"
 
 namespace sluice::stages {
 

@@ -1,5 +1,5 @@
 // The SAX handler behind scan_document, and the small JSON text helpers the transform needs.
-#include "stages/chat_scan.h"
+#include "stages/chat_message/chat_scan.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -9,7 +9,7 @@
 #include <rapidjson/reader.h>
 
 #include "engine/utf8.h"
-#include "stages/json_walk.h"
+#include "stages/chat_message/json_walk.h"
 
 namespace sluice::stages::scan {
 

@@ -1,14 +1,14 @@
 // The rules of SPEC §2 applied to one scanned chat: selection of messages, the text, JSON,
 // boolean and timestamp columns, and the rejects for values PostgreSQL cannot store.
-#include "stages/chat_transform.h"
+#include "stages/chat_message/chat_transform.h"
 
 #include <algorithm>
 #include <cstring>
 #include <deque>
 
 #include "engine/utf8.h"
-#include "stages/chat_scan.h"
-#include "stages/python_number.h"
+#include "stages/chat_message/chat_scan.h"
+#include "stages/chat_message/python_number.h"
 
 namespace sluice::stages {
 

@@ -1,5 +1,5 @@
 // The writer: transactions, range checkpoints, rejects and the budget given back after each commit.
-#include "stages/chat_writer.h"
+#include "stages/chat_message/chat_writer.h"
 
 #include <stdexcept>
 

@@ -15,8 +15,8 @@
 #include "engine/copy_writer.h"
 #include "engine/progress.h"
 #include "engine/reject_table.h"
-#include "stages/chat_batch.h"
-#include "stages/checkpoint.h"
+#include "stages/chat_message/chat_batch.h"
+#include "stages/chat_message/checkpoint.h"
 
 namespace sluice::stages {
 

@@ -1,12 +1,12 @@
 // The checkpoint rows: created, read and written with bound parameters, one row per range.
-#include "stages/checkpoint.h"
+#include "stages/chat_message/checkpoint.h"
 
 #include <cstdlib>
 #include <functional>
 #include <stdexcept>
 
 #include "engine/run_fence.h"
-#include "stages/app_owner.h"
+#include "stages/chat_message/app_owner.h"
 #include "stages/openwebui.h"
 
 namespace sluice::stages {

@@ -18,7 +18,7 @@
 
 #include "engine/pg.h"
 #include "engine/reject_table.h"
-#include "stages/chat_transform.h"
+#include "stages/chat_message/chat_transform.h"
 
 namespace sluice::stages {
 
@@ -84,7 +84,7 @@ std::vector<ChatRange> load_ranges(engine::Connection& conn, const std::string& 
 void count_moved_to_rejects(engine::Connection& conn, const std::string& schema,
                             const std::vector<std::string>& chat_ids);
 // The reverse: a rejected message of each chat is written after all (a duplicate id settled in
-// its chat's favour, stages/duplicate_ids.h); inside the transaction that writes it.
+// its chat's favour, stages/chat_message/duplicate_ids.h); inside the transaction that writes it.
 void count_restored_from_rejects(engine::Connection& conn, const std::string& schema,
                                  const std::vector<std::string>& chat_ids);
 // Points the checkpoint at the table's new name; inside the transaction that renames it.

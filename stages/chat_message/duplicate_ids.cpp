@@ -1,15 +1,15 @@
 // Duplicate ids: the losers of a key-less table moved out, and rejected winners restored.
-#include "stages/duplicate_ids.h"
+#include "stages/chat_message/duplicate_ids.h"
 
 #include <vector>
 
 #include "engine/copy_binary.h"
 #include "engine/log.h"
 #include "engine/words.h"
-#include "stages/chat_reader.h"
-#include "stages/chat_transform.h"
-#include "stages/checkpoint.h"
-#include "stages/moved_rows.h"
+#include "stages/chat_message/chat_reader.h"
+#include "stages/chat_message/chat_transform.h"
+#include "stages/chat_message/checkpoint.h"
+#include "stages/chat_message/moved_rows.h"
 #include "stages/openwebui.h"
 
 namespace sluice::stages {

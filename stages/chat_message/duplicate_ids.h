@@ -13,7 +13,7 @@
 #include <string>
 
 #include "engine/pg.h"
-#include "stages/target.h"
+#include "stages/chat_message/target.h"
 
 namespace sluice::stages {
 

@@ -1,6 +1,6 @@
 // The index builds' progress: the builders say which index each backend builds, a watcher thread
 // asks pg_stat_progress_create_index how far each is, and the display reads both.
-#include "stages/index_progress.h"
+#include "stages/chat_message/index_progress.h"
 
 #include <algorithm>
 #include <chrono>

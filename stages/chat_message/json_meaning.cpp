@@ -2,7 +2,7 @@
 // count, key order does, a repeated key counts once with its last value at its first place.
 // Lone UTF-16 surrogate escapes, which PostgreSQL's json accepts and RapidJSON refuses, compare
 // as themselves.
-#include "stages/json_meaning.h"
+#include "stages/chat_message/json_meaning.h"
 
 #include <rapidjson/document.h>
 

@@ -1,4 +1,4 @@
-// A fast walk over JSON text for the chat scan (stages/chat_scan.cpp): it checks the grammar and
+// A fast walk over JSON text for the chat scan (stages/chat_message/chat_scan.cpp): it checks the grammar and
 // calls a RapidJSON SAX handler as RapidJSON's iterative reader with kParseNumbersAsStringsFlag
 // does, in the same order and with the stream's Tell() where RapidJSON has it at each call, but
 // copies and decodes nothing: string bodies are skipped 16 bytes at a time. RapidJSON copies every

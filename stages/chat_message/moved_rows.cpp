@@ -1,9 +1,9 @@
 // Moving written rows to the rejects: the reject, the delete and the checkpoint's counts at once.
-#include "stages/moved_rows.h"
+#include "stages/chat_message/moved_rows.h"
 
 #include <stdexcept>
 
-#include "stages/checkpoint.h"
+#include "stages/chat_message/checkpoint.h"
 
 namespace sluice::stages {
 

@@ -1,5 +1,5 @@
 // Rows taken out of the target after they were written: a value too large for an index entry
-// (stages/unindexable_rows.h), an id another chat's message holds (stages/duplicate_ids.h). Each
+// (stages/chat_message/unindexable_rows.h), an id another chat's message holds (stages/chat_message/duplicate_ids.h). Each
 // becomes a reject like any row the writer could not store, and its range's checkpoint counts it
 // as rejected instead of written, in the same transaction.
 #pragma once
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "engine/pg.h"
-#include "stages/target.h"
+#include "stages/chat_message/target.h"
 
 namespace sluice::stages {
 

@@ -1,5 +1,5 @@
 // Indexes, constraint and publish phases, with the exact names upstream creates.
-#include "stages/phases.h"
+#include "stages/chat_message/phases.h"
 
 #include <atomic>
 #include <cstdlib>
@@ -13,11 +13,11 @@
 #include "engine/progress.h"
 #include "engine/run_fence.h"
 #include "engine/words.h"
-#include "stages/checkpoint.h"
-#include "stages/duplicate_ids.h"
-#include "stages/index_progress.h"
+#include "stages/chat_message/checkpoint.h"
+#include "stages/chat_message/duplicate_ids.h"
+#include "stages/chat_message/index_progress.h"
+#include "stages/chat_message/unindexable_rows.h"
 #include "stages/openwebui.h"
-#include "stages/unindexable_rows.h"
 
 namespace sluice::stages {
 

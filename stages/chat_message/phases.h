@@ -1,6 +1,6 @@
 // The phases around the backfill (SPEC §3): the seven indexes, the foreign key, and the publish
 // that renames the build table to chat_message. Each is idempotent and says what it found: a
-// second run finds the work done and says so. (The schema phase is in stages/target.h.)
+// second run finds the work done and says so. (The schema phase is in stages/chat_message/target.h.)
 #pragma once
 
 #include <atomic>
@@ -9,7 +9,7 @@
 #include <string>
 
 #include "engine/pg.h"
-#include "stages/target.h"
+#include "stages/chat_message/target.h"
 
 namespace sluice::stages {
 
@@ -23,7 +23,7 @@ std::string build_indexes(const std::string& conninfo, const Target& target, uns
 
 // Adds chat_message_pkey to a target that lacks it: the build table, loaded without it, when its
 // backfill is complete. Rows whose id is too large for an index entry, and the messages whose id a
-// chat that sorts first also gives (stages/duplicate_ids.h), are moved to the rejects, within
+// chat that sorts first also gives (stages/chat_message/duplicate_ids.h), are moved to the rejects, within
 // --max-rejects, and the key built again; one chat's message twice cannot arise (each range's
 // rows commit with its checkpoint) and fails loudly. Empty when the key was there.
 std::string ensure_primary_key(engine::Connection& conn, const Target& target, std::optional<std::uint64_t> max_rejects);
@@ -51,7 +51,7 @@ void check_alembic_revision(engine::Connection& conn, const std::string& schema)
 // 8452d01d26d7. On a table completed in place only the stamp is left to do. When it renames or
 // stamps, it first counts the table's rows range by range against the checkpoint (one pass over
 // the table); when a range lacks rows it publishes nothing, marks those ranges to be read again
-// (stages/checkpoint.h, read_again) and throws.
+// (stages/chat_message/checkpoint.h, read_again) and throws.
 std::string publish(engine::Connection& conn, const Target& target, bool stamp, std::optional<std::uint64_t> max_rejects);
 
 }  // namespace sluice::stages

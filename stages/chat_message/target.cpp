@@ -1,13 +1,13 @@
 // The target table: upstream's columns, the shape check, the build table and its placeholder.
-#include "stages/target.h"
+#include "stages/chat_message/target.h"
 
 #include <functional>
 #include <iterator>
 #include <stdexcept>
 #include <vector>
 
-#include "stages/app_owner.h"
-#include "stages/checkpoint.h"
+#include "stages/chat_message/app_owner.h"
+#include "stages/chat_message/checkpoint.h"
 
 namespace sluice::stages {
 
@@ -93,7 +93,7 @@ bool is_placeholder(engine::Connection& conn, const std::string& schema, const s
 }
 
 // sluice's own relations that an earlier run (of a sluice that created them as itself) left
-// owned by another role than the app's: given to the app's role where the user may (stages/app_owner.h).
+// owned by another role than the app's: given to the app's role where the user may (stages/chat_message/app_owner.h).
 std::string give_own_tables_to_app(engine::Connection& conn, const std::string& schema) {
     std::string said;
     for (const char* name : {kBuildTable, kReservedIndex, "sluice_checkpoint", "sluice_reject", kRunTable}) {

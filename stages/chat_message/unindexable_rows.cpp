@@ -1,5 +1,5 @@
 // Unindexable rows: candidates by size, each tried in an indexed probe table, then moved.
-#include "stages/unindexable_rows.h"
+#include "stages/chat_message/unindexable_rows.h"
 
 #include <chrono>
 #include <stdexcept>
@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "engine/older_snapshots.h"
-#include "stages/moved_rows.h"
+#include "stages/chat_message/moved_rows.h"
 
 namespace sluice::stages {
 

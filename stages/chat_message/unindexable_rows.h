@@ -8,7 +8,7 @@
 #include <optional>
 
 #include "engine/pg.h"
-#include "stages/target.h"
+#include "stages/chat_message/target.h"
 
 namespace sluice::stages {
 

@@ -1,7 +1,7 @@
 // The preflight: each check a few catalog queries on one read-only session. The rules mirror
-// what the phases do (stages/target.cpp, stages/phases.cpp, stages/migrate.cpp) without calling
+// what the phases do (stages/chat_message/target.cpp, stages/chat_message/phases.cpp, stages/commands/migrate.cpp) without calling
 // the parts that write: prepare_target() would create the build table.
-#include "stages/check.h"
+#include "stages/commands/check.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -16,13 +16,13 @@
 #include "engine/run_lock.h"
 #include "engine/sessions.h"
 #include "engine/words.h"
-#include "stages/app_owner.h"
-#include "stages/checkpoint.h"
-#include "stages/migrate.h"
+#include "stages/chat_message/app_owner.h"
+#include "stages/chat_message/checkpoint.h"
+#include "stages/chat_message/phases.h"
+#include "stages/chat_message/target.h"
+#include "stages/commands/migrate.h"
+#include "stages/commands/server_checks.h"
 #include "stages/openwebui.h"
-#include "stages/phases.h"
-#include "stages/server_checks.h"
-#include "stages/target.h"
 
 namespace sluice::stages {
 
@@ -239,7 +239,7 @@ struct Privileges {
             lack("CREATE on schema " + schema + " for " + role + ", as which sluice creates its tables (" + fix + ")",
                  why);
     }
-    // What becomes chat_message must be a table Open WebUI's role may alter (stages/app_owner.h).
+    // What becomes chat_message must be a table Open WebUI's role may alter (stages/chat_message/app_owner.h).
     void serves_app(const std::optional<AppOwner>& owner, const std::string& why) {
         if (!owner || owner->serves_app()) return;
         const std::string role = engine::quote_ident(owner->role), user = engine::quote_ident(facts.user);
@@ -413,7 +413,7 @@ struct JsonSize {
     long long sampled = -1;  // chats read to estimate it; -1: all of them
 };
 
-// The JSON of the chats the reader selects (stages/chat_reader.cpp leaves out the `shared-`
+// The JSON of the chats the reader selects (stages/chat_message/chat_reader.cpp leaves out the `shared-`
 // copies): summed whole on a small table, else extrapolated from a row sample, which reads only
 // the sampled chats' TOAST.
 JsonSize chat_json_size(Connection& conn, const Facts& facts) {

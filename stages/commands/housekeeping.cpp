@@ -1,5 +1,5 @@
 // sluice rejects and sluice cleanup.
-#include "stages/housekeeping.h"
+#include "stages/commands/housekeeping.h"
 
 #include <iostream>
 #include <stdexcept>
@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "engine/run_lock.h"
-#include "stages/check.h"
-#include "stages/checkpoint.h"
-#include "stages/migrate.h"
-#include "stages/target.h"
+#include "stages/chat_message/checkpoint.h"
+#include "stages/chat_message/target.h"
+#include "stages/commands/check.h"
+#include "stages/commands/migrate.h"
 
 namespace sluice::stages {
 

@@ -15,11 +15,11 @@
 #include "engine/progress.h"
 #include "engine/stop_signals.h"
 #include "engine/text_wrap.h"
-#include "stages/check.h"
-#include "stages/housekeeping.h"
-#include "stages/migrate.h"
-#include "stages/run_summary.h"
-#include "stages/verify.h"
+#include "stages/commands/check.h"
+#include "stages/commands/housekeeping.h"
+#include "stages/commands/migrate.h"
+#include "stages/commands/run_summary.h"
+#include "stages/commands/verify.h"
 
 namespace {
 

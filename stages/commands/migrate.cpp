@@ -1,6 +1,6 @@
 // The migrate command: the lock, the banner and the preflight, the phases on the progress display,
 // the backfill pipeline, and the figures of the summary an operator reads.
-#include "stages/migrate.h"
+#include "stages/commands/migrate.h"
 
 #include <algorithm>
 #include <chrono>
@@ -23,17 +23,17 @@
 #include "engine/sessions.h"
 #include "engine/shared_snapshot.h"
 #include "engine/words.h"
-#include "stages/app_owner.h"
-#include "stages/backfill_plan.h"
-#include "stages/chat_reader.h"
-#include "stages/chat_writer.h"
-#include "stages/check.h"
-#include "stages/checkpoint.h"
-#include "stages/duplicate_ids.h"
-#include "stages/phases.h"
-#include "stages/run_banner.h"
-#include "stages/run_summary.h"
-#include "stages/target.h"
+#include "stages/chat_message/app_owner.h"
+#include "stages/chat_message/backfill_plan.h"
+#include "stages/chat_message/chat_reader.h"
+#include "stages/chat_message/chat_writer.h"
+#include "stages/chat_message/checkpoint.h"
+#include "stages/chat_message/duplicate_ids.h"
+#include "stages/chat_message/phases.h"
+#include "stages/chat_message/target.h"
+#include "stages/commands/check.h"
+#include "stages/commands/run_banner.h"
+#include "stages/commands/run_summary.h"
 
 namespace sluice::stages {
 
@@ -354,7 +354,7 @@ bool take_lock(engine::RunLock& lock, const config::RunConfig& cfg, const std::a
 }
 
 // Before anything is written: where the run goes and what it will do, then the checks of
-// `sluice check`; a failed one ends the run here (stages/check.h). Lowers the lanes and index
+// `sluice check`; a failed one ends the run here (stages/commands/check.h). Lowers the lanes and index
 // connections of `cfg` to what the connection limits leave. Returns what the banner found.
 TargetFacts say_what_changes(config::RunConfig& cfg) {
     // The checks, then the banner's facts, on one session: a connection costs the server tens of

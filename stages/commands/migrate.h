@@ -9,7 +9,7 @@
 
 #include "config/run_config.h"
 #include "engine/progress.h"
-#include "stages/run_summary.h"
+#include "stages/commands/run_summary.h"
 
 namespace sluice::stages {
 

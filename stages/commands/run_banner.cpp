@@ -1,5 +1,5 @@
 // The banner's facts, from libpq (where the connection went) and one read-only query.
-#include "stages/run_banner.h"
+#include "stages/commands/run_banner.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -12,9 +12,9 @@
 #include "engine/progress.h"
 #include "engine/text_wrap.h"
 #include "engine/words.h"
-#include "stages/checkpoint.h"
+#include "stages/chat_message/checkpoint.h"
+#include "stages/chat_message/target.h"
 #include "stages/openwebui.h"
-#include "stages/target.h"
 
 namespace sluice::stages {
 
@@ -135,7 +135,7 @@ TargetFacts read_target_facts(const config::RunConfig& cfg, engine::Connection& 
     }
     engine::show_progress("counting the chats in " + chat);
     try {
-        // Left out as the reader leaves them out (stages/chat_reader.cpp): shared-link copies and no user.
+        // Left out as the reader leaves them out (stages/chat_message/chat_reader.cpp): shared-link copies and no user.
         engine::Result r = conn.exec(
             "SELECT count(*), count(*) FILTER (WHERE " + openwebui::chat_is_shared() + "),"
             " count(*) FILTER (WHERE user_id IS NULL), pg_total_relation_size($1::regclass)"

@@ -1,7 +1,7 @@
 // What `migrate` says before it changes anything: where it connects (host, port, database,
 // schema, user; never the password), the server's version, the chat table's size and chats, the
 // phases it will run, its threads, where the rejects go, and the preflight's estimates and
-// warnings (stages/check.h).
+// warnings (stages/commands/check.h).
 #pragma once
 
 #include <cstddef>
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "config/run_config.h"
-#include "stages/check.h"
+#include "stages/commands/check.h"
 
 namespace sluice::stages {
 

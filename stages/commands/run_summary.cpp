@@ -1,5 +1,5 @@
 // The summary's two forms: lines for the operator, JSON for a script.
-#include "stages/run_summary.h"
+#include "stages/commands/run_summary.h"
 
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "stages/chat_transform.h"
+#include "stages/chat_message/chat_transform.h"
 
 namespace sluice::stages {
 

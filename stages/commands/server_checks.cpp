@@ -1,6 +1,6 @@
 // The server's checks: pg_is_in_recovery() and default_transaction_read_only, the pooling probe,
 // and the connection limits from pg_roles, pg_database, the settings and pg_stat_activity.
-#include "stages/server_checks.h"
+#include "stages/commands/server_checks.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -38,7 +38,7 @@ std::string set_by(const std::string& source) {
 }
 
 // The lock's and the lock watcher's connections, and each phase's control connection
-// (stages/migrate.cpp): open all run long. The lock's keeper (engine/lock_keeper.h) asks over the
+// (stages/commands/migrate.cpp): open all run long. The lock's keeper (engine/lock_keeper.h) asks over the
 // lock's own connection, and the fence is taken over a control connection closed before the phases.
 constexpr unsigned kRunConnections = 3;
 

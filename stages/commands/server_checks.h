@@ -1,12 +1,12 @@
 // The checks of `sluice check` about the server rather than Open WebUI's tables: that it takes
 // writes (a primary, not read-only), that --db does not lead through a pooler of transactions,
 // and that the role's, the database's and the server's connection limits leave room for the
-// connections the run opens. stages/check.cpp runs them with the others.
+// connections the run opens. stages/commands/check.cpp runs them with the others.
 #pragma once
 
 #include "config/run_config.h"
 #include "engine/pg.h"
-#include "stages/check.h"
+#include "stages/commands/check.h"
 
 namespace sluice::stages {
 

@@ -1,6 +1,6 @@
 // The verify command: reader and transform in the engine's pipeline, a compare stage in place of
 // the writer, JSON compared by meaning, the reject file's ids, and the report an operator reads.
-#include "stages/verify.h"
+#include "stages/commands/verify.h"
 
 #include <oneapi/tbb/enumerable_thread_specific.h>
 #include <rapidjson/document.h>
@@ -23,12 +23,12 @@
 #include "engine/pipeline.h"
 #include "engine/progress.h"
 #include "engine/reject_table.h"
-#include "stages/chat_reader.h"
-#include "stages/json_meaning.h"
-#include "stages/checkpoint.h"
-#include "stages/migrate.h"
+#include "stages/chat_message/chat_reader.h"
+#include "stages/chat_message/checkpoint.h"
+#include "stages/chat_message/json_meaning.h"
+#include "stages/chat_message/target.h"
+#include "stages/commands/migrate.h"
 #include "stages/openwebui.h"
-#include "stages/target.h"
 
 namespace sluice::stages {
 
