@@ -9,8 +9,8 @@
 #include "engine/run_lock.h"
 #include "stages/chat_message/checkpoint.h"
 #include "stages/chat_message/target.h"
-#include "stages/commands/check.h"
-#include "stages/commands/migrate.h"
+#include "stages/commands/common.h"
+#include "stages/commands/preflight.h"
 
 namespace sluice::stages {
 

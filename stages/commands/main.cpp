@@ -16,8 +16,10 @@
 #include "engine/stop_signals.h"
 #include "engine/text_wrap.h"
 #include "stages/commands/check.h"
+#include "stages/commands/common.h"
 #include "stages/commands/housekeeping.h"
 #include "stages/commands/migrate.h"
+#include "stages/commands/preflight.h"
 #include "stages/commands/run_summary.h"
 #include "stages/commands/verify.h"
 

@@ -31,7 +31,7 @@
 #include "stages/chat_message/duplicate_ids.h"
 #include "stages/chat_message/phases.h"
 #include "stages/chat_message/target.h"
-#include "stages/commands/check.h"
+#include "stages/commands/preflight.h"
 #include "stages/commands/run_banner.h"
 #include "stages/commands/run_summary.h"
 
@@ -488,18 +488,6 @@ bool run_phases(const config::RunConfig& cfg, const std::atomic<bool>& stop, eng
 }
 
 }  // namespace
-
-std::string lock_key(const std::string& schema) { return "sluice migrate " + schema; }
-
-engine::ProgressStyle progress_style(config::ProgressStyle s) {
-    switch (s) {
-        case config::ProgressStyle::bar: return engine::ProgressStyle::bar;
-        case config::ProgressStyle::log: return engine::ProgressStyle::log;
-        case config::ProgressStyle::none: return engine::ProgressStyle::none;
-        case config::ProgressStyle::automatic: break;
-    }
-    return engine::style_for_stderr();
-}
 
 int migrate(const config::RunConfig& given, const std::atomic<bool>& stop, RunSummary& summary) {
     const auto run_started = Clock::now();

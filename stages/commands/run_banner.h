@@ -11,7 +11,8 @@
 #include <vector>
 
 #include "config/run_config.h"
-#include "stages/commands/check.h"
+#include "engine/pg.h"
+#include "stages/commands/check_result.h"
 
 namespace sluice::stages {
 

@@ -6,7 +6,7 @@
 
 #include "config/run_config.h"
 #include "engine/pg.h"
-#include "stages/commands/check.h"
+#include "stages/commands/check_result.h"
 
 namespace sluice::stages {
 

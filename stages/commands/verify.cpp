@@ -27,7 +27,7 @@
 #include "stages/chat_message/checkpoint.h"
 #include "stages/chat_message/json_meaning.h"
 #include "stages/chat_message/target.h"
-#include "stages/commands/migrate.h"
+#include "stages/commands/common.h"
 #include "stages/openwebui.h"
 
 namespace sluice::stages {
