@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "config/common.h"
 #include "config/phase.h"
 
 namespace sluice::config {
@@ -60,13 +61,7 @@ struct RunConfig {
     bool quiet = false;               // -q: only warnings, errors and the verdict
 };
 
-// Bad usage or configuration; main prints what() as one line and exits with status 2.
-struct UsageError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-// Looks up an environment variable; empty optional when unset. Injected so tests need no real environment.
-using Environment = std::function<std::optional<std::string>(const std::string& name)>;
+// The process's own environment, as an Environment (config/common.h).
 Environment process_environment();
 // The names of the variables set, so that a misspelt SLUICE_ variable is an error rather than ignored.
 std::vector<std::string> process_environment_names();
@@ -101,11 +96,6 @@ inline constexpr int kExitTooManyRejects = 5;   // more rejects than --max-rejec
 inline constexpr int kExitDisagrees = 6;        // verify: chat_message does not agree with chat
 inline constexpr int kExitLockHeld = 75;        // another sluice migrate holds the lock: try again later
                                                 // (sysexits.h's EX_TEMPFAIL)
-
-// A connection string with any password replaced by "***", safe for logs and error messages. A string
-// libpq parses comes back as libpq read it, as a keyword string ("user=u password=*** dbname=d host=h");
-// one it cannot parse keeps its shape, with every value that might hold a password hidden.
-std::string redact_password(const std::string& conninfo);
 
 // Refuses, with a UsageError naming the option, an export file that cannot be written: its
 // directory missing or not writable, or the path a directory. A regular file (or a new one) is
