@@ -219,10 +219,10 @@ std::string non_empty(const Setting& s, const std::string& what_to_do) {
 
 // The commands an option applies to, as a set of bits.
 constexpr unsigned of(Command c) { return 1u << static_cast<unsigned>(c); }
-constexpr Command kCommandList[] = {Command::migrate, Command::check, Command::verify, Command::rejects,
-                                    Command::cleanup};
+constexpr Command kCommandList[] = {Command::migrate, Command::check,   Command::verify,
+                                    Command::rejects, Command::cleanup, Command::status};
 constexpr unsigned kEvery = of(Command::migrate) | of(Command::check) | of(Command::verify) |
-                            of(Command::rejects) | of(Command::cleanup);
+                            of(Command::rejects) | of(Command::cleanup) | of(Command::status);
 // check takes everything migrate takes: it checks what that migrate would do.
 constexpr unsigned kMigrate = of(Command::migrate) | of(Command::check);
 // verify runs migrate's reader and transform, so their settings apply to it too.
@@ -266,8 +266,9 @@ const std::vector<OptionSpec>& option_specs() {
          }},
         {"commit-interval", kMigrate, "SPEC", "5s,4MB", "commit after a time and/or a size, whichever comes first",
          [](RunConfig& c, const Setting& s) { c.commit_interval = parse_commit_interval(s); }},
-        {"reject-file", kMigrate | of(Command::cleanup), "FILE", "sluice-rejects.jsonl",
-         "where the rejected rows are exported, one JSON object a line",
+        {"reject-file", kMigrate | of(Command::cleanup), "FILE",
+         "a new sluice-rejects-DATABASE-SCHEMA-UTCTIME.jsonl here, never an existing file",
+         "where the rejected rows are exported, one JSON object a line (a FILE given is replaced whole)",
          [](RunConfig& c, const Setting& s) { c.reject_file = non_empty(s, "give a file name"); }},
         {"max-rejects", kMigrate, "N", "no limit", "more rejected rows than N make the run fail",
          [](RunConfig& c, const Setting& s) { c.max_rejects = count<std::uint64_t>(s, 0); }},
@@ -291,16 +292,26 @@ const std::vector<OptionSpec>& option_specs() {
         {"ignore-sessions", kMigrate, "", "off",
          "go on although sessions that look like Open WebUI's are connected (see sluice check --help)",
          [](RunConfig& c, const Setting& s) { c.ignore_sessions = parse_flag(s); }},
+        {"discard-unfinished-build", of(Command::cleanup), "", "off",
+         "also drop a build table that was never published (sluice_chat_message): the backfill it holds, "
+         "hours on a large instance, is lost and a later migrate starts over",
+         [](RunConfig& c, const Setting& s) { c.discard_unfinished_build = parse_flag(s); }},
+        {"rejects-from", of(Command::verify), "FILE", "table sluice_reject",
+         "read the known rejects from FILE, cleanup's export, once the table is gone",
+         [](RunConfig& c, const Setting& s) { c.rejects_from = non_empty(s, "give a file name"); }},
+        {"json", of(Command::status), "", "off", "print the state as one JSON object",
+         [](RunConfig& c, const Setting& s) { c.json = parse_flag(s); }},
         {"output", of(Command::rejects), "FILE", "standard output", "the file the export goes to",
          [](RunConfig& c, const Setting& s) { c.output = non_empty(s, "give a file name"); }},
         {"connect-retries", kMigrate, "N", "5", "reconnect attempts before the run gives up",
          [](RunConfig& c, const Setting& s) { c.connect_retries = count<unsigned>(s, 0); }},
         {"retry-max-wait", kMigrate, "DURATION", "30s", "the longest wait between reconnect attempts",
          [](RunConfig& c, const Setting& s) { c.retry_max_wait = parse_duration(s.label(), s.value); }},
-        {"log-file", kMigrate, "FILE", "none", "also write every line, with its time and level, to FILE (appended)",
+        {"log-file", kReading, "FILE", "none", "also write every line, with its time and level, to FILE (appended)",
          [](RunConfig& c, const Setting& s) { c.log_file = non_empty(s, "give a file name"); }},
-        {"summary-json", kMigrate, "FILE", "none",
-         "migrate writes the summary's figures as JSON to FILE at its end, failed or not",
+        {"summary-json", kReading, "FILE", "none",
+         "write the outcome as JSON to FILE at the end, failed or not: the target, the verdict, the "
+         "figures (migrate), each check (check), the counts (verify), an error's class and SQLSTATE",
          [](RunConfig& c, const Setting& s) { c.summary_json = non_empty(s, "give a file name"); }},
         {"verbose", kMigrate, "", "off", "more detail on stderr: each index as it starts, an error's connection "
          "and statement", [](RunConfig& c, const Setting& s) { c.verbose = parse_flag(s); }, 'v'},
@@ -480,7 +491,7 @@ Settings read_environment(const Environment& env, bool db_given) {
     return settings;
 }
 
-constexpr const char* kCommands = "migrate, check, verify, rejects or cleanup";
+constexpr const char* kCommands = "migrate, check, verify, rejects, cleanup or status";
 
 Command command_named(const std::string& word) {
     for (Command c : kCommandList)
@@ -655,6 +666,7 @@ const char* command_name(Command command) {
         case Command::verify: return "verify";
         case Command::rejects: return "rejects";
         case Command::cleanup: return "cleanup";
+        case Command::status: return "status";
         case Command::help: return "help";
         case Command::version: return "version";
     }
@@ -723,7 +735,14 @@ const CommandHelp kCommandHelp[] = {
      "Exports the rejected messages (table sluice_reject) as JSON lines, to --output or standard output."},
     {Command::cleanup, "drop sluice's own tables, once verify agrees",
      "Exports the rejects to --reject-file once more, then drops sluice's own tables in one transaction: "
-     "sluice_reject, sluice_checkpoint, sluice_run and an unpublished build table. Refused while a migrate runs."},
+     "sluice_reject, sluice_checkpoint, sluice_run and, with --discard-unfinished-build only, a build table "
+     "that was never published (without the flag cleanup refuses it, exit 4, dropping nothing). Refused while "
+     "a migrate runs."},
+    {Command::status, "how far a migration is, from any shell; read-only",
+     "Says, reading only (SELECT, no lock taken, nothing created), whether a migrate runs on the schema: who "
+     "holds its lock (pid, application, since), its phase, the backfill's ranges, chats and messages done from "
+     "sluice_checkpoint, and its rate and time left; or that no migration runs, that it stopped (and how far "
+     "it got), that the work is done, or that nothing started. Exits 0 whatever it finds."},
 };
 
 struct ExitHelp {
@@ -737,15 +756,24 @@ const ExitHelp kExitHelp[] = {
     {0, of(Command::check), "ready: no check failed (warnings may have been shown)"},
     {0, of(Command::verify), "chat_message agrees with chat"},
     {0, ~0u, "success"},
-    {1, of(Command::migrate), "failure: a check or a phase failed, or more rejects than --max-rejects"},
-    {1, of(Command::check), "not ready: a check failed, or the database could not be reached"},
-    {1, of(Command::verify), "they disagree, or verify failed"},
-    {1, ~0u, "failure"},
+    {1, ~0u, "failure: a phase or a statement failed, or anything not below"},
     {2, ~0u, "bad usage or configuration, refused before anything is written"},
+    {kExitCannotConnect, kEvery | of(Command::help),
+     "cannot connect: server not reached, login refused (user, password, pg_hba.conf), or no such database"},
+    {kExitNotReady, of(Command::check), "not ready: a check failed; migrate would refuse to start"},
+    {kExitNotReady, of(Command::migrate) | of(Command::help),
+     "not ready: the preflight (sluice check) refused; nothing was written"},
+    {kExitNotReady, of(Command::cleanup),
+     "refused, nothing dropped: an unfinished build is there and --discard-unfinished-build was not given, "
+     "or --db leads through a pooler in transaction or statement mode"},
+    {kExitTooManyRejects, of(Command::migrate) | of(Command::help),
+     "more rejects than --max-rejects allows; the batch that passed it was not committed"},
+    {kExitDisagrees, of(Command::verify) | of(Command::help), "verify: chat_message does not agree with chat"},
     {kExitLockHeld, of(Command::migrate) | of(Command::help),
      "another sluice migrate holds the lock on the schema (or took it over mid-run, after this run's lock "
      "session was ended): try again later, or wait with --wait-for-lock"},
     {kExitLockHeld, of(Command::cleanup), "a sluice migrate holds the lock on the schema: run cleanup after it"},
+    {kExitLockHeld, of(Command::verify), "a sluice migrate is running: verify once it is done"},
     {130, ~0u, "interrupted by SIGINT (Ctrl-C); run the same command again"},
     {143, ~0u, "interrupted by SIGTERM (docker stop, a pod deletion); run the same command again"},
 };
@@ -843,6 +871,8 @@ std::string libpq_version() {
 
 }  // namespace
 
+const char* version_number() { return SLUICE_VERSION; }
+
 std::string version_text() {
     return "sluice " SLUICE_VERSION " (git " SLUICE_GIT_REVISION ")\n"
            "libpq " + libpq_version() + ", oneTBB " + TBB_runtime_version() +
@@ -875,16 +905,24 @@ void check_output_file(const std::string& option, const std::string& path) {
                          std::strerror(errno));
 }
 
+// The default export is a new file in the working directory: that directory must be writable.
+std::string reject_file_or_default(const RunConfig& config) {
+    return config.reject_file.empty() ? "sluice-rejects-DATABASE-SCHEMA-UTCTIME.jsonl" : config.reject_file;
+}
+
 }  // namespace
 
 void check_output_files(const RunConfig& config) {
     switch (config.command) {
         case Command::migrate:
         case Command::check:
-            check_output_file("--reject-file", config.reject_file);
+            check_output_file("--reject-file", reject_file_or_default(config));
             if (!config.summary_json.empty()) check_output_file("--summary-json", config.summary_json);
             break;
-        case Command::cleanup: check_output_file("--reject-file", config.reject_file); break;
+        case Command::cleanup: check_output_file("--reject-file", reject_file_or_default(config)); break;
+        case Command::verify:
+            if (!config.summary_json.empty()) check_output_file("--summary-json", config.summary_json);
+            break;
         case Command::rejects:
             if (!config.output.empty()) check_output_file("--output", config.output);
             break;

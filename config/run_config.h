@@ -17,7 +17,7 @@
 
 namespace sluice::config {
 
-enum class Command { migrate, check, verify, rejects, cleanup, help, version };
+enum class Command { migrate, check, verify, rejects, cleanup, status, help, version };
 enum class ProgressStyle { automatic, bar, log, none };
 
 // The writer commits when either limit is reached. A limit left out of --commit-interval is max(),
@@ -43,7 +43,8 @@ struct RunConfig {
                                                              // the batches' encoded rows, ~64 MB of RSS
     std::size_t max_inflight_batches = 16;                   // batches read but not yet committed
     CommitInterval commit_interval;
-    std::string reject_file = "sluice-rejects.jsonl";
+    std::string reject_file;          // empty: a new file named for the database, schema and time, in the
+                                      // working directory (stages/commands/reject_file_name.h)
     std::optional<std::uint64_t> max_rejects;                // unset: any number of rejects is not a failure
     std::vector<Phase> phases{Phase::schema, Phase::backfill, Phase::indexes, Phase::constraints, Phase::publish};
     bool resync = false;              // re-derive every chat even when the checkpoint says complete
@@ -53,9 +54,12 @@ struct RunConfig {
     ProgressStyle progress = ProgressStyle::automatic;
     bool stamp_alembic = false;
     bool ignore_sessions = false;     // sessions that look like Open WebUI: a warning instead of a refusal
+    bool discard_unfinished_build = false;  // cleanup: also drop a build table that was never published
     unsigned connect_retries = 5;     // reconnect attempts before the run gives up
     std::chrono::milliseconds retry_max_wait{std::chrono::seconds(30)};  // cap of the exponential backoff
     std::string log_file;             // --log-file: every line, with its time and level, appended; empty: none
+    bool json = false;                // status --json
+    std::string rejects_from;         // verify --rejects-from: the known rejects from this export, not the table
     std::string summary_json;         // --summary-json: the run's figures as JSON, written at the end; empty: none
     bool verbose = false;             // -v: details on stderr (never together with quiet)
     bool quiet = false;               // -q: only warnings, errors and the verdict
@@ -87,6 +91,8 @@ std::string help_text(Command topic = Command::help, std::size_t width = 80);
 // `sluice --version`: sluice's version and git revision, then the libpq, oneTBB and RapidJSON
 // versions it runs with (libpq and oneTBB as loaded at run time).
 std::string version_text();
+// "0.1.0": the version alone, for --summary-json.
+const char* version_number();
 
 // The exit statuses main returns beyond 0 (done, or nothing to do), 1 (a failure nothing below
 // names) and 2 (bad usage or configuration), one per outcome a script acts on differently.

@@ -61,7 +61,6 @@ public:
     // PostgreSQL's per-transaction subtransaction cache.
     std::size_t savepoints() const { return savepoints_; }
     void committed() { savepoints_ = 0; }
-    bool staging() const { return staging_; }
 
 private:
     void write_range(const Rows& rows, std::size_t first, std::size_t last, WriteOutcome& out);

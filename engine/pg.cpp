@@ -1,10 +1,12 @@
 // libpq calls with their errors turned into PgError, and the SQLSTATE classification.
 #include "engine/pg.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <sstream>
 
 #include "engine/copy_binary.h"
 #include "engine/log.h"
@@ -77,6 +79,27 @@ std::string connect_sqlstate(const std::string& why) {
 
 }  // namespace
 
+std::string brief(const PgError& e) {
+    const std::string& full = e.message();
+    const std::size_t colon = full.find(": ");
+    std::string statement = colon == std::string::npos ? std::string() : full.substr(0, colon);
+    std::string said = colon == std::string::npos ? full : full.substr(colon + 2);
+    // The leading words in capitals are the statement's kind; identifiers and values follow.
+    std::istringstream words(statement);
+    std::string name;
+    for (std::string word; words >> word && name.size() < 24;) {
+        const bool keyword = std::all_of(word.begin(), word.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+        if (!keyword) break;
+        name += (name.empty() ? "" : " ") + word;
+    }
+    for (const char* severity : {"FATAL:  ", "ERROR:  ", "FATAL: ", "ERROR: "})
+        for (std::size_t at; (at = said.find(severity)) != std::string::npos;) said.erase(at, std::strlen(severity));
+    std::replace(said.begin(), said.end(), '\n', ' ');
+    while (!said.empty() && said.back() == ' ') said.pop_back();
+    if (name.empty() && !statement.empty() && statement.size() <= 24) name = statement;  // a label, e.g. "COPY end"
+    return name.empty() ? said : name + ": " + said;
+}
+
 ErrorAction classify(std::string_view sqlstate) {
     if (sqlstate.size() != 5) return ErrorAction::stop;
     std::string_view cls = sqlstate.substr(0, 2);
@@ -91,7 +114,7 @@ PgError::PgError(const std::string& message, std::string sqlstate, std::string d
                  std::string connection)
     : std::runtime_error(connection.empty() ? message : connection + ": " + message),
       message_(message), sqlstate_(std::move(sqlstate)), detail_(std::move(detail)),
-      context_(std::move(context)), connection_(std::move(connection)) {}
+      context_(std::move(context)) {}
 
 std::optional<std::size_t> PgError::copy_line() const {
     // "COPY some_table, line 17, column some_column: ..." (the line counts tuples in binary COPY too)

@@ -41,15 +41,19 @@ public:
     const std::string& sqlstate() const { return sqlstate_; }
     const std::string& detail() const { return detail_; }
     const std::string& context() const { return context_; }
-    const std::string& connection() const { return connection_; }
     const std::string& message() const { return message_; }
     ErrorAction action() const { return classify(sqlstate_); }
     // The 1-based row of a failed COPY, from PostgreSQL's "COPY t, line N" context.
     std::optional<std::size_t> copy_line() const;
 
 private:
-    std::string message_, sqlstate_, detail_, context_, connection_;
+    std::string message_, sqlstate_, detail_, context_;
 };
+
+// The error in a few words, for a retry line: the statement's leading keywords ("SELECT", "CREATE
+// INDEX", "COPY") instead of its text, and the server's message without libpq's "FATAL:" prefix
+// or line breaks ("COPY: terminating connection due to administrator command").
+std::string brief(const PgError& e);
 
 // "schema"."name" with embedded quotes doubled: every identifier that reaches SQL goes through here.
 std::string quote_ident(std::string_view name);

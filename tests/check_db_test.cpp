@@ -39,7 +39,7 @@ std::vector<std::string> lines_with(const Run& run, const std::string& verdict) 
 // The one line the check failed with, which must be `name`'s; "" (and a failed case) otherwise.
 std::string the_failure(const Run& run, const std::string& name) {
     const std::vector<std::string> failed = lines_with(run, "FAILED");
-    CHECK_MESSAGE(run.status == 1, "a failed check must exit 1: " << run.said());
+    CHECK_MESSAGE(run.status == 4, "a failed check must exit 4: " << run.said());
     REQUIRE_MESSAGE(failed.size() == 1, "expected one failed check, " << name << ": " << run.said());
     CHECK_MESSAGE(failed[0].rfind("  " + name + " ", 0) == 0, "another check failed: " << failed[0]);
     CHECK_MESSAGE(says(run, "not ready: 1 check failed (" + name + ")"), "no verdict naming it: " << run.said());
@@ -111,8 +111,13 @@ TEST_CASE("check after a complete migrate passes and says there is nothing left 
     const std::string before = database_state(db);
     Run run = check(db);
     CHECK_MESSAGE(run.status == 0, run.said());
-    CHECK_MESSAGE(says(run, "has upstream's shape: it is completed in place"), run.said());
-    CHECK_MESSAGE(says(run, "the backfill is complete"), run.said());
+    CHECK_MESSAGE(says(run, "already migrated (alembic 374d2f66af06, "), run.said());
+    CHECK_MESSAGE(says(run, "migrate has nothing to do"), run.said());
+    // A stamp still to do is something to write: then the checks run.
+    Run stamp = check(db, {"--stamp-alembic"});
+    CHECK_MESSAGE(stamp.status == 0, stamp.said());
+    CHECK_MESSAGE(says(stamp, "has upstream's shape: it is completed in place"), stamp.said());
+    CHECK_MESSAGE(says(stamp, "the backfill is complete"), stamp.said());
     CHECK_MESSAGE(database_state(db) == before, "check changed a migrated database");
 }
 
@@ -150,8 +155,9 @@ TEST_CASE("check --stamp-alembic fails on another alembic revision, naming it") 
     db.sql().exec("UPDATE alembic_version SET version_num = 'c0ffee000000'");
     const std::string line = the_failure(check(db, {"--stamp-alembic"}), "alembic");
     CHECK_MESSAGE(contains(line, "'c0ffee000000'"), line);
-    Run unstamped = check(db);
-    CHECK_MESSAGE(unstamped.status == 0, "without --stamp-alembic the revision does not matter: " << unstamped.said());
+    // Without --stamp-alembic too: no run starts from a revision neither before nor past chat_message.
+    const std::string unstamped = the_failure(check(db), "alembic");
+    CHECK_MESSAGE(contains(unstamped, "alembic upgrade 374d2f66af06"), "it does not say what to do: " << unstamped);
     CHECK_MESSAGE(scalar(db.sql(), "SELECT version_num FROM alembic_version") == "c0ffee000000", "the revision moved");
 }
 
@@ -220,9 +226,9 @@ TEST_CASE("check on a database without chat fails that check and skips those tha
     CHECK_MESSAGE(lines_with(check(db), "skipped").size() >= 4, "the checks on chat were not skipped");
 }
 
-TEST_CASE("check cannot connect: one line and exit 1") {
+TEST_CASE("check cannot connect: one line and exit 3") {
     Run run = run_sluice({"check", "--db", "postgresql://nobody@127.0.0.1:1/none"});
-    CHECK_MESSAGE(run.status == 1, run.said());
+    CHECK_MESSAGE(run.status == 3, run.said());
     CHECK_MESSAGE(run.error_lines().size() == 1, run.said());
 }
 
@@ -306,7 +312,7 @@ TEST_CASE("a role's CONNECTION LIMIT lowers --lanes and --index-connections with
                   "the fix is not given: " << line);
     Run refused = run_sluice({"migrate", "--db", fresh.conninfo() + tight.user(), "--progress", "none", "--reject-file",
                               tmp.file("r2.jsonl")});
-    CHECK_MESSAGE(refused.status == 1, refused.said());
+    CHECK_MESSAGE(refused.status == 4, refused.said());
     CHECK_MESSAGE(contains(refused.said(), "not starting, nothing was written: connections:"), refused.said());
     CHECK_MESSAGE(database_state(fresh) == before, "the refused run changed the database");
 }
@@ -350,7 +356,7 @@ TEST_CASE("check and migrate refuse a read-only server, saying to point --db at 
     CHECK_MESSAGE(contains(line, "point --db at the primary"), line);
     TempDir tmp;
     Run refused = migrate(db, tmp.file("r.jsonl"));
-    CHECK_MESSAGE(refused.status == 1, refused.said());
+    CHECK_MESSAGE(refused.status == 4, refused.said());
     CHECK_MESSAGE(contains(refused.said(), "not starting, nothing was written: server:"), refused.said());
     CHECK_MESSAGE(!contains(refused.said(), "read-only transaction"),
                   "the raw failure came through: " << refused.said());

@@ -164,7 +164,7 @@ TEST_CASE("PGPASSWORD serves a password-authenticated role with no --db, and is 
             {"PGPASSFILE", tmp.file("none")},  {"PGPASSWORD", std::nullopt}};
         ScopedEnvironment env(server);
         Run without = run_sluice({"migrate", "--progress", "none", "--reject-file", tmp.file("r.jsonl")});
-        CHECK_MESSAGE(without.status == 1, without.said());
+        CHECK_MESSAGE(without.status == 3, without.said());
         REQUIRE_MESSAGE(without.error_lines().size() == 1, without.said());
         CHECK_MESSAGE(mentions(without.err, "no password supplied"), without.said());
         CHECK_MESSAGE(mentions(without.err, "PGPASSWORD"), "the hint should be about the password: " << without.said());
@@ -217,7 +217,7 @@ TEST_CASE("a connection the server refuses is one line with the hint that fits, 
     TestDatabase db;
     TempDir tmp;
     Run run = migrate_on(with_dbname(db.conninfo(), "sluice_no_such_db"), tmp.file("r.jsonl"));
-    CHECK_MESSAGE(run.status == 1, run.said());
+    CHECK_MESSAGE(run.status == 3, run.said());
     REQUIRE_MESSAGE(run.error_lines().size() == 1, run.said());
     CHECK_MESSAGE(mentions(run.err, "database \"sluice_no_such_db\" does not exist"), run.said());
     CHECK_MESSAGE(mentions(run.err, "check the database name"), run.said());

@@ -246,7 +246,7 @@ def case_gone(args, corpus, tmp, reference, since, _):
     p = subprocess.run([args.sluice, "migrate", "--db", "postgresql://postgres@127.0.0.1:1/none", "--progress", "none"],
                        capture_output=True, text=True, timeout=60)
     lines = [l for l in p.stderr.splitlines() if l.strip()]
-    if p.returncode != 1 or len(lines) != 1 or "trying again" in p.stderr:
+    if p.returncode != 3 or len(lines) != 1 or "trying again" in p.stderr:  # 3: cannot connect
         problems.append("never-reached server: exit %d, stderr %r" % (p.returncode, p.stderr))
     case = Case(args, corpus, tmp)
     proc = case.start("--connect-retries", "2", "--retry-max-wait", "200ms")
@@ -256,7 +256,7 @@ def case_gone(args, corpus, tmp, reference, since, _):
         out, err = proc.communicate(timeout=60)
     finally:
         pg_ctl("start")
-    if proc.returncode != 1 or "giving up after 3 attempts" not in err or err.count("trying again") != 2:
+    if proc.returncode != 3 or "giving up after 3 attempts" not in err or err.count("trying again") != 2:
         problems.append("server gone mid-run: exit %d, stderr %r" % (proc.returncode, err[-400:]))
     gave_up = [l for l in err.splitlines() if l.strip()][-1:]
     return problems, "never reached: one line; gone mid-run: 2 retries, then %r" % (gave_up[0][:100] if gave_up else "")

@@ -56,7 +56,7 @@ TEST_CASE("a run with lanes stopped part way resumes each range from its own che
     // --max-rejects stops the run where it would pass the limit, with some ranges part done.
     Run stopped = migrate(db, dir.file("r.jsonl"), with(kThreeLanes, {"--max-rejects", "4"}));
     INFO("the stopped run said:\n" << stopped.said());
-    REQUIRE_MESSAGE(stopped.status == 1, "the run did not stop at --max-rejects");
+    REQUIRE_MESSAGE(stopped.status == 5, "the run did not stop at --max-rejects");
     const std::vector<std::string> plan = plan_of(db);
     REQUIRE_MESSAGE(plan.size() == 12, "the plan was not stored when the run started");
     CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM sluice_checkpoint WHERE complete") < 12,
@@ -83,7 +83,7 @@ TEST_CASE("a plan of one range, made by one lane, is kept when the run resumes w
     TempDir dir;
     load_corpus(db);
     Run stopped = migrate(db, dir.file("r.jsonl"), {"--lanes", "1", "--batch-rows", "5", "--max-rejects", "2"});
-    REQUIRE_MESSAGE(stopped.status == 1, "the run did not stop at --max-rejects: " << stopped.said());
+    REQUIRE_MESSAGE(stopped.status == 5, "the run did not stop at --max-rejects: " << stopped.said());
     Run resumed = migrate(db, dir.file("r.jsonl"), {"--lanes", "4"});
     INFO("the resumed run said:\n" << resumed.said());
     REQUIRE_MESSAGE(resumed.status == 0, "the resumed run failed");
@@ -96,7 +96,7 @@ TEST_CASE("a checkpoint of the earlier one-row layout is brought to ranges, and 
     TempDir dir;
     load_corpus(db);
     Run stopped = migrate(db, dir.file("r.jsonl"), {"--lanes", "1", "--batch-rows", "5", "--max-rejects", "2"});
-    REQUIRE_MESSAGE(stopped.status == 1, "the run did not stop at --max-rejects: " << stopped.said());
+    REQUIRE_MESSAGE(stopped.status == 5, "the run did not stop at --max-rejects: " << stopped.said());
     // As sluice before lanes left it: one row keyed on job, without ranges or a target.
     db.sql().exec("ALTER TABLE sluice_checkpoint DROP CONSTRAINT sluice_checkpoint_pkey, DROP COLUMN range_no,"
                   " DROP COLUMN lower_id, DROP COLUMN upper_id, DROP COLUMN planned_chats, DROP COLUMN target,"

@@ -81,7 +81,7 @@ TEST_CASE(
 
     Run refused = migrate(db, dir.file("r.jsonl"), {"--summary-json", dir.file("refused.json")});
     INFO("the refused migrate said:\n" << refused.said());
-    CHECK_MESSAGE(refused.status == 1, "migrate started beside the app");
+    CHECK_MESSAGE(refused.status == 4, "migrate started beside the app");
     REQUIRE_MESSAGE(refused.error_lines().size() == 1, "the refusal is not one line");
     const std::string line = refused.error_lines()[0];
     CHECK_MESSAGE(contains(line, "not starting, nothing was written"), line);
@@ -89,7 +89,7 @@ TEST_CASE(
     CHECK_MESSAGE(contains(line, "--ignore-sessions"), "the line does not say how to go on: " << line);
     CHECK_MESSAGE(sluice_relations(db) == 0, "migrate wrote before refusing");
     const rapidjson::Document summary = json_of(dir.file("refused.json"));
-    CHECK(summary["exit_status"].GetInt() == 1);
+    CHECK(summary["exit_status"].GetInt() == 4);
     CHECK(std::string(summary["outcome"].GetString()) == "refused");
     CHECK_MESSAGE(contains(summary["error"].GetString(), "sessions"), summary["error"].GetString());
     CHECK_MESSAGE(summary["phases"].Size() == 0, "a refused run ran phases");
@@ -145,7 +145,7 @@ TEST_CASE("the banner names the user and never the password, even when migrate t
     TempDir tmp;
     Run run = run_sluice({"migrate", "--db", db.conninfo() + " user=sluice_banner password=b4nner-s3cret-77",
                           "--progress", "none", "--reject-file", tmp.file("r.jsonl")});
-    CHECK_MESSAGE(run.status == 1, "a user without privileges was not refused: " << run.said());
+    CHECK_MESSAGE(run.status == 4, "a user without privileges was not refused: " << run.said());
     CHECK_MESSAGE(says(run, "  as user      \"sluice_banner\", schema"), run.said());
     CHECK_MESSAGE(!contains(run.said(), "b4nner-s3cret-77"), "the password was printed");
     db.sql().exec("DROP OWNED BY sluice_banner");
@@ -305,7 +305,7 @@ TEST_CASE("an error is one plain line, without the connection's label; the log f
     Run plain = run_sluice({"migrate", "--db", url, "--progress", "none", "--reject-file", dir.file("r.jsonl"),
                             "--log-file", dir.file("run.log")});
     INFO("sluice said:\n" << plain.said());
-    CHECK(plain.status == 1);
+    CHECK(plain.status == 3);
     REQUIRE(plain.error_lines().size() == 1);
     CHECK_MESSAGE(plain.error_lines()[0].rfind("sluice: cannot connect: ", 0) == 0,
                   "an internal label before the message: " << plain.error_lines()[0]);

@@ -441,7 +441,7 @@ def take_over(args, corpus, tmp, reference, since, lanes):
     else:
         problems += compare(case, reference, since)
     rerun = case.run(*fast)
-    if rerun.returncode != 0 or "already complete" not in rerun.stdout:
+    if rerun.returncode != 0 or "already migrated" not in rerun.stdout:
         problems.append("the plain rerun: exit %d, stderr %r" % (rerun.returncode, rerun.stderr.strip()[-300:]))
     return ["%s lanes: %s" % (lanes, p) for p in problems], "%s lanes: %d terminations" % (lanes, terminated)
 
@@ -463,7 +463,8 @@ def case_cleanup(args, corpus, tmp, reference, since):
     blocker = Blocker(case.db, "SELECT count(*) FROM sluice_reject")  # a reader, in its open transaction
     problems = []
     try:
-        proc = subprocess.Popen([args.sluice, "cleanup", "--db", case.db, "--reject-file", case.rejects],
+        proc = subprocess.Popen([args.sluice, "cleanup", "--db", case.db, "--reject-file", case.rejects,
+                                 "--discard-unfinished-build"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if not sluice_waits(case):
             problems.append("cleanup never waited for the reader's lock")

@@ -167,15 +167,15 @@ def case_transaction(args, corpus, tmp):
         with pooled_database(corpus, tmp, mode, extra) as (db, pooled):
             label = mode + (" round robin" if extra else "")
             check = sluice(args, "check", "--db", pooled)
-            expect(problems, check.returncode == 1 and "pooler        FAILED" in check.stdout
+            expect(problems, check.returncode == 4 and "pooler        FAILED" in check.stdout
                    and POOLER_LINE in check.stdout, label + ": check did not fail its pooler line", check)
             for attempt in (1, 2):  # a first refusal must not leave anything that changes the second
                 run = migrate(args, pooled, tmp)
-                expect(problems, run.returncode == 1 and POOLER_LINE in run.stderr
+                expect(problems, run.returncode == 4 and POOLER_LINE in run.stderr
                        and "another sluice migrate" not in run.stderr,
                        "%s: migrate %d did not refuse, naming the pooler" % (label, attempt), run)
             cleanup = sluice(args, "cleanup", "--db", pooled, "--reject-file", os.path.join(tmp, "r.jsonl"))
-            expect(problems, cleanup.returncode == 1 and POOLER_LINE in cleanup.stderr,
+            expect(problems, cleanup.returncode == 4 and POOLER_LINE in cleanup.stderr,
                    label + ": cleanup did not refuse", cleanup)
             expect(problems, db.tables() == "", label + ": the refused runs wrote " + db.tables())
             expect(problems, psql(db.direct, LOCKS).strip() == "0", label + ": a lock was left behind in the pool")
@@ -229,10 +229,10 @@ def case_standby(args, corpus, tmp):
         url = db.url("127.0.0.1", port2)
         expect(problems, psql(url, "SELECT pg_is_in_recovery()").strip() == "t", "the standby is not in recovery")
         check = sluice(args, "check", "--db", url)
-        expect(problems, check.returncode == 1 and "server        FAILED" in check.stdout
+        expect(problems, check.returncode == 4 and "server        FAILED" in check.stdout
                and "point --db at the primary" in check.stdout, "check did not fail its server line", check)
         run = migrate(args, url, tmp)
-        expect(problems, run.returncode == 1 and "not starting, nothing was written: server:" in run.stderr
+        expect(problems, run.returncode == 4 and "not starting, nothing was written: server:" in run.stderr
                and "point --db at the primary" in run.stderr and "read-only transaction" not in run.stderr,
                "migrate did not refuse, saying to point --db at the primary", run)
     finally:

@@ -129,7 +129,7 @@ TEST_CASE("migrate with only a database takes every default") {
                   "max-inflight-batches default");
     CHECK_MESSAGE(c.commit_interval.every == 5s, "commit-interval time default");
     CHECK_MESSAGE(c.commit_interval.bytes == (4u << 20), "commit-interval size default");
-    CHECK_MESSAGE(c.reject_file == "sluice-rejects.jsonl", "reject-file default");
+    CHECK_MESSAGE(c.reject_file.empty(), "reject-file default: named at run time for the database and schema");
     CHECK_MESSAGE(!c.max_rejects, "max-rejects should be unset: any number of rejects is not a failure");
     CHECK_MESSAGE(c.phases.size() == 5, "all five phases should run by default, publish last");
     CHECK_MESSAGE(c.phases.back() == Phase::publish, "publish should be the last phase");
@@ -192,7 +192,7 @@ TEST_CASE("--version names sluice's version and git revision, and the libpq, one
 TEST_CASE("no command asks the user to pick one of the commands") {
     for (const auto& args : std::vector<std::vector<std::string>>{{}, {"--db", some_db}}) {
         const std::string error = refusal(args);
-        CHECK_MESSAGE(contains(error, "pick migrate, check, verify, rejects or cleanup"), "got: " << error);
+        CHECK_MESSAGE(contains(error, "pick migrate, check, verify, rejects, cleanup or status"), "got: " << error);
         CHECK_MESSAGE(contains(error, "--help"), "should point at --help: " << error);
     }
 }
@@ -200,7 +200,7 @@ TEST_CASE("no command asks the user to pick one of the commands") {
 TEST_CASE("an unknown command is named and the real ones offered") {
     const std::string error = refusal({"migrat", "--db", some_db});
     CHECK_MESSAGE(contains(error, "'migrat'"), "the word is not named: " << error);
-    CHECK_MESSAGE(contains(error, "migrate, check, verify, rejects or cleanup"),
+    CHECK_MESSAGE(contains(error, "migrate, check, verify, rejects, cleanup or status"),
                   "the commands are not offered: " << error);
 }
 
@@ -895,8 +895,8 @@ namespace {
 
 // Every option, and the commands it applies to.
 const std::map<std::string, std::vector<std::string>> kOptionCommands{
-    {"db", {"migrate", "check", "verify", "rejects", "cleanup"}},
-    {"schema", {"migrate", "check", "verify", "rejects", "cleanup"}},
+    {"db", {"migrate", "check", "verify", "rejects", "cleanup", "status"}},
+    {"schema", {"migrate", "check", "verify", "rejects", "cleanup", "status"}},
     {"parse-threads", {"migrate", "check", "verify"}},
     {"fetch-rows", {"migrate", "check", "verify"}},
     {"batch-rows", {"migrate", "check", "verify"}},
@@ -915,13 +915,16 @@ const std::map<std::string, std::vector<std::string>> kOptionCommands{
     {"ignore-sessions", {"migrate", "check"}},
     {"connect-retries", {"migrate", "check"}},
     {"retry-max-wait", {"migrate", "check"}},
-    {"log-file", {"migrate", "check"}},
-    {"summary-json", {"migrate", "check"}},
+    {"log-file", {"migrate", "check", "verify"}},
+    {"summary-json", {"migrate", "check", "verify"}},
+    {"rejects-from", {"verify"}},
+    {"json", {"status"}},
     {"verbose", {"migrate", "check"}},
     {"quiet", {"migrate", "check"}},
+    {"discard-unfinished-build", {"cleanup"}},
     {"output", {"rejects"}},
 };
-const std::vector<std::string> kCommands{"migrate", "check", "verify", "rejects", "cleanup"};
+const std::vector<std::string> kCommands{"migrate", "check", "verify", "rejects", "cleanup", "status"};
 
 // A value each option takes; none for a flag.
 std::vector<std::string> option_args(const std::string& option) {
@@ -931,7 +934,7 @@ std::vector<std::string> option_args(const std::string& option) {
         {"max-inflight-batches", "4"}, {"progress", "log"}, {"commit-interval", "2s"}, {"reject-file", "r.jsonl"},
         {"max-rejects", "3"},    {"phases", "schema,backfill,publish"}, {"index-connections", "2"},
         {"wait-for-lock", "1s"}, {"connect-retries", "1"}, {"retry-max-wait", "1s"}, {"output", "o.jsonl"},
-        {"log-file", "sluice.log"}, {"summary-json", "summary.json"}};
+        {"log-file", "sluice.log"}, {"summary-json", "summary.json"}, {"rejects-from", "r.jsonl"}};
     const auto value = values.find(option);
     std::vector<std::string> args{"--" + option};
     if (value != values.end()) args.push_back(value->second);
@@ -951,7 +954,8 @@ std::string variable_of(const std::string& option) {
 }
 
 Command command_of(const std::string& word) {
-    for (Command c : {Command::migrate, Command::check, Command::verify, Command::rejects, Command::cleanup})
+    for (Command c : {Command::migrate, Command::check, Command::verify, Command::rejects, Command::cleanup,
+                      Command::status})
         if (word == command_name(c)) return c;
     FAIL("no command " << word);
     return Command::help;
@@ -1040,7 +1044,7 @@ TEST_CASE("an option of another command in a config file or the environment is i
     CHECK_MESSAGE(verify.batch_rows == 7, "an option verify takes was not applied from the file");
     CHECK_MESSAGE(!verify.resync, "a migrate option from the file was applied to verify");
     CHECK_MESSAGE(verify.output.empty(), "a rejects option from the file was applied to verify");
-    CHECK_MESSAGE(verify.reject_file == "sluice-rejects.jsonl", "--reject-file from the file applied to verify");
+    CHECK_MESSAGE(verify.reject_file.empty(), "--reject-file from the file applied to verify");
     const RunConfig rejects = parse_with({"rejects", "--config", file});
     CHECK_MESSAGE(rejects.output == "o.jsonl", "rejects did not take --output from the file");
     CHECK_MESSAGE(contains(refusal({"migrate", "--config", file}), "--max-rejects"),
@@ -1063,8 +1067,8 @@ TEST_CASE("an option of another command in a config file or the environment is i
 
 namespace {
 
-const std::vector<Command> kHelpTopics{Command::help,    Command::migrate, Command::check,
-                                       Command::verify,  Command::rejects, Command::cleanup};
+const std::vector<Command> kHelpTopics{Command::help,    Command::migrate, Command::check,  Command::verify,
+                                       Command::rejects, Command::cleanup, Command::status};
 
 std::vector<std::string> lines_of(const std::string& text) {
     std::vector<std::string> lines;
@@ -1121,9 +1125,10 @@ TEST_CASE("each command's help lists the options that apply to it, with default 
 
 TEST_CASE("each help lists the exit statuses its command can end with") {
     const std::map<Command, std::vector<int>> expected{
-        {Command::help, {0, 1, 2, 75, 130, 143}},   {Command::migrate, {0, 1, 2, 75, 130, 143}},
-        {Command::check, {0, 1, 2, 130, 143}},      {Command::verify, {0, 1, 2, 130, 143}},
-        {Command::rejects, {0, 1, 2, 130, 143}},    {Command::cleanup, {0, 1, 2, 75, 130, 143}}};
+        {Command::help, {0, 1, 2, 3, 4, 5, 6, 75, 130, 143}}, {Command::migrate, {0, 1, 2, 3, 4, 5, 75, 130, 143}},
+        {Command::check, {0, 1, 2, 3, 4, 130, 143}},          {Command::verify, {0, 1, 2, 3, 6, 75, 130, 143}},
+        {Command::rejects, {0, 1, 2, 3, 130, 143}},           {Command::cleanup, {0, 1, 2, 3, 4, 75, 130, 143}},
+        {Command::status, {0, 1, 2, 3, 130, 143}}};
     for (const auto& [topic, statuses] : expected) {
         const std::vector<int> listed = exit_statuses_in(help_text(topic));
         CHECK_MESSAGE(listed == statuses, command_name(topic) << " help lists another set of exit statuses");

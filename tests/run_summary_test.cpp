@@ -98,7 +98,9 @@ TEST_CASE("the JSON summary holds every figure of the human one, each key with i
                 {"seconds", Type::number},      {"exit_status", Type::integer},    {"outcome", Type::string},
                 {"error", Type::string_or_null}, {"phases", Type::array},          {"backfill", Type::object_or_null},
                 {"reject_file", Type::string},  {"rejects_exported", Type::integer}, {"peak_memory_bytes", Type::integer},
-                {"rejected", Type::integer_or_null}, {"warnings", Type::array}},
+                {"rejected", Type::integer_or_null}, {"warnings", Type::array}, {"version", Type::string},
+                {"target", Type::object}, {"verdict", Type::string_or_null}, {"error_class", Type::string_or_null},
+                {"sqlstate", Type::string_or_null}},
                "the summary");
     REQUIRE(d["phases"].Size() == 3);
     for (const auto& phase : d["phases"].GetArray())

@@ -2,7 +2,7 @@
 // {"id","user_id","chat"} (the generator's --format jsonl) and holds them in memory, then, with
 // medians of `--rounds` rounds:
 //   - the transform alone on this thread (parse + emit), MB/s of chat JSON and messages/s;
-//   - for each count in `--threads` (e.g. 1,2): sluice's own pipeline (engine::run_pipeline with
+//   - for each count in `--threads` (e.g. 1,2): sluice's own pipeline (engine::run_lanes, one lane, with
 //     that many parse threads, the in-flight budget at its defaults, a writer that discards)
 //     fed from memory, and how that scales against the first count.
 // Usage: transform_bench [--rounds N] [--threads 1,2] < chats.jsonl
@@ -139,19 +139,19 @@ double through_pipeline(const std::vector<Chat>& chats, unsigned threads, int ro
         tbb::enumerable_thread_specific<stages::ChatTransform> transforms(std::int64_t{1750000000});
         std::size_t next = 0;
         rows = 0;
-        engine::PipelineStages<stages::ChatBatch> stages;
-        stages.read = [&] {
+        engine::Lane<stages::ChatBatch> lane;
+        lane.read = [&] {
             std::unique_ptr<stages::ChatBatch> b = std::move(batches[next++]);
             if (b->kind == engine::BatchKind::data) budget.take(b->source_bytes, true);
             return b;
         };
-        stages.transform = [&](stages::ChatBatch& b) { stages::transform_batch(b, transforms.local()); };
-        stages.write = [&](stages::ChatBatch& b) {
+        auto transform = [&](stages::ChatBatch& b) { stages::transform_batch(b, transforms.local()); };
+        lane.write = [&](stages::ChatBatch& b) {
             rows += b.out.rows.count();
             if (b.kind == engine::BatchKind::data) budget.give_back(1, b.source_bytes);
         };
         auto start = std::chrono::steady_clock::now();
-        engine::run_pipeline(stages, threads, budget);
+        engine::run_lanes<stages::ChatBatch>({lane}, transform, threads, budget);
         seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
     return median(seconds);

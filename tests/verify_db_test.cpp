@@ -134,7 +134,7 @@ TEST_CASE("verify before the indexes are built still agrees, and says why it may
     CHECK_MESSAGE(says(run, "no index on chat_id"), "verify did not note the missing index on chat_id");
 }
 
-TEST_CASE("rows deleted after the migration are named as missing, and verify exits 1") {
+TEST_CASE("rows deleted after the migration are named as missing, and verify exits 6") {
     Migrated m;
     std::vector<std::string> deleted = rows(m.db.sql(), "SELECT id FROM sluice_chat_message ORDER BY id OFFSET 100 LIMIT 3");
     REQUIRE_MESSAGE(deleted.size() == 3, "the corpus has too few rows to delete three");
@@ -142,7 +142,7 @@ TEST_CASE("rows deleted after the migration are named as missing, and verify exi
                     {"{" + deleted[0] + "," + deleted[1] + "," + deleted[2] + "}"});
     Run run = m.verify();
     INFO("verify said:\n" << run.said());
-    CHECK_MESSAGE(run.status == 1, "verify with deleted rows did not exit 1");
+    CHECK_MESSAGE(run.status == 6, "verify with deleted rows did not exit 6");
     CHECK_MESSAGE(!agrees(run), "verify with deleted rows said it agrees");
     Report r = report_of(run);
     REQUIRE_MESSAGE(r.found, "the report lacks its counts");
@@ -174,7 +174,7 @@ TEST_CASE("a row that migrate did not write is reported as unexpected, whether i
     m.db.sql().exec("INSERT INTO sluice_chat_message (id, chat_id, role) VALUES ('stray-1', $1, 'user')", {chat_id});
     Run run = m.verify();
     INFO("verify said:\n" << run.said());
-    CHECK_MESSAGE(run.status == 1, "verify with a stray row did not exit 1");
+    CHECK_MESSAGE(run.status == 6, "verify with a stray row did not exit 6");
     Report r = report_of(run);
     REQUIRE_MESSAGE(r.found, "the report lacks its counts");
     CHECK_MESSAGE(r.unexpected_in_chats == (where == "selected" ? 1 : 0), "the stray row is not counted in its chat");
@@ -225,7 +225,7 @@ TEST_CASE("a sampled row whose content was altered is reported with the column t
     REQUIRE_MESSAGE(r.found, "the report lacks its counts");
     CHECK_MESSAGE(r.sampled == 2, "the sample is not rows 0 and 50 (c1-m00 and c2-a)");
     if (differs) {
-        CHECK_MESSAGE(run.status == 1, "verify with an altered row did not exit 1");
+        CHECK_MESSAGE(run.status == 6, "verify with an altered row did not exit 6");
         CHECK_MESSAGE(r.differ == 1, "the altered row is not counted as differing");
         CHECK_MESSAGE(says(run, "\"" + id + "\" (" + column + ")"), "the report does not name the row and column");
     } else {
@@ -239,7 +239,7 @@ TEST_CASE("every sampled row of a corpus altered after the migration is counted 
     m.db.sql().exec(R"(UPDATE sluice_chat_message SET usage = '{"tampered":true}')");
     Run run = m.verify();
     INFO("verify said:\n" << run.said());
-    CHECK_MESSAGE(run.status == 1, "verify of a tampered table did not exit 1");
+    CHECK_MESSAGE(run.status == 6, "verify of a tampered table did not exit 6");
     Report r = report_of(run);
     REQUIRE_MESSAGE(r.found, "the report lacks its counts");
     CHECK_MESSAGE(r.sampled > 50, "the sample of a 300-chat corpus is suspiciously small");
@@ -279,7 +279,7 @@ TEST_CASE("rows the migration rejected are accounted for by the rejects table, a
         db.sql().exec("DELETE FROM sluice_reject WHERE id = 'c3-bad'");
         Run run = verify(db, rejects);
         INFO("verify said:\n" << run.said());
-        CHECK_MESSAGE(run.status == 1, "a rejected row missing from the rejects table did not make verify exit 1");
+        CHECK_MESSAGE(run.status == 6, "a rejected row missing from the rejects table did not make verify exit 6");
         Report r = report_of(run);
         CHECK_MESSAGE(r.missing == 1, "the row the rejects table lacks is not counted as missing");
         CHECK_MESSAGE(r.rejected == 2, "the two rejects the table holds are not accounted for");
@@ -290,7 +290,7 @@ TEST_CASE("rows the migration rejected are accounted for by the rejects table, a
                       {chat_of({{"a", ok}, {"obj", message(R"("user")", R"("x")")}, {"b", ok}})});
         Run run = verify(db, rejects);
         INFO("verify said:\n" << run.said());
-        CHECK_MESSAGE(run.status == 1, "a stale reject did not make verify exit 1");
+        CHECK_MESSAGE(run.status == 6, "a stale reject did not make verify exit 6");
         CHECK_MESSAGE(says(run, "1 rejected messages now derive as storable rows"), "the stale reject is not reported");
         CHECK_MESSAGE(says(run, "\"c1-obj\""), "the report does not name the stale reject");
         CHECK_MESSAGE(says(run, "--resync"), "the report does not say what to do about it");
@@ -363,7 +363,7 @@ TEST_CASE("--resync after chats were edited removes, updates and adds rows until
         insert_chats_to_edit(db);
         REQUIRE(migrate(db, dir.file("r.jsonl"), {"--phases", phases, "--lanes", "3"}).status == 0);
         edit_chats(db);
-        CHECK_MESSAGE(verify(db, "").status == 1, "verify agreed before --resync: the edits changed nothing?");
+        CHECK_MESSAGE(verify(db, "").status == 6, "verify agreed before --resync: the edits changed nothing?");
 
         Run resync = migrate(db, dir.file("r.jsonl"), {"--phases", "backfill", "--resync", "--lanes", "3"});
         INFO("resync said:\n" << resync.said());

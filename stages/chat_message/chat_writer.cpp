@@ -5,6 +5,7 @@
 
 #include "engine/run_fence.h"
 #include "engine/sessions.h"
+#include "stages/chat_message/too_many_rejects.h"
 #include "stages/openwebui.h"
 
 namespace sluice::stages {
@@ -127,7 +128,7 @@ void ChatWriter::commit() {
     if (!limit_.reserve(adding, total)) {
         conn_.exec("ROLLBACK");
         in_transaction_ = false;
-        throw std::runtime_error(std::to_string(total) + " messages rejected, more than --max-rejects " +
+        throw TooManyRejectsError(std::to_string(total) + " messages rejected, more than --max-rejects " +
                                  std::to_string(*limit_.limit()) + " allows; the batch that passed it was "
                                  "not committed (the rejects so far are in " + rejects_.qualified_name() + ")");
     }

@@ -297,6 +297,11 @@ void read_again(engine::Connection& conn, const std::string& schema, const std::
               params);
 }
 
+bool checkpoint_readable(engine::Connection& conn, const std::string& schema) {
+    engine::Result r = conn.exec("SELECT has_table_privilege(to_regclass($1), 'SELECT')", {engine::qualified(schema, kTable)});
+    return PQgetvalue(r.get(), 0, 0)[0] == 't';  // NULL (no table): false
+}
+
 std::optional<Checkpoint> load_checkpoint(engine::Connection& conn, const std::string& schema) {
     if (!table_exists(conn, schema)) return std::nullopt;
     const bool targeted = has_column(conn, schema, "target");

@@ -115,6 +115,8 @@ std::vector<RowShortfall> rows_missing(engine::Connection& conn, const std::stri
 void read_again(engine::Connection& conn, const std::string& schema, const std::vector<RowShortfall>& ranges);
 // The sum over every range; empty when there is no checkpoint table or no plan.
 std::optional<Checkpoint> load_checkpoint(engine::Connection& conn, const std::string& schema);
+// Whether the checkpoint table exists and this user may read it (verify and status need only SELECT).
+bool checkpoint_readable(engine::Connection& conn, const std::string& schema);
 // Writes one range's progress; call inside the transaction that commits the rows it describes.
 // Throws when the range's row is gone or describes another table than `target`.
 void save_range(engine::Connection& conn, const std::string& schema, const std::string& target, const ChatRange& range);

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "stages/chat_message/checkpoint.h"
+#include "stages/chat_message/too_many_rejects.h"
 
 namespace sluice::stages {
 
@@ -13,7 +14,7 @@ void move_to_rejects(engine::Connection& conn, const Target& t, const std::vecto
     std::optional<Checkpoint> cp = load_checkpoint(conn, t.schema);
     const std::uint64_t rejected = (cp ? cp->rejected : 0) + rows.size();
     if (max_rejects && rejected > *max_rejects) {
-        throw std::runtime_error(std::to_string(rows.size()) + " " + what + "; rejecting them would make " +
+        throw TooManyRejectsError(std::to_string(rows.size()) + " " + what + "; rejecting them would make " +
                                  std::to_string(rejected) + " rejects, more than --max-rejects " +
                                  std::to_string(*max_rejects) + " allows");
     }

@@ -201,6 +201,8 @@ std::string build_indexes(const std::string& conninfo, const Target& target, uns
 std::string ensure_primary_key(engine::Connection& conn, const Target& t, std::optional<std::uint64_t> max_rejects) {
     if (has_primary_key(conn, t)) return {};
     std::uint64_t rejected = 0, duplicates = 0;
+    // One statement that reads and sorts the whole table: minutes on a big one, so it is named.
+    engine::show_progress("adding the primary key on id to " + t.qualified() + " (one pass over the table)");
     for (int attempt = 1;; ++attempt) {
         try {
             conn.exec("ALTER TABLE " + t.qualified() + " ADD CONSTRAINT " + engine::quote_ident(kPrimaryKey) +
@@ -226,6 +228,7 @@ std::string ensure_primary_key(engine::Connection& conn, const Target& t, std::o
             rejected += reject_unindexable_rows(conn, t, "id", max_rejects);
         }
     }
+    engine::show_progress("");
     engine::mark_progress();
     std::string what = "added the primary key " + std::string(kPrimaryKey);
     if (rejected > 0) what += "; " + std::to_string(rejected) + " rows had ids too large for it and were moved to the rejects";

@@ -121,6 +121,11 @@ std::string shape_problem(engine::Connection& conn, const Target& t) {
     return {};
 }
 
+bool migrated_shape(engine::Connection& conn, const Target& t) {
+    std::string later;
+    return shape_differences(conn, t, later).empty();
+}
+
 bool has_primary_key(engine::Connection& conn, const Target& t) {
     engine::Result r = conn.exec("SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1)"
                                  " AND contype = 'p')",

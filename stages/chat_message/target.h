@@ -48,6 +48,10 @@ Target current_target(engine::Connection& conn, const std::string& schema);
 // later migrations have changed it, as one line saying what to do; empty when it is upstream's.
 std::string shape_problem(engine::Connection& conn, const Target& target);
 
+// Whether the table is upstream's chat_message, or that table as Open WebUI's later migrations
+// changed it (their columns added): what an app that has migrated the database itself has.
+bool migrated_shape(engine::Connection& conn, const Target& target);
+
 // Whether the table has its primary key (openwebui::kPrimaryKey).
 bool has_primary_key(engine::Connection& conn, const Target& target);
 

@@ -6,11 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "engine/log.h"
 #include "engine/run_lock.h"
+#include "engine/words.h"
 #include "stages/chat_message/checkpoint.h"
 #include "stages/chat_message/target.h"
 #include "stages/commands/common.h"
 #include "stages/commands/preflight.h"
+#include "stages/commands/reject_file_name.h"
 
 namespace sluice::stages {
 
@@ -26,19 +29,45 @@ int export_rejects_command(const config::RunConfig& cfg) {
     return 0;
 }
 
+namespace {
+
+// A build table that was never published holds the backfill so far (hours on a large instance):
+// dropped only when asked for by name. What the refusal says, or "" when cleanup may go on.
+std::string unfinished_build(engine::Connection& conn, const config::RunConfig& cfg) {
+    if (cfg.discard_unfinished_build || !relation_exists(conn, cfg.schema, kBuildTable)) return {};
+    const std::optional<Checkpoint> cp = load_checkpoint(conn, cfg.schema);
+    const std::string progress =
+        cp && cp->describes(kBuildTable)
+            ? " (its backfill: " + std::to_string(cp->ranges_complete) + " of " + engine::plural(cp->ranges, "range") +
+                  " complete, " + std::to_string(cp->messages + cp->present) + " messages)"
+            : "";
+    return "not dropping anything: " + engine::qualified(cfg.schema, kBuildTable) +
+           " is a migration that was never published" + progress +
+           "; run sluice migrate to finish and publish it, or pass --discard-unfinished-build to drop it with "
+           "sluice's other tables (the backfill it holds is lost: a later migrate starts over)";
+}
+
+}  // namespace
+
 int cleanup(const config::RunConfig& cfg) {
     engine::RunLock lock(cfg.db_url, lock_key(cfg.schema));
     refuse_behind_pooler(cfg);  // before the lock is taken: it would stay behind in the pool
     if (std::optional<engine::LockHolder> holder = lock.try_acquire()) {
         throw LockHeldError("a sluice migrate is running on schema " + engine::quote_ident(cfg.schema) +
-                                 " (the lock is held by " + holder->describe() + "): cleanup waits for it to end");
+                            " (the lock is held by " + holder->describe() +
+                            "): cleanup does not wait; run it again once that migrate has ended");
     }
     engine::Connection conn(cfg.db_url, "cleanup");
+    if (std::string refused = unfinished_build(conn, cfg); !refused.empty()) {
+        engine::log::error(refused);
+        return config::kExitNotReady;
+    }
     std::cout << "sluice cleanup: schema " << engine::quote_ident(cfg.schema) << "\n";
     const engine::RejectTable rejects = reject_table(cfg.schema);
     if (std::uint64_t n = rejects.count(conn); n > 0) {
-        rejects.export_to(conn, cfg.reject_file);  // the record goes to a file before its table goes
-        std::cout << "  exported " << n << " rejects to " << cfg.reject_file << "\n";
+        const std::string file = reject_file_for(conn, cfg);
+        rejects.export_to(conn, file);  // the record goes to a file before its table goes
+        std::cout << "  exported " << n << " rejects to " << file << "\n";
     }
     const bool unpublished = relation_exists(conn, cfg.schema, kBuildTable);
     // One transaction: interrupted anywhere (Ctrl-C while a DROP waits behind a reader), it drops

@@ -10,9 +10,11 @@ namespace sluice::stages {
 // Returns the exit status; throws on failure.
 int export_rejects_command(const config::RunConfig& config);
 
-// Refused while a migrate holds the lock. Exports any rejects to --reject-file first, then drops
-// sluice_reject, sluice_checkpoint, sluice_run and an unpublished build table with its
-// placeholder, in one transaction.
+// Refused while a migrate holds the lock (it does not wait), and, returning
+// config::kExitNotReady with nothing dropped, when a build table was never published and
+// --discard-unfinished-build was not given. Exports any rejects to --reject-file first, then drops
+// sluice_reject, sluice_checkpoint, sluice_run and (with that flag) the unpublished build table
+// with its placeholder, in one transaction.
 // Returns the exit status; throws on failure.
 int cleanup(const config::RunConfig& config);
 

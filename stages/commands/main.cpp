@@ -1,8 +1,8 @@
 // sluice's entry point: configuration in, logging set up, one command run, every failure turned
 // into one plain line on stderr (the connection, statement and server detail go to the log file,
-// and with -v to stderr too), the --summary-json written, and an exit status (0 success, 1 failure, 2 bad usage or configuration, 75 another
-// sluice migrate holds the lock, 130 or 143 interrupted by SIGINT or SIGTERM; config::help_text
-// lists them per command).
+// and with -v to stderr too), the --summary-json written, and an exit status (0 success, 1 failure,
+// 2 bad usage or configuration, the distinct ones of config/run_config.h, 130 or 143 interrupted
+// by SIGINT or SIGTERM; config::help_text lists them per command).
 #include <malloc.h>
 #include <unistd.h>
 
@@ -15,12 +15,14 @@
 #include "engine/progress.h"
 #include "engine/stop_signals.h"
 #include "engine/text_wrap.h"
+#include "stages/chat_message/too_many_rejects.h"
 #include "stages/commands/check.h"
 #include "stages/commands/common.h"
 #include "stages/commands/housekeeping.h"
 #include "stages/commands/migrate.h"
 #include "stages/commands/preflight.h"
 #include "stages/commands/run_summary.h"
+#include "stages/commands/status.h"
 #include "stages/commands/verify.h"
 
 namespace {
@@ -38,6 +40,12 @@ const char* hint(const sluice::engine::PgError& e) {
     if (sqlstate == "28000") return "check the user and password in --db, DATABASE_URL or PGUSER";
     if (sqlstate == "3D000") return "check the database name in --db, DATABASE_URL or PGDATABASE";
     if (says("could not translate host name")) return "check the host name in --db, DATABASE_URL or PGHOST";
+    if (sqlstate == "57P01") return "the server ended the session (an admin or a reaper): run the same command again";
+    if (sqlstate == "57P02" || sqlstate == "57P03")
+        return "the server is shutting down or starting up: run the same command again once it is up";
+    // Lost mid-run, the address was right: only a connection never made is about host and port.
+    if (sqlstate == "08006" && e.message().rfind("cannot connect: ", 0) != 0)
+        return "the connection to the server was lost: run the same command again to resume";
     if (sqlstate == "08001" || sqlstate == "08006") return "is the server running, and are host and port right?";
     if (sqlstate == "42501") return "the user needs to own chat_message or have CREATE on the schema";
     if (sqlstate == "53300" || says("too many clients") || says("too many connections") ||
@@ -48,11 +56,14 @@ const char* hint(const sluice::engine::PgError& e) {
 }
 
 
-// How a command ended: its exit status, a word for the summary, and the line the user was shown.
+// How a command ended: its exit status, a word for the summary, the line the user was shown, and
+// for a failure its class and SQLSTATE (for --summary-json).
 struct Ending {
     int status;
     const char* outcome;
     std::string error;
+    std::string error_class = {};
+    std::string sqlstate = {};
 };
 
 // Everything a PostgreSQL error says, for the log file and -v: the connection it came from, the
@@ -64,10 +75,15 @@ std::string full_detail(const sluice::engine::PgError& e) {
     return text;
 }
 
-Ending failed(int status, const char* outcome, const std::string& line, const std::string& detail = {}) {
+Ending failed(int status, const char* outcome, const std::string& line, const std::string& detail = {},
+              const std::string& sqlstate = {}) {
     sluice::engine::log::error(line, detail);
-    return {status, outcome, line};
+    return {status, outcome, line, outcome, sqlstate};
 }
+
+// A failed login, a server not reached, a database that does not exist: libpq's connection
+// failures, which engine::Connection reports as "cannot connect: ...".
+bool cannot_connect(const sluice::engine::PgError& e) { return e.message().rfind("cannot connect: ", 0) == 0; }
 
 Ending run_command(const sluice::config::RunConfig& cfg, const sluice::engine::StopOnSignals& signals,
                    sluice::stages::RunSummary& summary) {
@@ -76,18 +92,21 @@ Ending run_command(const sluice::config::RunConfig& cfg, const sluice::engine::S
         int status = 0;
         switch (cfg.command) {
             case config::Command::migrate: status = stages::migrate(cfg, signals.stop(), summary); break;
-            case config::Command::check: status = stages::check(cfg); break;
-            case config::Command::verify: status = stages::verify(cfg, signals.stop()); break;
+            case config::Command::check: status = stages::check(cfg, summary); break;
+            case config::Command::verify: status = stages::verify(cfg, signals.stop(), summary); break;
             case config::Command::rejects: status = stages::export_rejects_command(cfg); break;
             case config::Command::cleanup: status = stages::cleanup(cfg); break;
+            case config::Command::status: status = stages::status(cfg); break;
             default: break;
         }
         if (status == stages::kExitInterrupted) return {engine::StopOnSignals::interrupted_status(), "interrupted", ""};
+        if (status == config::kExitNotReady) return {status, "not ready", "", "not ready"};
+        if (status == config::kExitDisagrees) return {status, "disagrees", "", "disagrees"};
         return {status, status == 0 ? "done" : "failed", ""};
     } catch (const engine::PgError& e) {
         if (signals.stop().load() && e.sqlstate() == "57014")  // the stop request cancelled it
             return failed(engine::StopOnSignals::interrupted_status(), "interrupted",
-                          "interrupted: " + e.message() + "; run the same command again", full_detail(e));
+                          "interrupted: " + e.message() + "; run the same command again", full_detail(e), e.sqlstate());
         // Settings libpq refuses before reaching a server (sslmode=bogus, port=54x3) are configuration.
         if (e.sqlstate() == engine::kBadConnectionSettings) {
             const std::string& why = e.message();  // "cannot connect: [connection to server ... failed: ]reason"
@@ -96,14 +115,18 @@ Ending run_command(const sluice::config::RunConfig& cfg, const sluice::engine::S
                           "bad connection settings: " + (at == std::string::npos ? why.substr(why.find(": ") + 2)
                                                                                  : why.substr(at + 9)) +
                               " (in --db, DATABASE_URL or libpq's PG* variables)",
-                          full_detail(e));
+                          full_detail(e), e.sqlstate());
         }
         const char* h = hint(e);
-        return failed(1, "failed", e.message() + (h ? std::string(" (") + h + ")" : std::string()), full_detail(e));
+        const std::string line = e.message() + (h ? std::string(" (") + h + ")" : std::string());
+        if (cannot_connect(e)) return failed(config::kExitCannotConnect, "cannot connect", line, full_detail(e), e.sqlstate());
+        return failed(1, "failed", line, full_detail(e), e.sqlstate());
     } catch (const stages::LockHeldError& e) {
         return failed(config::kExitLockHeld, "lock held", e.what());
     } catch (const stages::NotReadyError& e) {
-        return failed(1, "refused", e.what());
+        return failed(config::kExitNotReady, "refused", e.what());
+    } catch (const stages::TooManyRejectsError& e) {
+        return failed(config::kExitTooManyRejects, "too many rejects", e.what());
     } catch (const std::exception& e) {
         return failed(1, "failed", e.what());
     }
@@ -127,13 +150,17 @@ sluice::engine::log::Options log_options(const sluice::config::RunConfig& cfg) {
 void write_summary(const sluice::config::RunConfig& cfg, sluice::stages::RunSummary& summary, const Ending& ending,
                    double seconds) {
     using namespace sluice;
-    if (cfg.command != config::Command::migrate || cfg.summary_json.empty()) return;
+    if (cfg.summary_json.empty()) return;
+    summary.command = config::command_name(cfg.command);
+    summary.target = stages::target_of(cfg.db_url);
     summary.schema = cfg.schema;
-    summary.reject_file = cfg.reject_file;
+    if (summary.reject_file.empty()) summary.reject_file = cfg.reject_file;  // migrate names the default one
     summary.seconds = seconds;
     summary.exit_status = ending.status;
     summary.outcome = ending.outcome;
     summary.error = ending.error;
+    summary.error_class = ending.error_class;
+    summary.sqlstate = ending.sqlstate;
     summary.warnings = engine::log::warnings();
     summary.peak_memory_bytes = engine::peak_rss_bytes();
     try {

@@ -23,6 +23,7 @@
 #include "engine/sessions.h"
 #include "engine/shared_snapshot.h"
 #include "engine/words.h"
+#include "stages/chat_message/already_migrated.h"
 #include "stages/chat_message/app_owner.h"
 #include "stages/chat_message/backfill_plan.h"
 #include "stages/chat_message/chat_reader.h"
@@ -31,7 +32,9 @@
 #include "stages/chat_message/duplicate_ids.h"
 #include "stages/chat_message/phases.h"
 #include "stages/chat_message/target.h"
+#include "stages/chat_message/too_many_rejects.h"
 #include "stages/commands/preflight.h"
+#include "stages/commands/reject_file_name.h"
 #include "stages/commands/run_banner.h"
 #include "stages/commands/run_summary.h"
 
@@ -59,8 +62,8 @@ struct BackfillReport {
     std::uint64_t updated = 0, removed = 0;  // rows --resync updated and removed this run
 };
 
-std::runtime_error too_many_rejects(std::uint64_t rejected, std::uint64_t limit) {
-    return std::runtime_error(std::to_string(rejected) + " messages were rejected, more than --max-rejects " +
+TooManyRejectsError too_many_rejects(std::uint64_t rejected, std::uint64_t limit) {
+    return TooManyRejectsError(std::to_string(rejected) + " messages were rejected, more than --max-rejects " +
                               std::to_string(limit) + " allows (see them with sluice rejects)");
 }
 
@@ -212,7 +215,8 @@ BackfillFigures figures_of(const BackfillReport& r, const Checkpoint& baseline, 
     const Checkpoint& t = r.totals;
     f.state = r.already_complete ? "already complete"
               : r.interrupted    ? "interrupted"
-              : r.resumed        ? "complete (resumed)"
+              // Resumed ranges an earlier run began: not this run's own retry after a lost connection.
+              : r.resumed && baseline.chats > 0 ? "complete (resumed)"
                                  : "complete";
     f.chats_read = t.chats;
     f.messages_written = t.messages;
@@ -325,7 +329,7 @@ void with_reconnect(const config::RunConfig& cfg, const std::atomic<bool>& stop,
                 throw;
             }
             engine::log::debug(std::string(name) + ": " + e.what());
-            engine::log::warn(std::string(name) + ": " + e.message() + "; trying again in " +
+            engine::log::warn(std::string(name) + ": " + engine::brief(e) + "; trying again in " +
                               engine::human_duration(wait.count() / 1000.0) + " (retry " + std::to_string(attempt) +
                               " of " + std::to_string(cfg.connect_retries) + ")");
             sleep_unless_stopped(wait, stop);
@@ -335,10 +339,12 @@ void with_reconnect(const config::RunConfig& cfg, const std::atomic<bool>& stop,
 }
 
 // Takes the run's lock, or throws naming who holds it. Returns false when stopped while waiting.
-bool take_lock(engine::RunLock& lock, const config::RunConfig& cfg, const std::atomic<bool>& stop) {
+// `waited` says whether another run held it first.
+bool take_lock(engine::RunLock& lock, const config::RunConfig& cfg, const std::atomic<bool>& stop, bool& waited) {
     engine::show_progress("taking the run's lock on schema " + engine::quote_ident(cfg.schema));
     std::optional<engine::LockHolder> holder =
         lock.acquire(cfg.wait_for_lock, stop, [&](const engine::LockHolder& h) {
+            waited = true;
             engine::show_progress("waiting for another sluice migrate to finish");
             engine::log::report("  waiting for another sluice migrate on schema " + engine::quote_ident(cfg.schema) +
                                 " to finish: " + h.describe());
@@ -365,6 +371,7 @@ TargetFacts say_what_changes(config::RunConfig& cfg) {
     ConnectionFit fit;
     const std::vector<CheckResult> checks = preflight(cfg, conn, &fit);
     TargetFacts facts = read_target_facts(cfg, conn);
+    cfg.reject_file = reject_file_for(conn, cfg);  // named once, for the banner and the export
     cfg.lanes = fit.lanes;
     cfg.index_connections = fit.index_connections;
     engine::show_progress("");
@@ -411,12 +418,16 @@ void take_over_from_earlier_runs(const config::RunConfig& cfg, engine::RunFence&
 }
 
 // The reject file is an export of the rejects table, written at the end of every run that
-// reached the backfill; the table stays the record, so a failed export is a warning.
-void export_rejects(const config::RunConfig& cfg, RunSummary& summary) {
+// reached the backfill; the table stays the record, so a failed export is a warning. A file of
+// the run's own name (no --reject-file given) is written only when there are rejects.
+void export_rejects(const config::RunConfig& cfg, bool named_by_run, RunSummary& summary) {
+    summary.reject_file = cfg.reject_file;
     try {
         engine::Connection conn(cfg.db_url, "rejects");
         engine::sessions::set_cancellable(conn.raw(), false);  // it runs after a stop request, on purpose
-        std::uint64_t lines = reject_table(cfg.schema).export_to(conn, cfg.reject_file);
+        const engine::RejectTable rejects = reject_table(cfg.schema);
+        if (named_by_run && rejects.count(conn) == 0) return;
+        std::uint64_t lines = rejects.export_to(conn, cfg.reject_file);
         summary.rejects_exported = lines;
         if (lines > 0) engine::log::report("  rejects      " + std::to_string(lines) + " exported to " + cfg.reject_file);
     } catch (const std::exception& e) {
@@ -424,6 +435,13 @@ void export_rejects(const config::RunConfig& cfg, RunSummary& summary) {
         engine::log::warn(std::string("warning: ") + (pg ? pg->message() : std::string(e.what())) +
                           "; the rejects are safe in table sluice_reject: export them with sluice rejects --output FILE");
     }
+}
+
+// A run that finds nothing to write: one line, the verdict, and exit status 0.
+int nothing_to_do(const AlreadyMigrated& done, RunSummary& summary) {
+    summary.outcome = "done";
+    engine::log::result("sluice migrate: " + done.what() + "; nothing to do");
+    return 0;
 }
 
 // The display's style: -q shows no progress.
@@ -497,13 +515,21 @@ int migrate(const config::RunConfig& given, const std::atomic<bool>& stop, RunSu
     engine::ProgressDisplay display(display_style(cfg));
     // Before anything is written: one run at a time (but first no pooler that would keep the lock:
     // the lock's connection is open, the lock not taken yet), then what it will change and the checks.
+    // Nothing to write: said before the sessions are checked or anything is created (every pod after
+    // the first finds the work done beside the app it serves), and again after waiting for the run
+    // that may have done it.
+    if (std::optional<AlreadyMigrated> done = already_migrated(cfg)) return nothing_to_do(*done, summary);
     engine::RunLock lock(cfg.db_url, lock_key(cfg.schema));
     refuse_behind_pooler(cfg);
-    bool interrupted = !take_lock(lock, cfg, stop);
+    bool waited = false;
+    bool interrupted = !take_lock(lock, cfg, stop, waited);
+    if (!interrupted && waited)
+        if (std::optional<AlreadyMigrated> done = already_migrated(cfg)) return nothing_to_do(*done, summary);
     engine::LockWatch lock_watch(cfg.db_url, [](const std::string& line) { engine::log::note(line); });
     TargetFacts facts;
     try {
         if (!interrupted) with_reconnect(cfg, stop, "checks", [&] { facts = say_what_changes(cfg); });
+        summary.reject_file = cfg.reject_file;
     } catch (const engine::PgError& e) {
         if (!stop.load() || e.sqlstate() != "57014") throw;
         interrupted = true;  // a stop request cancelled a check's query: nothing was written
@@ -519,10 +545,10 @@ int migrate(const config::RunConfig& given, const std::atomic<bool>& stop, RunSu
             interrupted = !run_phases(cfg, stop, *keeper, facts, summary);
         }
     } catch (...) {
-        if (backfills && checked) export_rejects(cfg, summary);
+        if (backfills && checked) export_rejects(cfg, given.reject_file.empty(), summary);
         rethrow_taken_over(cfg, keeper);
     }
-    if (backfills && checked) export_rejects(cfg, summary);
+    if (backfills && checked) export_rejects(cfg, given.reject_file.empty(), summary);
     const double total = std::chrono::duration<double>(Clock::now() - run_started).count();
     engine::log::report("  peak memory  " + engine::human_bytes(engine::peak_rss_bytes()));
     if (interrupted || stop.load()) {

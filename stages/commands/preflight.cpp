@@ -16,6 +16,7 @@
 #include "engine/run_lock.h"
 #include "engine/sessions.h"
 #include "engine/words.h"
+#include "stages/chat_message/already_migrated.h"
 #include "stages/chat_message/app_owner.h"
 #include "stages/chat_message/checkpoint.h"
 #include "stages/chat_message/phases.h"
@@ -329,6 +330,8 @@ CheckResult check_privileges(Connection& conn, const Facts& facts) {
 // ---------------------------------------------------------------- alembic, sessions, lock
 
 CheckResult check_alembic(Connection& conn, const Facts& facts) {
+    if (std::string problem = alembic_problem(conn, facts.cfg.schema); !problem.empty())
+        return result("alembic", Verdict::failed, problem);
     if (!facts.cfg.stamp_alembic) return result("alembic", Verdict::skipped, "no --stamp-alembic: not moved");
     const std::string table = facts.name(openwebui::kAlembicVersion);
     if (relation_exists(conn, facts.cfg.schema, openwebui::kAlembicVersion) &&

@@ -4,13 +4,17 @@
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
+#include <libpq-fe.h>
+
 #include <algorithm>
+#include <cstring>
 #include <cstdio>
 #include <ctime>
 #include <stdexcept>
 
 #include <unistd.h>
 
+#include "config/run_config.h"
 #include "engine/log.h"
 #include "engine/output_file.h"
 #include "engine/progress_line.h"
@@ -206,6 +210,70 @@ void write_backfill(Writer& w, const std::optional<BackfillFigures>& backfill) {
     w.EndObject();
 }
 
+void nullable_text(Writer& w, const char* name, const std::string& value) {
+    w.Key(name);
+    if (value.empty()) w.Null();
+    else w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+void write_target(Writer& w, const RunSummary& s) {
+    key(w, "target");
+    w.StartObject();
+    text(w, "host", s.target.host);
+    text(w, "port", s.target.port);
+    text(w, "database", s.target.database);
+    text(w, "user", s.target.user);
+    text(w, "schema", s.schema);
+    w.EndObject();
+}
+
+void write_checks(Writer& w, const std::vector<CheckFigures>& checks) {
+    key(w, "checks");
+    w.StartArray();
+    for (const CheckFigures& c : checks) {
+        w.StartObject();
+        text(w, "name", c.name);
+        text(w, "verdict", c.verdict);
+        text(w, "detail", c.detail);
+        w.EndObject();
+    }
+    w.EndArray();
+}
+
+void write_verify(Writer& w, const std::optional<VerifyFigures>& verify) {
+    key(w, "verify");
+    if (!verify) {
+        w.Null();
+        return;
+    }
+    const VerifyFigures& v = *verify;
+    w.StartObject();
+    text(w, "table", v.table);
+    const std::pair<const char*, std::uint64_t> counts[] = {
+        {"chats", v.chats}, {"chats_with_messages", v.chats_with_messages}, {"messages_expected", v.expected},
+        {"unstorable", v.unstorable}, {"present", v.present}, {"rejected", v.rejected}, {"missing", v.missing},
+        {"stale_rejects", v.stale}, {"unexpected_in_chats", v.unexpected_in_chats},
+        {"unexpected_elsewhere", v.unexpected_elsewhere}, {"chats_count_differs", v.counts_differ},
+        {"sampled", v.sampled}, {"sample_differs", v.differing}, {"known_rejects", v.known_rejects}};
+    for (const auto& [name, n] : counts) count(w, name, n);
+    text(w, "rejects_from", v.rejects_from);
+    w.EndObject();
+}
+
+// What migrate alone reports: its phases, the backfill, the export.
+void write_migrate(Writer& w, const RunSummary& s) {
+    write_phases(w, s.phases);
+    write_backfill(w, s.backfill);
+    text(w, "reject_file", s.reject_file);
+    count(w, "rejects_exported", s.rejects_exported);
+}
+
+std::optional<std::uint64_t> rejected_of(const RunSummary& s) {
+    if (s.backfill) return s.backfill->rejected;
+    if (s.verify) return s.verify->rejected;
+    return std::nullopt;
+}
+
 }  // namespace
 
 std::string to_json(const RunSummary& s) {
@@ -213,30 +281,53 @@ std::string to_json(const RunSummary& s) {
     Writer w(buffer);
     w.SetIndent(' ', 2);
     w.StartObject();
-    text(w, "command", "migrate");
+    text(w, "command", s.command);
+    text(w, "version", config::version_number());
+    write_target(w, s);
     text(w, "schema", s.schema);
     text(w, "started_at", s.started_at);
     seconds(w, "seconds", s.seconds);
     key(w, "exit_status");
     w.Int(s.exit_status);
     text(w, "outcome", s.outcome);
-    key(w, "error");
-    if (s.error.empty()) w.Null();
-    else w.String(s.error.c_str(), static_cast<rapidjson::SizeType>(s.error.size()));
+    nullable_text(w, "verdict", s.verdict);
+    nullable_text(w, "error", s.error);
+    nullable_text(w, "error_class", s.error_class);
+    nullable_text(w, "sqlstate", s.sqlstate);
     // At the top, so that a script need not look inside the backfill: null when it did not run.
-    optional_count(w, "rejected", s.backfill ? std::optional<std::uint64_t>(s.backfill->rejected) : std::nullopt);
+    optional_count(w, "rejected", rejected_of(s));
     key(w, "warnings");
     w.StartArray();
     for (const std::string& warning : s.warnings)
         w.String(warning.c_str(), static_cast<rapidjson::SizeType>(warning.size()));
     w.EndArray();
-    write_phases(w, s.phases);
-    write_backfill(w, s.backfill);
-    text(w, "reject_file", s.reject_file);
-    count(w, "rejects_exported", s.rejects_exported);
+    if (s.command == "migrate") write_migrate(w, s);
+    if (s.command == "check") write_checks(w, s.checks);
+    if (s.command == "verify") write_verify(w, s.verify);
     count(w, "peak_memory_bytes", s.peak_memory_bytes);
     w.EndObject();
     return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
+}
+
+TargetFigures target_of(const std::string& conninfo) {
+    TargetFigures t;
+    PQconninfoOption* given = PQconninfoParse(conninfo.c_str(), nullptr);
+    PQconninfoOption* defaults = PQconndefaults();  // PG* variables and libpq's own defaults
+    auto value = [&](const char* keyword) {
+        for (PQconninfoOption* o = given; o && o->keyword; ++o)
+            if (std::strcmp(o->keyword, keyword) == 0 && o->val && *o->val) return std::string(o->val);
+        for (PQconninfoOption* o = defaults; o && o->keyword; ++o)
+            if (std::strcmp(o->keyword, keyword) == 0 && o->val && *o->val) return std::string(o->val);
+        return std::string();
+    };
+    t.host = value("host");
+    t.port = value("port");
+    t.database = value("dbname");
+    t.user = value("user");
+    if (t.database.empty()) t.database = t.user;  // libpq's own rule
+    PQconninfoFree(given);
+    PQconninfoFree(defaults);
+    return t;
 }
 
 void write_summary_json(const RunSummary& summary, const std::string& path) {

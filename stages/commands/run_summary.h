@@ -43,7 +43,31 @@ struct BackfillFigures {
     std::string rejects_table;  // where each rejected message is, with the reason
 };
 
+// Where a command ran: what a script needs to tell one database from another (never a password).
+struct TargetFigures {
+    std::string host, port, database, user;
+};
+
+// One check of `sluice check`, as the JSON gives it.
+struct CheckFigures {
+    std::string name;
+    std::string verdict;  // "ok", "skipped", "warning" or "failed"
+    std::string detail;
+};
+
+// What `sluice verify` found, as its report prints it.
+struct VerifyFigures {
+    std::string table;  // chat_message, or the build table before publish
+    std::uint64_t chats = 0, chats_with_messages = 0, expected = 0, unstorable = 0, present = 0, rejected = 0;
+    std::uint64_t missing = 0, stale = 0, unexpected_in_chats = 0, unexpected_elsewhere = 0, counts_differ = 0;
+    std::uint64_t sampled = 0, differing = 0;
+    std::string rejects_from;  // the table or the export file the known rejects were read from
+    std::uint64_t known_rejects = 0;
+};
+
 struct RunSummary {
+    std::string command = "migrate";
+    TargetFigures target;
     std::string schema;
     std::string started_at;  // UTC, ISO 8601
     double seconds = 0;
@@ -55,6 +79,11 @@ struct RunSummary {
     int exit_status = 0;
     std::string outcome;  // "done", "interrupted", "failed", "refused" or "lock held"
     std::string error;    // the line main printed, if the run failed
+    std::string verdict;  // the command's last line, without "sluice COMMAND: "
+    std::string error_class;  // "cannot connect", "not ready", "too many rejects", "lock held", ... or empty
+    std::string sqlstate;     // the failure's SQLSTATE, when PostgreSQL (or libpq) gave one
+    std::vector<CheckFigures> checks;       // check: each check's outcome
+    std::optional<VerifyFigures> verify;    // verify: its counts
     std::vector<std::string> warnings;  // every warning the run gave, as engine::log::warnings() has them
 };
 
@@ -76,6 +105,9 @@ std::string rejects_clause(const RunSummary& summary);
 
 // "2026-01-31T12:00:00Z" for now.
 std::string utc_now();
+
+// The target of `conninfo` as libpq reads it (its defaults and PG* variables filling the gaps).
+TargetFigures target_of(const std::string& conninfo);
 
 // The summary as a JSON object (schema in README.md, "--summary-json").
 std::string to_json(const RunSummary& summary);

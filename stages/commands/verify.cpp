@@ -23,9 +23,11 @@
 #include "engine/pipeline.h"
 #include "engine/progress.h"
 #include "engine/reject_table.h"
+#include "engine/run_lock.h"
 #include "stages/chat_message/chat_reader.h"
 #include "stages/chat_message/checkpoint.h"
 #include "stages/chat_message/json_meaning.h"
+#include "stages/chat_message/known_rejects.h"
 #include "stages/chat_message/target.h"
 #include "stages/commands/common.h"
 #include "stages/openwebui.h"
@@ -37,31 +39,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kListed = 10;  // ids a report names per kind of problem; the rest are counted
-
-// ---------------------------------------------------------------- the rejects
-
-// The ids the rejects table holds, read once in verify's snapshot, and which of them the
-// transform found unstorable (as opposed to PostgreSQL refusing them). Used by the compare
-// stage alone.
-class RejectedIds {
-public:
-    RejectedIds(engine::Connection& conn, const engine::RejectTable& table)
-        : all_(table.keys(conn)), by_transform_(table.keys_found_by_transform(conn)), rows_(table.count(conn)) {}
-    // Rows, not ids: a duplicate id's losers share one id.
-    std::uint64_t size() const { return rows_; }
-    bool contains(std::string_view id) { return all_.count(key(id)) > 0; }
-    // Rejected by the transform, yet the transform now derives a storable row: the chat changed.
-    bool stale(std::string_view id) { return by_transform_.count(key(id)) > 0; }
-
-private:
-    const std::string& key(std::string_view id) {
-        key_ = engine::RejectTable::key_text(id);
-        return key_;
-    }
-    std::unordered_set<std::string> all_, by_transform_;
-    std::uint64_t rows_;
-    std::string key_;
-};
 
 // ---------------------------------------------------------------- the tally
 
@@ -140,7 +117,7 @@ bool same_field(engine::ColumnKind kind, const engine::Field& expected, bool nul
 // which the caller has put in a REPEATABLE READ READ ONLY transaction: one snapshot, no writes.
 class Comparer {
 public:
-    Comparer(engine::Connection& conn, const Target& target, std::int64_t now, RejectedIds& rejected,
+    Comparer(engine::Connection& conn, const Target& target, std::int64_t now, KnownRejects& rejected,
              engine::InflightBudget& budget, engine::RunCounters& counters)
         : conn_(conn),
           schema_(target.schema),
@@ -170,7 +147,7 @@ private:
     engine::Connection& conn_;
     std::string schema_, table_, columns_;
     std::int64_t now_;
-    RejectedIds& rejected_;
+    KnownRejects& rejected_;
     engine::InflightBudget& budget_;
     engine::RunCounters& counters_;
     std::uint64_t row_index_ = 0;  // expected rows so far, in reader order: picks the sample
@@ -325,7 +302,7 @@ bool has_chat_id_index(engine::Connection& conn, const Target& target) {
 // As migrate shows progress: "auto" is a bar on a terminal, log lines otherwise.
 // Reads, derives and compares every selected chat; returns what it found.
 Tally compare_all(const config::RunConfig& cfg, engine::Connection& conn, const Target& target,
-                  RejectedIds& rejected, const std::atomic<bool>& stop) {
+                  KnownRejects& rejected, const std::atomic<bool>& stop) {
     const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));  // once per run, as migrate's
     engine::InflightBudget budget(cfg.max_inflight_batches, cfg.max_inflight_bytes);
     engine::RunCounters counters;
@@ -339,15 +316,15 @@ Tally compare_all(const config::RunConfig& cfg, engine::Connection& conn, const 
                       whole, budget, stop);
     tbb::enumerable_thread_specific<ChatTransform> transforms(now, reader.validate_utf8());
 
-    engine::PipelineStages<VerifyBatch> pipeline;
-    pipeline.read = [&] {
+    engine::Lane<VerifyBatch> lane;
+    lane.read = [&] {
         auto batch = std::make_unique<VerifyBatch>();
         batch->chats = reader.next();
         batch->kind = batch->chats->kind;
         batch->seq = batch->chats->seq;
         return batch;
     };
-    pipeline.transform = [&](VerifyBatch& batch) {
+    auto transform = [&](VerifyBatch& batch) {
         ChatBatch& chats = *batch.chats;
         for (const engine::Result& row : chats.source)
             batch.chat_ids.emplace_back(value(row.get(), 0, 0));
@@ -355,12 +332,12 @@ Tally compare_all(const config::RunConfig& cfg, engine::Connection& conn, const 
         counters.records_read += chats.chats;
         counters.bytes_read += chats.source_bytes;
     };
-    pipeline.write = [&](VerifyBatch& batch) { comparer.compare(batch); };
+    lane.write = [&](VerifyBatch& batch) { comparer.compare(batch); };
     {
         engine::ProgressReporter progress(counters, progress_style(cfg.progress),
                                           std::strtoull(PQgetvalue(selected.get(), 0, 0), nullptr, 10),
                                           {"chats", "messages"});
-        engine::run_pipeline(pipeline, cfg.parse_threads, budget);
+        engine::run_lanes<VerifyBatch>({lane}, transform, cfg.parse_threads, budget);
     }
     if (!comparer.tally().interrupted) comparer.find_rows_of_other_chats();
     return comparer.tally();
@@ -373,7 +350,7 @@ void print_listed(std::ostream& out, const Listed& listed) {
         out << "               ... and " << listed.count - listed.first.size() << " more\n";
 }
 
-void print_report(const Tally& t, const RejectedIds& rejects, const engine::RejectTable& table, std::ostream& out) {
+void print_report(const Tally& t, const KnownRejects& rejects, std::ostream& out) {
     out << "  chats        " << t.chats << " selected, " << t.chats_with_messages << " with messages\n";
     out << "  messages     " << t.rows_expected + t.unstorable << " expected (" << t.unstorable
         << " that cannot be stored): " << t.present << " present, " << t.rejected << " rejected, "
@@ -396,15 +373,63 @@ void print_report(const Tally& t, const RejectedIds& rejects, const engine::Reje
         << "               where the source timestamp was valid (" << t.timestamps_not_compared
         << " sampled rows fell back to the run's time)\n";
     print_listed(out, t.differing);
-    out << "  rejects      " << rejects.size() << " in table " << table.qualified_name() << "\n";
+    if (rejects.found()) out << "  rejects      " << rejects.size() << " known, from " << rejects.source() << "\n";
+    else out << "  rejects      " << rejects.source() << "\n";
+}
+
+// A migrate holds the run's lock: its table is half-built, so what verify would count missing is
+// work in progress. Throws LockHeldError (exit status 75) naming the holder and its progress.
+void refuse_while_migrating(engine::Connection& conn, const std::string& schema) {
+    std::optional<engine::LockHolder> holder = engine::RunLock::holder(conn, lock_key(schema));
+    if (!holder) return;
+    std::string progress;
+    if (checkpoint_readable(conn, schema))
+        if (std::optional<Checkpoint> cp = load_checkpoint(conn, schema))
+            progress = "; its backfill is at " + std::to_string(cp->ranges_complete) + " of " +
+                       std::to_string(cp->ranges) + " ranges, " + std::to_string(cp->messages) + " messages written";
+    throw LockHeldError("a sluice migrate is running on schema " + engine::quote_ident(schema) + " (" +
+                        holder->describe() + ")" + progress +
+                        ": verify once it is done (sluice status shows how far it is)");
+}
+
+VerifyFigures figures_of(const Tally& t, const KnownRejects& rejects, const Target& target) {
+    VerifyFigures f;
+    f.table = target.table;
+    f.chats = t.chats;
+    f.chats_with_messages = t.chats_with_messages;
+    f.expected = t.rows_expected + t.unstorable;
+    f.unstorable = t.unstorable;
+    f.present = t.present;
+    f.rejected = t.rejected;
+    f.missing = t.missing.count;
+    f.stale = t.stale.count;
+    f.unexpected_in_chats = t.unexpected_in_chats.count;
+    f.unexpected_elsewhere = t.unexpected_elsewhere.count;
+    f.counts_differ = t.counts_differ.count;
+    f.sampled = t.sampled;
+    f.differing = t.differing.count;
+    f.rejects_from = rejects.source();
+    f.known_rejects = rejects.size();
+    return f;
+}
+
+// What to do about rows missing: resume the backfill, or give verify the rejects it could not read.
+void print_hints(const Tally& t, const KnownRejects& rejects, const std::optional<Checkpoint>& checkpoint) {
+    if (t.missing.count == 0) return;
+    if (checkpoint && !checkpoint->complete)
+        std::cout << "  hint         sluice's backfill has not finished: run sluice migrate to resume it\n";
+    if (!rejects.found())
+        std::cout << "  hint         " << t.missing.count << " missing messages may be rejects verify cannot see: "
+                  << "pass the rejects' export (sluice cleanup writes one) with --rejects-from FILE\n";
 }
 
 }  // namespace
 
-int verify(const config::RunConfig& cfg, const std::atomic<bool>& stop) {
+int verify(const config::RunConfig& cfg, const std::atomic<bool>& stop, RunSummary& summary) {
     auto started = Clock::now();
     engine::Connection conn(cfg.db_url, "verify");
     std::cout << "sluice verify: schema " << engine::quote_ident(cfg.schema) << "\n";
+    refuse_while_migrating(conn, cfg.schema);
     const Target target = verified_table(conn, cfg.schema);
     if (target.build()) {
         std::cout << "  note         chat_message is not published yet: verifying sluice's build table "
@@ -416,29 +441,33 @@ int verify(const config::RunConfig& cfg, const std::atomic<bool>& stop) {
         std::cout << "  note         chat_message has no index on chat_id yet (the indexes phase builds it): "
                      "each batch scans the table\n";
     }
-    const engine::RejectTable table = reject_table(cfg.schema);
-    RejectedIds rejects(conn, table);
+    KnownRejects rejects(conn, reject_table(cfg.schema), cfg.rejects_from);
+    if (!cfg.rejects_from.empty()) std::cout << "  note         the known rejects come from " << rejects.source() << "\n";
     Tally t = compare_all(cfg, conn, target, rejects, stop);
-    print_report(t, rejects, table, std::cout);
-    std::optional<Checkpoint> checkpoint = load_checkpoint(conn, cfg.schema);
+    print_report(t, rejects, std::cout);
+    std::optional<Checkpoint> checkpoint;
+    if (checkpoint_readable(conn, cfg.schema)) checkpoint = load_checkpoint(conn, cfg.schema);
     conn.exec("COMMIT");
-    if (t.missing.count > 0 && checkpoint && !checkpoint->complete) {
-        std::cout << "  hint         sluice's backfill has not finished: run sluice migrate to resume it\n";
-    }
+    print_hints(t, rejects, checkpoint);
+    summary.verify = figures_of(t, rejects, target);
     std::cout << "  peak memory  " << engine::human_bytes(engine::peak_rss_bytes()) << "\n";
     std::string took = engine::human_duration(std::chrono::duration<double>(Clock::now() - started).count());
     if (t.interrupted || stop.load()) {
-        std::cout << "sluice verify: interrupted after " << took << "; the counts cover the chats read so far\n";
+        summary.verdict = "interrupted after " + took + "; the counts cover the chats read so far";
+        std::cout << "sluice verify: " << summary.verdict << "\n";
         return kExitInterrupted;
     }
     if (t.agrees()) {
-        std::cout << "sluice verify: " << target.table << " agrees with chat (" << took << ")\n";
+        summary.verdict = target.table + " agrees with chat";
+        std::cout << "sluice verify: " << summary.verdict << " (" << took << ")\n";
         return 0;
     }
-    std::cout << "sluice verify: " << target.table << " does not agree with chat: " << t.missing.count << " missing, "
-              << t.stale.count << " stale rejects, " << t.unexpected_in_chats.count + t.unexpected_elsewhere.count << " unexpected, " << t.differing.count
-              << " differing (" << took << ")\n";
-    return 1;
+    summary.verdict = target.table + " does not agree with chat: " + std::to_string(t.missing.count) + " missing, " +
+                      std::to_string(t.stale.count) + " stale rejects, " +
+                      std::to_string(t.unexpected_in_chats.count + t.unexpected_elsewhere.count) + " unexpected, " +
+                      std::to_string(t.differing.count) + " differing";
+    std::cout << "sluice verify: " << summary.verdict << " (" << took << ")\n";
+    return config::kExitDisagrees;
 }
 
 }  // namespace sluice::stages

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "config/run_config.h"
+#include "stages/commands/run_summary.h"
 
 namespace sluice::stages {
 
@@ -16,9 +17,11 @@ namespace sluice::stages {
 // reader order (chats by id, messages in document order). Fixed, so a rerun compares the same rows.
 inline constexpr std::uint64_t kVerifySampleEvery = 50;
 
-// Runs the comparison and prints the report. Returns 0 when chat_message agrees with chat, 1 when
-// it does not, kExitInterrupted when stopped by a signal; throws on failure (main turns the
-// exception into one line and status 1). `stop` is set by signals.
-int verify(const config::RunConfig& config, const std::atomic<bool>& stop);
+// Runs the comparison, prints the report and puts its counts in `summary`. Returns 0 when
+// chat_message agrees with chat, config::kExitDisagrees when it does not, kExitInterrupted when
+// stopped by a signal; throws LockHeldError while a migrate holds the run's lock (its table is
+// work in progress), and on failure (main turns the exception into one line and its status).
+// Needs only SELECT (and sluice's tables only where they exist). `stop` is set by signals.
+int verify(const config::RunConfig& config, const std::atomic<bool>& stop, RunSummary& summary);
 
 }  // namespace sluice::stages
