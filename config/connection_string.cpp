@@ -4,7 +4,7 @@
 // over-redacting is harmless, under-redacting leaks.
 #include "config/connection_string.h"
 
-#include "config/run_config.h"
+#include "config/common.h"
 
 #include <libpq-fe.h>
 

@@ -1,6 +1,5 @@
 // PostgreSQL connection strings (libpq URLs and keyword strings): checked and redacted without a
 // server, with libpq's own parser (PQconninfoParse) as the judge of what each part means.
-// redact_password(), declared in run_config.h for everyone, is defined here too.
 #pragma once
 
 #include <string>
@@ -20,5 +19,10 @@ std::string percent_decode(const std::string& text);
 // `value` as a libpq keyword string takes it: in quotes when it must be (or `always_quote`), with
 // \ and ' escaped.
 std::string keyword_value(const std::string& value, bool always_quote);
+
+// A connection string with any password replaced by "***", safe for logs and error messages. A string
+// libpq parses comes back as libpq read it, as a keyword string ("user=u password=*** dbname=d host=h");
+// one it cannot parse keeps its shape, with every value that might hold a password hidden.
+std::string redact_password(const std::string& conninfo);
 
 }  // namespace sluice::config

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "config/run_config.h"
+#include "config/common.h"
 
 namespace sluice::config {
 

@@ -5,8 +5,8 @@
 
 #include "config/connection_string.h"
 #include "config/open_webui_database.h"
-#include "engine/text_wrap.h"
 #include "engine/output_file.h"  // header-only: which file an export replaces
+#include "engine/text_wrap.h"
 
 #include <boost/program_options.hpp>
 #include <libpq-fe.h>
@@ -193,24 +193,20 @@ ProgressStyle parse_progress(const Setting& s) {
 }
 
 std::vector<Phase> parse_phases(const Setting& s) {
-    static const std::pair<const char*, Phase> all[] = {{"schema", Phase::schema},
-                                                        {"backfill", Phase::backfill},
-                                                        {"indexes", Phase::indexes},
-                                                        {"constraints", Phase::constraints},
-                                                        {"publish", Phase::publish}};
-    const std::string valid = "valid phases are schema, backfill, indexes, constraints, publish";
-    bool wanted[std::size(all)] = {};
+    std::string valid = "valid phases are ";
+    for (const PhaseName& p : kPhases) valid += std::string(&p == kPhases ? "" : ", ") + p.name;
+    bool wanted[std::size(kPhases)] = {};
     for (const std::string& name : split(s.value, ',')) {
-        const auto* phase = std::find_if(std::begin(all), std::end(all),
-                                         [&](const auto& p) { return lower(name) == p.first; });
-        if (phase == std::end(all))
+        const auto* phase = std::find_if(std::begin(kPhases), std::end(kPhases),
+                                         [&](const PhaseName& p) { return lower(name) == p.name; });
+        if (phase == std::end(kPhases))
             fail(s,
                  (name.empty() ? "a phase name is missing" : "unknown phase '" + name + "'") + "; " + valid);
-        wanted[phase - std::begin(all)] = true;
+        wanted[phase - std::begin(kPhases)] = true;
     }
     std::vector<Phase> phases;  // in the order they run, whatever order they were given in
-    for (std::size_t i = 0; i < std::size(all); ++i)
-        if (wanted[i]) phases.push_back(all[i].second);
+    for (std::size_t i = 0; i < std::size(kPhases); ++i)
+        if (wanted[i]) phases.push_back(kPhases[i].phase);
     return phases;
 }
 

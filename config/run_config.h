@@ -12,13 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "config/common.h"
+#include "config/phase.h"
+
 namespace sluice::config {
 
 enum class Command { migrate, check, verify, rejects, cleanup, status, help, version };
 enum class ProgressStyle { automatic, bar, log, none };
-
-// The phases of `migrate`, in the order they run.
-enum class Phase { schema, backfill, indexes, constraints, publish };
 
 // The writer commits when either limit is reached. A limit left out of --commit-interval is max(),
 // meaning never: compare elapsed time against it, do not add it to a time point (it would overflow).
@@ -44,7 +44,7 @@ struct RunConfig {
     std::size_t max_inflight_batches = 16;                   // batches read but not yet committed
     CommitInterval commit_interval;
     std::string reject_file;          // empty: a new file named for the database, schema and time, in the
-                                      // working directory (stages/reject_file_name.h)
+                                      // working directory (stages/commands/reject_file_name.h)
     std::optional<std::uint64_t> max_rejects;                // unset: any number of rejects is not a failure
     std::vector<Phase> phases{Phase::schema, Phase::backfill, Phase::indexes, Phase::constraints, Phase::publish};
     bool resync = false;              // re-derive every chat even when the checkpoint says complete
@@ -65,13 +65,7 @@ struct RunConfig {
     bool quiet = false;               // -q: only warnings, errors and the verdict
 };
 
-// Bad usage or configuration; main prints what() as one line and exits with status 2.
-struct UsageError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-// Looks up an environment variable; empty optional when unset. Injected so tests need no real environment.
-using Environment = std::function<std::optional<std::string>(const std::string& name)>;
+// The process's own environment, as an Environment (config/common.h).
 Environment process_environment();
 // The names of the variables set, so that a misspelt SLUICE_ variable is an error rather than ignored.
 std::vector<std::string> process_environment_names();
@@ -108,11 +102,6 @@ inline constexpr int kExitTooManyRejects = 5;   // more rejects than --max-rejec
 inline constexpr int kExitDisagrees = 6;        // verify: chat_message does not agree with chat
 inline constexpr int kExitLockHeld = 75;        // another sluice migrate holds the lock: try again later
                                                 // (sysexits.h's EX_TEMPFAIL)
-
-// A connection string with any password replaced by "***", safe for logs and error messages. A string
-// libpq parses comes back as libpq read it, as a keyword string ("user=u password=*** dbname=d host=h");
-// one it cannot parse keeps its shape, with every value that might hold a password hidden.
-std::string redact_password(const std::string& conninfo);
 
 // Refuses, with a UsageError naming the option, an export file that cannot be written: its
 // directory missing or not writable, or the path a directory. A regular file (or a new one) is

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sluice::engine {
 
@@ -13,6 +14,14 @@ inline std::string plural(std::uint64_t n, std::string_view one, std::string_vie
     if (n == 1) return text.append(one);
     if (many.empty()) return text.append(one).append("s");
     return text.append(many);
+}
+
+// The parts with `separator` between them: "a, b, c".
+inline std::string joined(const std::vector<std::string>& parts, const char* separator) {
+    std::string text;
+    for (const std::string& part : parts)
+        text += (text.empty() ? "" : separator) + part;
+    return text;
 }
 
 }  // namespace sluice::engine

@@ -1,4 +1,4 @@
-// The chat scan's fast walk (stages/json_walk.h) against RapidJSON: on every document the walk
+// The chat scan's fast walk (stages/chat_message/json_walk.h) against RapidJSON: on every document the walk
 // reads, both give the same scan, and the walk reads every ordinary chat.
 #include <doctest/doctest.h>
 
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "stages/chat_scan.h"
+#include "stages/chat_message/chat_scan.h"
 
 using namespace sluice::stages;
 

@@ -8,9 +8,9 @@
 
 #include "engine/copy_binary.h"
 #include "engine/utf8.h"
-#include "stages/chat_scan.h"
-#include "stages/chat_transform.h"
-#include "stages/python_number.h"
+#include "stages/chat_message/chat_scan.h"
+#include "stages/chat_message/chat_transform.h"
+#include "stages/chat_message/python_number.h"
 
 using namespace sluice;
 using stages::SkipRule;

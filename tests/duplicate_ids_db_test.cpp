@@ -1,4 +1,4 @@
-// Duplicate ids (stages/duplicate_ids.h, SPEC §4) against a real PostgreSQL (see db_fixture.h):
+// Duplicate ids (stages/chat_message/duplicate_ids.h, SPEC §4) against a real PostgreSQL (see db_fixture.h):
 // chat "a" message "b-c" and chat "a-b" message "c" both give "a-b-c". The chat whose id sorts
 // first keeps the id, the other message is a reject (23505) naming it, the run completes and
 // verify agrees: in a table loaded without its key, in one with its key (completed in place,

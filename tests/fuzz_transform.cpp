@@ -8,8 +8,8 @@
 
 #include "engine/copy_binary.h"
 #include "engine/utf8.h"
-#include "stages/chat_scan.h"
-#include "stages/chat_transform.h"
+#include "stages/chat_message/chat_scan.h"
+#include "stages/chat_message/chat_transform.h"
 
 using namespace sluice;
 

@@ -2,7 +2,7 @@
 // and the line that names what each connection builds.
 #include <doctest/doctest.h>
 
-#include "stages/index_progress.h"
+#include "stages/chat_message/index_progress.h"
 
 using sluice::engine::Reading;
 using sluice::stages::IndexProgress;

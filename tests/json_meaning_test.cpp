@@ -1,7 +1,7 @@
 // JSON compared by meaning, as verify uses it for rows upstream's Python migration wrote.
 #include <doctest/doctest.h>
 
-#include "stages/json_meaning.h"
+#include "stages/chat_message/json_meaning.h"
 
 using sluice::stages::same_json_meaning;
 

@@ -18,8 +18,8 @@
 #include "engine/budget.h"
 #include "engine/pipeline.h"
 #include "engine/shared_snapshot.h"
-#include "stages/backfill_plan.h"
-#include "stages/chat_reader.h"
+#include "stages/chat_message/backfill_plan.h"
+#include "stages/chat_message/chat_reader.h"
 
 using namespace sluice;
 

@@ -5,7 +5,7 @@
 #include <set>
 #include <string>
 
-#include "stages/reject_file_name.h"
+#include "stages/commands/reject_file_name.h"
 
 using sluice::stages::default_reject_file;
 

@@ -1,5 +1,6 @@
 // Unit tests of the run configuration: argv, a config file and an injected environment become a
 // RunConfig, or one UsageError line that names the option. No database, no real environment.
+#include "config/connection_string.h"
 #include "config/run_config.h"
 
 #include <doctest/doctest.h>

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "stages/run_summary.h"
+#include "stages/commands/run_summary.h"
 
 using namespace sluice::stages;
 

@@ -24,8 +24,8 @@
 #include "config/run_config.h"
 #include "engine/budget.h"
 #include "engine/pipeline.h"
-#include "stages/chat_batch.h"
-#include "stages/chat_transform.h"
+#include "stages/chat_message/chat_batch.h"
+#include "stages/chat_message/chat_transform.h"
 
 using namespace sluice;
 

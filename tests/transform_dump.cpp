@@ -11,7 +11,7 @@
 #include <rapidjson/document.h>
 
 #include "engine/copy_binary.h"
-#include "stages/chat_transform.h"
+#include "stages/chat_message/chat_transform.h"
 
 using namespace sluice;
 

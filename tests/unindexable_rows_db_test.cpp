@@ -1,4 +1,4 @@
-// Rows too large for an index entry (stages/unindexable_rows.h) against a real PostgreSQL (see
+// Rows too large for an index entry (stages/chat_message/unindexable_rows.h) against a real PostgreSQL (see
 // db_fixture.h): moved to the rejects, and the build retried only once no snapshot from before the
 // move can still see them, so the run passes on fresh databases every time, whoever else holds a
 // snapshot meanwhile (another index build, an autovacuum ANALYZE, an open transaction).

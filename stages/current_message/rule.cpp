@@ -6,7 +6,7 @@
 
 #include "engine/utf8.h"
 #include "stages/current_message/python_compare.h"
-#include "stages/python_number.h"
+#include "stages/chat_message/python_number.h"
 
 namespace sluice::stages::current_message {
 

@@ -1,0 +1,53 @@
+// Planning the ranges in one query over chat's heap, and handing them out.
+#include "stages/chat_message/backfill_plan.h"
+
+#include <cstdlib>
+
+#include "stages/openwebui.h"
+
+namespace sluice::stages {
+
+std::vector<ChatRange> plan_ranges(engine::Connection& conn, const std::string& schema, unsigned count) {
+    const std::string chat = engine::qualified(schema, openwebui::kChat);
+    std::vector<ChatRange> ranges;
+    if (count <= 1) {
+        engine::Result n = conn.exec("SELECT count(*) FROM " + chat + openwebui::kSelectedChats);
+        ChatRange& whole = ranges.emplace_back();
+        whole.planned_chats = std::strtoull(PQgetvalue(n.get(), 0, 0), nullptr, 10);
+        return ranges;
+    }
+    // Each chat goes to the part its first byte falls in; 64 bytes stand for the row itself, so
+    // that chats without JSON still count for something.
+    engine::Result parts = conn.exec(
+        "SELECT max(id), count(*) FROM (SELECT id, floor((sum(w) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) - w)"
+        " * $1::float8 / sum(w) OVER ()) AS part FROM (SELECT id, coalesce(pg_column_size(chat), 0)::float8 + 64 AS w"
+        " FROM " + chat + openwebui::kSelectedChats + ") weighed) parted GROUP BY part ORDER BY part",
+        {std::to_string(count)});
+    const int n = PQntuples(parts.get());
+    for (int i = 0; i < n || ranges.empty(); ++i) {
+        ChatRange& r = ranges.emplace_back();
+        r.no = i;
+        if (i > 0) r.lower = PQgetvalue(parts.get(), i - 1, 0);
+        if (i + 1 < n) r.upper = PQgetvalue(parts.get(), i, 0);  // the last range has no upper bound
+        if (i < n) r.planned_chats = std::strtoull(PQgetvalue(parts.get(), i, 1), nullptr, 10);
+    }
+    return ranges;
+}
+
+RangeQueue::RangeQueue(const std::vector<ChatRange>& plan) {
+    for (const ChatRange& r : plan)
+        if (!r.complete) ranges_.push_back(r);
+}
+
+const ChatRange* RangeQueue::next() {
+    std::size_t i = next_.fetch_add(1);
+    return i < ranges_.size() ? &ranges_[i] : nullptr;
+}
+
+std::uint64_t RangeQueue::chats_left() const {
+    std::uint64_t left = 0;
+    for (const ChatRange& r : ranges_) left += r.planned_chats > r.chats ? r.planned_chats - r.chats : 0;
+    return left;
+}
+
+}  // namespace sluice::stages

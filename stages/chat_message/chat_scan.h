@@ -1,0 +1,83 @@
+// The structural scan of one chat document: a RapidJSON SAX pass that finds history.messages
+// and, for every message, where each field's raw JSON text lies. Values are never copied or
+// re-serialised here: the transform slices the source text, which keeps number text, escapes
+// and key order exactly as written. Python dict semantics: a repeated key's last value wins.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice::stages::scan {
+
+enum class Type : std::uint8_t { absent, null, json_false, json_true, number, string, object, array };
+
+// The message members the transform reads.
+enum Field : std::uint8_t {
+    role, parent_id, model, content, output, files, sources, embeds, error, usage,
+    status_history, done, timestamp, field_count
+};
+
+struct Value {
+    Type type = Type::absent;
+    bool empty = false;            // an object or array without members (falsy in Python)
+    std::uint32_t begin = 0;       // raw JSON text: [begin, end) of the scanned document
+    std::uint32_t end = 0;
+
+    std::string_view raw(std::string_view doc) const { return doc.substr(begin, end - begin); }
+};
+
+struct Message {
+    Value key;                     // the member name, as a raw JSON string literal
+    bool is_object = false;
+    bool live = true;              // false when a later member with the same key replaced it
+    Value fields[field_count];
+};
+
+enum class Outcome : std::uint8_t {
+    ok,                  // `messages` holds the messages of history.messages
+    top_not_object,      // see `top` for what it was
+    history_not_object,
+    messages_not_object,
+    unparsable,          // not JSON RapidJSON could read (see `error`)
+};
+
+struct Result {
+    Outcome outcome = Outcome::ok;
+    Value top;                     // the document's own value
+    std::vector<Message> messages; // in document order; the transform applies last-wins
+    std::string error;             // for unparsable: RapidJSON's reason and the byte offset
+};
+
+// Scans `doc`. Lone UTF-16 surrogate escapes, which PostgreSQL's json type accepts and RapidJSON
+// does not, are handled: offsets always refer to `doc`. `doc` must be followed by a NUL byte
+// (PQgetvalue and std::string guarantee it). `work` is scratch space, reused.
+// `strict`: for text PostgreSQL has not checked (the inside of a double-encoded chat, untrusted
+// input): refuses every raw control character in strings. The fast path relies on the server:
+// RapidJSON 1.1.0's SSE2 string scan lets 0x1A..0x1F through. Neither mode refuses bytes that
+// are not UTF-8 inside strings (a SQL_ASCII database stores them): the caller checks the values
+// it takes.
+void scan_document(std::string_view doc, Result& result, std::string& work, bool strict = false);
+
+// The two ways scan_document reads a document, for the test that holds them to the same results:
+// the fast walk (stages/chat_message/json_walk.h), false when it declines the document, and RapidJSON alone.
+bool scan_document_fast(std::string_view doc, Result& result);
+void scan_document_rapidjson(std::string_view doc, Result& result, std::string& work, bool strict);
+
+// Python's truthiness of a JSON number given as text ("0", "-0.0", "0e5", "1e-400" are falsy).
+bool number_is_truthy(std::string_view number);
+
+// How a lone UTF-16 surrogate escape is decoded: kept as its \uXXXX escape (the result is
+// JSON text, as in a double-encoded chat), or as its 3-byte generalized UTF-8 form, which is
+// exact, fails storable_as_text, and append_json_string turns back into the escape.
+enum class LoneSurrogate : std::uint8_t { keep_escape, generalized_utf8 };
+
+// Decodes the JSON string literal `literal` (quotes included) into `out`. False when malformed.
+bool decode_string_literal(std::string_view literal, std::string& out, LoneSurrogate lone);
+
+// The decoded text of a string literal: a view into the literal itself when it holds no escape,
+// else decoded into `storage` (lone surrogates in generalized UTF-8).
+std::string_view string_text(std::string_view literal, std::string& storage);
+
+}  // namespace sluice::stages::scan

@@ -1,0 +1,30 @@
+// What the commands share, and the only header through which they share it: a command never
+// includes another command's header (cmake/layers.cmake checks it).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+#include "config/run_config.h"
+#include "engine/progress.h"
+
+namespace sluice::stages {
+
+// Exit status of a run that was asked to stop (SIGINT/SIGTERM) and stopped cleanly; main makes
+// it 128 + the signal's number (130 or 143), as docker stop and Kubernetes expect.
+inline constexpr int kExitInterrupted = 130;
+
+// Another sluice migrate holds the run's lock (and no --wait-for-lock lets this one wait): main
+// exits with config::kExitLockHeld, so that a script can tell "try later" from a failure.
+struct LockHeldError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// The configured progress style, "auto" resolved against stderr (a terminal gets the bar).
+engine::ProgressStyle progress_style(config::ProgressStyle style);
+
+// The advisory lock's key: one migrate at a time per database (advisory locks are per
+// database) and schema. cleanup takes the same lock; verify never does.
+std::string lock_key(const std::string& schema);
+
+}  // namespace sluice::stages
