@@ -262,11 +262,16 @@ TEST_CASE("log mode stamps every line with the time and says when each phase sta
     CHECK_MESSAGE(contains(log, "[debug] check:   sessions"), "the log file lacks the checks");
     CHECK_MESSAGE(contains(log, "[info] sluice migrate: done in"), "the log file lacks the verdict");
 
-    Run quiet = migrate(db, dir.file("r.jsonl"), {"-q"});
+    // --resync: a run with work to do (without it, the database is already migrated: one line too).
+    Run quiet = migrate(db, dir.file("r.jsonl"), {"-q", "--resync"});
     CHECK_MESSAGE(quiet.status == 0, quiet.said());
     CHECK_MESSAGE(lines_of(quiet.out).size() == 1, "-q printed more than the verdict: " << quiet.said());
     CHECK_MESSAGE(quiet.out.rfind("sluice migrate: done in ", 0) == 0, quiet.said());
     CHECK_MESSAGE(quiet.err.empty(), quiet.said());
+    Run done = migrate(db, dir.file("r.jsonl"), {"-q"});
+    CHECK_MESSAGE(done.status == 0, done.said());
+    CHECK_MESSAGE(lines_of(done.out).size() == 1, "-q printed more than the verdict: " << done.said());
+    CHECK_MESSAGE(done.out.rfind("sluice migrate: already migrated (", 0) == 0, done.said());
 }
 
 TEST_CASE("in log mode a phase that waits still beats at least every 10 seconds, and the wait is named") {
@@ -311,13 +316,14 @@ TEST_CASE("an error is one plain line, without the connection's label; the log f
                   "an internal label before the message: " << plain.error_lines()[0]);
     const std::string log = slurp(dir.file("run.log"));
     CHECK_MESSAGE(contains(log, "[error] cannot connect: "), log);
-    CHECK_MESSAGE(contains(log, "[error] lock: cannot connect: "), "the log file lacks the connection: " << log);
+    // the first connection a migrate opens asks whether anything is left to write (its label: check)
+    CHECK_MESSAGE(contains(log, "[error] check: cannot connect: "), "the log file lacks the connection: " << log);
     CHECK_MESSAGE(contains(log, "(SQLSTATE 08001)"), log);
 
     Run verbose =
         run_sluice({"migrate", "--db", url, "--progress", "none", "--reject-file", dir.file("r.jsonl"), "-v"});
     CHECK_MESSAGE(verbose.error_lines().size() == 2, "-v did not add the detail line: " << verbose.said());
-    CHECK_MESSAGE(contains(verbose.err, "sluice: lock: cannot connect: "), verbose.said());
+    CHECK_MESSAGE(contains(verbose.err, "sluice: check: cannot connect: "), verbose.said());
 }
 
 namespace {
