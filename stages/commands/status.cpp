@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "config/phase.h"
 #include "engine/pg.h"
 #include "engine/progress_line.h"
 #include "engine/run_lock.h"
@@ -62,11 +63,12 @@ std::string running_phase(engine::Connection& conn) {
     const std::string queries = PQgetvalue(r.get(), 0, 0);
     auto has = [&](const char* text) { return queries.find(text) != std::string::npos; };
     // Most telling first: a COPY runs beside the key's duplicate checks, an index beside nothing.
-    if (has("PRIMARY KEY")) return "backfill: adding the primary key";
-    if (has("CREATE INDEX") || has("CREATE UNIQUE INDEX")) return "indexes";
-    if (has("VALIDATE CONSTRAINT") || has("FOREIGN KEY")) return "constraints";
-    if (has("COPY")) return "backfill";
-    if (has("RENAME")) return "publish";
+    using config::Phase, config::phase_name;
+    if (has("PRIMARY KEY")) return std::string(phase_name(Phase::backfill)) + ": adding the primary key";
+    if (has("CREATE INDEX") || has("CREATE UNIQUE INDEX")) return phase_name(Phase::indexes);
+    if (has("VALIDATE CONSTRAINT") || has("FOREIGN KEY")) return phase_name(Phase::constraints);
+    if (has("COPY")) return phase_name(Phase::backfill);
+    if (has("RENAME")) return phase_name(Phase::publish);
     return "";
 }
 
@@ -94,7 +96,7 @@ State running_state(engine::Connection& conn, const std::string& schema, const e
     s.phase = running_phase(conn);
     if (s.phase.empty())
         s.phase = !s.progress                                        ? "starting"
-                  : s.progress->ranges_complete < s.progress->ranges ? "backfill"
+                  : s.progress->ranges_complete < s.progress->ranges ? phase_name(config::Phase::backfill)
                                                                      : "after the backfill";
     s.said = "a migrate is running (" + holder.describe() + "): " + s.phase;
     if (s.progress) s.said += "; " + ranges_text(*s.progress) + rate_text(*s.progress);
