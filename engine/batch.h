@@ -1,5 +1,5 @@
 // What a batch carries besides its identity: its rows, encoded for binary COPY, and the rows it
-// could not store. (The batch type itself belongs to a job: see stages/chat_message/chat_batch.h.)
+// could not store. (The batch type itself belongs to each job, under stages/.)
 #pragma once
 
 #include <cstdint>

@@ -2,26 +2,14 @@
 // rows and bytes, a range_end batch after each range and an end batch after the last.
 #include "stages/chat_message/chat_reader.h"
 
-#include <cctype>
-#include <stdexcept>
-
 #include "engine/sessions.h"
+#include "engine/shared_snapshot.h"
 #include "stages/openwebui.h"
 
 namespace sluice::stages {
 
 namespace {
 constexpr const char* kCursor = "sluice_chats";
-
-// A snapshot name is what pg_export_snapshot() returned, e.g. 00000003-0000001B-1: SET
-// TRANSACTION SNAPSHOT takes no parameter, so the name is checked before it is spliced in.
-std::string snapshot_literal(const std::string& name) {
-    for (char c : name) {
-        if (!std::isxdigit(static_cast<unsigned char>(c)) && c != '-')
-            throw std::runtime_error("unexpected snapshot name '" + name + "' from pg_export_snapshot()");
-    }
-    return "'" + name + "'";
-}
 }  // namespace
 
 ChatReader::ChatReader(const ReaderSettings& settings, RangeQueue& ranges, engine::InflightBudget& budget,
@@ -41,7 +29,7 @@ ChatReader::ChatReader(const ReaderSettings& settings, RangeQueue& ranges, engin
     if (encoding == "SQL_ASCII") conn_.exec("SET client_encoding = 'SQL_ASCII'");
 
     conn_.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    if (settings_.snapshot) conn_.exec("SET TRANSACTION SNAPSHOT " + snapshot_literal(*settings_.snapshot));
+    if (settings_.snapshot) engine::SharedSnapshot::import(conn_, *settings_.snapshot);
 }
 
 void ChatReader::open(const ChatRange& range) {
