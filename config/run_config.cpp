@@ -7,6 +7,7 @@
 #include "config/open_webui_database.h"
 #include "engine/output_file.h"  // header-only: which file an export replaces
 #include "engine/text_wrap.h"
+#include "stages/openwebui.h"  // a leaf of facts, below config: the jobs' revisions
 
 #include <boost/program_options.hpp>
 #include <libpq-fe.h>
@@ -210,6 +211,24 @@ std::vector<Phase> parse_phases(const Setting& s) {
     return phases;
 }
 
+// "8452d01d26d7 (chat_message, the default) or 9a1b2c3d4e5f (chat.current_message_id)".
+std::string job_choices() {
+    std::string text;
+    for (std::size_t i = 0; i < std::size(stages::openwebui::kJobs); ++i) {
+        const stages::openwebui::Job& job = stages::openwebui::kJobs[i];
+        text += (i == 0 ? "" : i + 1 == std::size(stages::openwebui::kJobs) ? " or " : ", ") + std::string(job.revision) +
+                " (" + job.what + (i == 0 ? ", the default)" : ")");
+    }
+    return text;
+}
+
+std::string parse_revision(const Setting& s) {
+    for (const stages::openwebui::Job& job : stages::openwebui::kJobs)
+        if (s.value == job.revision) return s.value;
+    fail(s, (s.value.empty() ? std::string("empty value") : "unknown revision '" + s.value + "'") +
+                "; sluice runs " + job_choices());
+}
+
 std::string non_empty(const Setting& s, const std::string& what_to_do) {
     if (s.value.empty()) fail(s, "empty value; " + what_to_do);
     return s.value;
@@ -239,6 +258,7 @@ struct OptionSpec {
 };
 
 const std::vector<OptionSpec>& option_specs() {
+    static const std::string revision_help = "the job, by the alembic revision it takes the database to: " + job_choices();
     static const std::vector<OptionSpec> specs{
         {"db", kEvery, "URL", "Open WebUI's DATABASE_* variables or $DATABASE_URL, else libpq's PG* variables",
          "PostgreSQL: a libpq URL or keyword string; postgresql+driver:// is accepted",
@@ -282,7 +302,10 @@ const std::vector<OptionSpec>& option_specs() {
          }},
         {"progress", kReading, "STYLE", "auto", "auto (a bar on a terminal, else log lines), bar, log or none",
          [](RunConfig& c, const Setting& s) { c.progress = parse_progress(s); }},
-        {"stamp-alembic", kMigrate, "", "off", "publish also moves alembic_version to 8452d01d26d7",
+        {"revision", kMigrate | of(Command::verify) | of(Command::rejects) | of(Command::cleanup), "REV",
+         stages::openwebui::kJobs[0].revision, revision_help.c_str(),
+         [](RunConfig& c, const Setting& s) { c.revision = parse_revision(s); }},
+        {"stamp-alembic", kMigrate, "", "off", "publish also moves alembic_version to --revision",
          [](RunConfig& c, const Setting& s) { c.stamp_alembic = parse_flag(s); }},
         {"resync", kMigrate, "", "off", "re-derive every chat, even after a complete run: add what is missing, update rows that changed, "
                              "remove rows of messages no longer in their chat",
@@ -561,6 +584,7 @@ RunConfig build(Command command, const Settings& settings, const Environment& en
     // gains nothing.
     config.lanes = std::clamp(cores / 2, 1u, 8u);
     config.index_connections = std::min(cores, 7u);  // seven indexes: more connections would idle
+    config.revision = stages::openwebui::kJobs[0].revision;
     for (const OptionSpec& spec : option_specs())
         if (const auto s = settings.find(spec.name); s != settings.end()) spec.apply(config, s->second);
     // Lanes share the one budget: each needs a few batches in flight (one read, one parsed, one

@@ -52,6 +52,8 @@ struct RunConfig {
     std::string output;               // `sluice rejects`: the export's file; empty: standard output
     unsigned index_connections = 1;   // default: the cores present, at most 7 (one per index)
     ProgressStyle progress = ProgressStyle::automatic;
+    std::string revision;             // --revision: the job, named by the alembic revision it takes the database
+                                      // to (stages/openwebui.h's kJobs); parse() sets the first job's when none is given
     bool stamp_alembic = false;
     bool ignore_sessions = false;     // sessions that look like Open WebUI: a warning instead of a refusal
     bool discard_unfinished_build = false;  // cleanup: also drop a build table that was never published

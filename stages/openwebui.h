@@ -1,3 +1,4 @@
+// A leaf: it includes nothing of sluice, so every layer (config too) may read it.
 // The facts of Open WebUI's schema that sluice's jobs depend on, each written once: the tables,
 // upstream's chat_message (its columns, keys and seven indexes), the alembic revisions each job
 // moves between, and which chats the app itself migrates. Every other file reads them here.
@@ -17,6 +18,17 @@ inline constexpr const char* kRevisionAfter = "8452d01d26d7";
 // The second job (chat.current_message_id): 9a1b2c3d4e5f and the revision before it.
 inline constexpr const char* kCurrentMessageRevisionBefore = "856c5b02fb54";
 inline constexpr const char* kCurrentMessageRevisionAfter = "9a1b2c3d4e5f";
+
+// The jobs sluice runs, each named by the revision it takes the database to (`--revision`); the
+// first is the default.
+struct Job {
+    const char* revision;
+    const char* what;
+};
+inline constexpr Job kJobs[] = {
+    {kRevisionAfter, "chat_message"},
+    {kCurrentMessageRevisionAfter, "chat.current_message_id"},
+};
 
 struct ColumnSpec {
     const char* name;

@@ -1158,3 +1158,19 @@ TEST_CASE("the defaults follow the cores the process may run on, not the machine
     CHECK_MESSAGE(c.lanes == 1, "one allowed CPU, yet " << c.lanes << " lanes");
     CHECK_MESSAGE(c.parse_threads == 1, "one allowed CPU, yet " << c.parse_threads << " parse threads");
 }
+
+TEST_CASE("--revision names the job: the first job's by default, the second's when asked, nothing else") {
+    CHECK(parse_with({"migrate", "--db", some_db}).revision == "8452d01d26d7");
+    CHECK(parse_with({"verify", "--db", some_db}).revision == "8452d01d26d7");
+    for (const char* command : {"migrate", "check", "verify", "rejects", "cleanup"})
+        CHECK_MESSAGE(parse_with({command, "--db", some_db, "--revision", "9a1b2c3d4e5f"}).revision == "9a1b2c3d4e5f",
+                      command);
+    CHECK(parse_with({"migrate", "--db", some_db}, {{"SLUICE_REVISION", "9a1b2c3d4e5f"}}).revision == "9a1b2c3d4e5f");
+    const std::string error = refusal({"migrate", "--db", some_db, "--revision", "856c5b02fb54"});
+    CHECK_MESSAGE(contains(error, "--revision"), "got: " << error);
+    CHECK_MESSAGE(contains(error, "unknown revision '856c5b02fb54'"), "got: " << error);
+    CHECK_MESSAGE(contains(error, "8452d01d26d7 (chat_message, the default) or 9a1b2c3d4e5f (chat.current_message_id)"),
+                  "the jobs are not listed: " << error);
+    CHECK_MESSAGE(contains(refusal({"status", "--db", some_db, "--revision", "9a1b2c3d4e5f"}), "--revision"),
+                  "status runs no job: the option does not apply");
+}

@@ -24,6 +24,7 @@
 #include "stages/commands/run_summary.h"
 #include "stages/commands/status.h"
 #include "stages/commands/verify.h"
+#include "stages/openwebui.h"
 
 namespace {
 
@@ -193,6 +194,12 @@ int main(int argc, char** argv) {
             return 0;
         case config::Command::version: std::cout << config::version_text() << "\n"; return 0;
         default: break;
+    }
+    // Until the second job's commands land, its revision must not run the first job.
+    if (cfg.revision != stages::openwebui::kJobs[0].revision) {
+        engine::log::error("--revision " + cfg.revision + ": this build runs only the chat_message job (" +
+                           stages::openwebui::kJobs[0].revision + ")");
+        return 2;
     }
     try {
         engine::log::configure(log_options(cfg));
