@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "config/common.h"
+#include "config/defaults.h"
 #include "config/phase.h"
+#include "config/usable_cores.h"  // usable_cores(), which the defaults of threads and lanes follow
 
 namespace sluice::config {
 
@@ -23,8 +25,8 @@ enum class ProgressStyle { automatic, bar, log, none };
 // The writer commits when either limit is reached. A limit left out of --commit-interval is max(),
 // meaning never: compare elapsed time against it, do not add it to a time point (it would overflow).
 struct CommitInterval {
-    std::chrono::milliseconds every{std::chrono::seconds(5)};
-    std::size_t bytes = std::size_t{4} << 20;
+    std::chrono::milliseconds every{defaults::kCommitEvery};
+    std::size_t bytes = defaults::kCommitBytes;
 };
 
 struct RunConfig {
@@ -34,14 +36,14 @@ struct RunConfig {
     std::string db_url;               // libpq URL or keyword string; may hold a password: never print it.
                                       // Empty: libpq's environment (PGHOST, PGUSER, PGSERVICE...) decides
     std::string schema = "public";
-    unsigned parse_threads = 1;       // default: a quarter of the cores, 1 to 8
-    unsigned lanes = 1;               // reader/writer pairs over ranges of chat; default: half the cores, at most 8
-    std::size_t fetch_rows = 1000;    // chats per FETCH from the server-side cursor
-    std::size_t batch_rows = 1000;    // chats per batch (one batch = one parse task = one COPY)
-    std::size_t batch_bytes = std::size_t{2} << 20;          // chat JSON bytes that close a batch
-    std::size_t max_inflight_bytes = std::size_t{24} << 20;  // chat JSON bytes read but not yet committed: with
-                                                             // the batches' encoded rows, ~64 MB of RSS
-    std::size_t max_inflight_batches = 16;                   // batches read but not yet committed
+    unsigned parse_threads = 1;       // default: a quarter of the cores (build(), config/defaults.h)
+    unsigned lanes = 1;               // reader/writer pairs over ranges of chat; default: half the cores
+    std::size_t fetch_rows = defaults::kFetchRows;  // chats per FETCH from the server-side cursor
+    std::size_t batch_rows = defaults::kBatchRows;  // chats per batch (one batch = one parse task = one COPY)
+    std::size_t batch_bytes = defaults::kBatchBytes;  // chat JSON bytes that close a batch
+    // Chat JSON bytes read but not yet committed: with the batches' encoded rows, ~64 MB of RSS.
+    std::size_t max_inflight_bytes = defaults::kMaxInflightBytes;
+    std::size_t max_inflight_batches = defaults::kMaxInflightBatches;  // batches read but not yet committed
     CommitInterval commit_interval;
     std::string reject_file;          // empty: a new file named for the database, schema and time, in the
                                       // working directory (stages/commands/reject_file_name.h)
@@ -50,15 +52,15 @@ struct RunConfig {
     bool resync = false;              // re-derive every chat even when the checkpoint says complete
     std::chrono::milliseconds wait_for_lock{0};  // how long to wait for another run's lock; 0: refuse at once
     std::string output;               // `sluice rejects`: the export's file; empty: standard output
-    unsigned index_connections = 1;   // default: the cores present, at most 7 (one per index)
+    unsigned index_connections = 1;   // default: the cores present, one per index at most
     ProgressStyle progress = ProgressStyle::automatic;
     std::string revision;             // --revision: the job, named by the alembic revision it takes the database
                                       // to (stages/openwebui.h's kJobs); parse() sets the first job's when none is given
     bool stamp_alembic = false;
     bool ignore_sessions = false;     // sessions that look like Open WebUI: a warning instead of a refusal
     bool discard_unfinished_build = false;  // cleanup: also drop a build table that was never published
-    unsigned connect_retries = 5;     // reconnect attempts before the run gives up
-    std::chrono::milliseconds retry_max_wait{std::chrono::seconds(30)};  // cap of the exponential backoff
+    unsigned connect_retries = defaults::kConnectRetries;  // reconnect attempts before the run gives up
+    std::chrono::milliseconds retry_max_wait{defaults::kRetryMaxWait};  // cap of the exponential backoff
     std::string log_file;             // --log-file: every line, with its time and level, appended; empty: none
     bool json = false;                // status --json
     std::string rejects_from;         // verify --rejects-from: the known rejects from this export, not the table
@@ -115,11 +117,6 @@ inline constexpr int kExitLockHeld = 75;        // another sluice migrate holds 
 // refused before anything is written;
 // parse() itself looks at no output path.
 void check_output_files(const RunConfig& config);
-
-// The cores this process may use, which the defaults of threads and lanes follow: the CPUs it is
-// allowed to run on (taskset, docker --cpuset-cpus), at most its cgroup's CPU quota rounded up
-// (docker --cpus, a Kubernetes CPU limit); at least 1.
-unsigned usable_cores();
 
 // Parses "64MB", "4MiB", "512kB", "1GB", "1048576" into bytes (binary units). Throws UsageError,
 // naming `option` (e.g. "--batch-bytes"), for junk, negatives, overflow and zero: no size means anything by 0.
