@@ -1,6 +1,7 @@
 // The preflight: each check a few catalog queries on one read-only session. The rules mirror
 // what the phases do (stages/chat_message/target.cpp, stages/chat_message/phases.cpp, stages/commands/migrate.cpp) without calling
-// the parts that write: prepare_target() would create the build table.
+// the parts that write: prepare_target() would create the build table. The privileges check and
+// the estimates are in preflight_privileges.cpp and preflight_estimates.cpp (preflight_facts.h).
 #include "stages/commands/preflight.h"
 
 #include <algorithm>
@@ -17,11 +18,10 @@
 #include "engine/sessions.h"
 #include "engine/words.h"
 #include "stages/chat_message/already_migrated.h"
-#include "stages/chat_message/app_owner.h"
-#include "stages/chat_message/checkpoint.h"
 #include "stages/chat_message/phases.h"
 #include "stages/chat_message/target.h"
 #include "stages/commands/common.h"
+#include "stages/commands/preflight_facts.h"
 #include "stages/commands/server_checks.h"
 #include "stages/openwebui.h"
 
@@ -29,60 +29,11 @@ namespace sluice::stages {
 
 namespace {
 
-using config::Phase;
-using engine::Connection;
+using namespace preflight_checks;  // Facts, the query helpers, the checks of preflight_*.cpp
 using engine::joined;
-
-// chat_message's size over the chat JSON it comes from, indexes included: 0.688 measured on
-// scripts/gen_openwebui.py's corpus (2,000 and 10,000 chats, pg_total_relation_size after a full
-// migrate), rounded up. The JSON holds each message twice (history.messages and messages).
-constexpr double kSpacePerJsonByte = 0.7;
-// Chat JSON migrated per second, all phases, measured end to end with the server on the same two
-// cores (README: 548 MiB in 5.3 s; 48 MB/s on a busier machine): the range of a rough estimate.
-constexpr double kSlowBytesPerSecond = 50e6, kFastBytesPerSecond = 100e6;
-// Chats whose JSON is read to estimate its size; a table with not many more is read whole.
-constexpr double kSampleChats = 2000;
 
 // What an Open WebUI session may call itself; psycopg2, which it uses, sets no name at all.
 constexpr const char* kAppNames = "(open.?web.?ui|uvicorn|gunicorn|sqlalchemy|psycopg|alembic|peewee|python)";
-
-bool runs(const config::RunConfig& cfg, Phase phase) {
-    return std::find(cfg.phases.begin(), cfg.phases.end(), phase) != cfg.phases.end();
-}
-
-// The first column of the first row; "" for no row or NULL.
-std::string cell(Connection& conn, const std::string& sql, const std::vector<std::optional<std::string>>& params = {}) {
-    engine::Result r = conn.exec(sql, params);
-    return PQntuples(r.get()) > 0 ? PQgetvalue(r.get(), 0, 0) : "";
-}
-
-bool yes(Connection& conn, const std::string& sql, const std::vector<std::optional<std::string>>& params = {}) {
-    return cell(conn, sql, params) == "t";
-}
-
-CheckResult result(std::string name, Verdict verdict, std::string detail) {
-    return {std::move(name), verdict, std::move(detail)};
-}
-
-// What the checks share, found once.
-struct Facts {
-    explicit Facts(const config::RunConfig& c) : cfg(c) {}
-    const config::RunConfig& cfg;
-    std::string user;
-    bool chat = false;       // <schema>.chat exists
-    bool readable = false;   // and this user may read it
-    bool published = false;  // chat_message exists
-    bool building = false;   // sluice's build table exists
-    std::optional<std::string> locked_by;  // a session whose lock on chat any read would wait for
-    std::string chat_name() const { return engine::qualified(cfg.schema, openwebui::kChat); }
-    std::string name(const char* table) const { return engine::qualified(cfg.schema, table); }
-    // The table the phases after schema work on, if there is one yet.
-    std::optional<Target> target() const {
-        if (published) return Target{cfg.schema, kChatMessage};
-        if (building) return Target{cfg.schema, kBuildTable};
-        return std::nullopt;
-    }
-};
 
 // ---------------------------------------------------------------- connection and chat
 
@@ -193,140 +144,6 @@ CheckResult check_shape(Connection& conn, const Facts& facts) {
     return result("chat_message", Verdict::ok, in_place);
 }
 
-// ---------------------------------------------------------------- privileges
-
-// What the user lacks, each privilege once with every reason it is needed, in the order found.
-struct Privileges {
-    Connection& conn;
-    const Facts& facts;
-    std::vector<std::pair<std::string, std::vector<std::string>>> missing;
-
-    void lack(const std::string& what, const std::string& why) {
-        auto it = std::find_if(missing.begin(), missing.end(), [&](const auto& m) { return m.first == what; });
-        if (it == missing.end()) it = missing.insert(missing.end(), {what, {}});
-        if (std::find(it->second.begin(), it->second.end(), why) == it->second.end()) it->second.push_back(why);
-    }
-    void on_schema(const char* privilege, const std::string& why) {
-        if (!yes(conn, "SELECT has_schema_privilege($1, $2)", {facts.cfg.schema, std::string(privilege)}))
-            lack(std::string(privilege) + " on schema " + engine::quote_ident(facts.cfg.schema), why);
-    }
-    void on_table(const std::string& table, const char* privilege, const std::string& why) {
-        if (!yes(conn, "SELECT has_table_privilege($1, $2)", {table, std::string(privilege)}))
-            lack(std::string(privilege) + " on " + table, why);
-    }
-    // Ownership, or membership of the owning role, is what ALTER, CREATE INDEX, RENAME and DROP need.
-    void owner_of(const std::string& table, const std::string& why) {
-        engine::Result r = conn.exec(
-            "SELECT pg_has_role(relowner, 'USAGE'), pg_get_userbyid(relowner) FROM pg_class"
-            " WHERE oid = to_regclass($1)",
-            {table});
-        if (PQntuples(r.get()) == 1 && PQgetvalue(r.get(), 0, 0)[0] != 't')
-            lack("ownership of " + table + " (owned by " + engine::quote_ident(PQgetvalue(r.get(), 0, 1)) + ")", why);
-    }
-    bool exists(const char* table) { return relation_exists(conn, facts.cfg.schema, table); }
-    // CREATE on the schema for the role that creates: the app's, when sluice creates as it.
-    void create_on_schema(const std::optional<AppOwner>& owner, const std::string& why) {
-        if (!owner || !owner->acts()) return on_schema("CREATE", why);
-        const std::string schema = engine::quote_ident(facts.cfg.schema), role = engine::quote_ident(owner->role);
-        const std::string fix = "GRANT CREATE ON SCHEMA " + schema + " TO " + role;
-        if (!owner->may_create)
-            lack("CREATE on schema " + schema + " for " + role + ", as which sluice creates its tables (" + fix + ")",
-                 why);
-    }
-    // What becomes chat_message must be a table Open WebUI's role may alter (stages/chat_message/app_owner.h).
-    void serves_app(const std::optional<AppOwner>& owner, const std::string& why) {
-        if (!owner || owner->serves_app()) return;
-        const std::string role = engine::quote_ident(owner->role), user = engine::quote_ident(facts.user);
-        const std::string fix = "GRANT " + role + " TO " + user + ", or run sluice as " + role;
-        lack("membership in " + role + ", the owner of chat, as which sluice creates what Open WebUI alters (" + fix +
-                 ")",
-             why);
-    }
-    std::string text() const {
-        std::vector<std::string> parts;
-        for (const auto& [what, why] : missing)
-            parts.push_back(what + ": " + joined(why, ", "));
-        return joined(parts, "; ");
-    }
-};
-
-bool indexes_pending(Connection& conn, const Target& target) {
-    std::vector<std::string> names;
-    for (const openwebui::IndexSpec& index : openwebui::kIndexes)
-        names.emplace_back(index.name);
-    const std::string valid =
-        cell(conn,
-             "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-             " WHERE i.indrelid = to_regclass($1) AND i.indisvalid AND c.relname = ANY($2::text[])",
-             {target.qualified(), engine::text_array(names)});
-    return valid != std::to_string(std::size(openwebui::kIndexes));
-}
-
-bool foreign_key_pending(Connection& conn, const Target& target) {
-    return !yes(conn,
-                "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2"
-                " AND convalidated)",
-                {target.qualified(), std::string(openwebui::kForeignKey)});
-}
-
-// Each phase's statements, and what PostgreSQL asks of them (CREATE TABLE IF NOT EXISTS needs
-// CREATE on the schema even when the table exists; ALTER TABLE needs ownership).
-CheckResult check_privileges(Connection& conn, const Facts& facts) {
-    const config::RunConfig& cfg = facts.cfg;
-    Privileges p{conn, facts, {}};
-    const std::optional<Target> target = facts.target();
-    p.on_schema("USAGE", "every phase");
-    const bool replaces_build = runs(cfg, Phase::schema) && facts.published && facts.building;
-    const std::optional<AppOwner> owner = app_owner(conn, cfg.schema);
-    if (runs(cfg, Phase::schema) && !target) {
-        p.create_on_schema(owner, "the schema phase creates the build table");
-        p.serves_app(owner, "the schema phase creates the build table, which becomes chat_message");
-    }
-    if (owner && runs(cfg, Phase::publish) && facts.building && !facts.published &&
-        !yes(conn, "SELECT pg_has_role($2::regrole, relowner, 'USAGE') FROM pg_class WHERE oid = to_regclass($1)",
-             {facts.name(kBuildTable), engine::quote_ident(owner->role)}))
-        p.serves_app(owner, "publish makes the build table, another role's, chat_message");
-    // CREATE TABLE IF NOT EXISTS asks for CREATE on the schema even when the table is there.
-    if (runs(cfg, Phase::backfill) || replaces_build)
-        p.create_on_schema(owner, "the backfill creates its checkpoint and rejects tables");
-    if (replaces_build) p.owner_of(facts.name(kBuildTable), "the schema phase drops it");
-    if (runs(cfg, Phase::backfill) || replaces_build) {
-        if (p.exists("sluice_checkpoint")) p.owner_of(facts.name("sluice_checkpoint"), "the backfill alters it");
-        if (p.exists("sluice_reject")) p.on_table(facts.name("sluice_reject"), "INSERT", "the backfill adds rejects");
-    }
-    // Every migrate takes over sluice_run's token (engine/run_fence.h), creating the table when absent.
-    if (!p.exists(kRunTable))
-        p.create_on_schema(owner, "migrate creates its table sluice_run");
-    else
-        p.on_table(facts.name(kRunTable), "UPDATE", "migrate replaces the token in sluice_run");
-    if (runs(cfg, Phase::backfill) && target) {
-        p.on_table(target->qualified(), "SELECT", "the backfill reads the rows present");
-        p.on_table(target->qualified(), "INSERT", "the backfill writes rows");
-    }
-    if (runs(cfg, Phase::indexes) && target && indexes_pending(conn, *target))
-        p.owner_of(target->qualified(), "the indexes phase builds its indexes");
-    if (runs(cfg, Phase::constraints) && (!target || foreign_key_pending(conn, *target))) {
-        p.on_table(facts.chat_name(), "REFERENCES", "the constraints phase adds a foreign key to it");
-        if (target) p.owner_of(target->qualified(), "the constraints phase adds its foreign key");
-    }
-    if (runs(cfg, Phase::publish) && facts.building && !facts.published)
-        p.owner_of(facts.name(kBuildTable), "publish renames it");
-    if (cfg.stamp_alembic && p.exists(openwebui::kAlembicVersion)) {
-        p.on_table(facts.name(openwebui::kAlembicVersion), "SELECT", "--stamp-alembic reads the revision");
-        p.on_table(facts.name(openwebui::kAlembicVersion), "UPDATE", "--stamp-alembic moves the revision");
-    }
-    if (p.missing.empty())
-        return result(
-            "privileges", Verdict::ok,
-            "user " + engine::quote_ident(facts.user) + " may do what the phases need" +
-                (owner && owner->acts() ? "; it creates sluice's tables as " + engine::quote_ident(owner->role) +
-                                              ", the owner of chat, whose chat_message will be"
-                                        : ""));
-    return result("privileges", Verdict::failed,
-                  "user " + engine::quote_ident(facts.user) + " lacks " + p.text() +
-                      " (run sluice as the tables' owner, often the user Open WebUI connects as, or grant them)");
-}
-
 // ---------------------------------------------------------------- alembic, sessions, lock
 
 CheckResult check_alembic(Connection& conn, const Facts& facts) {
@@ -400,66 +217,6 @@ CheckResult check_lock(Connection& conn, const Facts& facts) {
             "lock", Verdict::warning,
             held + "; migrate waits for it up to " + engine::human_duration(facts.cfg.wait_for_lock.count() / 1000.0));
     return result("lock", Verdict::failed, held + "; let it finish, or pass --wait-for-lock DURATION to wait");
-}
-
-// ---------------------------------------------------------------- the estimates
-
-struct JsonSize {
-    double bytes = 0;        // chat JSON the reader would select
-    long long sampled = -1;  // chats read to estimate it; -1: all of them
-};
-
-// The JSON of the chats the reader selects (stages/chat_message/chat_reader.cpp leaves out the `shared-`
-// copies): summed whole on a small table, else extrapolated from a row sample, which reads only
-// the sampled chats' TOAST.
-JsonSize chat_json_size(Connection& conn, const Facts& facts) {
-    const std::string sum =
-        "SELECT count(*), coalesce(sum(octet_length(chat::text))"
-        " FILTER (WHERE " + openwebui::chat_is_selected() + "), 0) FROM " +
-        facts.chat_name();
-    double rows = std::atof(
-        cell(conn, "SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)", {facts.chat_name()}).c_str());
-    if (rows < 0) rows = std::atof(cell(conn, "SELECT count(*) FROM " + facts.chat_name()).c_str());  // never analyzed
-    const bool whole = rows <= 2 * kSampleChats;
-    const double percent = whole ? 100 : 100 * kSampleChats / rows;
-    engine::Result r = conn.exec(whole ? sum : sum + " TABLESAMPLE BERNOULLI ($1::float8) REPEATABLE (0)",
-                                 whole ? std::vector<std::optional<std::string>>{}
-                                       : std::vector<std::optional<std::string>>{std::to_string(percent)});
-    const double n = std::atof(PQgetvalue(r.get(), 0, 0)), bytes = std::atof(PQgetvalue(r.get(), 0, 1));
-    if (whole) return {bytes, -1};
-    return {n > 0 ? bytes / n * rows : 0, static_cast<long long>(n)};
-}
-
-// What is left for the backfill: nothing once its checkpoint says complete (unless --resync).
-double json_left(Connection& conn, const Facts& facts, double total) {
-    const std::optional<Target> target = facts.target();
-    if (!target || facts.cfg.resync || !runs(facts.cfg, Phase::backfill)) return total;
-    const std::optional<Checkpoint> cp = load_checkpoint(conn, facts.cfg.schema);
-    if (!cp || !cp->describes(target->table)) return total;
-    return cp->complete ? 0 : std::max(0.0, total - static_cast<double>(cp->bytes));
-}
-
-std::vector<CheckResult> estimates(Connection& conn, const Facts& facts) {
-    if (!runs(facts.cfg, Phase::backfill))
-        return {result("space", Verdict::skipped, "no backfill among --phases: little to write"),
-                result("time", Verdict::skipped, "no backfill among --phases")};
-    if (facts.locked_by)  // reading the JSON would wait behind that lock
-        return {result("space", Verdict::skipped, "not estimated: " + facts.chat_name() + " is locked"),
-                result("time", Verdict::skipped, "not estimated: " + facts.chat_name() + " is locked")};
-    const JsonSize json = chat_json_size(conn, facts);
-    const double left = json_left(conn, facts, json.bytes);
-    if (left <= 0)
-        return {result("space", Verdict::ok, "the backfill is complete: it writes nothing more"),
-                result("time", Verdict::ok, "the backfill is complete: the other phases take little time")};
-    const std::string how = json.sampled < 0 ? "summed" : "estimated from " + std::to_string(json.sampled) + " chats";
-    const std::string space = "about " + engine::human_bytes(static_cast<std::uint64_t>(left * kSpacePerJsonByte)) +
-                              " for chat_message and its indexes: 0.7 x the " +
-                              engine::human_bytes(static_cast<std::uint64_t>(left)) + " of chat JSON to migrate (" +
-                              how + "); WAL comes on top until the server's next checkpoint";
-    const std::string time = "roughly " + engine::human_duration(left / kFastBytesPerSecond) + " to " +
-                             engine::human_duration(left / kSlowBytesPerSecond) +
-                             " (at 50-100 MB/s of chat JSON, as measured on two cores: a rough estimate)";
-    return {result("space", Verdict::ok, space), result("time", Verdict::ok, time)};
 }
 
 // ---------------------------------------------------------------- running them
