@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "config/defaults.h"
 #include "engine/budget.h"
 #include "engine/pg.h"
 #include "stages/chat_message/backfill_plan.h"
@@ -20,9 +21,9 @@ namespace sluice::stages {
 struct ReaderSettings {
     std::string conninfo;
     std::string schema;
-    std::size_t fetch_rows = 1000;
-    std::size_t batch_rows = 1000;
-    std::size_t batch_bytes = std::size_t{4} << 20;
+    std::size_t fetch_rows = config::defaults::kFetchRows;
+    std::size_t batch_rows = config::defaults::kBatchRows;
+    std::size_t batch_bytes = config::defaults::kBatchBytes;
     std::optional<std::string> snapshot;  // pg_export_snapshot()'s name: read in that snapshot
     std::string label = "reader";         // the connection's name ("reader 2" in lane 2)
 };

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "config/defaults.h"
 #include "engine/budget.h"
 #include "engine/copy_writer.h"
 #include "engine/progress.h"
@@ -24,8 +25,8 @@ struct WriterSettings {
     std::string conninfo;
     std::string schema;
     std::string table;  // the target: chat_message, or the build table until publish
-    std::chrono::milliseconds commit_every{5000};
-    std::size_t commit_bytes = std::size_t{8} << 20;
+    std::chrono::milliseconds commit_every{config::defaults::kCommitEvery};
+    std::size_t commit_bytes = config::defaults::kCommitBytes;
     std::string label = "writer";  // the connection's name ("writer 2" in lane 2)
     std::size_t lane = 0;          // its index in RunCounters::lane_rows
     // --resync: each chat read is derived completely: rows of its messages that changed are
