@@ -1,4 +1,4 @@
-// The cursor reader: snapshot, one cursor per range, FETCH in single-row mode, batches cut by
+// The cursor reader: snapshot, one cursor per range (engine::Cursor), batches cut by
 // rows and bytes, a range_end batch after each range and an end batch after the last.
 #include "stages/chat_message/chat_reader.h"
 
@@ -14,7 +14,8 @@ constexpr const char* kCursor = "sluice_chats";
 
 ChatReader::ChatReader(const ReaderSettings& settings, RangeQueue& ranges, engine::InflightBudget& budget,
                        const std::atomic<bool>& stop)
-    : settings_(settings), ranges_(ranges), budget_(budget), stop_(stop), conn_(settings.conninfo, settings.label) {
+    : settings_(settings), ranges_(ranges), budget_(budget), stop_(stop), conn_(settings.conninfo, settings.label),
+      cursor_(conn_, kCursor, settings.fetch_rows) {
     // A stop request ends the stream at a batch boundary (next()); cancelling a FETCH would only
     // turn that clean end into an error.
     engine::sessions::set_cancellable(conn_.raw(), false);
@@ -43,28 +44,9 @@ void ChatReader::open(const ChatRange& range) {
         params.push_back(range.upper);
         where += " AND id <= $" + std::to_string(params.size());
     }
-    conn_.exec("DECLARE " + std::string(kCursor) + " NO SCROLL CURSOR FOR SELECT id, user_id, chat::text FROM " +
-                   engine::qualified(settings_.schema, openwebui::kChat) + where + " ORDER BY id",
-               params);
+    const std::string chats = engine::qualified(settings_.schema, openwebui::kChat);
+    cursor_.open("SELECT id, user_id, chat::text FROM " + chats + where + " ORDER BY id", params);
     range_ = &range;
-}
-
-engine::Result ChatReader::pull() {
-    if (!fetching_) {
-        conn_.send_single_row_query("FETCH FORWARD " + std::to_string(settings_.fetch_rows) + " FROM " + kCursor);
-        fetching_ = true;
-        fetched_ = 0;
-    }
-    if (engine::Result row = conn_.next_row()) {
-        ++fetched_;
-        return row;
-    }
-    fetching_ = false;
-    if (fetched_ < settings_.fetch_rows) {  // a short FETCH: the cursor is at its end
-        conn_.exec("CLOSE " + std::string(kCursor));
-        return nullptr;
-    }
-    return pull();
 }
 
 std::unique_ptr<ChatBatch> ChatReader::end(bool interrupted) {
@@ -99,7 +81,7 @@ std::unique_ptr<ChatBatch> ChatReader::read() {
     auto batch = std::make_unique<ChatBatch>();
     batch->range = range_;
     while (batch->chats < settings_.batch_rows && batch->source_bytes < settings_.batch_bytes) {
-        if (!pending_) pending_ = pull();
+        if (!pending_) pending_ = cursor_.next();
         if (!pending_) {
             range_read_ = true;
             break;

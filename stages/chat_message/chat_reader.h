@@ -12,6 +12,7 @@
 
 #include "config/defaults.h"
 #include "engine/budget.h"
+#include "engine/cursor.h"
 #include "engine/pg.h"
 #include "stages/chat_message/backfill_plan.h"
 #include "stages/chat_message/chat_batch.h"
@@ -42,7 +43,6 @@ public:
 private:
     std::unique_ptr<ChatBatch> read();  // the next batch, not yet numbered
     void open(const ChatRange& range);
-    engine::Result pull();
     std::unique_ptr<ChatBatch> end(bool interrupted);
 
     ReaderSettings settings_;
@@ -50,12 +50,11 @@ private:
     engine::InflightBudget& budget_;
     const std::atomic<bool>& stop_;
     engine::Connection conn_;
+    engine::Cursor cursor_;  // over the range being read
     bool validate_utf8_ = false;
     std::uint64_t seq_ = 0;
     const ChatRange* range_ = nullptr;  // the range the open cursor reads
     bool ended_ = false;           // every range is read, or the run stops
-    bool fetching_ = false;        // a FETCH is under way
-    std::size_t fetched_ = 0;      // rows it has returned so far
     bool range_read_ = false;      // the cursor is at its end: the range's end batch is next
     bool flushed_ = false;         // a flush batch went out since the budget last had room
     engine::Result pending_;       // read, but not yet admitted by the budget

@@ -1,4 +1,4 @@
-// The cursor over one range: chats LEFT JOIN LATERAL their keys, FETCH in single-row mode, each
+// The cursor over one range (engine::Cursor): chats LEFT JOIN LATERAL their keys, each
 // chat's keys parsed from the JSON array the server aggregated.
 #include "stages/current_message/chat_keys_reader.h"
 
@@ -53,7 +53,7 @@ bool has_current_column(engine::Connection& conn, const std::string& schema) {
 }  // namespace
 
 ChatKeysReader::ChatKeysReader(const ChatKeysSettings& settings)
-    : settings_(settings), conn_(settings.conninfo, settings.label) {
+    : settings_(settings), conn_(settings.conninfo, settings.label), cursor_(conn_, kCursor, settings.fetch_rows) {
     // A stop ends the stream at a batch boundary; cancelling a FETCH would only make that an error.
     engine::sessions::set_cancellable(conn_.raw(), false);
     // The plan's cost grows with the table, so JIT would compile it on every range: on 20,000
@@ -82,30 +82,7 @@ void ChatKeysReader::open(const IdRange& range) {
     std::vector<std::optional<std::string>> params;
     if (range.lo) params.push_back(range.lo);
     if (range.hi) params.push_back(range.hi);
-    conn_.exec(
-        "DECLARE " + std::string(kCursor) + " NO SCROLL CURSOR FOR " + query(settings_.schema, has_column_, range),
-        params);
-    open_ = true;
-}
-
-engine::Result ChatKeysReader::pull() {
-    if (!open_) return nullptr;
-    if (!fetching_) {
-        conn_.send_single_row_query("FETCH FORWARD " + std::to_string(settings_.fetch_rows) + " FROM " + kCursor);
-        fetching_ = true;
-        fetched_ = 0;
-    }
-    if (engine::Result row = conn_.next_row()) {
-        ++fetched_;
-        return row;
-    }
-    fetching_ = false;
-    if (fetched_ < settings_.fetch_rows) {  // a short FETCH: the cursor is at its end
-        conn_.exec("CLOSE " + std::string(kCursor));
-        open_ = false;
-        return nullptr;
-    }
-    return pull();
+    cursor_.open(query(settings_.schema, has_column_, range), params);
 }
 
 void ChatKeysReader::add(ChatKeysBatch& batch, engine::Result row) {
@@ -123,7 +100,7 @@ void ChatKeysReader::add(ChatKeysBatch& batch, engine::Result row) {
 
 bool ChatKeysReader::next(ChatKeysBatch& batch) {
     while (batch.count() < settings_.batch_rows && batch.source_bytes < settings_.batch_bytes) {
-        if (!pending_) pending_ = pull();
+        if (!pending_) pending_ = cursor_.next();
         if (!pending_) break;
         const auto bytes = static_cast<std::size_t>(PQgetlength(pending_.get(), 0, 2));
         if (batch.count() > 0 && batch.source_bytes + bytes > settings_.batch_bytes) break;  // it opens the next
@@ -133,8 +110,7 @@ bool ChatKeysReader::next(ChatKeysBatch& batch) {
 }
 
 void ChatKeysReader::finish() {
-    if (open_) conn_.exec("CLOSE " + std::string(kCursor));
-    open_ = false;
+    cursor_.close();
     conn_.exec("COMMIT");  // read only: ends the snapshot
 }
 

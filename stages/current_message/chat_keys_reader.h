@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/cursor.h"
 #include "engine/pg.h"
 #include "stages/current_message/chat_keys_batch.h"
 
@@ -47,15 +48,12 @@ public:
     static std::string query(const std::string& schema, bool has_column, const IdRange& range);
 
 private:
-    engine::Result pull();
     void add(ChatKeysBatch& batch, engine::Result row);
 
     ChatKeysSettings settings_;
     engine::Connection conn_;
     bool has_column_ = false;
-    bool open_ = false;      // a cursor is declared
-    bool fetching_ = false;  // a FETCH is under way
-    std::size_t fetched_ = 0;
+    engine::Cursor cursor_;  // over the range being read
     engine::Result pending_;  // read, not yet in a batch (it would have passed the batch's bytes)
 };
 
