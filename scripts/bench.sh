@@ -39,23 +39,10 @@ done
 bash scripts/deps.sh
 bash scripts/build.sh
 
-source scripts/lib/pg.sh
-pgdir=$(mktemp -d /tmp/sluice-bench-pg.XXXXXX)
-work=$(mktemp -d /tmp/sluice-bench.XXXXXX)
-chmod 777 "$work"  # the server writes and reads the exported rows here
-export PGOPTIONS="-c client_min_messages=warning"
-trap 'pg_stop "$pgdir"; rm -rf "$work"' EXIT
-pg_start "$pgdir"
-psql -q -c "CREATE DATABASE bench"
-export PGDATABASE=bench
-url="postgresql://postgres@127.0.0.1:$PGPORT/bench"
-sluice() { build/sluice "$@" --db "$url" --progress none --reject-file "$work/rejects.jsonl"; }
-
+source scripts/lib/bench_db.sh
 echo "bench: generating $chats chats (no awkward documents: the INSERT ... SELECT could not take them)"
-python3 scripts/gen_openwebui.py --ddl | psql -q -v ON_ERROR_STOP=1
-python3 scripts/gen_openwebui.py --chats "$chats" --seed 5 --no-awkward --big-chats "$big" --big-chat-mb "$big_mb" "${shape[@]}" |
-  psql -q -v ON_ERROR_STOP=1 -c '\copy chat FROM STDIN'
-psql -q -c "VACUUM ANALYZE chat"
+bench_db bench "$chats" --big-chats "$big" --big-chat-mb "$big_mb" "${shape[@]}"
+sluice() { build/sluice "$@" --db "$url" --progress none --reject-file "$work/rejects.jsonl"; }
 json_bytes=$(psql -Atc "SELECT sum(octet_length(chat::text)) FROM chat WHERE NOT (user_id LIKE 'shared-%')")
 
 reset() {

@@ -18,20 +18,8 @@ while [ $# -gt 0 ]; do
     *) echo "bench_compare: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-source scripts/lib/pg.sh
-pgdir=$(mktemp -d /tmp/sluice-cmp-pg.XXXXXX)
-work=$(mktemp -d /tmp/sluice-cmp.XXXXXX)
-chmod 777 "$work"
-export PGOPTIONS="-c client_min_messages=warning"
-trap 'pg_stop "$pgdir"; rm -rf "$work"' EXIT
-pg_start "$pgdir"
-psql -q -c "CREATE DATABASE bench"
-export PGDATABASE=bench
-url="postgresql://postgres@127.0.0.1:$PGPORT/bench"
-python3 scripts/gen_openwebui.py --ddl | psql -q -v ON_ERROR_STOP=1
-python3 scripts/gen_openwebui.py --chats "$chats" --seed 5 --no-awkward "${shape[@]}" |
-  psql -q -v ON_ERROR_STOP=1 -c '\copy chat FROM STDIN'
-psql -q -c "VACUUM ANALYZE chat"
+source scripts/lib/bench_db.sh
+bench_db cmp "$chats" "${shape[@]}"
 
 reset() {
   psql -q -c "DROP TABLE IF EXISTS chat_message, sluice_chat_message, sluice_checkpoint, sluice_reject, sluice_run CASCADE" \

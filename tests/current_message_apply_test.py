@@ -26,9 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True
-from current_message_corpus_test import load, run  # noqa: E402
-from current_message_parity_test import add_hard_cases  # noqa: E402
-from e2e_parity_test import Database, Setup, psql_records  # noqa: E402
+from helpers import Database, Setup, add_hard_cases, load_current_message_corpus, psql_records, run  # noqa: E402
 
 ORACLE = os.path.join(HERE, "current_message_oracle.py")
 
@@ -72,7 +70,7 @@ def expect(cond, what, problems):
 
 
 def one_range(args, db):
-    load(db, argparse.Namespace(chats=args.chats, seed=args.seed), "json", False, os.devnull)
+    load_current_message_corpus(db, argparse.Namespace(chats=args.chats, seed=args.seed), "json", False, os.devnull)
     add_hard_cases(db, False)
     want = oracle(db)
     applied(args, db, "--ranges", "1")
@@ -97,7 +95,7 @@ def range_ids(ids, k, count):
 
 
 def failed_range(args, db):
-    load(db, argparse.Namespace(chats=args.chats, seed=args.seed + 1), "json", True, os.devnull)
+    load_current_message_corpus(db, argparse.Namespace(chats=args.chats, seed=args.seed + 1), "json", True, os.devnull)
     add_hard_cases(db, True)
     want, before = oracle(db), values(db)
     rc, out = apply(args, db, "--ranges", "3", "--fail-range", "1")

@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
@@ -26,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True
-from e2e_parity_test import Database, Setup, psql, psql_records  # noqa: E402
+from helpers import Database, Setup, load_current_message_corpus, psql, psql_records, run  # noqa: E402
 
 GENERATOR = os.path.join(ROOT, "scripts", "gen_current_message.py")
 ORACLE = os.path.join(HERE, "current_message_oracle.py")
@@ -47,24 +46,6 @@ COLUMNS = ("SELECT string_agg(table_name || '.' || column_name || ' ' || CASE WH
            " ('chat_message', 'id'), ('chat_message', 'chat_id'), ('chat_message', 'parent_id'),"
            " ('chat_message', 'created_at'), ('chat_message', 'context_summary'),"
            " ('chat_message', 'meta'))")
-
-
-def run(cmd, **kw):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
-    if p.returncode:
-        raise Setup("%s failed: %s" % (os.path.basename(cmd[1]), p.stderr.decode(errors="replace")))
-    return p
-
-
-def load(db, args, chat_type, column, expect):
-    flags = ["--chat-type", chat_type] + ([] if column else ["--no-current-column"])
-    psql(db.conninfo, "-c", run([sys.executable, GENERATOR, "--ddl"] + flags).stdout.decode())
-    data = run([sys.executable, GENERATOR, "--chats", str(args.chats), "--seed", str(args.seed),
-                "--expect", expect] + flags)
-    with tempfile.TemporaryFile() as f:
-        f.write(data.stdout)
-        f.seek(0)
-        psql(db.conninfo, stdin=f)
 
 
 def compare(db, expect):
@@ -96,7 +77,7 @@ def check_summary(summary):
 
 def check_state(db, args, chat_type, column):
     with tempfile.NamedTemporaryFile(suffix=".jsonl") as expect:
-        load(db, args, chat_type, column, expect.name)
+        load_current_message_corpus(db, args, chat_type, column, expect.name)
         problems = []
         if psql_records(db.conninfo, "SELECT version_num FROM alembic_version") != ["856c5b02fb54"]:
             problems.append("alembic_version is not 856c5b02fb54")

@@ -14,7 +14,6 @@ unless --ignore-key-order, key order); the same rejected ids.  Prints
 and the first 10 mismatches; exits 1 on any mismatch or tool failure.
 """
 import argparse
-import decimal
 import json
 import os
 import shutil
@@ -27,51 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # no tests/__pycache__ in the source tree
 import oracle  # noqa: E402
-
-GENERATOR = os.path.join(os.path.dirname(HERE), "scripts", "gen_openwebui.py")
-
-
-def _no_constant(name):
-    raise ValueError("not JSON: %s" % name)
-
-
-def make_loader(ordered):
-    """JSON text -> comparable value: numbers as Decimal, objects as (ordered) key/value
-    tuples after Python dict semantics (duplicate key: last value, first position)."""
-    if ordered:
-        def hook(pairs):
-            return ("{}", tuple(dict(pairs).items()))
-    else:
-        def hook(pairs):
-            return ("{}", dict(pairs))
-
-    def load(text):
-        return json.loads(text, parse_float=decimal.Decimal, parse_int=decimal.Decimal,
-                          parse_constant=_no_constant, object_pairs_hook=hook)
-    return load
-
-
-def top_object(v):
-    if not (isinstance(v, tuple) and v[0] == "{}"):
-        raise ValueError("not a JSON object")
-    return dict(v[1])
-
-
-def short(v, n=160):
-    s = repr(v)
-    return s if len(s) <= n else s[:n] + "...(%d chars)" % len(s)
-
-
-class Diff:
-    def __init__(self, show=10):
-        self.count = 0
-        self.show = show
-        self.details = []
-
-    def add(self, text):
-        self.count += 1
-        if len(self.details) < self.show:
-            self.details.append(text)
+from helpers import GENERATOR, Diff, make_loader, short, top_object  # noqa: E402
 
 
 def read_actual(path, load, diff):

@@ -25,63 +25,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import oracle  # noqa: E402
-from differential_test import Diff, make_loader, short, top_object  # noqa: E402
-
-GENERATOR = os.path.join(ROOT, "scripts", "gen_openwebui.py")
+from helpers import (GENERATOR, Database, Diff, Setup, make_loader, psql, psql_records, short,  # noqa: E402
+                     top_object)
 TIMESTAMPS = ("created_at", "updated_at")
-
-
-class Setup(Exception):
-    """The test cannot run (exit 2), as opposed to a mismatch (exit 1)."""
-
-
-def with_dbname(conninfo, dbname):
-    """The server's connection string (libpq URL or keyword string) naming another database."""
-    if re.match(r"postgres(ql)?://", conninfo):
-        u = urllib.parse.urlsplit(conninfo)
-        return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + urllib.parse.quote(dbname), u.query,
-                                        u.fragment))
-    return conninfo + " dbname='%s'" % dbname  # the last dbname= wins
-
-
-def psql(conninfo, *args, stdin=None, stdout=subprocess.PIPE):
-    cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo] + list(args)
-    p = subprocess.run(cmd, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
-    if p.returncode:
-        raise Setup("psql %s failed: %s" % (" ".join(args)[:120], p.stderr.decode(errors="replace").strip()))
-    return p.stdout
-
-
-def psql_records(conninfo, query):
-    """The first column of every row, as text; records are split at NUL bytes, which no text
-    value holds (json values may hold raw line breaks)."""
-    out = psql(conninfo, "-A", "-t", "-0", "-v", "FETCH_COUNT=2000", "-c", query)
-    return [r for r in out.decode("utf-8").split("\0") if r.strip()]
-
-
-class Database:
-    """A database of its own, dropped at the end whatever happens."""
-
-    def __init__(self, server, name):
-        self.server, self.name = server, name
-        self.conninfo = with_dbname(server, name)
-
-    def __enter__(self):
-        psql(self.server, "-c", 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % self.name)
-        psql(self.server, "-c", 'CREATE DATABASE "%s"' % self.name)
-        return self
-
-    def __exit__(self, *exc):
-        try:
-            psql(self.server, "-c", 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % self.name)
-        except Setup as e:
-            print("warning: %s" % e, file=sys.stderr)
 
 
 def load_corpus(db, args, chat_type):

@@ -24,10 +24,8 @@ Small batches and frequent commits make a run of a few hundred chats last long e
 Prints one line per case and "fault tests: N passed, M failed"; exits 1 on any failure.
 """
 import argparse
-import json
 import os
 import random
-import shlex
 import signal
 import subprocess
 import sys
@@ -35,98 +33,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-GENERATOR = os.path.join(ROOT, "scripts", "gen_openwebui.py")
-SLOW = ["--batch-rows", "2", "--fetch-rows", "8", "--commit-interval", "10ms", "--parse-threads", "2",
-        "--progress", "none", "--connect-retries", "8", "--retry-max-wait", "1s"]
-PHASES = ["schema", "backfill", "indexes", "constraints", "publish"]
-FINGERPRINT = """
-    SELECT id, md5(row(chat_id, user_id, role, parent_id, content, output, model_id, files, sources, embeds,
-                       done, status_history, error, usage)::text),
-           CASE WHEN created_at >= %d THEN 'now' ELSE created_at::text END
-    FROM chat_message m ORDER BY id"""
-
-
-def psql(db, sql, check=True):
-    p = subprocess.run(["psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql],
-                       capture_output=True, text=True)
-    if check and p.returncode:
-        raise RuntimeError("psql: %s: %s" % (sql.strip()[:80], p.stderr.strip()))
-    return p.stdout
-
-
-class Case:
-    """A database with the corpus loaded, and sluice runs against it."""
-    counter = 0
-
-    def __init__(self, args, corpus, tmp):
-        Case.counter += 1
-        self.args, self.tmp = args, tmp
-        self.name = "sluice_fault_%d_%d" % (os.getpid(), Case.counter)
-        base = os.environ["SLUICE_TEST_DB"]
-        self.db = base.rsplit("/", 1)[0] + "/" + self.name
-        psql(base, "CREATE DATABASE %s" % self.name)
-        ddl = subprocess.run([sys.executable, GENERATOR, "--ddl"], capture_output=True, text=True, check=True).stdout
-        psql(self.db, ddl)
-        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.db, "-c", "\\copy chat FROM STDIN"],
-                       input=corpus, check=True)
-        self.rejects = os.path.join(tmp, self.name + ".rejects.jsonl")
-
-    def command(self, *extra):
-        options = dict(zip(SLOW[::2], SLOW[1::2]))
-        options["--lanes"] = str(self.args.lanes)
-        options.update(zip(extra[::2], extra[1::2]))  # a case's own values replace the defaults
-        return [self.args.sluice, "migrate", "--db", self.db, "--reject-file", self.rejects] + [
-            x for kv in options.items() for x in kv]
-
-    def start(self, *extra):
-        return subprocess.Popen(self.command(*extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-    def run(self, *extra):
-        return subprocess.run(self.command(*extra), capture_output=True, text=True, timeout=300)
-
-    def state(self, since):
-        """The table and the reject file, comparable across runs."""
-        rows = psql(self.db, FINGERPRINT % since)
-        with open(self.rejects) as f:
-            lines = f.read().splitlines()
-        ids = sorted(json.loads(line)["id"] for line in lines)
-        indexes = psql(self.db, "SELECT count(*) FROM pg_indexes WHERE tablename = 'chat_message'").strip()
-        fk = psql(self.db, "SELECT count(*) FROM pg_constraint WHERE conname = 'chat_message_chat_id_fkey'"
-                           " AND convalidated").strip()
-        return rows, ids, indexes, fk
-
-    def target(self):
-        """chat_message, or before publish sluice's build table."""
-        return psql(self.db, "SELECT coalesce(to_regclass('chat_message'), to_regclass('sluice_chat_message'))").strip()
-
-    def committed_messages(self):
-        out = psql(self.db, "SELECT sum(messages) FROM sluice_checkpoint", check=False).strip()
-        return int(out) if out.isdigit() else 0
-
-    def wait_for(self, proc, predicate, timeout=60):
-        deadline = time.time() + timeout
-        while time.time() < deadline and proc.poll() is None:
-            if predicate():
-                return True
-            time.sleep(0.02)
-        return False
-
-
-def compare(case, reference, since):
-    got = case.state(since)
-    problems = []
-    if got[0] != reference[0]:
-        a, b = set(got[0].splitlines()), set(reference[0].splitlines())
-        problems.append("table differs: %d rows missing, %d extra (e.g. %s)" % (
-            len(b - a), len(a - b), sorted(b - a)[:1] or sorted(a - b)[:1]))
-    if got[1] != reference[1]:
-        problems.append("reject file differs: %d ids, clean run %d" % (len(got[1]), len(reference[1])))
-    if got[2:] != reference[2:]:
-        problems.append("indexes/FK differ: %s vs %s" % (got[2:], reference[2:]))
-    return problems
-
-
+sys.path.insert(0, HERE)
+from helpers import GENERATOR, PHASES, ROOT, Case, compare, pg_ctl, query  # noqa: E402
 def case_kill(args, corpus, tmp, reference, since, clean_seconds):
     case = Case(args, corpus, tmp)
     rng = random.Random(args.seed)
@@ -153,7 +61,7 @@ def case_kill(args, corpus, tmp, reference, since, clean_seconds):
             during = PHASES[len(done)] if len(done) < len(PHASES) else "summary"
             phases_hit[during] = phases_hit.get(during, 0) + 1
         else:  # it finished first: start over, so the next kill has a whole run to land in
-            psql(case.db, "DROP TABLE IF EXISTS chat_message, sluice_chat_message, sluice_checkpoint, sluice_reject;"
+            query(case.db, "DROP TABLE IF EXISTS chat_message, sluice_chat_message, sluice_checkpoint, sluice_reject;"
                           " DROP VIEW IF EXISTS ix_chat_message_chat_id")
     final = case.run()
     problems = [] if final.returncode == 0 else ["final run exited %d: %s" % (final.returncode, final.stderr.strip())]
@@ -177,7 +85,7 @@ def case_signals(args, corpus, tmp, reference, since, _):
         name = signal.Signals(sig).name
         if proc.returncode != 128 + sig or "interrupted" not in out or "peak memory" not in out:
             problems.append("%s: exit %d, stdout %r" % (name, proc.returncode, out[-200:]))
-        stored = int(psql(case.db, "SELECT count(*) FROM %s" % case.target()).strip())
+        stored = int(query(case.db, "SELECT count(*) FROM %s" % case.target()).strip())
         if stored != case.committed_messages():
             problems.append("after %s the table holds %d rows, the checkpoint says %d" % (
                 name, stored, case.committed_messages()))
@@ -190,7 +98,7 @@ def case_signals(args, corpus, tmp, reference, since, _):
 
 
 def terminate(case, app):
-    return psql(case.db, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+    return query(case.db, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                          " WHERE application_name = '%s' OR application_name LIKE '%s %%'" % (app, app)).strip() != "0"
 
 
@@ -220,23 +128,6 @@ def case_restart(args, corpus, tmp, reference, since, _):
         problems.append("exit %d, stderr %r" % (proc.returncode, err[-300:]))
     problems += compare(case, reference, since)
     return problems, "server restarted mid-run; completed in the same run"
-
-
-def pg_ctl(action):
-    data = os.environ["PG_DATA_DIR"]
-    binary = os.path.join(os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin"), "pg_ctl")
-    # -l: a restarted server must not inherit (and hold open) a pipe of ours.
-    cmd = [binary, "-D", data, "-l", os.path.join(os.path.dirname(data), "server.log"), "-w", "-m", "fast", action]
-    if action == "stop":  # `start` must bring it back as it was: socket directory, port, settings
-        with open(os.path.join(data, "postmaster.opts")) as f:
-            words = shlex.split(f.read())[1:]
-        i = words.index("-D")
-        pg_ctl.options = shlex.join(words[:i] + words[i + 2:])
-    if action == "start":
-        cmd += ["-o", pg_ctl.options]
-    if os.geteuid() == 0:
-        cmd = ["runuser", "-u", "postgres", "--"] + cmd
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
 
 
 def case_gone(args, corpus, tmp, reference, since, _):
@@ -272,17 +163,17 @@ def case_diskfull(args, corpus, tmp, reference, since, _):
     problems = []
     try:
         subprocess.run(["chown", "postgres", mount], check=os.geteuid() == 0)
-        psql(os.environ["SLUICE_TEST_DB"], "CREATE TABLESPACE %s LOCATION '%s'" % (tablespace, mount))
+        query(os.environ["SLUICE_TEST_DB"], "CREATE TABLESPACE %s LOCATION '%s'" % (tablespace, mount))
         first = case.run("--phases", "schema")
-        psql(case.db, "ALTER TABLE sluice_chat_message SET TABLESPACE %s" % tablespace)
+        query(case.db, "ALTER TABLE sluice_chat_message SET TABLESPACE %s" % tablespace)
         full = case.run()
         lines = [l for l in full.stderr.splitlines() if l.strip()]
         if full.returncode != 1 or len(lines) != 1 or "disk is full" not in full.stderr:
             problems.append("disk full: exit %d, stderr %r" % (full.returncode, full.stderr[-300:]))
-        stored = int(psql(case.db, "SELECT count(*) FROM sluice_chat_message").strip())
+        stored = int(query(case.db, "SELECT count(*) FROM sluice_chat_message").strip())
         if stored != case.committed_messages():
             problems.append("the table holds %d rows, the checkpoint says %d" % (stored, case.committed_messages()))
-        psql(case.db, "ALTER TABLE sluice_chat_message SET TABLESPACE pg_default")
+        query(case.db, "ALTER TABLE sluice_chat_message SET TABLESPACE pg_default")
         final = case.run()
         if first.returncode != 0 or final.returncode != 0:
             problems.append("runs with room exited %d and %d: %s" % (first.returncode, final.returncode,
@@ -290,9 +181,9 @@ def case_diskfull(args, corpus, tmp, reference, since, _):
         problems += compare(case, reference, since)
         said = lines[0][:110] if lines else ""
     finally:
-        psql(case.db, "ALTER TABLE IF EXISTS sluice_chat_message SET TABLESPACE pg_default", check=False)
-        psql(os.environ["SLUICE_TEST_DB"], "DROP DATABASE IF EXISTS %s" % case.name, check=False)
-        psql(os.environ["SLUICE_TEST_DB"], "DROP TABLESPACE IF EXISTS %s" % tablespace, check=False)
+        query(case.db, "ALTER TABLE IF EXISTS sluice_chat_message SET TABLESPACE pg_default", check=False)
+        query(os.environ["SLUICE_TEST_DB"], "DROP DATABASE IF EXISTS %s" % case.name, check=False)
+        query(os.environ["SLUICE_TEST_DB"], "DROP TABLESPACE IF EXISTS %s" % tablespace, check=False)
         subprocess.run(["umount", mount], check=False)
         os.rmdir(mount)
     return problems, "stopped at %d committed messages with %r; completed once there was room" % (stored, said)

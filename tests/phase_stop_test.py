@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """phase_stop_test.py - every phase of `sluice migrate` stopped, killed, cut off and limited the way
-operators meet it, against a real PostgreSQL (a sibling of fault_resume_test.py, whose Case it uses).
+operators meet it, against a real PostgreSQL (a sibling of fault_resume_test.py; both use tests/helpers.py's Case).
 
     python3 tests/phase_stop_test.py [--sluice build/sluice] [--chats 300] [--lanes 1] [--seed 21] [--cases a,b]
 
@@ -49,7 +49,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from fault_resume_test import GENERATOR, ROOT, Case, compare, pg_ctl, psql  # noqa: E402
+from helpers import GENERATOR, ROOT, Case, compare, pg_ctl, query  # noqa: E402
 
 STOP_WITHIN = 3.0  # seconds from the signal to the exit; sluice aims at one, CI machines are slow
 
@@ -63,7 +63,7 @@ class Blocker:
         self.proc.stdin.write("SET application_name = 'test blocker';\nBEGIN;\n%s;\n" % sql)
         self.proc.stdin.flush()
         deadline = time.time() + 30
-        while psql(db, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'test blocker'"
+        while query(db, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'test blocker'"
                        " AND state = 'idle in transaction'").strip() != "1":
             if time.time() > deadline:
                 raise RuntimeError("the blocker never took its lock: %s" % sql)
@@ -83,7 +83,7 @@ def sluice_waits(case, timeout=30):
     """Whether some session of sluice waits for a lock (within `timeout` seconds)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if psql(case.db, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'sluice %'"
+        if query(case.db, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'sluice %'"
                          " AND wait_event_type = 'Lock'").strip() != "0":
             return True
         time.sleep(0.02)
@@ -106,7 +106,7 @@ def run_flagged(case, flags, *extra, db=None):
 
 
 def alembic_revision(case):
-    return psql(case.db, "SELECT string_agg(version_num, ',') FROM alembic_version").strip()
+    return query(case.db, "SELECT string_agg(version_num, ',') FROM alembic_version").strip()
 
 
 # Each stop case: the phases run beforehand, the lock that holds up the next one, the phases of
@@ -156,7 +156,7 @@ def stop_one(args, corpus, tmp, reference, since, name, sig):
         problems.append("%s: the wait was not shown: %r" % (name, out[-300:]))
     if name == "constraints" and ("has waited" not in err or "test blocker" not in err):
         problems.append("the lock wait was not reported, blocker named: %r" % err[-400:])
-    if psql(case.db, "SELECT to_regclass('chat_message') IS NOT NULL").strip() == "t":
+    if query(case.db, "SELECT to_regclass('chat_message') IS NOT NULL").strip() == "t":
         problems.append("%s, %s: chat_message was published by a stopped run" % (name, sig_name))
     final = case.run()
     if final.returncode != 0:
@@ -186,7 +186,7 @@ def case_killindex(args, corpus, tmp, reference, since):
             problems.append("the index build never waited")
         proc.kill()
         proc.communicate()
-        orphans = psql(case.db, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'sluice index%'")
+        orphans = query(case.db, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'sluice index%'")
         rerun = case.start()
         time.sleep(1.0)
     finally:
@@ -225,13 +225,13 @@ def case_restart(args, corpus, tmp, reference, since):
 
 def case_timeouts(args, corpus, tmp, reference, since):
     case = Case(args, corpus, tmp)
-    psql(case.db, "ALTER DATABASE %s SET statement_timeout = '5ms'" % case.name)
-    psql(case.db, "ALTER DATABASE %s SET lock_timeout = '5ms'" % case.name)
-    psql(case.db, "ALTER DATABASE %s SET idle_in_transaction_session_timeout = '20ms'" % case.name)
-    psql(case.db, "ALTER DATABASE %s SET idle_session_timeout = '50ms'" % case.name)
+    query(case.db, "ALTER DATABASE %s SET statement_timeout = '5ms'" % case.name)
+    query(case.db, "ALTER DATABASE %s SET lock_timeout = '5ms'" % case.name)
+    query(case.db, "ALTER DATABASE %s SET idle_in_transaction_session_timeout = '20ms'" % case.name)
+    query(case.db, "ALTER DATABASE %s SET idle_session_timeout = '50ms'" % case.name)
     proc = case.start("--commit-interval", "200ms")
     out, err = proc.communicate(timeout=300)
-    psql(case.db, "ALTER DATABASE %s RESET ALL" % case.name)
+    query(case.db, "ALTER DATABASE %s RESET ALL" % case.name)
     problems = []
     if proc.returncode != 0:
         problems.append("exit %d under the database's timeouts: %s" % (proc.returncode, err.strip()[-400:]))
@@ -244,13 +244,13 @@ def case_invalidindex(args, corpus, tmp, reference, since):
     is not built: publish refuses over it without stamping; a full run builds it again, then stamps."""
     case = Case(args, corpus, tmp)
     run_phases(case, "schema,backfill,indexes,constraints")
-    psql(case.db, "DROP INDEX ix_chat_message_user_id")
+    query(case.db, "DROP INDEX ix_chat_message_user_id")
     # UNIQUE over user_id, which repeats: the concurrent build fails and leaves its index INVALID.
-    psql(case.db, "CREATE UNIQUE INDEX CONCURRENTLY ix_chat_message_user_id ON sluice_chat_message (user_id)",
+    query(case.db, "CREATE UNIQUE INDEX CONCURRENTLY ix_chat_message_user_id ON sluice_chat_message (user_id)",
          check=False)
     definition = ("SELECT i.indisvalid, pg_get_indexdef(i.indexrelid) FROM pg_index i"
                   " WHERE i.indexrelid = to_regclass('ix_chat_message_user_id')")
-    if not psql(case.db, definition).startswith("f|"):
+    if not query(case.db, definition).startswith("f|"):
         return ["the failed concurrent build left no INVALID index: the case proves nothing"], ""
     problems = []
     refused = run_flagged(case, ["--stamp-alembic"], "--phases", "publish")
@@ -259,12 +259,12 @@ def case_invalidindex(args, corpus, tmp, reference, since):
                                                                                  refused.stderr.strip()[-300:]))
     if alembic_revision(case) != "374d2f66af06":
         problems.append("the refused publish stamped alembic_version: %s" % alembic_revision(case))
-    if psql(case.db, "SELECT to_regclass('chat_message') IS NOT NULL").strip() == "t":
+    if query(case.db, "SELECT to_regclass('chat_message') IS NOT NULL").strip() == "t":
         problems.append("chat_message was published over the INVALID index")
     final = run_flagged(case, ["--stamp-alembic"])
     if final.returncode != 0:
         problems.append("the full run exited %d: %s" % (final.returncode, final.stderr.strip()[-300:]))
-    rebuilt = psql(case.db, definition).strip()
+    rebuilt = query(case.db, definition).strip()
     if rebuilt != "t|CREATE INDEX ix_chat_message_user_id ON public.chat_message USING btree (user_id)":
         problems.append("after the full run the index is %r, not upstream's and VALID" % rebuilt)
     if alembic_revision(case) != "8452d01d26d7":
@@ -290,7 +290,7 @@ def case_secondsignal(args, corpus, tmp, reference, since):
                 problems.append("%s: sluice never waited for the blocker's lock" % sig_name)
             proc.send_signal(sig)
             time.sleep(1.5)
-            held_up = proc.poll() is None and psql(case.db, "SELECT count(*) FROM pg_stat_activity WHERE"
+            held_up = proc.poll() is None and query(case.db, "SELECT count(*) FROM pg_stat_activity WHERE"
                                                     " application_name = 'sluice rejects' AND wait_event_type = 'Lock'"
                                                     ).strip() == "1"
             sent = time.time()
@@ -325,13 +325,13 @@ def case_roletimeouts(args, corpus, tmp, reference, since):
     case = Case(args, corpus, tmp)
     role = "sluice_limited_%d" % os.getpid()
     role_db = case.db.replace("//postgres@", "//%s@" % role, 1)
-    psql(case.db, "CREATE ROLE %s LOGIN" % role)
+    query(case.db, "CREATE ROLE %s LOGIN" % role)
     try:
         for what in ("DATABASE %s" % case.name, "SCHEMA public", "TABLE chat", "TABLE alembic_version"):
-            psql(case.db, "ALTER %s OWNER TO %s" % (what, role))
+            query(case.db, "ALTER %s OWNER TO %s" % (what, role))
         for setting, value in (("statement_timeout", "5ms"), ("lock_timeout", "5ms"),
                                ("idle_in_transaction_session_timeout", "20ms"), ("idle_session_timeout", "50ms")):
-            psql(case.db, "ALTER ROLE %s SET %s = '%s'" % (role, setting, value))
+            query(case.db, "ALTER ROLE %s SET %s = '%s'" % (role, setting, value))
         # The settings bite on the role's sessions: a plain one cannot even sleep 50 ms.
         plain = subprocess.run(["psql", "-X", "-qAt", "-d", role_db, "-c", "SHOW statement_timeout",
                                 "-c", "SELECT pg_sleep(0.05)"], capture_output=True, text=True)
@@ -345,8 +345,8 @@ def case_roletimeouts(args, corpus, tmp, reference, since):
             problems.append("alembic_version holds %s after the run" % alembic_revision(case))
         problems += compare(case, reference, since)
     finally:
-        psql(case.db, "REASSIGN OWNED BY %s TO postgres; DROP OWNED BY %s" % (role, role))
-        psql(os.environ["SLUICE_TEST_DB"], "DROP ROLE %s" % role)
+        query(case.db, "REASSIGN OWNED BY %s TO postgres; DROP OWNED BY %s" % (role, role))
+        query(os.environ["SLUICE_TEST_DB"], "DROP ROLE %s" % role)
     return problems, ("as a role (no superuser) with statement_timeout 5ms, lock_timeout 5ms, idle timeouts"
                       " 20/50ms: completed, stamped")
 
@@ -372,7 +372,7 @@ def case_terminate6(args, corpus, tmp, reference, since):
     while hits < 6 and proc.poll() is None:
         # One query a turn: the writer is terminated once more messages are committed than at the
         # last termination, so the failures are spread over the backfill, never consecutive.
-        out = psql(case.db, "SELECT count(pg_terminate_backend(pid)), max(m) FROM pg_stat_activity,"
+        out = query(case.db, "SELECT count(pg_terminate_backend(pid)), max(m) FROM pg_stat_activity,"
                             " (SELECT messages AS m FROM sluice_checkpoint) c WHERE application_name = 'sluice writer'"
                             " AND c.m > %d" % after, check=False).strip()
         terminated, _, messages = out.partition("|")
@@ -399,9 +399,9 @@ def case_terminate6(args, corpus, tmp, reference, since):
 
 def lock_sessions(case):
     """The backend pids of the sessions named 'sluice lock', and the one that holds an advisory lock."""
-    pids = set(psql(case.db, "SELECT pid FROM pg_stat_activity WHERE application_name = 'sluice lock'"
+    pids = set(query(case.db, "SELECT pid FROM pg_stat_activity WHERE application_name = 'sluice lock'"
                              " AND datname = current_database()").split())
-    holder = psql(case.db, "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    holder = query(case.db, "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
                            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())").strip()
     return pids, holder
 
@@ -419,7 +419,7 @@ def take_over(args, corpus, tmp, reference, since, lanes):
     terminated = 0
     while first.poll() is None and holder not in waiting and terminated < 100:
         if holder:
-            psql(case.db, "SELECT pg_terminate_backend(%s)" % holder)
+            query(case.db, "SELECT pg_terminate_backend(%s)" % holder)
             terminated += 1
         time.sleep(0.1)
         holder = lock_sessions(case)[1]
@@ -433,7 +433,7 @@ def take_over(args, corpus, tmp, reference, since, lanes):
     lines = [l for l in err.splitlines() if l.strip() and "took the lock again" not in l]
     if first.returncode != 75 or len(lines) != 1 or "took over" not in lines[0]:
         problems.append("the run taken over: exit %d, stderr %r" % (first.returncode, err.strip()[-300:]))
-    twice = psql(case.db, "SELECT count(*) - count(DISTINCT id) FROM %s" % case.target(), check=False).strip()
+    twice = query(case.db, "SELECT count(*) - count(DISTINCT id) FROM %s" % case.target(), check=False).strip()
     if twice != "0":
         problems.append("%s message ids twice in the table" % twice)
     if second.returncode != 0:
@@ -475,7 +475,7 @@ def case_cleanup(args, corpus, tmp, reference, since):
     if proc.returncode != 130:
         problems.append("cleanup after SIGINT: exit %d, stderr %r" % (proc.returncode, err.strip()[-300:]))
     final = run_flagged(case, ["--stamp-alembic"])
-    published = psql(case.db, "SELECT to_regclass('chat_message') IS NOT NULL").strip() == "t"
+    published = query(case.db, "SELECT to_regclass('chat_message') IS NOT NULL").strip() == "t"
     if final.returncode == 0:
         problems += compare(case, reference, since)
         if alembic_revision(case) != "8452d01d26d7":

@@ -32,7 +32,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from fault_resume_test import GENERATOR, ROOT, psql  # noqa: E402
+from helpers import GENERATOR, ROOT, query  # noqa: E402
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 POOLER_LINE = "pooler in transaction or statement mode"
@@ -75,10 +75,10 @@ class Database:
         Database.counter += 1
         self.name = "sluice_pool_%d_%d" % (os.getpid(), Database.counter)
         self.base = os.environ["SLUICE_TEST_DB"]
-        psql(self.base, "CREATE DATABASE %s" % self.name)
+        query(self.base, "CREATE DATABASE %s" % self.name)
         self.direct = self.url(*server())
         ddl = subprocess.run([sys.executable, GENERATOR, "--ddl"], capture_output=True, text=True, check=True).stdout
-        psql(self.direct, ddl)
+        query(self.direct, ddl)
         subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.direct, "-c", "\\copy chat FROM STDIN"],
                        input=corpus, text=True, check=True)
 
@@ -86,11 +86,11 @@ class Database:
         return "postgresql://postgres@%s:%d/%s" % (host, port, self.name)
 
     def tables(self):
-        return psql(self.direct, "SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class"
+        return query(self.direct, "SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class"
                                  " WHERE relname LIKE 'sluice%' OR relname = 'chat_message'").strip()
 
     def drop(self):
-        psql(self.base, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.name, check=False)
+        query(self.base, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.name, check=False)
 
 
 class PgBouncer:
@@ -178,7 +178,7 @@ def case_transaction(args, corpus, tmp):
             expect(problems, cleanup.returncode == 4 and POOLER_LINE in cleanup.stderr,
                    label + ": cleanup did not refuse", cleanup)
             expect(problems, db.tables() == "", label + ": the refused runs wrote " + db.tables())
-            expect(problems, psql(db.direct, LOCKS).strip() == "0", label + ": a lock was left behind in the pool")
+            expect(problems, query(db.direct, LOCKS).strip() == "0", label + ": a lock was left behind in the pool")
             direct = migrate(args, db.direct, tmp)
             expect(problems, direct.returncode == 0, label + ": the direct run afterwards failed", direct)
     return problems
@@ -202,7 +202,7 @@ def case_unlock(args, corpus, tmp):
     with pooled_database(corpus, tmp, "session", "server_reset_query = RESET ALL") as (db, pooled):
         run = migrate(args, pooled, tmp, "--phases", "schema,backfill")
         expect(problems, run.returncode == 0, "the run through the pool failed", run)
-        held = psql(db.direct, LOCKS).strip()
+        held = query(db.direct, LOCKS).strip()
         expect(problems, held == "0", "%s advisory lock(s) left behind in the pool's server sessions" % held)
         again = migrate(args, pooled, tmp)
         expect(problems, again.returncode == 0, "the next run through the pool was refused", again)
@@ -227,7 +227,7 @@ def case_standby(args, corpus, tmp):
                                     "-o", "-k %s -p %d -c listen_addresses=127.0.0.1" % (standby, port2), "start"]),
                        check=True, capture_output=True)
         url = db.url("127.0.0.1", port2)
-        expect(problems, psql(url, "SELECT pg_is_in_recovery()").strip() == "t", "the standby is not in recovery")
+        expect(problems, query(url, "SELECT pg_is_in_recovery()").strip() == "t", "the standby is not in recovery")
         check = sluice(args, "check", "--db", url)
         expect(problems, check.returncode == 4 and "server        FAILED" in check.stdout
                and "point --db at the primary" in check.stdout, "check did not fail its server line", check)
