@@ -16,14 +16,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <utility>
-
-extern char** environ;  // POSIX: the only way to list the variables, for the misspelling check
 
 namespace sluice::config {
 namespace {
@@ -425,22 +422,6 @@ RunConfig build(Command command, const Settings& settings, const Environment& en
 }
 
 }  // namespace
-
-Environment process_environment() {
-    return [](const std::string& name) -> std::optional<std::string> {
-        const char* value = std::getenv(name.c_str());
-        return value ? std::optional<std::string>(value) : std::nullopt;
-    };
-}
-
-std::vector<std::string> process_environment_names() {
-    std::vector<std::string> names;
-    for (char** variable = environ; variable && *variable; ++variable) {
-        const std::string entry = *variable;
-        names.push_back(entry.substr(0, entry.find('=')));
-    }
-    return names;
-}
 
 RunConfig parse(int argc, const char* const argv[], const Environment& env,
                 const std::vector<std::string>& env_names) {
