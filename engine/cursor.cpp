@@ -43,9 +43,7 @@ Result Cursor::next() {
 
 void Cursor::close() {
     if (!open_) return;
-    // The connection takes no other statement until the FETCH under way is read out.
-    while (fetching_ && conn_.next_row()) continue;
-    fetching_ = false;
+    fetching_ = false;  // PQexec reads out and drops the rows of a FETCH under way before it sends CLOSE
     conn_.exec("CLOSE " + name_);
     open_ = false;
 }

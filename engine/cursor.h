@@ -26,7 +26,7 @@ public:
     // closed. nullptr too when no cursor is open. A failed FETCH throws PgError and leaves the
     // cursor closed: it went with the transaction the error aborted.
     Result next();
-    // Closes an open cursor before its end (a FETCH under way is read out first); nothing if none.
+    // Closes an open cursor before its end, dropping the rows of a FETCH under way; nothing if none.
     void close();
     bool is_open() const { return open_; }
 
