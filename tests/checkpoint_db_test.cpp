@@ -2,7 +2,8 @@
 // dropped and created again is another table, whose backfill starts over; publish counts every
 // range's rows against its checkpoint and publishes nothing when rows are missing; rows the
 // constraints phase deletes are counted, so that they are not missed, and a range that lacks rows
-// is read again by the next run. (Rows already present in a
+// is read again by the next run; one lane commits its checkpoint once per commit interval, however
+// often its reader waits for room. (Rows already present in a
 // table completed in place: safety_db_test.cpp, "an existing chat_message in another column order".)
 #include <doctest/doctest.h>
 
@@ -178,13 +179,14 @@ TEST_CASE("one lane commits once per commit interval of bytes, not after every b
     Run empty = migrate(db, dir.file("r0.jsonl"), {"--phases", "schema,backfill"});  // makes the checkpoint table
     REQUIRE_MESSAGE(empty.status == 0, "a backfill of no chats failed:\n" << empty.said());
     // Every commit of the writer moves its range's checkpoint on: a trigger counts those moves.
-    db.sql().exec("CREATE TABLE advances (n bigint NOT NULL); INSERT INTO advances VALUES (0);"
-                  " CREATE FUNCTION count_advance() RETURNS trigger LANGUAGE plpgsql AS"
-                  " $$BEGIN UPDATE advances SET n = n + 1; RETURN NEW; END$$;"
-                  " CREATE TRIGGER counted AFTER UPDATE ON sluice_checkpoint FOR EACH ROW WHEN"
-                  " (NEW.last_chat_id IS DISTINCT FROM OLD.last_chat_id OR NEW.complete <> OLD.complete)"
-                  " EXECUTE FUNCTION count_advance();"
-                  " DROP TABLE sluice_chat_message");  // another table: the next run plans anew
+    db.sql().exec(
+        "CREATE TABLE advances (n bigint NOT NULL); INSERT INTO advances VALUES (0);"
+        " CREATE FUNCTION count_advance() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$BEGIN UPDATE advances SET n = n + 1; RETURN NEW; END$$;"
+        " CREATE TRIGGER counted AFTER UPDATE ON sluice_checkpoint FOR EACH ROW WHEN"
+        " (NEW.last_chat_id IS DISTINCT FROM OLD.last_chat_id OR NEW.complete <> OLD.complete)"
+        " EXECUTE FUNCTION count_advance();"
+        " DROP TABLE sluice_chat_message");  // another table: the next run plans anew
     copy_in(db.sql(), "COPY chat FROM STDIN", corpus_rows({}));
     // Batches of 64 KiB, a commit every 512 KiB: a reader kept waiting by a 1 MiB budget.
     Run run = migrate(db, dir.file("r.jsonl"),
@@ -194,7 +196,8 @@ TEST_CASE("one lane commits once per commit interval of bytes, not after every b
     REQUIRE_MESSAGE(run.status == 0, "the backfill failed");
     const long long bytes = number(db.sql(), "SELECT sum(bytes) FROM sluice_checkpoint");
     const long long by_interval = bytes / (512 << 10) + 1, by_batch = bytes / (64 << 10);
-    REQUIRE_MESSAGE(by_batch >= 3 * by_interval, "the corpus is too small to tell the two apart: " << bytes << " bytes");
+    REQUIRE_MESSAGE(by_batch >= 3 * by_interval,
+                    "the corpus is too small to tell the two apart: " << bytes << " bytes");
     const long long commits = number(db.sql(), "SELECT n FROM advances");
     CHECK_MESSAGE(commits <= by_interval + by_interval / 2 + 2,
                   commits << " commits for " << bytes << " bytes of chats: about one a batch (" << by_batch
