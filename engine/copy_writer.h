@@ -60,9 +60,15 @@ public:
     // Savepoints created since the last commit: the caller commits before it reaches 64,
     // PostgreSQL's per-transaction subtransaction cache.
     std::size_t savepoints() const { return savepoints_; }
-    void committed() { savepoints_ = 0; }
+    // The caller calls this once its transaction has ended (committed or rolled back): that ended
+    // the savepoints too, the last one's release included (write() leaves it to the next range).
+    void committed() {
+        savepoints_ = 0;
+        release_due_ = false;
+    }
 
 private:
+    std::string open_savepoint();
     void write_range(const Rows& rows, std::size_t first, std::size_t last, WriteOutcome& out);
     void copy_range(const Rows& rows, std::size_t first, std::size_t last, WriteOutcome& out);
     void merge_staged(std::uint64_t staged, WriteOutcome& out);
@@ -81,6 +87,7 @@ private:
     std::string holders_sql_;     // staged rows whose key the target holds for another group
     bool staging_ = false;
     std::size_t savepoints_ = 0;
+    bool release_due_ = false;  // the last range's savepoint is still to be released
 };
 
 }  // namespace sluice::engine

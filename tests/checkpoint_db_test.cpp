@@ -2,7 +2,8 @@
 // dropped and created again is another table, whose backfill starts over; publish counts every
 // range's rows against its checkpoint and publishes nothing when rows are missing; rows the
 // constraints phase deletes are counted, so that they are not missed, and a range that lacks rows
-// is read again by the next run. (Rows already present in a
+// is read again by the next run; one lane commits its checkpoint once per commit interval, however
+// often its reader waits for room. (Rows already present in a
 // table completed in place: safety_db_test.cpp, "an existing chat_message in another column order".)
 #include <doctest/doctest.h>
 
@@ -169,4 +170,37 @@ TEST_CASE("rows deleted with their chats before the constraints phase are counte
     CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM chat_message") == before - removed,
                   "the checkpoint's count of removed rows is not what was deleted");
     CHECK_MESSAGE(alembic(db) == "8452d01d26d7", "the stamp did not go with the publish");
+}
+
+TEST_CASE("one lane commits once per commit interval of bytes, not after every batch while its reader waits for room") {
+    TestDatabase db;
+    TempDir dir;
+    create_chat_table(db, {});
+    Run empty = migrate(db, dir.file("r0.jsonl"), {"--phases", "schema,backfill"});  // makes the checkpoint table
+    REQUIRE_MESSAGE(empty.status == 0, "a backfill of no chats failed:\n" << empty.said());
+    // Every commit of the writer moves its range's checkpoint on: a trigger counts those moves.
+    db.sql().exec(
+        "CREATE TABLE advances (n bigint NOT NULL); INSERT INTO advances VALUES (0);"
+        " CREATE FUNCTION count_advance() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$BEGIN UPDATE advances SET n = n + 1; RETURN NEW; END$$;"
+        " CREATE TRIGGER counted AFTER UPDATE ON sluice_checkpoint FOR EACH ROW WHEN"
+        " (NEW.last_chat_id IS DISTINCT FROM OLD.last_chat_id OR NEW.complete <> OLD.complete)"
+        " EXECUTE FUNCTION count_advance();"
+        " DROP TABLE sluice_chat_message");  // another table: the next run plans anew
+    copy_in(db.sql(), "COPY chat FROM STDIN", corpus_rows({}));
+    // Batches of 64 KiB, a commit every 512 KiB: a reader kept waiting by a 1 MiB budget.
+    Run run = migrate(db, dir.file("r.jsonl"),
+                      {"--phases", "schema,backfill", "--lanes", "1", "--batch-bytes", "64kB", "--commit-interval",
+                       "1h,512kB", "--max-inflight-bytes", "1MB"});
+    INFO("the run said:\n" << run.said());
+    REQUIRE_MESSAGE(run.status == 0, "the backfill failed");
+    const long long bytes = number(db.sql(), "SELECT sum(bytes) FROM sluice_checkpoint");
+    const long long by_interval = bytes / (512 << 10) + 1, by_batch = bytes / (64 << 10);
+    REQUIRE_MESSAGE(by_batch >= 3 * by_interval,
+                    "the corpus is too small to tell the two apart: " << bytes << " bytes");
+    const long long commits = number(db.sql(), "SELECT n FROM advances");
+    CHECK_MESSAGE(commits <= by_interval + by_interval / 2 + 2,
+                  commits << " commits for " << bytes << " bytes of chats: about one a batch (" << by_batch
+                          << "), not one per 512 KiB (" << by_interval << ")");
+    CHECK_MESSAGE(table_fingerprint(db.sql(), "public") == clean_run().fingerprint, "the rows are not a clean run's");
 }

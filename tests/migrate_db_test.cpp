@@ -1,7 +1,8 @@
 // `sluice migrate` end to end against a real PostgreSQL: each test case makes its own database
 // on the server SLUICE_TEST_DB names (scripts/lib/pg.sh starts one), loads Open WebUI's `chat`
 // table, runs the built sluice binary as a subprocess and checks the result with libpq. Without
-// a server these tests fail; they never skip. The shared helpers are in db_fixture.h.
+// a server these tests fail; they never skip. The shared helpers are in db_fixture.h. (One case
+// reads the statements of its database from the server's log, where scripts/lib/pg.sh puts it.)
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
@@ -10,8 +11,10 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -521,4 +524,35 @@ TEST_CASE("a run that started fresh and retried its backfill after a lost connec
     CHECK_MESSAGE(says(run, "attempts"), "the backfill was not retried: the case proves nothing");
     const bool said_resumed = says(run, "complete (resumed)");
     CHECK_MESSAGE(!said_resumed, "a run that began with no checkpoint said it resumed");
+}
+
+TEST_CASE("each batch's savepoint goes to the server with its COPY, and its release with the next one, not alone") {
+    TestDatabase db;
+    TempDir dir;
+    load_corpus(db);
+    const char* data = std::getenv("PG_DATA_DIR");
+    REQUIRE_MESSAGE(data, "PG_DATA_DIR must name the test server's data directory (scripts/lib/pg.sh)");
+    const std::string log = std::string(data) + "/../server.log";  // where scripts/lib/pg.sh starts it
+    // This database's statements, each on a line of the server's log.
+    db.sql().exec(
+        "DO $$BEGIN EXECUTE format('ALTER DATABASE %I SET log_statement = ''all''', current_database()); END$$");
+    const std::size_t before = slurp(log).size();
+    Run run = migrate(db, dir.file("r.jsonl"), {"--phases", "schema,backfill", "--batch-bytes", "64kB"});
+    INFO("the run said:\n" << run.said());
+    REQUIRE_MESSAGE(run.status == 0, "the backfill failed");
+    std::istringstream lines(slurp(log).substr(before));
+    auto ends = [](const std::string& line, const std::string& tail) {
+        return line.size() >= tail.size() && line.compare(line.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    int savepoints = 0, releases = 0, rollbacks = 0, with_copy = 0;
+    for (std::string line; std::getline(lines, line);) {
+        savepoints += ends(line, "statement: SAVEPOINT sluice_range") ? 1 : 0;
+        releases += ends(line, "statement: RELEASE SAVEPOINT sluice_range") ? 1 : 0;
+        rollbacks += ends(line, "statement: ROLLBACK TO SAVEPOINT sluice_range") ? 1 : 0;
+        with_copy += line.find("SAVEPOINT sluice_range; COPY ") != std::string::npos ? 1 : 0;
+    }
+    CHECK_MESSAGE(savepoints == 0, savepoints << " savepoints opened in a round trip of their own");
+    // A range rolled back (a bad row) is released on its own, as it must be before the next range.
+    CHECK_MESSAGE(releases == rollbacks, (releases - rollbacks) << " savepoints released in a round trip of their own");
+    CHECK_MESSAGE(with_copy > 10, "only " << with_copy << " COPYs were sent with their savepoint");
 }

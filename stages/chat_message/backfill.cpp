@@ -90,7 +90,8 @@ struct Lanes {
                 queue, budget, stop));
             writers.push_back(std::make_unique<ChatWriter>(
                 WriterSettings{cfg.db_url, cfg.schema, target.table, cfg.commit_interval.every,
-                               cfg.commit_interval.bytes, "writer" + lane, k - 1, replace, now},
+                               cfg.commit_interval.bytes, "writer" + lane, k - 1, replace, now,
+                               &readers.back()->held_up(), count > 1},
                 budget, counters, rejects, limit));
         }
         if (snapshot) snapshot->release();

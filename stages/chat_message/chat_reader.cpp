@@ -93,12 +93,14 @@ std::unique_ptr<ChatBatch> ChatReader::read() {
             if (!flushed_) {
                 // The writer frees budget only by committing: ask it to, before waiting.
                 flushed_ = true;
+                held_up_.store(true);  // before the flush leaves: the writer must not find it unset
                 batch->kind = engine::BatchKind::flush;
                 return batch;
             }
             if (!budget_.take(bytes, opens)) return end(true);  // cancelled: another stage failed
         }
         flushed_ = false;
+        held_up_.store(false);
         if (opens) batch->first_chat_id = PQgetvalue(pending_.get(), 0, 0);
         batch->source_bytes += bytes;
         ++batch->chats;

@@ -39,6 +39,9 @@ public:
     // The source database is not UTF-8: its chats may hold bytes that are not, and the
     // transform must check every value it stores (ChatTransform's validate_utf8).
     bool validate_utf8() const { return validate_utf8_; }
+    // True from a flush batch this reader sends until it has room again: whether that flush still
+    // has to be committed when the writer gets to it (a commit since may have let the reader on).
+    const std::atomic<bool>& held_up() const { return held_up_; }
 
 private:
     std::unique_ptr<ChatBatch> read();  // the next batch, not yet numbered
@@ -57,6 +60,7 @@ private:
     bool ended_ = false;           // every range is read, or the run stops
     bool range_read_ = false;      // the cursor is at its end: the range's end batch is next
     bool flushed_ = false;         // a flush batch went out since the budget last had room
+    std::atomic<bool> held_up_{false};  // read by the lane's writer (held_up())
     engine::Result pending_;       // read, but not yet admitted by the budget
 };
 

@@ -32,12 +32,20 @@ void ChatWriter::write(ChatBatch& batch) {
         case engine::BatchKind::data:
             adopt(*batch.range);
             return write_rows(batch);
-        case engine::BatchKind::flush: return commit();
+        case engine::BatchKind::flush: return flush();
         case engine::BatchKind::range_end: return end_range(*batch.range);
         case engine::BatchKind::end:
             interrupted_ = batch.interrupted;
             return commit();
     }
+}
+
+// A flush is sent when the reader found no room in the budget; by the time it comes here, a
+// commit (every few MB) may have given the reader room again. Committing again then would only
+// double the commits of a writer that the reader keeps ahead of (the usual case with one lane).
+void ChatWriter::flush() {
+    if (settings_.reader_held_up && !settings_.reader_held_up->load()) return;
+    commit();
 }
 
 // The reader ends a range (and the writer commits it) before it reads the next one, so a
@@ -110,10 +118,10 @@ void ChatWriter::write_rows(ChatBatch& batch) {
     if (settings_.lane < counters_.lane_rows.size())
         counters_.lane_rows[settings_.lane] += outcome.written + outcome.updated;
 
-    // Also commit when a reader waits for budget: only a commit gives it back.
+    // Also commit when another lane's reader waits for budget: only a commit gives it back.
     bool due = std::chrono::steady_clock::now() - transaction_start_ >= settings_.commit_every ||
                pending_bytes_ >= settings_.commit_bytes || copy_.savepoints() >= kMaxSavepointsPerTransaction ||
-               budget_.wanted();
+               (settings_.shares_budget && budget_.wanted());
     if (due) commit();
 }
 

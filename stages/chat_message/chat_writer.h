@@ -1,10 +1,12 @@
 // The writer stage of one lane: the only stage that writes. It owns its write connection, writes
-// each batch with IsolatingCopy, and commits every few seconds or megabytes, on a flush request,
-// at the end of each range and at the end, each time with the range's checkpoint and the rejects
-// of what it commits, in the same transaction, under the run's fence (engine/run_fence.h).
+// each batch with IsolatingCopy, and commits every few seconds or megabytes, on a flush request
+// (while its reader still waits for room), at the end of each range and at the end, each time
+// with the range's checkpoint and the rejects of what it commits, in the same transaction, under
+// the run's fence (engine/run_fence.h).
 // Serial: the pipeline calls write() for one batch at a time, in its lane's reader order.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -33,6 +35,12 @@ struct WriterSettings {
     // updated, and rows of the range's chats (selected or not) that they no longer derive are deleted.
     bool resync = false;
     std::int64_t now = 0;  // the run's now: a timestamp that fell back to it is no change (--resync)
+    // Its lane's reader's ChatReader::held_up(): a flush is committed only while that is set. None:
+    // every flush is committed.
+    const std::atomic<bool>* reader_held_up = nullptr;
+    // Other lanes' readers take from the same budget: commit early whenever one of them waits for
+    // room (the lane's own reader asks with a flush batch).
+    bool shares_budget = false;
 };
 
 class ChatWriter {
@@ -50,6 +58,7 @@ public:
 private:
     void adopt(const ChatRange& range);
     void begin();
+    void flush();
     void write_rows(ChatBatch& batch);
     void end_range(const ChatRange& range);
     std::uint64_t remove_others(const std::optional<std::string>& upto, const engine::Rows& rows);
