@@ -4,6 +4,7 @@
 // from the TOAST pointer without fetching the value), not its row or its heap page.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -30,6 +31,10 @@ public:
 
     const ChatRange* next();  // nullptr when every range has been handed out
     std::size_t size() const { return ranges_.size(); }
+    // The lanes to read it with: as many as `wanted`, no more than the ranges, at least one.
+    unsigned lanes_for(unsigned wanted) const {
+        return std::max(1u, std::min<unsigned>(wanted, static_cast<unsigned>(ranges_.size())));
+    }
     // Chats still to read, as the plan counted them (an estimate for the ETA: chats may have come
     // or gone since the plan was made).
     std::uint64_t chats_left() const;

@@ -199,6 +199,20 @@ void write_phases(Writer& w, const std::vector<PhaseFigures>& phases) {
     w.EndArray();
 }
 
+// The end of a backfill's object, either job's: this run's time, attempts, lanes and ranges
+// read (closing "this_run"), then the plan's ranges and the rejects table.
+template <typename Figures>
+void write_run_end(Writer& w, const Figures& f) {
+    seconds(w, "seconds", f.run_seconds);
+    count(w, "attempts", f.attempts);
+    count(w, "lanes", f.lanes);
+    count(w, "ranges_read", f.ranges_read);
+    w.EndObject();
+    count(w, "ranges", f.ranges);
+    text(w, "rejects_table", f.rejects_table);
+    w.EndObject();
+}
+
 void write_backfill(Writer& w, const std::optional<BackfillFigures>& backfill) {
     key(w, "backfill");
     if (!backfill) {
@@ -226,14 +240,7 @@ void write_backfill(Writer& w, const std::optional<BackfillFigures>& backfill) {
     count(w, "updated", f.run_updated);
     count(w, "removed", f.run_removed);
     count(w, "bytes", f.run_bytes);
-    seconds(w, "seconds", f.run_seconds);
-    count(w, "attempts", f.attempts);
-    count(w, "lanes", f.lanes);
-    count(w, "ranges_read", f.ranges_read);
-    w.EndObject();
-    count(w, "ranges", f.ranges);
-    text(w, "rejects_table", f.rejects_table);
-    w.EndObject();
+    write_run_end(w, f);
 }
 
 void nullable_text(Writer& w, const char* name, const std::string& value) {
@@ -297,14 +304,7 @@ void write_values(Writer& w, const ValueFigures& f) {
     w.StartObject();
     count(w, "chats", f.run_chats);
     count(w, "updated", f.run_updated);
-    seconds(w, "seconds", f.run_seconds);
-    count(w, "attempts", f.attempts);
-    count(w, "lanes", f.lanes);
-    count(w, "ranges_read", f.ranges_read);
-    w.EndObject();
-    count(w, "ranges", f.ranges);
-    text(w, "rejects_table", f.rejects_table);
-    w.EndObject();
+    write_run_end(w, f);
 }
 
 // What migrate alone reports: its phases, the backfill (the second job's under its own key), the export.
