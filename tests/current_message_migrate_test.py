@@ -109,7 +109,9 @@ def clean_run(args, db, work, lanes, want, before):
     started = time.monotonic()
     rc, out = sluice(args, db, "migrate", *migrate_args(work, lanes))
     seconds = time.monotonic() - started
-    problems = [] if rc == 0 else ["migrate: exit %d: %s" % (rc, out.strip()[-600:])]
+    if rc != 0:
+        return len(want), ["migrate: exit %d: %s" % (rc, out.strip()[-600:])], seconds
+    problems = []
     got, want_rejects = check_result(db, want, before, problems)
     with open(os.path.join(work, "summary.json"), encoding="utf-8") as f:
         summary = json.load(f).get("current_message") or {}
@@ -187,7 +189,7 @@ def killed_run(args, db, work, lanes, want, before, seconds, rng):
         problems.append("no kill landed between two commits (chats committed at each kill: %s)" % landed)
     rc, out = sluice(args, db, "migrate", *migrate_args(work, lanes))
     if rc != 0:
-        problems.append("the run after the kills: exit %d: %s" % (rc, out.strip()[-600:]))
+        return len(want), problems + ["the run after the kills: exit %d: %s" % (rc, out.strip()[-600:])], landed
     check_result(db, want, before, problems)
     check_rerun(args, db, problems)
     return len(want), problems, landed
