@@ -44,7 +44,9 @@ const CommandHelp kCommandHelp[] = {
     {Command::migrate, "build chat_message from Open WebUI's chat table",
      "Builds chat_message from Open WebUI's chat table in phases (--phases): schema, backfill, indexes, "
      "constraints, publish. Each phase is idempotent: run the same command again to resume. Stop Open WebUI "
-     "first; the checks of `sluice check` run before anything is written."},
+     "first; the checks of `sluice check` run before anything is written. With --revision 9a1b2c3d4e5f it "
+     "fills chat.current_message_id instead, on a database at 856c5b02fb54 (phases schema, backfill, publish; "
+     "--stamp-alembic moves alembic_version to 9a1b2c3d4e5f)."},
     {Command::check, "preflight: what migrate would need; writes nothing",
      "Checks, writing nothing, what `sluice migrate` with the same options would need: a primary that takes "
      "writes, no pooler in transaction or statement mode in between, the chat table, the "

@@ -109,7 +109,7 @@ void run_lanes(const config::RunConfig& cfg, const Target& target, bool replace,
                BackfillReport& report) {
     RangeQueue queue(plan);
     report.ranges_left = queue.size();
-    report.lanes = std::max(1u, std::min<unsigned>(cfg.lanes, static_cast<unsigned>(queue.size())));
+    report.lanes = queue.lanes_for(cfg.lanes);
     engine::InflightBudget budget(cfg.max_inflight_batches, cfg.max_inflight_bytes);
     engine::RunCounters counters(report.lanes);
     engine::RejectLimit limit(cfg.max_rejects, rejected_before);

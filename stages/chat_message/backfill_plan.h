@@ -4,6 +4,7 @@
 // from the TOAST pointer without fetching the value), not its row or its heap page.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -11,13 +12,16 @@
 
 #include "engine/pg.h"
 #include "stages/chat_message/checkpoint.h"
+#include "stages/openwebui.h"
 
 namespace sluice::stages {
 
 // Splits the selected chats into at most `count` ranges of about equal stored bytes, in id order,
 // covering every possible id (the first has no lower bound, the last no upper one). One range is
-// the whole table, counted but not weighed.
-std::vector<ChatRange> plan_ranges(engine::Connection& conn, const std::string& schema, unsigned count);
+// the whole table, counted but not weighed. `where` selects the chats (appended after FROM chat)
+// and `id` is the ordering of ids the bounds follow (the second job: every chat, `id COLLATE "C"`).
+std::vector<ChatRange> plan_ranges(engine::Connection& conn, const std::string& schema, unsigned count,
+                                   const std::string& where = openwebui::kSelectedChats, const std::string& id = "id");
 
 // The ranges still to do, for the lanes' readers: a lane that finishes one takes the next.
 // Thread-safe; the ranges themselves are read-only once the queue is made.
@@ -27,6 +31,10 @@ public:
 
     const ChatRange* next();  // nullptr when every range has been handed out
     std::size_t size() const { return ranges_.size(); }
+    // The lanes to read it with: as many as `wanted`, no more than the ranges, at least one.
+    unsigned lanes_for(unsigned wanted) const {
+        return std::max(1u, std::min<unsigned>(wanted, static_cast<unsigned>(ranges_.size())));
+    }
     // Chats still to read, as the plan counted them (an estimate for the ETA: chats may have come
     // or gone since the plan was made).
     std::uint64_t chats_left() const;

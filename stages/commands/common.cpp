@@ -1,7 +1,13 @@
 // What the commands share: the lock's key and the progress style.
 #include "stages/commands/common.h"
 
+#include "stages/openwebui.h"
+
 namespace sluice::stages {
+
+bool runs_current_message(const config::RunConfig& cfg) {
+    return cfg.revision == openwebui::kCurrentMessageRevisionAfter;
+}
 
 std::string lock_key(const std::string& schema) { return "sluice migrate " + schema; }
 

@@ -195,10 +195,11 @@ int main(int argc, char** argv) {
         case config::Command::version: std::cout << config::version_text() << "\n"; return 0;
         default: break;
     }
-    // Until the second job's commands land, its revision must not run the first job.
-    if (cfg.revision != stages::openwebui::kJobs[0].revision) {
-        engine::log::error("--revision " + cfg.revision + ": this build runs only the chat_message job (" +
-                           stages::openwebui::kJobs[0].revision + ")");
+    // migrate and check run the second job; until its verify, rejects and cleanup land, its
+    // revision must not run the first job's.
+    const bool runs_second = cfg.command == config::Command::migrate || cfg.command == config::Command::check;
+    if (cfg.revision != stages::openwebui::kJobs[0].revision && !runs_second) {
+        engine::log::error("--revision " + cfg.revision + ": this build runs it only with migrate and check");
         return 2;
     }
     try {
