@@ -14,15 +14,33 @@
 #include "stages/commands/common.h"
 #include "stages/commands/preflight.h"
 #include "stages/commands/reject_file_name.h"
+#include "stages/current_message/value_writer.h"
+#include "stages/openwebui.h"
 
 namespace sluice::stages {
 
+namespace {
+
+bool second_job(const config::RunConfig& cfg) { return cfg.revision == openwebui::kCurrentMessageRevisionAfter; }
+
+// The rejects table of the job --revision names.
+engine::RejectTable job_reject_table(const config::RunConfig& cfg) {
+    return second_job(cfg) ? current_message::reject_table(cfg.schema) : reject_table(cfg.schema);
+}
+
+// "sluice migrate", with the job's --revision when it is not the default one.
+std::string job_migrate(const config::RunConfig& cfg) {
+    return second_job(cfg) ? "sluice migrate --revision " + cfg.revision : "sluice migrate";
+}
+
+}  // namespace
+
 int export_rejects_command(const config::RunConfig& cfg) {
     engine::Connection conn(cfg.db_url, "rejects");
-    const engine::RejectTable rejects = reject_table(cfg.schema);
+    const engine::RejectTable rejects = job_reject_table(cfg);
     if (!rejects.exists(conn)) {
-        throw std::runtime_error("there is no table " + rejects.qualified_name() +
-                                 ": sluice migrate has not run its backfill on this schema (or cleanup dropped it)");
+        throw std::runtime_error("there is no table " + rejects.qualified_name() + ": " + job_migrate(cfg) +
+                                 " has not run its backfill on this schema (or cleanup dropped it)");
     }
     std::uint64_t lines = rejects.export_to(conn, cfg.output);
     if (!cfg.output.empty()) std::cerr << "sluice rejects: " << lines << " rejects written to " << cfg.output << "\n";

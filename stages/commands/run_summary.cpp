@@ -260,6 +260,18 @@ void write_verify(Writer& w, const std::optional<VerifyFigures>& verify) {
     w.EndObject();
 }
 
+void write_value_verify(Writer& w, const ValueVerifyFigures& v) {
+    key(w, "verify");
+    w.StartObject();
+    text(w, "table", "chat.current_message_id");
+    const std::pair<const char*, std::uint64_t> counts[] = {
+        {"chats", v.chats},       {"agree", v.agree}, {"disagree", v.disagree}, {"rejected", v.rejected},
+        {"unrecorded_rejects", v.unrecorded_rejects}, {"known_rejects", v.known_rejects}};
+    for (const auto& [name, n] : counts) count(w, name, n);
+    text(w, "rejects_from", v.rejects_from);
+    w.EndObject();
+}
+
 // What migrate alone reports: its phases, the backfill, the export.
 void write_migrate(Writer& w, const RunSummary& s) {
     write_phases(w, s.phases);
@@ -271,6 +283,7 @@ void write_migrate(Writer& w, const RunSummary& s) {
 std::optional<std::uint64_t> rejected_of(const RunSummary& s) {
     if (s.backfill) return s.backfill->rejected;
     if (s.verify) return s.verify->rejected;
+    if (s.value_verify) return s.value_verify->rejected;
     return std::nullopt;
 }
 
@@ -303,7 +316,8 @@ std::string to_json(const RunSummary& s) {
     w.EndArray();
     if (s.command == "migrate") write_migrate(w, s);
     if (s.command == "check") write_checks(w, s.checks);
-    if (s.command == "verify") write_verify(w, s.verify);
+    if (s.command == "verify" && s.value_verify) write_value_verify(w, *s.value_verify);
+    if (s.command == "verify" && !s.value_verify) write_verify(w, s.verify);
     count(w, "peak_memory_bytes", s.peak_memory_bytes);
     w.EndObject();
     return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
