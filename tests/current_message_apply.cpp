@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
                     rule.decide(batch.chats[i], batch.decisions[i]);
                 writer.add(batch);
             }
-            total.add(writer.commit([&](engine::Connection& c) {
+            total.add(writer.commit([&](engine::Connection& c, const cm::ValueTally&) {
                 c.exec("INSERT INTO " + done_table(o) + " VALUES ($1)", {std::to_string(k)});
                 if (k == o.fail_range) c.exec("SELECT 1/0");  // the range's write fails after its UPDATE
             }));

@@ -12,15 +12,6 @@
 
 namespace sluice::stages {
 
-namespace {
-
-using openwebui::kRevisionAfter;
-using openwebui::kRevisionBefore;
-// Rows counted, at most, where the catalog has no estimate (a table never analyzed nor indexed
-// since it had rows): a bounded count stays well under a second on any table.
-constexpr long long kMostCounted = 100000;
-
-// alembic_version's one revision; none when the table is missing, unreadable or not one row.
 std::optional<std::string> alembic_revision(engine::Connection& conn, const std::string& schema) {
     const std::string table = engine::qualified(schema, openwebui::kAlembicVersion);
     engine::Result readable =
@@ -30,6 +21,14 @@ std::optional<std::string> alembic_revision(engine::Connection& conn, const std:
     if (PQntuples(r.get()) != 1) return std::nullopt;
     return std::string(PQgetvalue(r.get(), 0, 0));
 }
+
+namespace {
+
+using openwebui::kRevisionAfter;
+using openwebui::kRevisionBefore;
+// Rows counted, at most, where the catalog has no estimate (a table never analyzed nor indexed
+// since it had rows): a bounded count stays well under a second on any table.
+constexpr long long kMostCounted = 100000;
 
 // A revision after 8452d01d26d7: any but it and its predecessor, where chat_message is in shape
 // (the chain runs on past it: 856c5b02fb54, 9a1b2c3d4e5f, ...).

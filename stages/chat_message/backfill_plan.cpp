@@ -7,21 +7,23 @@
 
 namespace sluice::stages {
 
-std::vector<ChatRange> plan_ranges(engine::Connection& conn, const std::string& schema, unsigned count) {
+std::vector<ChatRange> plan_ranges(engine::Connection& conn, const std::string& schema, unsigned count,
+                                   const std::string& where, const std::string& id) {
     const std::string chat = engine::qualified(schema, openwebui::kChat);
     std::vector<ChatRange> ranges;
     if (count <= 1) {
-        engine::Result n = conn.exec("SELECT count(*) FROM " + chat + openwebui::kSelectedChats);
+        engine::Result n = conn.exec("SELECT count(*) FROM " + chat + where);
         ChatRange& whole = ranges.emplace_back();
         whole.planned_chats = std::strtoull(PQgetvalue(n.get(), 0, 0), nullptr, 10);
         return ranges;
     }
     // Each chat goes to the part its first byte falls in; 64 bytes stand for the row itself, so
     // that chats without JSON still count for something.
+    const std::string weight = "coalesce(pg_column_size(chat), 0)::float8 + 64";
     engine::Result parts = conn.exec(
         "SELECT max(id), count(*) FROM (SELECT id, floor((sum(w) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) - w)"
-        " * $1::float8 / sum(w) OVER ()) AS part FROM (SELECT id, coalesce(pg_column_size(chat), 0)::float8 + 64 AS w"
-        " FROM " + chat + openwebui::kSelectedChats + ") weighed) parted GROUP BY part ORDER BY part",
+        " * $1::float8 / sum(w) OVER ()) AS part FROM (SELECT " + id + " AS id, " + weight + " AS w FROM " + chat +
+            where + ") weighed) parted GROUP BY part ORDER BY part",
         {std::to_string(count)});
     const int n = PQntuples(parts.get());
     for (int i = 0; i < n || ranges.empty(); ++i) {

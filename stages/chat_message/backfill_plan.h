@@ -11,13 +11,16 @@
 
 #include "engine/pg.h"
 #include "stages/chat_message/checkpoint.h"
+#include "stages/openwebui.h"
 
 namespace sluice::stages {
 
 // Splits the selected chats into at most `count` ranges of about equal stored bytes, in id order,
 // covering every possible id (the first has no lower bound, the last no upper one). One range is
-// the whole table, counted but not weighed.
-std::vector<ChatRange> plan_ranges(engine::Connection& conn, const std::string& schema, unsigned count);
+// the whole table, counted but not weighed. `where` selects the chats (appended after FROM chat)
+// and `id` is the ordering of ids the bounds follow (the second job: every chat, `id COLLATE "C"`).
+std::vector<ChatRange> plan_ranges(engine::Connection& conn, const std::string& schema, unsigned count,
+                                   const std::string& where = openwebui::kSelectedChats, const std::string& id = "id");
 
 // The ranges still to do, for the lanes' readers: a lane that finishes one takes the next.
 // Thread-safe; the ranges themselves are read-only once the queue is made.

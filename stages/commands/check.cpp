@@ -9,7 +9,9 @@
 #include "engine/pg.h"
 #include "engine/words.h"
 #include "stages/chat_message/already_migrated.h"
+#include "stages/commands/common.h"
 #include "stages/commands/preflight.h"
+#include "stages/current_message/target_state.h"
 
 namespace sluice::stages {
 
@@ -28,6 +30,18 @@ std::vector<std::string> named(const std::vector<CheckResult>& results, Verdict 
     return names;
 }
 
+// What a database with nothing left for migrate holds; nothing when there is work (or, for the
+// second job, a database it refuses: the "revision" check says why).
+std::optional<std::string> nothing_to_do(const config::RunConfig& cfg) {
+    if (runs_current_message(cfg)) {
+        const current_message::TargetState state = current_message::target_state(cfg);
+        if (state.kind == current_message::TargetState::done) return state.what;
+        return std::nullopt;
+    }
+    if (std::optional<AlreadyMigrated> done = already_migrated(cfg)) return done->what();
+    return std::nullopt;
+}
+
 }  // namespace
 
 int check(const config::RunConfig& cfg, RunSummary& summary) {
@@ -36,8 +50,8 @@ int check(const config::RunConfig& cfg, RunSummary& summary) {
         phases.push_back(config::phase_name(phase));
     engine::log::report("sluice check: schema " + engine::quote_ident(cfg.schema) + ", phases " + joined(phases, ",") +
                         (cfg.stamp_alembic ? ", --stamp-alembic" : ""));
-    if (std::optional<AlreadyMigrated> done = already_migrated(cfg)) {  // no check matters then
-        engine::log::result("sluice check: " + done->what() + ": migrate has nothing to do");
+    if (std::optional<std::string> done = nothing_to_do(cfg)) {  // no check matters then
+        engine::log::result("sluice check: " + *done + ": migrate has nothing to do");
         return 0;
     }
     const std::vector<CheckResult> results = preflight(cfg);

@@ -2,8 +2,13 @@
 #include "stages/commands/common.h"
 
 #include "engine/run_lock.h"
+#include "stages/openwebui.h"
 
 namespace sluice::stages {
+
+bool runs_current_message(const config::RunConfig& cfg) {
+    return cfg.revision == openwebui::kCurrentMessageRevisionAfter;
+}
 
 std::string lock_key(const std::string& schema) { return "sluice migrate " + schema; }
 

@@ -25,6 +25,9 @@ struct LockHeldError : std::runtime_error {
 // The configured progress style, "auto" resolved against stderr (a terminal gets the bar).
 engine::ProgressStyle progress_style(config::ProgressStyle style);
 
+// Whether the run is the second job's (--revision 9a1b2c3d4e5f, chat.current_message_id).
+bool runs_current_message(const config::RunConfig& config);
+
 // The advisory lock's key: one migrate at a time per database (advisory locks are per
 // database) and schema. cleanup takes the same lock; verify never does.
 std::string lock_key(const std::string& schema);

@@ -96,9 +96,8 @@ Ending run_command(const sluice::config::RunConfig& cfg, const sluice::engine::S
             case config::Command::migrate: status = stages::migrate(cfg, signals.stop(), summary); break;
             case config::Command::check: status = stages::check(cfg, summary); break;
             case config::Command::verify:
-                status = cfg.revision == stages::openwebui::kCurrentMessageRevisionAfter
-                             ? stages::verify_values(cfg, signals.stop(), summary)
-                             : stages::verify(cfg, signals.stop(), summary);
+                status = stages::runs_current_message(cfg) ? stages::verify_values(cfg, signals.stop(), summary)
+                                                           : stages::verify(cfg, signals.stop(), summary);
                 break;
             case config::Command::rejects: status = stages::export_rejects_command(cfg); break;
             case config::Command::cleanup: status = stages::cleanup(cfg); break;
@@ -200,11 +199,9 @@ int main(int argc, char** argv) {
         case config::Command::version: std::cout << config::version_text() << "\n"; return 0;
         default: break;
     }
-    // Until the second job's migrate and check land, its revision must not run the first job's.
-    const bool second_job_wired = cfg.command == config::Command::verify || cfg.command == config::Command::rejects;
-    if (cfg.revision != stages::openwebui::kJobs[0].revision && !second_job_wired) {
-        engine::log::error("--revision " + cfg.revision + ": this build runs only the chat_message job (" +
-                           stages::openwebui::kJobs[0].revision + ")");
+    // Until the second job's cleanup lands, its revision must not run the first job's.
+    if (cfg.revision != stages::openwebui::kJobs[0].revision && cfg.command == config::Command::cleanup) {
+        engine::log::error("--revision " + cfg.revision + ": this build runs it with every command but cleanup");
         return 2;
     }
     try {

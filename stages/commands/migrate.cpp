@@ -28,6 +28,9 @@
 #include "stages/commands/reject_file_name.h"
 #include "stages/commands/run_banner.h"
 #include "stages/commands/run_summary.h"
+#include "stages/current_message/backfill.h"
+#include "stages/current_message/phases.h"
+#include "stages/current_message/target_state.h"
 
 namespace sluice::stages {
 
@@ -88,17 +91,63 @@ const char* first_words(Phase phase) {
     return "";
 }
 
-// What one phase said, and for the backfill its report.
+// What one phase said, and for the backfill its report (the second job's in `values`).
 struct PhaseResult {
     std::string said;
     std::optional<BackfillReport> backfill;
+    std::optional<current_message::ValuesReport> values;
 };
+
+// The second job's figures, as values_figures() gives the first's: "this run" counts from what
+// the checkpoint held when the run began.
+ValueFigures values_figures(const current_message::ValuesReport& r, const current_message::Progress& baseline,
+                            double seconds, unsigned attempts, const std::string& schema) {
+    ValueFigures f;
+    const current_message::ValueTally& t = r.totals.tally;
+    f.state = r.already_complete         ? "already complete"
+              : r.interrupted            ? "interrupted"
+              : baseline.tally.chats > 0 ? "complete (resumed)"
+                                         : "complete";
+    f.chats = t.chats;
+    f.updated = t.updated;
+    f.rejected = r.rejects;
+    f.run_chats = t.chats - std::min(t.chats, baseline.tally.chats);
+    f.run_updated = t.updated - std::min(t.updated, baseline.tally.updated);
+    f.run_seconds = seconds;
+    f.attempts = attempts;
+    f.lanes = r.lanes;
+    f.ranges_read = r.ranges_left;
+    f.ranges = r.totals.ranges;
+    f.rejects_table = current_message::reject_table(schema).qualified_name();
+    return f;
+}
+
+// One phase of the second job on `control`: it has no indexes or constraints (config refuses them).
+PhaseResult run_current_message_phase(Phase phase, const config::RunConfig& cfg, const std::atomic<bool>& stop,
+                                      engine::Connection& control) {
+    PhaseResult result;
+    switch (phase) {
+        case Phase::schema:
+            result.said = current_message::prepare(control, cfg.schema);
+            break;
+        case Phase::backfill:
+            result.values = current_message::backfill(cfg, control, stop, progress_style(cfg.progress));
+            break;
+        case Phase::publish:
+            result.said = current_message::publish(control, cfg.schema, cfg.stamp_alembic, cfg.max_rejects);
+            break;
+        default:
+            throw std::logic_error(std::string("phase ") + phase_name(phase) + " is not the second job's");
+    }
+    return result;
+}
 
 // One phase on a control connection of its own. `baseline` is read once, on the backfill's
 // first attempt.
 PhaseResult run_phase(Phase phase, const config::RunConfig& cfg, const std::atomic<bool>& stop,
                       std::optional<Checkpoint>& baseline) {
     engine::Connection control(cfg.db_url, "control");
+    if (runs_current_message(cfg)) return run_current_message_phase(phase, cfg, stop, control);
     PhaseResult result;
     switch (phase) {
         case Phase::schema: prepare_target(control, cfg.schema, result.said); break;
@@ -210,6 +259,11 @@ void take_over_from_earlier_runs(const config::RunConfig& cfg, engine::RunFence&
     std::vector<std::string> relations;
     for (const char* name : {kChatMessage, kBuildTable, "sluice_checkpoint", "sluice_reject", kRunTable})
         relations.push_back(engine::qualified(cfg.schema, name));
+    if (runs_current_message(cfg))  // its writers update chat itself
+        relations = {engine::qualified(cfg.schema, openwebui::kChat),
+                     engine::qualified(cfg.schema, current_message::kCheckpointTable),
+                     current_message::reject_table(cfg.schema).qualified_name(),
+                     engine::qualified(cfg.schema, kRunTable)};
     engine::end_leftovers(conn, relations, [](const std::string& line) { engine::log::report("  " + line); });
     fence.take(conn, [&] { create_as_app_owner(conn, cfg.schema); });  // as sluice's other tables
 }
@@ -246,7 +300,8 @@ void export_rejects(const config::RunConfig& cfg, bool named_by_run, RunSummary&
     try {
         engine::Connection conn(cfg.db_url, "rejects");
         engine::sessions::set_cancellable(conn.raw(), false);  // it runs after a stop request, on purpose
-        const engine::RejectTable rejects = reject_table(cfg.schema);
+        const engine::RejectTable rejects =
+            runs_current_message(cfg) ? current_message::reject_table(cfg.schema) : reject_table(cfg.schema);
         if (named_by_run && rejects.count(conn) == 0) return;
         std::uint64_t lines = rejects.export_to(conn, cfg.reject_file);
         summary.rejects_exported = lines;
@@ -254,15 +309,32 @@ void export_rejects(const config::RunConfig& cfg, bool named_by_run, RunSummary&
     } catch (const std::exception& e) {
         const auto* pg = dynamic_cast<const engine::PgError*>(&e);  // its message, without the connection's label
         engine::log::warn(std::string("warning: ") + (pg ? pg->message() : std::string(e.what())) +
-                          "; the rejects are safe in table sluice_reject: export them with sluice rejects --output FILE");
+                          "; the rejects are safe in table " +
+                          (runs_current_message(cfg) ? current_message::kRejectTable : "sluice_reject") +
+                          ": export them with sluice rejects --output FILE");
     }
 }
 
 // A run that finds nothing to write: one line, the verdict, and exit status 0.
-int nothing_to_do(const AlreadyMigrated& done, RunSummary& summary) {
+int nothing_to_do(const std::string& what, RunSummary& summary) {
     summary.outcome = "done";
-    engine::log::result("sluice migrate: " + done.what() + "; nothing to do");
+    engine::log::result("sluice migrate: " + what + "; nothing to do");
     return 0;
+}
+
+// Whether the run has nothing to write, said in `what`; before the lock, the sessions or any
+// table of sluice's. The second job refuses here a database it does not recognise.
+bool already_done(const config::RunConfig& cfg, std::string& what) {
+    if (!runs_current_message(cfg)) {
+        std::optional<AlreadyMigrated> done = already_migrated(cfg);
+        if (done) what = done->what();
+        return done.has_value();
+    }
+    const current_message::TargetState state = current_message::target_state(cfg);
+    if (state.kind == current_message::TargetState::refused)
+        throw NotReadyError("not starting, nothing was written: " + state.what);
+    what = state.what;
+    return state.kind == current_message::TargetState::done;
 }
 
 // The display's style: -q shows no progress.
@@ -281,12 +353,14 @@ bool run_phases(const config::RunConfig& cfg, const std::atomic<bool>& stop, eng
                 const TargetFacts& facts, RunSummary& summary) {
     engine::ProgressDisplay& display = *engine::ProgressDisplay::current();
     std::optional<Checkpoint> baseline;
+    std::optional<current_message::Progress> values_baseline;  // the second job's, from its first attempt
     bool interrupted = false;
     unsigned number = 0;
     for (Phase phase : cfg.phases) {
         if (stop.load() || interrupted) break;
         display.begin_phase(phase_name(phase), ++number, static_cast<unsigned>(cfg.phases.size()));
-        display.show(first_words(phase));
+        display.show(runs_current_message(cfg) && phase == Phase::schema ? "checking chat.current_message_id"
+                                                                         : first_words(phase));
         const auto started = Clock::now();
         auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - started).count(); };
         PhaseResult result;
@@ -310,6 +384,13 @@ bool run_phases(const config::RunConfig& cfg, const std::atomic<bool>& stop, eng
             summary.phases.push_back(phase_figures(phase, seconds(), "failed", e.what()));
             display.end_phase("failed after");
             throw;
+        }
+        if (result.values) {
+            interrupted = result.values->interrupted;
+            summary.values = values_figures(*result.values, values_baseline.value_or(result.values->before), seconds(),
+                                            attempts, cfg.schema);
+            if (!values_baseline) values_baseline = result.values->before;
+            result.said = values_text(*summary.values);
         }
         if (result.backfill) {
             interrupted = result.backfill->interrupted;
@@ -339,13 +420,13 @@ int migrate(const config::RunConfig& given, const std::atomic<bool>& stop, RunSu
     // Nothing to write: said before the sessions are checked or anything is created (every pod after
     // the first finds the work done beside the app it serves), and again after waiting for the run
     // that may have done it.
-    if (std::optional<AlreadyMigrated> done = already_migrated(cfg)) return nothing_to_do(*done, summary);
+    std::string done;
+    if (already_done(cfg, done)) return nothing_to_do(done, summary);
     engine::RunLock lock(cfg.db_url, lock_key(cfg.schema));
     refuse_behind_pooler(cfg);
     bool waited = false;
     bool interrupted = !take_lock(lock, cfg, stop, waited);
-    if (!interrupted && waited)
-        if (std::optional<AlreadyMigrated> done = already_migrated(cfg)) return nothing_to_do(*done, summary);
+    if (!interrupted && waited && already_done(cfg, done)) return nothing_to_do(done, summary);
     engine::LockWatch lock_watch(cfg.db_url, [](const std::string& line) { engine::log::note(line); });
     TargetFacts facts;
     try {

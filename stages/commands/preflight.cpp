@@ -22,6 +22,7 @@
 #include "stages/chat_message/phases.h"
 #include "stages/chat_message/target.h"
 #include "stages/commands/common.h"
+#include "stages/commands/current_message_checks.h"
 #include "stages/commands/server_checks.h"
 #include "stages/openwebui.h"
 
@@ -501,7 +502,11 @@ std::vector<CheckResult> preflight(const config::RunConfig& cfg, Connection& con
     using Check = std::function<CheckResult(Connection&, const Facts&)>;
     const std::pair<const char*, Check> on_chat[] = {
         {"chat_message", check_shape}, {"privileges", check_privileges}, {"alembic", check_alembic}};
+    if (runs_current_message(cfg))  // the second job's own, in place of the three below
+        for (CheckResult& r : guarded("revision", [&] { return current_message_checks(conn, cfg); }))
+            results.push_back(std::move(r));
     for (const auto& [name, check] : on_chat) {
+        if (runs_current_message(cfg)) break;
         if (!facts.chat)
             results.push_back(result(name, Verdict::skipped, "needs " + facts.chat_name()));
         else
@@ -512,9 +517,11 @@ std::vector<CheckResult> preflight(const config::RunConfig& cfg, Connection& con
     results.push_back(guarded("connections", [&] { return check_connections(conn, cfg, fitted); }));
     if (fit) *fit = fitted;
     results.push_back(guarded("lock", [&] { return check_lock(conn, facts); }));
-    if (!facts.readable) {
+    if (!facts.readable || runs_current_message(cfg)) {
+        const std::string why = facts.readable ? "not estimated for --revision " + cfg.revision
+                                               : "needs " + facts.chat_name() + ", readable";
         for (const char* name : {"space", "time"})
-            results.push_back(result(name, Verdict::skipped, "needs " + facts.chat_name() + ", readable"));
+            results.push_back(result(name, Verdict::skipped, why));
         return results;
     }
     // An estimate that cannot be made is no reason to refuse the run.

@@ -14,6 +14,8 @@
 #include "engine/words.h"
 #include "stages/chat_message/checkpoint.h"
 #include "stages/chat_message/target.h"
+#include "stages/commands/common.h"
+#include "stages/current_message/value_writer.h"
 #include "stages/openwebui.h"
 
 namespace sluice::stages {
@@ -50,7 +52,7 @@ std::string phases_line(const config::RunConfig& cfg) {
     std::string text;
     for (std::size_t i = 0; i < cfg.phases.size(); ++i)
         text += (i ? ", " : "") + std::to_string(i + 1) + " " + config::phase_name(cfg.phases[i]);
-    if (cfg.stamp_alembic) text += "; publish also moves alembic_version to " + std::string(openwebui::kRevisionAfter);
+    if (cfg.stamp_alembic) text += "; publish also moves alembic_version to " + cfg.revision;
     if (cfg.resync) text += "; --resync: every chat is derived again";
     return text;
 }
@@ -69,6 +71,12 @@ std::string chat_line(const config::RunConfig& cfg, const TargetFacts& f) {
         return table + ": about " + engine::plural(f.chats, "chat") + ", " + engine::human_bytes(f.chat_bytes) +
                " (not counted: " + f.locked_by + " locks it; the backfill waits for it)";
     return table + ": " + engine::plural(f.chats, "chat") + ", " + engine::human_bytes(f.chat_bytes) + " stored";
+}
+
+// The job, when it is not the default one; empty otherwise (the first job's banner is unchanged).
+std::string job_line(const config::RunConfig& cfg, std::size_t width) {
+    if (!runs_current_message(cfg)) return {};
+    return line("job", "chat.current_message_id (--revision " + cfg.revision + "), every chat", width);
 }
 
 // The chats the reader leaves out, as upstream's migration does; empty when there are none.
@@ -92,10 +100,14 @@ std::vector<BannerLine> banner_lines(const config::RunConfig& cfg, const TargetF
         {"sluice migrate: about to change database " + engine::quote_ident(f.database) + " on " + where(f) + "\n" +
              line("as user", engine::quote_ident(f.user) + ", schema " + engine::quote_ident(cfg.schema), width) +
              line("server", "PostgreSQL " + f.server_version, width) + line("source", chat_line(cfg, f), width) +
-             left_out_line(f, width) + line("phases", phases_line(cfg), width) +
-             line("threads", threads_line(cfg), width) +
+             (runs_current_message(cfg) ? std::string() : left_out_line(f, width)) + job_line(cfg, width) +
+             line("phases", phases_line(cfg), width) + line("threads", threads_line(cfg), width) +
              line("rejects",
-                  "table " + reject_table(cfg.schema).qualified_name() + ", exported to " + cfg.reject_file, width),
+                  "table " +
+                      (runs_current_message(cfg) ? current_message::reject_table(cfg.schema) : reject_table(cfg.schema))
+                          .qualified_name() +
+                      ", exported to " + cfg.reject_file,
+                  width),
          {}}};
     for (const CheckResult& c : checks) {
         if ((c.name == "space" || c.name == "time") && c.verdict == Verdict::ok)

@@ -108,6 +108,28 @@ std::string rejects_warning(const BackfillFigures& f) {
 
 std::string backfill_text(const BackfillFigures& f) { return backfill_lines(f) + rejects_warning_lines(f, 80); }
 
+std::string values_text(const ValueFigures& f) {
+    std::string text = f.state + ": " + engine::plural(f.chats, "chat") + " judged, " +
+                       engine::plural(f.updated, "value") + " written, " + std::to_string(f.rejected) + " rejected\n";
+    if (f.state == "already complete") return text;
+    const double secs = f.run_seconds > 0 ? f.run_seconds : 1e-9;
+    char rate[48];
+    std::snprintf(rate, sizeof rate, "%.0f chats/s", static_cast<double>(f.run_chats) / secs);
+    text += "    this run: " + engine::plural(f.run_chats, "chat") + ", " + engine::plural(f.run_updated, "value") +
+            " written in " + engine::human_duration(f.run_seconds) + ": " + rate + "\n";
+    if (f.lanes > 0)
+        text += "    " + engine::plural(f.lanes, "lane") + " read " + std::to_string(f.ranges_read) +
+                " of the plan's " + engine::plural(f.ranges, "range") + "\n";
+    if (f.rejected > 0)
+        text +=
+            engine::wrap("    WARNING: " + engine::plural(f.rejected, "chat") + (f.rejected == 1 ? " was" : " were") +
+                             " left unchanged (Open WebUI's migration would raise on them); each is, with the "
+                             "reason, in table " +
+                             f.rejects_table,
+                         6, 80);
+    return text;
+}
+
 void report_phase(const std::string& head, const std::string& said, const BackfillFigures* backfill) {
     // (engine::log fits each line to the terminal's width.)
     if (!backfill) {
@@ -121,6 +143,10 @@ void report_phase(const std::string& head, const std::string& said, const Backfi
 }
 
 std::string rejects_clause(const RunSummary& s) {
+    if (s.values)
+        return s.values->rejected == 0 ? "; no chat rejected"
+                                       : "; " + engine::plural(s.values->rejected, "chat") +
+                                             " rejected, kept in table " + s.values->rejects_table;
     if (!s.backfill) return {};
     if (s.backfill->rejected == 0) return "; no message rejected";
     return "; " + engine::plural(s.backfill->rejected, "message") + " rejected, kept in table " +
@@ -272,16 +298,39 @@ void write_value_verify(Writer& w, const ValueVerifyFigures& v) {
     w.EndObject();
 }
 
-// What migrate alone reports: its phases, the backfill, the export.
+void write_values(Writer& w, const ValueFigures& f) {
+    key(w, "current_message");
+    w.StartObject();
+    text(w, "state", f.state);
+    count(w, "chats", f.chats);
+    count(w, "updated", f.updated);
+    count(w, "rejected", f.rejected);
+    key(w, "this_run");
+    w.StartObject();
+    count(w, "chats", f.run_chats);
+    count(w, "updated", f.run_updated);
+    seconds(w, "seconds", f.run_seconds);
+    count(w, "attempts", f.attempts);
+    count(w, "lanes", f.lanes);
+    count(w, "ranges_read", f.ranges_read);
+    w.EndObject();
+    count(w, "ranges", f.ranges);
+    text(w, "rejects_table", f.rejects_table);
+    w.EndObject();
+}
+
+// What migrate alone reports: its phases, the backfill (the second job's under its own key), the export.
 void write_migrate(Writer& w, const RunSummary& s) {
     write_phases(w, s.phases);
     write_backfill(w, s.backfill);
+    if (s.values) write_values(w, *s.values);
     text(w, "reject_file", s.reject_file);
     count(w, "rejects_exported", s.rejects_exported);
 }
 
 std::optional<std::uint64_t> rejected_of(const RunSummary& s) {
     if (s.backfill) return s.backfill->rejected;
+    if (s.values) return s.values->rejected;
     if (s.verify) return s.verify->rejected;
     if (s.value_verify) return s.value_verify->rejected;
     return std::nullopt;

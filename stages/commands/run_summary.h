@@ -43,6 +43,19 @@ struct BackfillFigures {
     std::string rejects_table;  // where each rejected message is, with the reason
 };
 
+// The second job's compute-and-write (--revision 9a1b2c3d4e5f): chats judged, values written,
+// chats rejected, over every run as its checkpoint holds them, and this run's share.
+struct ValueFigures {
+    std::string state;  // "complete", "complete (resumed)", "interrupted" or "already complete"
+    std::uint64_t chats = 0, updated = 0, rejected = 0;
+    std::uint64_t run_chats = 0, run_updated = 0;
+    double run_seconds = 0;
+    unsigned attempts = 1;
+    unsigned lanes = 0;
+    std::size_t ranges_read = 0, ranges = 0;
+    std::string rejects_table;
+};
+
 // Where a command ran: what a script needs to tell one database from another (never a password).
 struct TargetFigures {
     std::string host, port, database, user;
@@ -80,6 +93,7 @@ struct RunSummary {
     double seconds = 0;
     std::vector<PhaseFigures> phases;  // the phases that ran, in order
     std::optional<BackfillFigures> backfill;
+    std::optional<ValueFigures> values;  // the second job's backfill instead
     std::string reject_file;
     std::uint64_t rejects_exported = 0;
     std::uint64_t peak_memory_bytes = 0;
@@ -98,6 +112,9 @@ struct RunSummary {
 // The backfill's lines of the human summary (the first without indent, the others under it), the
 // rejects' warning last, in 80 columns.
 std::string backfill_text(const BackfillFigures& figures);
+
+// The second job's backfill in the summary's lines, its rejects' warning last.
+std::string values_text(const ValueFigures& figures);
 
 // The rejects' warning as one line ("330 messages were not stored; each is, ..."), or empty when
 // the figures give none to make.

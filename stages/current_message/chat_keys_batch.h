@@ -19,6 +19,9 @@ struct ChatKeysBatch {
     std::uint64_t seq = 0;
     std::string first_chat_id, last_chat_id;
     std::size_t source_bytes = 0;  // the chats' blobs and keys as read
+    std::size_t budget_bytes = 0;  // what the batch took from the in-flight budget (migrate's lanes)
+    int range_no = -1;             // the plan's range it belongs to (migrate's lanes)
+    bool interrupted = false;      // an end batch: the run stops before its ranges are read
 
     std::vector<engine::Result> source;  // one row each (single-row mode): the texts `chats` view
     std::deque<std::string> keys_json;   // each chat's keys, parsed in place: the texts `rows` view

@@ -67,8 +67,10 @@ ChatKeysReader::ChatKeysReader(const ChatKeysSettings& settings)
 std::string ChatKeysReader::query(const std::string& schema, bool has_column, const IdRange& range) {
     std::string where = " WHERE true";
     int n = 0;
-    if (range.lo) where += " AND c.id COLLATE \"C\" >= $" + std::to_string(++n);
-    if (range.hi) where += " AND c.id COLLATE \"C\" < $" + std::to_string(++n);
+    if (range.lo)
+        where += std::string(" AND c.id COLLATE \"C\" ") + (range.after_lo ? ">" : ">=") + " $" + std::to_string(++n);
+    if (range.hi)
+        where += std::string(" AND c.id COLLATE \"C\" ") + (range.upto_hi ? "<=" : "<") + " $" + std::to_string(++n);
     // The keys in id order, so that a tie between newest leaves resolves the same on a rerun.
     return "SELECT c.id, " + std::string(has_column ? "c.current_message_id" : "NULL::text") +
            ", c.chat::text, k.keys FROM " + engine::qualified(schema, "chat") +

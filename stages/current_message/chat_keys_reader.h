@@ -14,10 +14,13 @@
 namespace sluice::stages::current_message {
 
 // Chat ids [lo, hi) in byte order (COLLATE "C": the same on every server, whatever the column's
-// collation); an absent bound is open.
+// collation); an absent bound is open. The migrate's plan gives (lo, hi] instead (its ranges, as
+// the first job's plan makes them, end at a chat; a resumed one starts after the last committed).
 struct IdRange {
     std::optional<std::string> lo;
     std::optional<std::string> hi;
+    bool after_lo = false;  // lo itself is left out
+    bool upto_hi = false;   // hi itself is read
 };
 
 struct ChatKeysSettings {

@@ -94,19 +94,19 @@ void ValueWriter::apply(ValueTally& tally) {
     tally.rejected = affected(rejected);
 }
 
-ValueTally ValueWriter::commit(const std::function<void(engine::Connection&)>& checkpoint) {
+ValueTally ValueWriter::commit(const std::function<void(engine::Connection&, const ValueTally&)>& checkpoint) {
     ValueTally tally;
     try {
         if (!open_) begin();  // nothing added: the checkpoint alone
         if (chats_ > 0) apply(tally);
-        checkpoint(conn_);
+        tally.chats = chats_;
+        checkpoint(conn_, tally);
         conn_.exec("COMMIT");
         open_ = false;
     } catch (...) {
         rollback();
         throw;
     }
-    tally.chats = chats_;
     return tally;
 }
 

@@ -40,9 +40,9 @@ public:
     // Adds a decided batch to the open transaction, opening it: its chats must follow those added
     // since the last commit in id order. Throws PgError (the transaction is then rolled back).
     void add(const ChatKeysBatch& batch);
-    // Applies what was added, runs `checkpoint` on the same connection, and commits. When
-    // anything throws, nothing of it is committed.
-    ValueTally commit(const std::function<void(engine::Connection&)>& checkpoint);
+    // Applies what was added, runs `checkpoint` on the same connection with what it did, and
+    // commits. When anything throws, nothing of it is committed.
+    ValueTally commit(const std::function<void(engine::Connection&, const ValueTally&)>& checkpoint);
     // Abandons what was added since the last commit.
     void rollback();
     bool pending() const { return open_; }
