@@ -21,16 +21,14 @@ namespace sluice::stages {
 
 namespace {
 
-bool second_job(const config::RunConfig& cfg) { return cfg.revision == openwebui::kCurrentMessageRevisionAfter; }
-
 // The rejects table of the job --revision names.
 engine::RejectTable job_reject_table(const config::RunConfig& cfg) {
-    return second_job(cfg) ? current_message::reject_table(cfg.schema) : reject_table(cfg.schema);
+    return runs_current_message(cfg) ? current_message::reject_table(cfg.schema) : reject_table(cfg.schema);
 }
 
 // "sluice migrate", with the job's --revision when it is not the default one.
 std::string job_migrate(const config::RunConfig& cfg) {
-    return second_job(cfg) ? "sluice migrate --revision " + cfg.revision : "sluice migrate";
+    return runs_current_message(cfg) ? "sluice migrate --revision " + cfg.revision : "sluice migrate";
 }
 
 }  // namespace

@@ -75,10 +75,7 @@ cm::ValueCheckTally check_all(const config::RunConfig& cfg, engine::Connection& 
         return batch;
     };
     auto decide = [&](cm::ChatKeysBatch& batch) {
-        cm::Rule& rule = rules.local();
-        batch.decisions.resize(batch.count());
-        for (std::size_t i = 0; i < batch.count(); ++i)
-            rule.decide(batch.chats[i], batch.decisions[i]);
+        cm::decide_all(batch, rules.local());
         counters.records_read += batch.count();
         counters.bytes_read += batch.source_bytes;
     };
