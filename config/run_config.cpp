@@ -778,8 +778,10 @@ const CommandHelp kCommandHelp[] = {
     {Command::cleanup, "drop sluice's own tables, once verify agrees",
      "Exports the rejects to --reject-file once more, then drops sluice's own tables in one transaction: "
      "sluice_reject, sluice_checkpoint, sluice_run and, with --discard-unfinished-build only, a build table "
-     "that was never published (without the flag cleanup refuses it, exit 4, dropping nothing). Refused while "
-     "a migrate runs."},
+     "that was never published (without the flag cleanup refuses it, exit 4, dropping nothing). With --revision "
+     "9a1b2c3d4e5f: sluice_current_message_reject and sluice_current_message_checkpoint (sluice_run too once the "
+     "first job's tables are gone), refused (exit 4) while that job is unfinished unless "
+     "--discard-unfinished-build. Refused while a migrate runs."},
     {Command::status, "how far a migration is, from any shell; read-only",
      "Says, reading only (SELECT, no lock taken, nothing created), whether a migrate runs on the schema: who "
      "holds its lock (pid, application, since), its phase, the backfill's ranges, chats and messages done from "

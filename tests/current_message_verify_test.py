@@ -12,6 +12,11 @@ set) with the parity test's hand-written hard cases added. Cases:
              the oracle would change; after, it exits 0 and --summary-json counts every chat (agree,
              rejected = the oracle's rejects); it wrote nothing; a value cleared by hand is named
              (exit 6); a SELECT-only role verifies (exit 0); while a migrate holds the lock, exit 75.
+  housekeeping  after migrate --revision 9a1b2c3d4e5f, rejects exports exactly the oracle's rejected
+             chats; cleanup refuses (exit 4, nothing dropped) while a range is not complete; once
+             complete it exports the rejects and drops the job's tables (the fence table stays while
+             the first job's state does); verify then agrees with --rejects-from the export and
+             counts unrecorded rejects without it; cleanup again finds nothing.
 Exits 1 on any difference, 2 when it cannot run.
 """
 import argparse
@@ -38,8 +43,8 @@ def sluice(args, db, *argv, conninfo=None):
     """(exit status, stdout + stderr, the --summary-json object or None)."""
     with tempfile.TemporaryDirectory() as d:
         summary = os.path.join(d, "summary.json")
-        p = subprocess.run([args.sluice] + list(argv) + ["--revision", REV, "--db", conninfo or db.conninfo,
-                                                          "--progress", "none", "--summary-json", summary],
+        reports = ["--progress", "none", "--summary-json", summary] if argv[0] in ("migrate", "verify") else []
+        p = subprocess.run([args.sluice] + list(argv) + ["--revision", REV, "--db", conninfo or db.conninfo] + reports,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=d)
         out = p.stdout.decode(errors="replace")
         got = json.load(open(summary)) if os.path.exists(summary) else None
@@ -126,7 +131,51 @@ def case_verify(args, db):
     return len(want), problems
 
 
-CASES = {"verify": case_verify}
+def exists(db, table):
+    return psql_records(db.conninfo, "SELECT to_regclass('%s') IS NOT NULL" % table) == ["t"]
+
+
+def case_housekeeping(args, db):
+    problems = []
+    want = prepared(args, db)
+    rejects = sorted(cid for cid, o in want.items() if "reject" in o)
+    rc, out, _ = sluice(args, db, "migrate", "--lanes", "2")
+    expect(rc == 0, "migrate exit %d: %s" % (rc, out[-600:]), problems)
+    with tempfile.TemporaryDirectory() as d:
+        export = os.path.join(d, "rejects.jsonl")
+        rc, out, _ = sluice(args, db, "rejects", "--output", export)
+        got = sorted(json.loads(line)["chat_id"] for line in open(export)) if rc == 0 else []
+        expect(got == rejects, "rejects: exit %d, %d exported, the oracle %d: %s" % (
+            rc, len(got), len(rejects), out[-300:]), problems)
+        # A range not complete: the job is unfinished, and cleanup keeps everything.
+        psql(db.conninfo, "-c", "UPDATE sluice_current_message_checkpoint SET complete = false"
+             " WHERE range_no = (SELECT min(range_no) FROM sluice_current_message_checkpoint)")
+        rc, out, _ = sluice(args, db, "cleanup")
+        expect(rc == 4 and "has not finished" in out and exists(db, "sluice_current_message_reject"),
+               "unfinished: cleanup exit %d: %s" % (rc, out[-300:]), problems)
+        rc, out, _ = sluice(args, db, "migrate")
+        expect(rc == 0, "the rerun that finishes: exit %d: %s" % (rc, out[-300:]), problems)
+        psql(db.conninfo, "-c", "CREATE TABLE sluice_checkpoint (n int)")  # the first job's state, still there
+        rc, out, _ = sluice(args, db, "cleanup", "--reject-file", os.path.join(d, "cleanup.jsonl"))
+        kept = [t for t in ("sluice_current_message_reject", "sluice_current_message_checkpoint") if exists(db, t)]
+        expect(rc == 0 and not kept and exists(db, "sluice_run") and exists(db, "sluice_checkpoint"),
+               "cleanup exit %d, kept %s, the shared fence table and the first job's kept: %s" % (
+                   rc, kept, out[-300:]), problems)
+        cleaned = sorted(json.loads(line)["chat_id"] for line in open(os.path.join(d, "cleanup.jsonl")))
+        expect(cleaned == rejects, "cleanup's export: %d rejects, the oracle %d" % (len(cleaned), len(rejects)),
+               problems)
+        rc, out, s = sluice(args, db, "verify", "--rejects-from", os.path.join(d, "cleanup.jsonl"))
+        expect(rc == 0 and (s or {}).get("verify", {}).get("rejected") == len(rejects),
+               "verify --rejects-from after cleanup: exit %d: %s" % (rc, out[-400:]), problems)
+        rc, out, _ = sluice(args, db, "verify")
+        expect(rc == 6 and "unrecorded" in out, "verify without the rejects: exit %d" % rc, problems)
+        rc, out, _ = sluice(args, db, "cleanup")
+        expect(rc == 0 and "nothing of sluice's was there" in out, "cleanup again: exit %d: %s" % (
+            rc, out[-300:]), problems)
+    return len(want), problems
+
+
+CASES = {"verify": case_verify, "housekeeping": case_housekeeping}
 
 
 def main():
