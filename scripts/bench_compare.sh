@@ -19,15 +19,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 source scripts/lib/pg.sh
-pgdir=$(mktemp -d /tmp/sluice-cmp-pg.XXXXXX)
-work=$(mktemp -d /tmp/sluice-cmp.XXXXXX)
-chmod 777 "$work"
-export PGOPTIONS="-c client_min_messages=warning"
-trap 'pg_stop "$pgdir"; rm -rf "$work"' EXIT
-pg_start "$pgdir"
-psql -q -c "CREATE DATABASE bench"
-export PGDATABASE=bench
-url="postgresql://postgres@127.0.0.1:$PGPORT/bench"
+pg_bench
 python3 scripts/gen_openwebui.py --ddl | psql -q -v ON_ERROR_STOP=1
 python3 scripts/gen_openwebui.py --chats "$chats" --seed 5 --no-awkward "${shape[@]}" |
   psql -q -v ON_ERROR_STOP=1 -c '\copy chat FROM STDIN'

@@ -33,7 +33,7 @@ sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True
 from current_message_corpus_test import load  # noqa: E402
 from current_message_parity_test import add_hard_cases  # noqa: E402
-from current_message_apply_test import applied, oracle, run_cases, values  # noqa: E402
+from current_message_apply_test import applied, expect, oracle, run_cases, values  # noqa: E402
 from e2e_parity_test import psql, psql_records  # noqa: E402
 
 REV = "9a1b2c3d4e5f"
@@ -58,11 +58,6 @@ def as_user(conninfo, user):
     u = urllib.parse.urlsplit(conninfo)
     host = u.netloc.rsplit("@", 1)[-1]
     return urllib.parse.urlunsplit((u.scheme, user + "@" + host, u.path, u.query, u.fragment))
-
-
-def expect(cond, what, problems):
-    if not cond:
-        problems.append(what)
 
 
 def prepared(args, db):
