@@ -47,7 +47,8 @@ reset() {
     -c "UPDATE alembic_version SET version_num = '856c5b02fb54'"
 }
 with_column() { reset; psql -q -c "ALTER TABLE chat ADD COLUMN current_message_id TEXT"; }
-job=(build/sluice migrate --revision "$revision" --db "$url" --progress none --phases schema,backfill)
+job=(build/sluice migrate --revision "$revision" --db "$url" --progress none --phases schema,backfill
+     --reject-file "$work/rejects.jsonl")
 
 # The finished values, from one run of the job, exported once: the floor's UPDATE writes them.
 reset
