@@ -1174,3 +1174,21 @@ TEST_CASE("--revision names the job: the first job's by default, the second's wh
     CHECK_MESSAGE(contains(refusal({"status", "--db", some_db, "--revision", "9a1b2c3d4e5f"}), "--revision"),
                   "status runs no job: the option does not apply");
 }
+
+TEST_CASE("the second job runs schema, backfill and publish, and refuses the first job's indexes and constraints") {
+    const std::vector<Phase> its_own{Phase::schema, Phase::backfill, Phase::publish};
+    CHECK_MESSAGE(parse_with({"migrate", "--db", some_db, "--revision", "9a1b2c3d4e5f"}).phases == its_own,
+                  "the second job's default phases are schema, backfill and publish");
+    CHECK_MESSAGE(parse_with({"migrate", "--db", some_db, "--revision", "9a1b2c3d4e5f", "--phases", "backfill"}).phases ==
+                      std::vector<Phase>{Phase::backfill},
+                  "--phases is taken as given when it names the job's phases");
+    CHECK_MESSAGE(parse_with({"migrate", "--db", some_db}).phases.size() == 5, "the first job keeps its five phases");
+    for (const char* phases : {"schema,indexes", "constraints"}) {
+        const std::string error =
+            refusal({"migrate", "--db", some_db, "--revision", "9a1b2c3d4e5f", "--phases", phases});
+        CHECK_MESSAGE(contains(error, "its phases are schema, backfill and publish"), phases << ": " << error);
+    }
+    CHECK_MESSAGE(refusal({"migrate", "--db", some_db, "--revision", "9a1b2c3d4e5f", "--stamp-alembic", "--phases",
+                           "backfill"}) != "",
+                  "--stamp-alembic still needs publish among the phases");
+}
