@@ -18,7 +18,6 @@
 #include "stages/commands/reject_file_name.h"
 #include "stages/current_message/checkpoint.h"
 #include "stages/current_message/value_writer.h"
-#include "stages/openwebui.h"
 
 namespace sluice::stages {
 

@@ -25,7 +25,6 @@
 #include "stages/commands/status.h"
 #include "stages/commands/verify.h"
 #include "stages/commands/verify_values.h"
-#include "stages/openwebui.h"
 
 namespace {
 
