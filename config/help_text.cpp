@@ -61,14 +61,19 @@ const CommandHelp kCommandHelp[] = {
      "verdict."},
     {Command::verify, "compare chat_message with chat; writes nothing",
      "Compares chat_message with chat: derives every chat's messages again and reports missing and unexpected "
-     "ids, rejects that are now stale, and a sample compared by meaning. Writes nothing."},
+     "ids, rejects that are now stale, and a sample compared by meaning. With --revision 9a1b2c3d4e5f: decides "
+     "every chat's current_message_id again and reports the chats whose value differs (any tied newest message "
+     "accepted) and rejected chats the rejects do not list. Writes nothing."},
     {Command::rejects, "export the rejected messages as JSON lines",
-     "Exports the rejected messages (table sluice_reject) as JSON lines, to --output or standard output."},
+     "Exports the rejected messages (table sluice_reject; with --revision 9a1b2c3d4e5f the rejected chats, table "
+     "sluice_current_message_reject) as JSON lines, to --output or standard output."},
     {Command::cleanup, "drop sluice's own tables, once verify agrees",
      "Exports the rejects to --reject-file once more, then drops sluice's own tables in one transaction: "
      "sluice_reject, sluice_checkpoint, sluice_run and, with --discard-unfinished-build only, a build table "
-     "that was never published (without the flag cleanup refuses it, exit 4, dropping nothing). Refused while "
-     "a migrate runs."},
+     "that was never published (without the flag cleanup refuses it, exit 4, dropping nothing). With --revision "
+     "9a1b2c3d4e5f: sluice_current_message_reject and sluice_current_message_checkpoint (sluice_run too once the "
+     "first job's tables are gone), refused (exit 4) while that job is unfinished unless "
+     "--discard-unfinished-build. Refused while a migrate runs."},
     {Command::status, "how far a migration is, from any shell; read-only",
      "Says, reading only (SELECT, no lock taken, nothing created), whether a migrate runs on the schema: who "
      "holds its lock (pid, application, since), its phase, the backfill's ranges, chats and messages done from "
@@ -85,7 +90,8 @@ struct ExitHelp {
 // Most specific first: the first entry of a status that fits the command is the one shown.
 const ExitHelp kExitHelp[] = {
     {0, of(Command::check), "ready: no check failed (warnings may have been shown)"},
-    {0, of(Command::verify), "chat_message agrees with chat"},
+    {0, of(Command::verify),
+     "chat_message agrees with chat (--revision 9a1b2c3d4e5f: every current_message_id with the rule)"},
     {0, ~0u, "success"},
     {1, ~0u, "failure: a phase or a statement failed, or anything not below"},
     {2, ~0u, "bad usage or configuration, refused before anything is written"},
@@ -99,7 +105,8 @@ const ExitHelp kExitHelp[] = {
      "or --db leads through a pooler in transaction or statement mode"},
     {kExitTooManyRejects, of(Command::migrate) | of(Command::help),
      "more rejects than --max-rejects allows; the batch that passed it was not committed"},
-    {kExitDisagrees, of(Command::verify) | of(Command::help), "verify: chat_message does not agree with chat"},
+    {kExitDisagrees, of(Command::verify) | of(Command::help),
+     "verify: chat_message does not agree with chat (or a current_message_id with the rule)"},
     {kExitLockHeld, of(Command::migrate) | of(Command::help),
      "another sluice migrate holds the lock on the schema (or took it over mid-run, after this run's lock "
      "session was ended): try again later, or wait with --wait-for-lock"},

@@ -39,6 +39,7 @@ public:
     std::uint64_t export_to(Connection& conn, const std::string& path) const;
 
     const std::string& qualified_name() const { return table_; }
+    const std::string& key_name() const { return key_; }  // the key column's, and the export's member
 
     // A key as the table stores it: the bytes themselves when a text column can hold them, else
     // the inside of their JSON string (a NUL as \u0000, a lone surrogate as \udXXX), so that the

@@ -1,9 +1,12 @@
-// Counts in words a reader can trust: "1 message", "2 messages", "1 index", "7 indexes".
+// Counts in words a reader can trust: "1 message", "2 messages", "1 index", "7 indexes"; and a
+// count with the first few things it counted, which a report names.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace sluice::engine {
@@ -23,5 +26,16 @@ inline std::string joined(const std::vector<std::string>& parts, const char* sep
         text += (text.empty() ? "" : separator) + part;
     return text;
 }
+
+// A count and the first few things it counted, which a report names; the rest it only counts.
+struct Listed {
+    static constexpr std::size_t kNamed = 10;
+    std::uint64_t count = 0;
+    std::vector<std::string> first;
+    void add(std::string what) {
+        if (first.size() < kNamed) first.push_back(std::move(what));
+        ++count;
+    }
+};
 
 }  // namespace sluice::engine

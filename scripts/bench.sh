@@ -20,8 +20,17 @@
 # --threads sets sluice's --parse-threads for the backfills and the full migrate (default: sluice's own).
 # --small-messages: the generator's messages of about 600 bytes (its option of that name), where
 # the cost per message counts more than the cost per byte.
+# scripts/bench.sh --revision 9a1b2c3d4e5f [--chats N] [--reps N] [--lanes K]: the second job
+# (chat.current_message_id) against its own floor instead (scripts/bench_current_message.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = --revision ]; then
+  case ${2:-} in
+    9a1b2c3d4e5f) shift 2; exec bash scripts/bench_current_message.sh "$@" ;;
+    8452d01d26d7) shift 2 ;;
+    *) echo "bench: --revision must be 8452d01d26d7 or 9a1b2c3d4e5f" >&2; exit 2 ;;
+  esac
+fi
 chats=20000 reps=3 big=0 big_mb=40 skip_insert=0 lanes=2 threads= shape=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -41,7 +50,7 @@ bash scripts/build.sh
 
 source scripts/lib/bench_db.sh
 echo "bench: generating $chats chats (no awkward documents: the INSERT ... SELECT could not take them)"
-bench_db bench "$chats" --big-chats "$big" --big-chat-mb "$big_mb" "${shape[@]}"
+bench_db "$chats" --big-chats "$big" --big-chat-mb "$big_mb" "${shape[@]}"
 sluice() { build/sluice "$@" --db "$url" --progress none --reject-file "$work/rejects.jsonl"; }
 json_bytes=$(psql -Atc "SELECT sum(octet_length(chat::text)) FROM chat WHERE NOT (user_id LIKE 'shared-%')")
 

@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 source scripts/lib/bench_db.sh
-bench_db cmp "$chats" "${shape[@]}"
+bench_db "$chats" "${shape[@]}"
 
 reset() {
   psql -q -c "DROP TABLE IF EXISTS chat_message, sluice_chat_message, sluice_checkpoint, sluice_reject, sluice_run CASCADE" \

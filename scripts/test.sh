@@ -61,6 +61,8 @@ run_script current-message-corpus python3 tests/current_message_corpus_test.py
 run_script current-message-parity python3 tests/current_message_parity_test.py --dump build/current_message_dump
 run_script current-message-apply python3 tests/current_message_apply_test.py --apply build/current_message_apply
 run_script current-message-migrate python3 tests/current_message_migrate_test.py
+run_script current-message-verify python3 tests/current_message_verify_test.py
+run_script runbook python3 tests/runbook_test.py
 run_script e2e-parity python3 tests/e2e_parity_test.py
 run_script e2e-parity-3-lanes python3 tests/e2e_parity_test.py --lanes 3
 run_script fault-resume python3 tests/fault_resume_test.py

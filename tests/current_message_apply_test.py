@@ -125,10 +125,16 @@ def main():
     if not args.db:
         print("current message apply: SLUICE_TEST_DB is not set and no --db given")
         return 2
+    return run_cases("current message apply", "sluice_cm_apply", args, (
+        ("one range, rerun", one_range), ("three ranges, a failing write", failed_range)), "every value the oracle's")
+
+
+def run_cases(title, dbname, args, cases, verdict):
+    """Each (name, case) on a database of its own; case(args, db) -> (chats, problems). The exit status."""
     failed = False
     try:
-        for name, case in (("one range, rerun", one_range), ("three ranges, a failing write", failed_range)):
-            with Database(args.db, "sluice_cm_apply") as db:
+        for name, case in cases:
+            with Database(args.db, dbname) as db:
                 try:
                     n, problems = case(args, db)
                 except AssertionError as e:
@@ -138,9 +144,9 @@ def main():
                 print("  " + p)
             failed |= bool(problems)
     except Setup as e:
-        print("current message apply: cannot run: %s" % e)
+        print("%s: cannot run: %s" % (title, e))
         return 2
-    print("current message apply: %s" % ("FAILED" if failed else "every value the oracle's"))
+    print("%s: %s" % (title, "FAILED" if failed else verdict))
     return 1 if failed else 0
 
 

@@ -2,6 +2,8 @@
 #   pg_start DIR   initdb into DIR/data, start on a private socket dir and a free port;
 #                  exports PGHOST PGPORT PGUSER PG_DATA_DIR and SLUICE_TEST_DB (a libpq URL)
 #   pg_stop DIR    stop the server and remove DIR
+#   pg_bench       for a benchmark: a server and a work directory of their own (both gone at
+#                  exit), database `bench`; sets pgdir, work and url, exports PGDATABASE
 # initdb refuses to run as root: as root the server runs as the `postgres` user.
 
 pg_bindir() {
@@ -42,4 +44,16 @@ pg_stop() {
   bin=$(pg_bindir) || return 0
   [ -d "$dir/data" ] && pg_as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1
   rm -rf "$dir"
+}
+
+pg_bench() {
+  pgdir=$(mktemp -d /tmp/sluice-bench-pg.XXXXXX)
+  work=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+  chmod 777 "$work"  # the server writes and reads files here
+  export PGOPTIONS="-c client_min_messages=warning"
+  trap 'pg_stop "$pgdir"; rm -rf "$work"' EXIT
+  pg_start "$pgdir"
+  psql -q -c "CREATE DATABASE bench"
+  export PGDATABASE=bench
+  url="postgresql://postgres@127.0.0.1:$PGPORT/bench"
 }

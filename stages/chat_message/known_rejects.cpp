@@ -10,7 +10,7 @@ namespace sluice::stages {
 
 KnownRejects::KnownRejects(engine::Connection& conn, const engine::RejectTable& table, const std::string& export_file) {
     if (!export_file.empty())
-        read_export(export_file);
+        read_export(export_file, table.key_name());
     else
         read_table(conn, table);
 }
@@ -37,8 +37,8 @@ void KnownRejects::read_table(engine::Connection& conn, const engine::RejectTabl
 }
 
 // Each line as the export writes it: {"id": ..., "chat_id": ..., "sqlstate": ..., "message": ...,
-// "found_by": ..., "row": ...}; the id as the table stored it.
-void KnownRejects::read_export(const std::string& path) {
+// "found_by": ..., "row": ...}, the key (here "id") as the table stored it.
+void KnownRejects::read_export(const std::string& path, const std::string& key) {
     std::ifstream in(path);
     if (!in) throw std::runtime_error("--rejects-from: cannot read '" + path + "'");
     std::string line;
@@ -50,10 +50,11 @@ void KnownRejects::read_export(const std::string& path) {
         if (const std::size_t row = line.find(",\"row\":"); row != std::string::npos) line = line.substr(0, row) + "}";
         rapidjson::Document d;
         d.Parse(line.c_str(), line.size());
-        if (d.HasParseError() || !d.IsObject() || !d.HasMember("id") || !d["id"].IsString())
+        const char* name = key.c_str();
+        if (d.HasParseError() || !d.IsObject() || !d.HasMember(name) || !d[name].IsString())
             throw std::runtime_error("--rejects-from: '" + path + "' line " + std::to_string(number) +
-                                     " is not a reject as sluice exports it (a JSON object with an \"id\")");
-        const std::string id(d["id"].GetString(), d["id"].GetStringLength());
+                                     " is not a reject as sluice exports it (a JSON object with an \"" + key + "\")");
+        const std::string id(d[name].GetString(), d[name].GetStringLength());
         all_.insert(id);
         if (d.HasMember("found_by") && d["found_by"].IsString() &&
             std::string(d["found_by"].GetString()) == "transform")

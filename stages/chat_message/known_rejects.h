@@ -1,4 +1,5 @@
-// The rejects verify accounts for: the ids in table sluice_reject, read in verify's snapshot, or,
+// The rejects verify accounts for: the keys (ids, or the second job's chat ids) in a job's rejects
+// table (sluice_reject), read in verify's snapshot, or,
 // once cleanup has dropped that table (or when --rejects-from names it), the ids in cleanup's
 // JSON-lines export. Needs only SELECT on the table; a table verify may not read, or one that is
 // gone, leaves no known reject, and says so.
@@ -31,7 +32,7 @@ public:
 
 private:
     void read_table(engine::Connection& conn, const engine::RejectTable& table);
-    void read_export(const std::string& path);
+    void read_export(const std::string& path, const std::string& key);
     const std::string& key(std::string_view id) {
         key_ = engine::RejectTable::key_text(id);
         return key_;

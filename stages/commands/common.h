@@ -2,10 +2,12 @@
 // includes another command's header (cmake/layers.cmake checks it).
 #pragma once
 
+#include <functional>
 #include <stdexcept>
 #include <string>
 
 #include "config/run_config.h"
+#include "engine/pg.h"
 #include "engine/progress.h"
 
 namespace sluice::stages {
@@ -29,5 +31,11 @@ bool runs_current_message(const config::RunConfig& config);
 // The advisory lock's key: one migrate at a time per database (advisory locks are per
 // database) and schema. cleanup takes the same lock; verify never does.
 std::string lock_key(const std::string& schema);
+
+// verify (of either job) while a migrate holds the run's lock: what it would count is work in
+// progress. Throws LockHeldError naming the holder, with `progress()` (its job's words on how far
+// it is, "; ..." or empty) after it; returns when no migrate runs.
+void refuse_verify_while_migrating(engine::Connection& conn, const std::string& schema,
+                                   const std::function<std::string()>& progress);
 
 }  // namespace sluice::stages

@@ -1,6 +1,8 @@
 // sluice rejects and sluice cleanup.
 #include "stages/commands/housekeeping.h"
 
+#include <functional>
+#include <initializer_list>
 #include <iostream>
 #include <stdexcept>
 #include <string>
@@ -14,15 +16,31 @@
 #include "stages/commands/common.h"
 #include "stages/commands/preflight.h"
 #include "stages/commands/reject_file_name.h"
+#include "stages/current_message/checkpoint.h"
+#include "stages/current_message/value_writer.h"
 
 namespace sluice::stages {
 
+namespace {
+
+// The rejects table of the job --revision names.
+engine::RejectTable job_reject_table(const config::RunConfig& cfg) {
+    return runs_current_message(cfg) ? current_message::reject_table(cfg.schema) : reject_table(cfg.schema);
+}
+
+// "sluice migrate", with the job's --revision when it is not the default one.
+std::string job_migrate(const config::RunConfig& cfg) {
+    return runs_current_message(cfg) ? "sluice migrate --revision " + cfg.revision : "sluice migrate";
+}
+
+}  // namespace
+
 int export_rejects_command(const config::RunConfig& cfg) {
     engine::Connection conn(cfg.db_url, "rejects");
-    const engine::RejectTable rejects = reject_table(cfg.schema);
+    const engine::RejectTable rejects = job_reject_table(cfg);
     if (!rejects.exists(conn)) {
-        throw std::runtime_error("there is no table " + rejects.qualified_name() +
-                                 ": sluice migrate has not run its backfill on this schema (or cleanup dropped it)");
+        throw std::runtime_error("there is no table " + rejects.qualified_name() + ": " + job_migrate(cfg) +
+                                 " has not run its backfill on this schema (or cleanup dropped it)");
     }
     std::uint64_t lines = rejects.export_to(conn, cfg.output);
     if (!cfg.output.empty()) std::cerr << "sluice rejects: " << lines << " rejects written to " << cfg.output << "\n";
@@ -47,6 +65,61 @@ std::string unfinished_build(engine::Connection& conn, const config::RunConfig& 
            "sluice's other tables (the backfill it holds is lost: a later migrate starts over)";
 }
 
+// The second job's checkpoint with ranges not complete: its state is how a rerun resumes.
+std::string unfinished_values(engine::Connection& conn, const config::RunConfig& cfg) {
+    if (cfg.discard_unfinished_build) return {};
+    const std::optional<current_message::Progress> p = current_message::load_progress(conn, cfg.schema);
+    if (!p || p->complete()) return {};
+    return "not dropping anything: " + job_migrate(cfg) + " has not finished (" +
+           std::to_string(p->ranges_complete) + " of " + engine::plural(p->ranges, "range") +
+           " complete); run it again to finish, or pass --discard-unfinished-build to drop its state (the values "
+           "it wrote stay; a later migrate reads every chat again)";
+}
+
+// Each of `tables` that exists, dropped; its name added to `dropped`.
+void drop_tables(engine::Connection& conn, const std::string& schema, std::initializer_list<const char*> tables,
+                 std::vector<std::string>& dropped) {
+    for (const char* table : tables) {
+        if (!relation_exists(conn, schema, table)) continue;
+        conn.exec("DROP TABLE " + engine::qualified(schema, table));
+        dropped.push_back(engine::qualified(schema, table));
+    }
+}
+
+// What cleanup does for the job --revision names: its rejects, why it refuses ("" when it may go
+// on), what it drops (inside cleanup's transaction), and a note for after.
+struct JobCleanup {
+    engine::RejectTable rejects;
+    std::string refused;
+    std::function<void(std::vector<std::string>& dropped)> drop;
+    std::string note;
+};
+
+JobCleanup chat_message_cleanup(engine::Connection& conn, const config::RunConfig& cfg) {
+    const std::string build = engine::qualified(cfg.schema, kBuildTable);
+    return {reject_table(cfg.schema), unfinished_build(conn, cfg),
+            [&conn, &cfg](std::vector<std::string>& dropped) {
+                if (std::string build = drop_build_table(conn, cfg.schema); !build.empty()) dropped.push_back(build);
+                drop_tables(conn, cfg.schema, {"sluice_reject", "sluice_checkpoint", kRunTable}, dropped);
+            },
+            relation_exists(conn, cfg.schema, kBuildTable)
+                ? build + " was never published (the migration did not finish); a later migrate starts over"
+                : ""};
+}
+
+JobCleanup current_message_cleanup(engine::Connection& conn, const config::RunConfig& cfg) {
+    return {current_message::reject_table(cfg.schema), unfinished_values(conn, cfg),
+            [&conn, &cfg](std::vector<std::string>& dropped) {
+                drop_tables(conn, cfg.schema, {current_message::kRejectTable, current_message::kCheckpointTable},
+                            dropped);
+                // The fence table is both jobs' (one run at a time): it goes with the first job's state.
+                if (!relation_exists(conn, cfg.schema, "sluice_checkpoint") &&
+                    !relation_exists(conn, cfg.schema, kBuildTable))
+                    drop_tables(conn, cfg.schema, {kRunTable}, dropped);
+            },
+            ""};
+}
+
 }  // namespace
 
 int cleanup(const config::RunConfig& cfg) {
@@ -58,33 +131,22 @@ int cleanup(const config::RunConfig& cfg) {
                             "): cleanup does not wait; run it again once that migrate has ended");
     }
     engine::Connection conn(cfg.db_url, "cleanup");
-    if (std::string refused = unfinished_build(conn, cfg); !refused.empty()) {
-        engine::log::error(refused);
+    const JobCleanup job = runs_current_message(cfg) ? current_message_cleanup(conn, cfg) : chat_message_cleanup(conn, cfg);
+    if (!job.refused.empty()) {
+        engine::log::error(job.refused);
         return config::kExitNotReady;
     }
     std::cout << "sluice cleanup: schema " << engine::quote_ident(cfg.schema) << "\n";
-    const engine::RejectTable rejects = reject_table(cfg.schema);
-    if (std::uint64_t n = rejects.count(conn); n > 0) {
+    if (std::uint64_t n = job.rejects.count(conn); n > 0) {
         const std::string file = reject_file_for(conn, cfg);
-        rejects.export_to(conn, file);  // the record goes to a file before its table goes
+        job.rejects.export_to(conn, file);  // the record goes to a file before its table goes
         std::cout << "  exported " << n << " rejects to " << file << "\n";
     }
-    const bool unpublished = relation_exists(conn, cfg.schema, kBuildTable);
     // One transaction: interrupted anywhere (Ctrl-C while a DROP waits behind a reader), it drops
     // nothing, and never leaves a checkpoint without the table it describes.
     std::vector<std::string> dropped;
-    engine::in_transaction(conn, [&] {
-        if (std::string build = drop_build_table(conn, cfg.schema); !build.empty()) dropped.push_back(build);
-        for (const char* table : {"sluice_reject", "sluice_checkpoint", kRunTable}) {
-            if (!relation_exists(conn, cfg.schema, table)) continue;
-            conn.exec("DROP TABLE " + engine::qualified(cfg.schema, table));
-            dropped.push_back(engine::qualified(cfg.schema, table));
-        }
-    });
-    if (unpublished) {
-        std::cout << "  note: " << engine::qualified(cfg.schema, kBuildTable)
-                  << " was never published (the migration did not finish); a later migrate starts over\n";
-    }
+    engine::in_transaction(conn, [&] { job.drop(dropped); });
+    if (!job.note.empty()) std::cout << "  note: " << job.note << "\n";
     for (const std::string& what : dropped)
         std::cout << "  dropped " << what << "\n";
     const bool any = !dropped.empty();

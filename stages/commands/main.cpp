@@ -24,7 +24,7 @@
 #include "stages/commands/run_summary.h"
 #include "stages/commands/status.h"
 #include "stages/commands/verify.h"
-#include "stages/openwebui.h"
+#include "stages/commands/verify_values.h"
 
 namespace {
 
@@ -94,7 +94,10 @@ Ending run_command(const sluice::config::RunConfig& cfg, const sluice::engine::S
         switch (cfg.command) {
             case config::Command::migrate: status = stages::migrate(cfg, signals.stop(), summary); break;
             case config::Command::check: status = stages::check(cfg, summary); break;
-            case config::Command::verify: status = stages::verify(cfg, signals.stop(), summary); break;
+            case config::Command::verify:
+                status = stages::runs_current_message(cfg) ? stages::verify_values(cfg, signals.stop(), summary)
+                                                           : stages::verify(cfg, signals.stop(), summary);
+                break;
             case config::Command::rejects: status = stages::export_rejects_command(cfg); break;
             case config::Command::cleanup: status = stages::cleanup(cfg); break;
             case config::Command::status: status = stages::status(cfg); break;
@@ -194,13 +197,6 @@ int main(int argc, char** argv) {
             return 0;
         case config::Command::version: std::cout << config::version_text() << "\n"; return 0;
         default: break;
-    }
-    // migrate and check run the second job; until its verify, rejects and cleanup land, its
-    // revision must not run the first job's.
-    const bool runs_second = cfg.command == config::Command::migrate || cfg.command == config::Command::check;
-    if (cfg.revision != stages::openwebui::kJobs[0].revision && !runs_second) {
-        engine::log::error("--revision " + cfg.revision + ": this build runs it only with migrate and check");
-        return 2;
     }
     try {
         engine::log::configure(log_options(cfg));

@@ -293,6 +293,18 @@ void write_verify(Writer& w, const std::optional<VerifyFigures>& verify) {
     w.EndObject();
 }
 
+void write_value_verify(Writer& w, const ValueVerifyFigures& v) {
+    key(w, "verify");
+    w.StartObject();
+    text(w, "table", "chat.current_message_id");
+    const std::pair<const char*, std::uint64_t> counts[] = {
+        {"chats", v.chats},       {"agree", v.agree}, {"disagree", v.disagree}, {"rejected", v.rejected},
+        {"unrecorded_rejects", v.unrecorded_rejects}, {"known_rejects", v.known_rejects}};
+    for (const auto& [name, n] : counts) count(w, name, n);
+    text(w, "rejects_from", v.rejects_from);
+    w.EndObject();
+}
+
 void write_values(Writer& w, const ValueFigures& f) {
     key(w, "current_message");
     w.StartObject();
@@ -320,6 +332,7 @@ std::optional<std::uint64_t> rejected_of(const RunSummary& s) {
     if (s.backfill) return s.backfill->rejected;
     if (s.values) return s.values->rejected;
     if (s.verify) return s.verify->rejected;
+    if (s.value_verify) return s.value_verify->rejected;
     return std::nullopt;
 }
 
@@ -352,7 +365,8 @@ std::string to_json(const RunSummary& s) {
     w.EndArray();
     if (s.command == "migrate") write_migrate(w, s);
     if (s.command == "check") write_checks(w, s.checks);
-    if (s.command == "verify") write_verify(w, s.verify);
+    if (s.command == "verify" && s.value_verify) write_value_verify(w, *s.value_verify);
+    if (s.command == "verify" && !s.value_verify) write_verify(w, s.verify);
     count(w, "peak_memory_bytes", s.peak_memory_bytes);
     w.EndObject();
     return std::string(buffer.GetString(), buffer.GetSize()) + "\n";

@@ -78,6 +78,13 @@ struct VerifyFigures {
     std::uint64_t known_rejects = 0;
 };
 
+// What `sluice verify --revision 9a1b2c3d4e5f` found: chat.current_message_id against the rule.
+struct ValueVerifyFigures {
+    std::uint64_t chats = 0, agree = 0, disagree = 0, rejected = 0, unrecorded_rejects = 0;
+    std::string rejects_from;  // the table or the export file the known rejects were read from
+    std::uint64_t known_rejects = 0;
+};
+
 struct RunSummary {
     std::string command = "migrate";
     TargetFigures target;
@@ -98,6 +105,7 @@ struct RunSummary {
     std::string sqlstate;     // the failure's SQLSTATE, when PostgreSQL (or libpq) gave one
     std::vector<CheckFigures> checks;       // check: each check's outcome
     std::optional<VerifyFigures> verify;    // verify: its counts
+    std::optional<ValueVerifyFigures> value_verify;  // verify of the second job: its counts
     std::vector<std::string> warnings;  // every warning the run gave, as engine::log::warnings() has them
 };
 

@@ -24,6 +24,7 @@
 #include "engine/progress.h"
 #include "engine/reject_table.h"
 #include "engine/run_lock.h"
+#include "engine/words.h"
 #include "stages/chat_message/chat_reader.h"
 #include "stages/chat_message/checkpoint.h"
 #include "stages/chat_message/json_meaning.h"
@@ -38,7 +39,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr std::size_t kListed = 10;  // ids a report names per kind of problem; the rest are counted
+constexpr std::size_t kListed = engine::Listed::kNamed;  // ids a report names per kind of problem
+using engine::Listed;
 
 // ---------------------------------------------------------------- the tally
 
@@ -47,16 +49,6 @@ std::string json_quoted(std::string_view id) {
     engine::append_json_string(out, id);
     return out;
 }
-
-// A count and the first few things it counted, named in the report.
-struct Listed {
-    std::uint64_t count = 0;
-    std::vector<std::string> first;
-    void add(std::string what) {
-        if (first.size() < kListed) first.push_back(std::move(what));
-        ++count;
-    }
-};
 
 // What verify found. Written by the compare stage alone (serial), read after the pipeline.
 struct Tally {
@@ -377,19 +369,15 @@ void print_report(const Tally& t, const KnownRejects& rejects, std::ostream& out
     else out << "  rejects      " << rejects.source() << "\n";
 }
 
-// A migrate holds the run's lock: its table is half-built, so what verify would count missing is
-// work in progress. Throws LockHeldError (exit status 75) naming the holder and its progress.
+// A migrate holds the run's lock: its table is half-built (LockHeldError, exit status 75).
 void refuse_while_migrating(engine::Connection& conn, const std::string& schema) {
-    std::optional<engine::LockHolder> holder = engine::RunLock::holder(conn, lock_key(schema));
-    if (!holder) return;
-    std::string progress;
-    if (checkpoint_readable(conn, schema))
-        if (std::optional<Checkpoint> cp = load_checkpoint(conn, schema))
-            progress = "; its backfill is at " + std::to_string(cp->ranges_complete) + " of " +
-                       std::to_string(cp->ranges) + " ranges, " + std::to_string(cp->messages) + " messages written";
-    throw LockHeldError("a sluice migrate is running on schema " + engine::quote_ident(schema) + " (" +
-                        holder->describe() + ")" + progress +
-                        ": verify once it is done (sluice status shows how far it is)");
+    refuse_verify_while_migrating(conn, schema, [&]() -> std::string {
+        if (!checkpoint_readable(conn, schema)) return {};
+        const std::optional<Checkpoint> cp = load_checkpoint(conn, schema);
+        if (!cp) return {};
+        return "; its backfill is at " + std::to_string(cp->ranges_complete) + " of " + std::to_string(cp->ranges) +
+               " ranges, " + std::to_string(cp->messages) + " messages written";
+    });
 }
 
 VerifyFigures figures_of(const Tally& t, const KnownRejects& rejects, const Target& target) {

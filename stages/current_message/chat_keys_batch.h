@@ -31,4 +31,11 @@ struct ChatKeysBatch {
     std::size_t count() const { return chats.size(); }
 };
 
+// The transform: the rule's decision for each of the batch's chats.
+inline void decide_all(ChatKeysBatch& batch, Rule& rule) {
+    batch.decisions.resize(batch.count());
+    for (std::size_t i = 0; i < batch.count(); ++i)
+        rule.decide(batch.chats[i], batch.decisions[i]);
+}
+
 }  // namespace sluice::stages::current_message
