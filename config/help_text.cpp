@@ -5,14 +5,17 @@
 #include "config/run_config.h"
 
 #include "engine/text_wrap.h"
+#include "stages/openwebui.h"
 
 #include <libpq-fe.h>
 #include <oneapi/tbb/version.h>
 #include <rapidjson/rapidjson.h>
 
 #include <algorithm>
+#include <cstring>
 #include <iterator>
 #include <sstream>
+#include <utility>
 
 namespace sluice::config {
 
@@ -20,11 +23,22 @@ namespace {
 
 constexpr std::size_t kHelpColumn = 29;  // where option descriptions start
 
+// `text` with the second job's revisions in place of {rev2} and {rev2-before}: the help names them
+// without a copy of stages/openwebui.h's literals.
+std::string with_revisions(std::string text) {
+    const std::pair<const char*, const char*> names[] = {
+        {"{rev2}", stages::openwebui::kCurrentMessageRevisionAfter},
+        {"{rev2-before}", stages::openwebui::kCurrentMessageRevisionBefore}};
+    for (const auto& [name, revision] : names)
+        for (std::size_t at; (at = text.find(name)) != std::string::npos;) text.replace(at, std::strlen(name), revision);
+    return text;
+}
+
 // `text` filled into lines of at most `width` columns, each after `indent` spaces; the first line
 // starts with `head` instead (on a line of its own when it reaches into the text's column). Lines
 // break at spaces only: a terminal narrower than the text then has no word to cut.
 std::string fill(const std::string& head, const std::string& text, std::size_t indent, std::size_t width) {
-    std::istringstream words(text);
+    std::istringstream words(with_revisions(text));
     std::string joined;
     for (std::string word; words >> word;) joined += (joined.empty() ? "" : " ") + word;
     if (joined.empty()) return head + "\n";
@@ -44,9 +58,9 @@ const CommandHelp kCommandHelp[] = {
     {Command::migrate, "build chat_message from Open WebUI's chat table",
      "Builds chat_message from Open WebUI's chat table in phases (--phases): schema, backfill, indexes, "
      "constraints, publish. Each phase is idempotent: run the same command again to resume. Stop Open WebUI "
-     "first; the checks of `sluice check` run before anything is written. With --revision 9a1b2c3d4e5f it "
-     "fills chat.current_message_id instead, on a database at 856c5b02fb54 (phases schema, backfill, publish; "
-     "--stamp-alembic moves alembic_version to 9a1b2c3d4e5f)."},
+     "first; the checks of `sluice check` run before anything is written. With --revision {rev2} it "
+     "fills chat.current_message_id instead, on a database at {rev2-before} (phases schema, backfill, publish; "
+     "--stamp-alembic moves alembic_version to {rev2})."},
     {Command::check, "preflight: what migrate would need; writes nothing",
      "Checks, writing nothing, what `sluice migrate` with the same options would need: a primary that takes "
      "writes, no pooler in transaction or statement mode in between, the chat table, the "
@@ -61,17 +75,17 @@ const CommandHelp kCommandHelp[] = {
      "verdict."},
     {Command::verify, "compare chat_message with chat; writes nothing",
      "Compares chat_message with chat: derives every chat's messages again and reports missing and unexpected "
-     "ids, rejects that are now stale, and a sample compared by meaning. With --revision 9a1b2c3d4e5f: decides "
+     "ids, rejects that are now stale, and a sample compared by meaning. With --revision {rev2}: decides "
      "every chat's current_message_id again and reports the chats whose value differs (any tied newest message "
      "accepted) and rejected chats the rejects do not list. Writes nothing."},
     {Command::rejects, "export the rejected messages as JSON lines",
-     "Exports the rejected messages (table sluice_reject; with --revision 9a1b2c3d4e5f the rejected chats, table "
+     "Exports the rejected messages (table sluice_reject; with --revision {rev2} the rejected chats, table "
      "sluice_current_message_reject) as JSON lines, to --output or standard output."},
     {Command::cleanup, "drop sluice's own tables, once verify agrees",
      "Exports the rejects to --reject-file once more, then drops sluice's own tables in one transaction: "
      "sluice_reject, sluice_checkpoint, sluice_run and, with --discard-unfinished-build only, a build table "
      "that was never published (without the flag cleanup refuses it, exit 4, dropping nothing). With --revision "
-     "9a1b2c3d4e5f: sluice_current_message_reject and sluice_current_message_checkpoint (sluice_run too once the "
+     "{rev2}: sluice_current_message_reject and sluice_current_message_checkpoint (sluice_run too once the "
      "first job's tables are gone), refused (exit 4) while that job is unfinished unless "
      "--discard-unfinished-build. Refused while a migrate runs."},
     {Command::status, "how far a migration is, from any shell; read-only",
@@ -91,7 +105,7 @@ struct ExitHelp {
 const ExitHelp kExitHelp[] = {
     {0, of(Command::check), "ready: no check failed (warnings may have been shown)"},
     {0, of(Command::verify),
-     "chat_message agrees with chat (--revision 9a1b2c3d4e5f: every current_message_id with the rule)"},
+     "chat_message agrees with chat (--revision {rev2}: every current_message_id with the rule)"},
     {0, ~0u, "success"},
     {1, ~0u, "failure: a phase or a statement failed, or anything not below"},
     {2, ~0u, "bad usage or configuration, refused before anything is written"},

@@ -8,9 +8,9 @@ packages=(
   libpq-dev libtbb-dev rapidjson-dev libboost-program-options-dev doctest-dev  # the libraries
   libspdlog-dev                                               # logging (--log-file, -v, -q)
   postgresql python3                                          # a server for the tests and the demo
-  pgbouncer                                                   # tests/pooler_standby_test.py
-  python3-yaml                                                # tests/deploy_manifest_test.py
-  groff-base                                                  # tests/install_test.py reads the man page
+  pgbouncer                                                   # tests/e2e/pooler_standby_test.py
+  python3-yaml                                                # tests/e2e/deploy_manifest_test.py
+  groff-base                                                  # tests/e2e/install_test.py reads the man page
   bc time                                                     # scripts/bench.sh
 )
 

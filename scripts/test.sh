@@ -52,24 +52,24 @@ run_script() {
 
 run_doctest unit build/tests/sluice_unit_tests
 [ -x build/tests/sluice_db_tests ] && run_doctest db build/tests/sluice_db_tests
-run_script pooler-standby python3 tests/pooler_standby_test.py
-run_script differential python3 tests/differential_test.py --sluice-dump build/transform_dump --chats 10000 --seed 7
-run_script differential-utf8 python3 tests/differential_test.py --sluice-dump build/transform_dump --chats 5000 --seed 8 \
+run_script pooler-standby python3 tests/e2e/pooler_standby_test.py
+run_script differential python3 tests/e2e/differential_test.py --sluice-dump build/transform_dump --chats 10000 --seed 7
+run_script differential-utf8 python3 tests/e2e/differential_test.py --sluice-dump build/transform_dump --chats 5000 --seed 8 \
   --utf8-source
-run_script current-message-oracle python3 tests/current_message_oracle_test.py
-run_script current-message-corpus python3 tests/current_message_corpus_test.py
-run_script current-message-parity python3 tests/current_message_parity_test.py --dump build/current_message_dump
-run_script current-message-apply python3 tests/current_message_apply_test.py --apply build/current_message_apply
-run_script current-message-migrate python3 tests/current_message_migrate_test.py
-run_script current-message-verify python3 tests/current_message_verify_test.py
-run_script runbook python3 tests/runbook_test.py
-run_script e2e-parity python3 tests/e2e_parity_test.py
-run_script e2e-parity-3-lanes python3 tests/e2e_parity_test.py --lanes 3
-run_script fault-resume python3 tests/fault_resume_test.py
-run_script fault-resume-3-lanes python3 tests/fault_resume_test.py --lanes 3 --cases kill,signals,terminate,restart
-run_script phase-stop python3 tests/phase_stop_test.py
-run_script deploy-manifest python3 tests/deploy_manifest_test.py
-run_script install python3 tests/install_test.py
+run_script current-message-oracle python3 tests/e2e/current_message_oracle_test.py
+run_script current-message-corpus python3 tests/e2e/current_message_corpus_test.py
+run_script current-message-parity python3 tests/e2e/current_message_parity_test.py --dump build/current_message_dump
+run_script current-message-apply python3 tests/e2e/current_message_apply_test.py --apply build/current_message_apply
+run_script current-message-migrate python3 tests/e2e/current_message_migrate_test.py
+run_script current-message-verify python3 tests/e2e/current_message_verify_test.py
+run_script runbook python3 tests/e2e/runbook_test.py
+run_script e2e-parity python3 tests/e2e/e2e_parity_test.py
+run_script e2e-parity-3-lanes python3 tests/e2e/e2e_parity_test.py --lanes 3
+run_script fault-resume python3 tests/e2e/fault_resume_test.py
+run_script fault-resume-3-lanes python3 tests/e2e/fault_resume_test.py --lanes 3 --cases kill,signals,terminate,restart
+run_script phase-stop python3 tests/e2e/phase_stop_test.py
+run_script deploy-manifest python3 tests/e2e/deploy_manifest_test.py
+run_script install python3 tests/e2e/install_test.py
 
 echo
 echo "(${SECONDS}s in all, build included)"
