@@ -23,7 +23,9 @@ namespace {
 
 using Options = std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)>;
 
-bool blank(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
+bool blank(char c) {
+    return std::isspace(static_cast<unsigned char>(c)) != 0;
+}
 
 std::string trim(const std::string& text) {
     const auto first = std::find_if_not(text.begin(), text.end(), blank);
@@ -36,11 +38,14 @@ std::string trim(const std::string& text) {
 }
 
 std::string lower(std::string text) {
-    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : text)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return text;
 }
 
-bool contains(const std::string& text, const char* part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const char* part) {
+    return text.find(part) != std::string::npos;
+}
 
 // A value wrapped whole in matching quotes, as `docker run --env-file` and some .env loaders keep
 // them. No libpq string starts with a quote (a keyword comes first), so unwrapping cannot misread one.
@@ -129,9 +134,8 @@ bool password_splits_url(const std::string& url) {
     const std::string password = url.substr(start, length);
     const std::size_t slash = password.find('/');
     const bool port_then_path = slash != std::string::npos && slash > 0 &&  // "host:5432/db?x=a@b"
-                                std::all_of(password.begin(), password.begin() + slash, [](char c) {
-                                    return std::isdigit(static_cast<unsigned char>(c));
-                                });
+                                std::all_of(password.begin(), password.begin() + slash,
+                                            [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
     return password.find('@') != std::string::npos || (slash != std::string::npos && !port_then_path);
 }
 
@@ -161,7 +165,8 @@ std::string redact_url_by_hand(std::string url) {
 // ---- keyword strings ------------------------------------------------------------------------
 
 std::size_t skip_blanks(const std::string& s, std::size_t i) {
-    while (i < s.size() && blank(s[i])) ++i;
+    while (i < s.size() && blank(s[i]))
+        ++i;
     return i;
 }
 
@@ -186,7 +191,8 @@ std::string redact_keywords_by_hand(const std::string& s) {
     for (std::size_t i = 0; i < s.size();) {
         const std::size_t key = skip_blanks(s, i);
         std::size_t equals = key;
-        while (equals < s.size() && s[equals] != '=' && !blank(s[equals])) ++equals;
+        while (equals < s.size() && s[equals] != '=' && !blank(s[equals]))
+            ++equals;
         std::size_t value = skip_blanks(s, equals);
         if (value == s.size() || s[value] != '=') {  // a word without a value: copied, then on
             out += s.substr(i, equals - i);
@@ -227,12 +233,21 @@ struct Pair {
 
 // Npgsql's key spellings (case, spaces and underscores aside) and libpq's keyword for each.
 const std::map<std::string, std::string>& npgsql_keys() {
-    static const std::map<std::string, std::string> keys{
-        {"host", "host"},       {"server", "host"},     {"port", "port"},
-        {"username", "user"},   {"user", "user"},       {"userid", "user"},
-        {"uid", "user"},        {"password", "password"}, {"pwd", "password"},
-        {"psw", "password"},    {"database", "dbname"}, {"db", "dbname"},
-        {"sslmode", "sslmode"}, {"timeout", "connect_timeout"}, {"applicationname", "application_name"}};
+    static const std::map<std::string, std::string> keys{{"host", "host"},
+                                                         {"server", "host"},
+                                                         {"port", "port"},
+                                                         {"username", "user"},
+                                                         {"user", "user"},
+                                                         {"userid", "user"},
+                                                         {"uid", "user"},
+                                                         {"password", "password"},
+                                                         {"pwd", "password"},
+                                                         {"psw", "password"},
+                                                         {"database", "dbname"},
+                                                         {"db", "dbname"},
+                                                         {"sslmode", "sslmode"},
+                                                         {"timeout", "connect_timeout"},
+                                                         {"applicationname", "application_name"}};
     return keys;
 }
 
@@ -243,14 +258,17 @@ std::string npgsql_key(const std::string& key) {
     return k;
 }
 
-bool identifier_start(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
+bool identifier_start(char c) {
+    return std::isalpha(static_cast<unsigned char>(c)) != 0;
+}
 
 // libpq's "key=value key=value" inside a value: then the string is libpq's, not Npgsql's.
 bool holds_keyword_pair(const std::string& value) {
     for (std::size_t i = 0; i < value.size(); ++i) {
         if (!blank(value[i]) || i + 1 >= value.size() || !identifier_start(value[i + 1])) continue;
         std::size_t j = i + 1;
-        while (j < value.size() && (std::isalnum(static_cast<unsigned char>(value[j])) || value[j] == '_')) ++j;
+        while (j < value.size() && (std::isalnum(static_cast<unsigned char>(value[j])) || value[j] == '_'))
+            ++j;
         if (skip_blanks(value, j) < value.size() && value[skip_blanks(value, j)] == '=') return true;
     }
     return false;
@@ -304,8 +322,8 @@ std::optional<std::vector<Pair>> npgsql_pairs(const std::string& s) {
 }
 
 std::string npgsql_sslmode(const std::string& value) {
-    static const std::map<std::string, std::string> modes{{"disable", "disable"},  {"allow", "allow"},
-                                                          {"prefer", "prefer"},    {"require", "require"},
+    static const std::map<std::string, std::string> modes{{"disable", "disable"},    {"allow", "allow"},
+                                                          {"prefer", "prefer"},      {"require", "require"},
                                                           {"verifyca", "verify-ca"}, {"verifyfull", "verify-full"}};
     const auto mode = modes.find(npgsql_key(value));
     return mode == modes.end() ? value : mode->second;  // anything else: libpq refuses it by name
@@ -373,8 +391,7 @@ std::string checked_connection_string(const std::string& label, const std::strin
     if (scheme.rfind("sqlite", 0) == 0)
         fail(label, "a SQLite URL; sluice migrates PostgreSQL only: point it at a PostgreSQL database");
     if (!scheme.empty() && scheme != "postgresql" && scheme != "postgres")
-        fail(label,
-             scheme + ":// URLs are not supported; sluice migrates PostgreSQL only (postgresql://...)");
+        fail(label, scheme + ":// URLs are not supported; sluice migrates PostgreSQL only (postgresql://...)");
     if (const auto pairs = npgsql_pairs(conninfo)) conninfo = from_npgsql(label, *pairs);
     const std::string encode = "percent-encode its special characters (@ as %40, / as %2F, % as %25)";
     if (!scheme.empty() && password_splits_url(conninfo))

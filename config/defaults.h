@@ -8,9 +8,9 @@
 
 namespace sluice::config::defaults {
 
-inline constexpr std::size_t kFetchRows = 1000;                      // chats per FETCH
-inline constexpr std::size_t kBatchRows = 1000;                      // chats per batch
-inline constexpr std::size_t kBatchBytes = std::size_t{2} << 20;      // chat JSON that closes a batch
+inline constexpr std::size_t kFetchRows = 1000;                        // chats per FETCH
+inline constexpr std::size_t kBatchRows = 1000;                        // chats per batch
+inline constexpr std::size_t kBatchBytes = std::size_t{2} << 20;       // chat JSON that closes a batch
 inline constexpr std::size_t kLanesBatchBytes = std::size_t{1} << 20;  // the same with more than one lane
 inline constexpr std::size_t kMaxInflightBytes = std::size_t{24} << 20;
 inline constexpr std::size_t kMaxInflightBatches = 16;

@@ -30,7 +30,8 @@ std::string with_revisions(std::string text) {
         {"{rev2}", stages::openwebui::kCurrentMessageRevisionAfter},
         {"{rev2-before}", stages::openwebui::kCurrentMessageRevisionBefore}};
     for (const auto& [name, revision] : names)
-        for (std::size_t at; (at = text.find(name)) != std::string::npos;) text.replace(at, std::strlen(name), revision);
+        for (std::size_t at; (at = text.find(name)) != std::string::npos;)
+            text.replace(at, std::strlen(name), revision);
     return text;
 }
 
@@ -40,7 +41,8 @@ std::string with_revisions(std::string text) {
 std::string fill(const std::string& head, const std::string& text, std::size_t indent, std::size_t width) {
     std::istringstream words(with_revisions(text));
     std::string joined;
-    for (std::string word; words >> word;) joined += (joined.empty() ? "" : " ") + word;
+    for (std::string word; words >> word;)
+        joined += (joined.empty() ? "" : " ") + word;
     if (joined.empty()) return head + "\n";
     if (head.size() >= indent) return head + "\n" + engine::wrap(std::string(indent, ' ') + joined, indent, width);
     std::string first = head;
@@ -155,35 +157,40 @@ std::string options_of(Command topic, std::size_t width) {
     std::string text;
     for (const OptionSpec& spec : option_specs())
         if (spec.commands & of(topic))
-            text += option_help((spec.letter ? std::string("-") + spec.letter + ", " : std::string()) + "--" +
-                                    spec.name + (*spec.argument ? " " : "") + spec.argument,
-                                spec.help, std::string("default: ") + spec.fallback, "env: " + env_name(spec.name), width);
+            text +=
+                option_help((spec.letter ? std::string("-") + spec.letter + ", " : std::string()) + "--" + spec.name +
+                                (*spec.argument ? " " : "") + spec.argument,
+                            spec.help, std::string("default: ") + spec.fallback, "env: " + env_name(spec.name), width);
     return text;
 }
 
 std::string common_notes(Command topic, std::size_t width) {
-    return fill("", "Each option can also be set in a --config FILE as `name = value`, or in the environment as "
-                    "SLUICE_<NAME>; the command line wins over the file, the file over the environment. A file "
-                    "or a variable that sets an option of another command is ignored; on the command line it is "
-                    "refused.", 0, width) +
-           fill("", "Open WebUI's own DATABASE_URL and DATABASE_SCHEMA stand in for --db and --schema when "
-                    "nothing else sets them; postgresql+psycopg2:// and the like are accepted, and so are a "
-                    "value in quotes and an Npgsql-style Host=H;Port=P;Username=U;Password=W;Database=D. So are "
-                    "Open WebUI's DATABASE_TYPE, DATABASE_USER, DATABASE_PASSWORD, DATABASE_HOST, DATABASE_PORT "
-                    "and DATABASE_NAME, read as Open WebUI reads them: when the type, host, port, name and a user "
-                    "or password are all set, they win over DATABASE_URL. With none of them, libpq's own PGHOST, "
-                    "PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSERVICE and ~/.pgpass apply, as in psql; they also "
-                    "fill in what a --db string leaves out. Passwords are never printed.", 0, width) +
+    return fill("",
+                "Each option can also be set in a --config FILE as `name = value`, or in the environment as "
+                "SLUICE_<NAME>; the command line wins over the file, the file over the environment. A file "
+                "or a variable that sets an option of another command is ignored; on the command line it is "
+                "refused.",
+                0, width) +
+           fill("",
+                "Open WebUI's own DATABASE_URL and DATABASE_SCHEMA stand in for --db and --schema when "
+                "nothing else sets them; postgresql+psycopg2:// and the like are accepted, and so are a "
+                "value in quotes and an Npgsql-style Host=H;Port=P;Username=U;Password=W;Database=D. So are "
+                "Open WebUI's DATABASE_TYPE, DATABASE_USER, DATABASE_PASSWORD, DATABASE_HOST, DATABASE_PORT "
+                "and DATABASE_NAME, read as Open WebUI reads them: when the type, host, port, name and a user "
+                "or password are all set, they win over DATABASE_URL. With none of them, libpq's own PGHOST, "
+                "PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSERVICE and ~/.pgpass apply, as in psql; they also "
+                "fill in what a --db string leaves out. Passwords are never printed.",
+                0, width) +
            (topic == Command::migrate || topic == Command::check || topic == Command::verify
                 ? fill("", "Sizes take binary units (64MB = 64MiB, 512kB); durations take ms, s, min or h.", 0, width)
                 : "");
 }
 
 std::string general_help(std::size_t width) {
-    std::string text = engine::wrap("Usage: sluice COMMAND [options]", 7, width) +
-                       engine::wrap("       sluice COMMAND --help   (or sluice help COMMAND): the options of COMMAND", 7,
-                                    width) +
-                       engine::wrap("       sluice --version", 7, width) + "\nCommands:\n";
+    std::string text =
+        engine::wrap("Usage: sluice COMMAND [options]", 7, width) +
+        engine::wrap("       sluice COMMAND --help   (or sluice help COMMAND): the options of COMMAND", 7, width) +
+        engine::wrap("       sluice --version", 7, width) + "\nCommands:\n";
     for (const CommandHelp& c : kCommandHelp)
         text += fill(std::string("  ") + command_name(c.command), c.summary, 12, width);
     text += "\nOptions of every command:\n";
@@ -223,12 +230,15 @@ std::string libpq_version() {
 
 }  // namespace
 
-const char* version_number() { return SLUICE_VERSION; }
+const char* version_number() {
+    return SLUICE_VERSION;
+}
 
 std::string version_text() {
-    return "sluice " SLUICE_VERSION " (git " SLUICE_GIT_REVISION ")\n"
-           "libpq " + libpq_version() + ", oneTBB " + TBB_runtime_version() +
-           ", RapidJSON " RAPIDJSON_VERSION_STRING;
+    return "sluice " SLUICE_VERSION " (git " SLUICE_GIT_REVISION
+           ")\n"
+           "libpq " +
+           libpq_version() + ", oneTBB " + TBB_runtime_version() + ", RapidJSON " RAPIDJSON_VERSION_STRING;
 }
 
 }  // namespace sluice::config

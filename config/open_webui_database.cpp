@@ -56,10 +56,10 @@ struct UrlParts {
 
 // SQLAlchemy's URL pattern (sqlalchemy/engine/url.py, _parse_url), matched from the start.
 std::optional<UrlParts> sqlalchemy_parse(const std::string& url) {
-    static const std::regex pattern(R"(^([\w+]+)://)"                            // name
-                                    R"((?:([^:/]*)(?::([^@]*))?@)?)"               // username, password
+    static const std::regex pattern(R"(^([\w+]+)://)"                                    // name
+                                    R"((?:([^:/]*)(?::([^@]*))?@)?)"                     // username, password
                                     R"((?:(?:\[([^/?]+)\]|([^/:?]+))?(?::([^/?]*))?)?)"  // ipv6host, ipv4host, port
-                                    R"((?:/([^?]*))?(?:\?(.*))?)");               // database, query
+                                    R"((?:/([^?]*))?(?:\?(.*))?)");                      // database, query
     std::smatch m;
     if (!std::regex_search(url, m, pattern)) return std::nullopt;
     UrlParts p;
@@ -79,8 +79,10 @@ void check_scheme(const Variables& v, const UrlParts& p) {
     if (backend.rfind("sqlite", 0) == 0)
         fail("DATABASE_TYPE '" + v.type + "' is SQLite; sluice migrates PostgreSQL only");
     if (backend == "postgres")  // "postgres+psycopg2://" is not replaced, and SQLAlchemy has no "postgres"
-        fail("DATABASE_TYPE '" + v.type + "': SQLAlchemy, which Open WebUI uses, knows no 'postgres' with a driver; "
-             "write postgresql+" + p.scheme.substr(p.scheme.find('+') + 1));
+        fail("DATABASE_TYPE '" + v.type +
+             "': SQLAlchemy, which Open WebUI uses, knows no 'postgres' with a driver; "
+             "write postgresql+" +
+             p.scheme.substr(p.scheme.find('+') + 1));
     if (backend != "postgresql")
         fail("DATABASE_TYPE '" + v.type + "' is not PostgreSQL; sluice migrates PostgreSQL only (postgresql)");
 }
@@ -92,12 +94,15 @@ void check_round_trip(const Variables& v, const UrlParts& p) {
     if (p.username != v.user)
         fail("DATABASE_USER holds a ':' or '/', which Open WebUI's URL cannot carry as it is" + encode);
     if (p.password != v.password)
-        fail("DATABASE_PASSWORD holds an '@', which ends the password in Open WebUI's URL (the rest would be "
-             "read as the host)" + encode + ", as %40");
+        fail(
+            "DATABASE_PASSWORD holds an '@', which ends the password in Open WebUI's URL (the rest would be "
+            "read as the host)" +
+            encode + ", as %40");
     const bool bracketed = v.host.size() > 2 && v.host.front() == '[' && v.host.back() == ']';
     if (p.bracketed != bracketed || p.host != (bracketed ? v.host.substr(1, v.host.size() - 2) : v.host))
-        fail("DATABASE_HOST holds a '/', ':', '?' or '@' that Open WebUI's URL cannot carry (an IPv6 address goes "
-             "in brackets: [::1])");
+        fail(
+            "DATABASE_HOST holds a '/', ':', '?' or '@' that Open WebUI's URL cannot carry (an IPv6 address goes "
+            "in brackets: [::1])");
     const bool digits = !p.port.empty() && std::all_of(p.port.begin(), p.port.end(), [](char c) {
         return std::isdigit(static_cast<unsigned char>(c)) != 0;
     });

@@ -12,9 +12,11 @@
 namespace sluice::config {
 
 // The commands an option applies to, as a set of bits.
-constexpr unsigned of(Command c) { return 1u << static_cast<unsigned>(c); }
-constexpr unsigned kEvery = of(Command::migrate) | of(Command::check) | of(Command::verify) |
-                            of(Command::rejects) | of(Command::cleanup) | of(Command::status);
+constexpr unsigned of(Command c) {
+    return 1u << static_cast<unsigned>(c);
+}
+constexpr unsigned kEvery = of(Command::migrate) | of(Command::check) | of(Command::verify) | of(Command::rejects) |
+                            of(Command::cleanup) | of(Command::status);
 
 struct OptionSpec {
     const char* name;

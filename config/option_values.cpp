@@ -16,17 +16,22 @@ namespace sluice::config {
 }
 
 namespace {
-bool blank(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
+bool blank(char c) {
+    return std::isspace(static_cast<unsigned char>(c)) != 0;
+}
 }  // namespace
 
 std::string trim(std::string_view text) {
-    while (!text.empty() && blank(text.front())) text.remove_prefix(1);
-    while (!text.empty() && blank(text.back())) text.remove_suffix(1);
+    while (!text.empty() && blank(text.front()))
+        text.remove_prefix(1);
+    while (!text.empty() && blank(text.back()))
+        text.remove_suffix(1);
     return std::string(text);
 }
 
 std::string lower(std::string text) {
-    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : text)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return text;
 }
 
@@ -85,8 +90,7 @@ CommitInterval parse_commit_interval(const Setting& s) {
             interval.bytes = parse_size(s.label(), part);
         } else {
             if (!part.empty() && std::isdigit(static_cast<unsigned char>(part.back())))
-                fail(s,
-                     "'" + part + "' needs a unit: a time such as 5s, a size such as 16MB, or both: 5s,16MB");
+                fail(s, "'" + part + "' needs a unit: a time such as 5s, a size such as 16MB, or both: 5s,16MB");
             if (std::exchange(has_time, true)) fail(s, "'" + s.value + "' gives two times" + one_each);
             interval.every = parse_duration(s.label(), part);
             if (interval.every.count() == 0) fail(s, "the time must be more than zero (got '" + part + "')");
@@ -116,14 +120,14 @@ ProgressStyle parse_progress(const Setting& s) {
 
 std::vector<Phase> parse_phases(const Setting& s) {
     std::string valid = "valid phases are ";
-    for (const PhaseName& p : kPhases) valid += std::string(&p == kPhases ? "" : ", ") + p.name;
+    for (const PhaseName& p : kPhases)
+        valid += std::string(&p == kPhases ? "" : ", ") + p.name;
     bool wanted[std::size(kPhases)] = {};
     for (const std::string& name : split(s.value, ',')) {
         const auto* phase = std::find_if(std::begin(kPhases), std::end(kPhases),
                                          [&](const PhaseName& p) { return lower(name) == p.name; });
         if (phase == std::end(kPhases))
-            fail(s,
-                 (name.empty() ? "a phase name is missing" : "unknown phase '" + name + "'") + "; " + valid);
+            fail(s, (name.empty() ? "a phase name is missing" : "unknown phase '" + name + "'") + "; " + valid);
         wanted[phase - std::begin(kPhases)] = true;
     }
     std::vector<Phase> phases;  // in the order they run, whatever order they were given in
@@ -151,8 +155,10 @@ std::string job_choices() {
     std::string text;
     for (std::size_t i = 0; i < std::size(stages::openwebui::kJobs); ++i) {
         const stages::openwebui::Job& job = stages::openwebui::kJobs[i];
-        text += (i == 0 ? "" : i + 1 == std::size(stages::openwebui::kJobs) ? " or " : ", ") + std::string(job.revision) +
-                " (" + job.what + (i == 0 ? ", the default)" : ")");
+        text += (i == 0                                         ? ""
+                 : i + 1 == std::size(stages::openwebui::kJobs) ? " or "
+                                                                : ", ") +
+                std::string(job.revision) + " (" + job.what + (i == 0 ? ", the default)" : ")");
     }
     return text;
 }
@@ -160,8 +166,8 @@ std::string job_choices() {
 std::string parse_revision(const Setting& s) {
     for (const stages::openwebui::Job& job : stages::openwebui::kJobs)
         if (s.value == job.revision) return s.value;
-    fail(s, (s.value.empty() ? std::string("empty value") : "unknown revision '" + s.value + "'") +
-                "; sluice runs " + job_choices());
+    fail(s, (s.value.empty() ? std::string("empty value") : "unknown revision '" + s.value + "'") + "; sluice runs " +
+                job_choices());
 }
 
 std::string non_empty(const Setting& s, const std::string& what_to_do) {

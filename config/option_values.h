@@ -53,8 +53,7 @@ T count(const Setting& s, T least, std::optional<Most> most = std::nullopt) {
     const Quantity q = split_quantity(s.label(), s.value, kind);
     if (!q.unit.empty()) fail(s, "'" + trim(s.value) + "' is not " + kind);
     if (q.number > std::numeric_limits<T>::max()) fail(s, "'" + trim(s.value) + "' is too large");
-    if (q.number < least)
-        fail(s, "must be at least " + std::to_string(least) + " (got " + trim(s.value) + ")");
+    if (q.number < least) fail(s, "must be at least " + std::to_string(least) + " (got " + trim(s.value) + ")");
     if (most && q.number > most->value)
         fail(s, "must be at most " + std::to_string(most->value) + " (got " + trim(s.value) + "): " + most->why);
     return static_cast<T>(q.number);

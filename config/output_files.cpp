@@ -34,8 +34,8 @@ void check_output_file(const std::string& option, const std::string& path) {
         throw UsageError(option + ": cannot write '" + path + "': there is no directory '" + dir.string() + "'");
     // A regular file is written as <file>.partial and renamed: the directory is what must be writable.
     if (::access(dir.c_str(), W_OK | X_OK) != 0)
-        throw UsageError(option + ": cannot write '" + path + "': directory '" + dir.string() + "': " +
-                         std::strerror(errno));
+        throw UsageError(option + ": cannot write '" + path + "': directory '" + dir.string() +
+                         "': " + std::strerror(errno));
 }
 
 // The default export is a new file in the working directory: that directory must be writable.
@@ -52,14 +52,17 @@ void check_output_files(const RunConfig& config) {
             check_output_file("--reject-file", reject_file_or_default(config));
             if (!config.summary_json.empty()) check_output_file("--summary-json", config.summary_json);
             break;
-        case Command::cleanup: check_output_file("--reject-file", reject_file_or_default(config)); break;
+        case Command::cleanup:
+            check_output_file("--reject-file", reject_file_or_default(config));
+            break;
         case Command::verify:
             if (!config.summary_json.empty()) check_output_file("--summary-json", config.summary_json);
             break;
         case Command::rejects:
             if (!config.output.empty()) check_output_file("--output", config.output);
             break;
-        default: break;
+        default:
+            break;
     }
 }
 

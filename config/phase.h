@@ -22,6 +22,8 @@ inline constexpr PhaseName kPhases[] = {{Phase::schema, "schema"},
                                         {Phase::constraints, "constraints"},
                                         {Phase::publish, "publish"}};
 
-inline const char* phase_name(Phase phase) { return kPhases[static_cast<std::size_t>(phase)].name; }
+inline const char* phase_name(Phase phase) {
+    return kPhases[static_cast<std::size_t>(phase)].name;
+}
 
 }  // namespace sluice::config

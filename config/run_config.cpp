@@ -39,20 +39,21 @@ constexpr unsigned kMigrate = of(Command::migrate) | of(Command::check);
 constexpr unsigned kReading = kMigrate | of(Command::verify);
 
 // "2MiB" for 2 << 20: a default size as --help shows it (config/defaults.h's are whole mebibytes).
-std::string in_mib(std::size_t bytes, const char* unit = "MiB") { return std::to_string(bytes >> 20) + unit; }
+std::string in_mib(std::size_t bytes, const char* unit = "MiB") {
+    return std::to_string(bytes >> 20) + unit;
+}
 
 }  // namespace
 
 const std::vector<OptionSpec>& option_specs() {
-    static const std::string revision_help = "the job, by the alembic revision it takes the database to: " + job_choices();
+    static const std::string revision_help =
+        "the job, by the alembic revision it takes the database to: " + job_choices();
     static const std::vector<OptionSpec> specs{
         {"db", kEvery, "URL", "Open WebUI's DATABASE_* variables or $DATABASE_URL, else libpq's PG* variables",
          "PostgreSQL: a libpq URL or keyword string; postgresql+driver:// is accepted",
          [](RunConfig& c, const Setting& s) { c.db_url = checked_connection_string(s.label(), s.value); }},
         {"schema", kEvery, "NAME", "$DATABASE_SCHEMA, else public", "the schema of Open WebUI's tables",
-         [](RunConfig& c, const Setting& s) {
-             c.schema = non_empty(s, "give a schema name such as public");
-         }},
+         [](RunConfig& c, const Setting& s) { c.schema = non_empty(s, "give a schema name such as public"); }},
         {"parse-threads", kReading, "N",
          "a quarter of the cores, 1 to " + std::to_string(defaults::kParseThreadsAtMost),
          "threads parsing chat JSON (at most 1024)",
@@ -96,9 +97,7 @@ const std::vector<OptionSpec>& option_specs() {
         {"index-connections", kMigrate, "N",
          "the cores present, at most " + std::to_string(defaults::kIndexConnectionsAtMost),
          "connections building the indexes (at most 7)",
-         [](RunConfig& c, const Setting& s) {
-             c.index_connections = count<unsigned>(s, 1, kMostIndexConnections);
-         }},
+         [](RunConfig& c, const Setting& s) { c.index_connections = count<unsigned>(s, 1, kMostIndexConnections); }},
         {"progress", kReading, "STYLE", "auto", "auto (a bar on a terminal, else log lines), bar, log or none",
          [](RunConfig& c, const Setting& s) { c.progress = parse_progress(s); }},
         {"revision", kMigrate | of(Command::verify) | of(Command::rejects) | of(Command::cleanup), "REV",
@@ -106,8 +105,9 @@ const std::vector<OptionSpec>& option_specs() {
          [](RunConfig& c, const Setting& s) { c.revision = parse_revision(s); }},
         {"stamp-alembic", kMigrate, "", "off", "publish also moves alembic_version to --revision",
          [](RunConfig& c, const Setting& s) { c.stamp_alembic = parse_flag(s); }},
-        {"resync", kMigrate, "", "off", "re-derive every chat, even after a complete run: add what is missing, update rows that changed, "
-                             "remove rows of messages no longer in their chat",
+        {"resync", kMigrate, "", "off",
+         "re-derive every chat, even after a complete run: add what is missing, update rows that changed, "
+         "remove rows of messages no longer in their chat",
          [](RunConfig& c, const Setting& s) { c.resync = parse_flag(s); }},
         {"wait-for-lock", kMigrate, "DURATION", "none: refuse at once", "wait this long for another migrate to finish",
          [](RunConfig& c, const Setting& s) { c.wait_for_lock = parse_duration(s.label(), s.value); }},
@@ -137,8 +137,10 @@ const std::vector<OptionSpec>& option_specs() {
          "write the outcome as JSON to FILE at the end, failed or not: the target, the verdict, the "
          "figures (migrate), each check (check), the counts (verify), an error's class and SQLSTATE",
          [](RunConfig& c, const Setting& s) { c.summary_json = non_empty(s, "give a file name"); }},
-        {"verbose", kMigrate, "", "off", "more detail on stderr: each index as it starts, an error's connection "
-         "and statement", [](RunConfig& c, const Setting& s) { c.verbose = parse_flag(s); }, 'v'},
+        {"verbose", kMigrate, "", "off",
+         "more detail on stderr: each index as it starts, an error's connection "
+         "and statement",
+         [](RunConfig& c, const Setting& s) { c.verbose = parse_flag(s); }, 'v'},
         {"quiet", kMigrate, "", "off", "print only warnings, errors and the verdict; no progress",
          [](RunConfig& c, const Setting& s) { c.quiet = parse_flag(s); }, 'q'},
     };
@@ -147,7 +149,8 @@ const std::vector<OptionSpec>& option_specs() {
 
 std::string env_name(const std::string& option) {
     std::string name = "SLUICE_" + option;
-    for (char& c : name) c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (char& c : name)
+        c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return name;
 }
 
@@ -221,16 +224,14 @@ CommandLine read_command_line(int argc, const char* const argv[]) {
                                               .run();
         CommandLine line{{}, collect(parsed, "")};
         for (const po::option& o : parsed.options)
-            if (o.string_key == "command")
-                line.words.insert(line.words.end(), o.value.begin(), o.value.end());
+            if (o.string_key == "command") line.words.insert(line.words.end(), o.value.begin(), o.value.end());
         return line;
     } catch (const po::unknown_option& e) {
         // Boost quotes "--dbb=postgresql://u:secret@h" whole: the value is cut off, the name redacted.
         const std::string name = e.get_option_name();
         throw UsageError("unknown option " + redact_password(name.substr(0, name.find('='))) + see_help);
     } catch (const po::invalid_command_line_syntax& e) {
-        if (e.kind() != po::invalid_syntax::missing_parameter)
-            throw UsageError(redact_password(e.what()) + see_help);
+        if (e.kind() != po::invalid_syntax::missing_parameter) throw UsageError(redact_password(e.what()) + see_help);
         throw UsageError(e.get_option_name() + ": needs a value" + see_help);
     } catch (const po::error& e) {
         throw UsageError(redact_password(e.what()) + see_help);
@@ -254,8 +255,9 @@ Settings read_config_file(const Setting& path) {
     // would otherwise read as an empty file: the run would go on with defaults.
     std::error_code ignored;
     if (std::filesystem::is_directory(path.value, ignored))
-        fail(path, "'" + path.value + "' is a directory, not a file (a bind mount of a file that does not exist "
-                   "makes one)");
+        fail(path, "'" + path.value +
+                       "' is a directory, not a file (a bind mount of a file that does not exist "
+                       "makes one)");
     std::ifstream file(path.value);
     if (!file) fail(path, "cannot read '" + path.value + "': " + std::strerror(errno));
     std::stringstream text;
@@ -274,8 +276,7 @@ Settings read_config_file(const Setting& path) {
         const auto bad = std::find_if(lines.begin(), lines.end(), [&](const std::string& line) {
             return trim(line.substr(0, line.find('#'))) == e.tokens();
         });
-        throw UsageError(origin + ": line " + std::to_string(bad - lines.begin() + 1) +
-                         " is not `name = value`");
+        throw UsageError(origin + ": line " + std::to_string(bad - lines.begin() + 1) + " is not `name = value`");
     } catch (const po::error& e) {
         throw UsageError(origin + ": " + redact_password(e.what()));
     }
@@ -289,13 +290,13 @@ std::optional<std::string> lookup(const Environment& env, const std::string& nam
 
 void reject_unknown_variables(const std::vector<std::string>& env_names) {
     std::vector<std::string> known{env_name("config")};
-    for (const OptionSpec& spec : option_specs()) known.push_back(env_name(spec.name));
+    for (const OptionSpec& spec : option_specs())
+        known.push_back(env_name(spec.name));
     for (const std::string& name : env_names) {
         // SLUICE_TEST_* belong to the test harness (SLUICE_TEST_DB names its server).
         const bool ours = name.rfind("SLUICE_", 0) == 0 && name.rfind("SLUICE_TEST_", 0) != 0;
         if (ours && std::find(known.begin(), known.end(), name) == known.end())
-            throw UsageError("environment variable " + name + " is not a sluice option (misspelt?)" +
-                             see_help);
+            throw UsageError("environment variable " + name + " is not a sluice option (misspelt?)" + see_help);
     }
 }
 
@@ -311,8 +312,7 @@ Settings read_environment(const Environment& env, bool db_given) {
     if (!db_given && !settings.count("db"))
         if (auto conninfo = open_webui_database(env))
             settings.emplace("db", Setting{"db", *conninfo, "DATABASE_TYPE, _USER, _PASSWORD, _HOST, _PORT, _NAME"});
-    for (const auto& [option, variable] :
-         {std::pair{"db", "DATABASE_URL"}, std::pair{"schema", "DATABASE_SCHEMA"}})
+    for (const auto& [option, variable] : {std::pair{"db", "DATABASE_URL"}, std::pair{"schema", "DATABASE_SCHEMA"}})
         if (auto value = lookup(env, variable)) settings.emplace(option, Setting{option, *value, variable});
     return settings;
 }
@@ -342,8 +342,7 @@ Wanted read_command(const CommandLine& line) {
     }
     if (line.settings.count("version")) return {Command::version};
     if (words.empty()) throw UsageError("no command: pick " + std::string(kCommands) + see_help);
-    if (words.size() > 1)
-        throw UsageError("unexpected argument '" + words[1] + "' after the command" + see_help);
+    if (words.size() > 1) throw UsageError("unexpected argument '" + words[1] + "' after the command" + see_help);
     return {command_named(words.front())};
 }
 
@@ -416,14 +415,17 @@ RunConfig build(Command command, const Settings& settings, const Environment& en
     if (config.db_url.empty() && !libpq_environment_set(env)) {
         const std::vector<std::string> missing = missing_open_webui_database_variables(env);
         std::string names;
-        for (const std::string& name : missing) names += (names.empty() ? "" : ", ") + name;
+        for (const std::string& name : missing)
+            names += (names.empty() ? "" : ", ") + name;
         if (!missing.empty())  // Open WebUI itself would fall back to its SQLite file
             throw UsageError("no database: Open WebUI's DATABASE_* variables count only when all are set, and " +
                              names + (missing.size() == 1 ? " is" : " are") +
                              " not; set them, or pass --db URL or DATABASE_URL" + std::string(see_help));
-        throw UsageError("no database: pass --db URL, set DATABASE_URL (or Open WebUI's DATABASE_TYPE, _USER, "
-                         "_PASSWORD, _HOST, _PORT and _NAME), or set libpq's PGHOST (PGPORT, PGUSER, PGDATABASE, "
-                         "PGSERVICE)" + std::string(see_help));
+        throw UsageError(
+            "no database: pass --db URL, set DATABASE_URL (or Open WebUI's DATABASE_TYPE, _USER, "
+            "_PASSWORD, _HOST, _PORT and _NAME), or set libpq's PGHOST (PGPORT, PGUSER, PGDATABASE, "
+            "PGSERVICE)" +
+            std::string(see_help));
     }
     if (config.revision == stages::openwebui::kCurrentMessageRevisionAfter)
         config.phases = current_message_phases(config.phases, settings);
@@ -438,8 +440,7 @@ RunConfig build(Command command, const Settings& settings, const Environment& en
 
 }  // namespace
 
-RunConfig parse(int argc, const char* const argv[], const Environment& env,
-                const std::vector<std::string>& env_names) {
+RunConfig parse(int argc, const char* const argv[], const Environment& env, const std::vector<std::string>& env_names) {
     CommandLine line = argc > 1 ? read_command_line(argc, argv) : CommandLine{};
     const Wanted wanted = read_command(line);
     if (wanted.command == Command::help || wanted.command == Command::version) {
@@ -463,14 +464,22 @@ RunConfig parse(int argc, const char* const argv[], const Environment& env,
 
 const char* command_name(Command command) {
     switch (command) {
-        case Command::migrate: return "migrate";
-        case Command::check: return "check";
-        case Command::verify: return "verify";
-        case Command::rejects: return "rejects";
-        case Command::cleanup: return "cleanup";
-        case Command::status: return "status";
-        case Command::help: return "help";
-        case Command::version: return "version";
+        case Command::migrate:
+            return "migrate";
+        case Command::check:
+            return "check";
+        case Command::verify:
+            return "verify";
+        case Command::rejects:
+            return "rejects";
+        case Command::cleanup:
+            return "cleanup";
+        case Command::status:
+            return "status";
+        case Command::help:
+            return "help";
+        case Command::version:
+            return "version";
     }
     return "?";
 }

@@ -33,11 +33,11 @@ struct RunConfig {
     Command command = Command::help;
     Command help_topic = Command::help;  // `sluice COMMAND --help`, `sluice help COMMAND`: that command's
                                          // help; Command::help: the general text
-    std::string db_url;               // libpq URL or keyword string; may hold a password: never print it.
-                                      // Empty: libpq's environment (PGHOST, PGUSER, PGSERVICE...) decides
+    std::string db_url;                  // libpq URL or keyword string; may hold a password: never print it.
+                                         // Empty: libpq's environment (PGHOST, PGUSER, PGSERVICE...) decides
     std::string schema = "public";
-    unsigned parse_threads = 1;       // default: a quarter of the cores (build(), config/defaults.h)
-    unsigned lanes = 1;               // reader/writer pairs over ranges of chat; default: half the cores
+    unsigned parse_threads = 1;                     // default: a quarter of the cores (build(), config/defaults.h)
+    unsigned lanes = 1;                             // reader/writer pairs over ranges of chat; default: half the cores
     std::size_t fetch_rows = defaults::kFetchRows;  // chats per FETCH from the server-side cursor
     std::size_t batch_rows = defaults::kBatchRows;  // chats per batch (one batch = one parse task = one COPY)
     std::size_t batch_bytes = defaults::kBatchBytes;  // chat JSON bytes that close a batch
@@ -45,28 +45,28 @@ struct RunConfig {
     std::size_t max_inflight_bytes = defaults::kMaxInflightBytes;
     std::size_t max_inflight_batches = defaults::kMaxInflightBatches;  // batches read but not yet committed
     CommitInterval commit_interval;
-    std::string reject_file;          // empty: a new file named for the database, schema and time, in the
-                                      // working directory (stages/commands/reject_file_name.h)
-    std::optional<std::uint64_t> max_rejects;                // unset: any number of rejects is not a failure
+    std::string reject_file;                   // empty: a new file named for the database, schema and time, in the
+                                               // working directory (stages/commands/reject_file_name.h)
+    std::optional<std::uint64_t> max_rejects;  // unset: any number of rejects is not a failure
     std::vector<Phase> phases{Phase::schema, Phase::backfill, Phase::indexes, Phase::constraints, Phase::publish};
-    bool resync = false;              // re-derive every chat even when the checkpoint says complete
+    bool resync = false;                         // re-derive every chat even when the checkpoint says complete
     std::chrono::milliseconds wait_for_lock{0};  // how long to wait for another run's lock; 0: refuse at once
-    std::string output;               // `sluice rejects`: the export's file; empty: standard output
-    unsigned index_connections = 1;   // default: the cores present, one per index at most
+    std::string output;                          // `sluice rejects`: the export's file; empty: standard output
+    unsigned index_connections = 1;              // default: the cores present, one per index at most
     ProgressStyle progress = ProgressStyle::automatic;
-    std::string revision;             // --revision: the job, named by the alembic revision it takes the database
-                                      // to (stages/openwebui.h's kJobs); parse() sets the first job's when none is given
+    std::string revision;  // --revision: the job, named by the alembic revision it takes the database
+                           // to (stages/openwebui.h's kJobs); parse() sets the first job's when none is given
     bool stamp_alembic = false;
-    bool ignore_sessions = false;     // sessions that look like Open WebUI: a warning instead of a refusal
+    bool ignore_sessions = false;           // sessions that look like Open WebUI: a warning instead of a refusal
     bool discard_unfinished_build = false;  // cleanup: also drop a build table that was never published
-    unsigned connect_retries = defaults::kConnectRetries;  // reconnect attempts before the run gives up
+    unsigned connect_retries = defaults::kConnectRetries;               // reconnect attempts before the run gives up
     std::chrono::milliseconds retry_max_wait{defaults::kRetryMaxWait};  // cap of the exponential backoff
-    std::string log_file;             // --log-file: every line, with its time and level, appended; empty: none
-    bool json = false;                // status --json
-    std::string rejects_from;         // verify --rejects-from: the known rejects from this export, not the table
-    std::string summary_json;         // --summary-json: the run's figures as JSON, written at the end; empty: none
-    bool verbose = false;             // -v: details on stderr (never together with quiet)
-    bool quiet = false;               // -q: only warnings, errors and the verdict
+    std::string log_file;      // --log-file: every line, with its time and level, appended; empty: none
+    bool json = false;         // status --json
+    std::string rejects_from;  // verify --rejects-from: the known rejects from this export, not the table
+    std::string summary_json;  // --summary-json: the run's figures as JSON, written at the end; empty: none
+    bool verbose = false;      // -v: details on stderr (never together with quiet)
+    bool quiet = false;        // -q: only warnings, errors and the verdict
 };
 
 // The process's own environment, as an Environment (config/common.h).
@@ -100,12 +100,12 @@ const char* version_number();
 
 // The exit statuses main returns beyond 0 (done, or nothing to do), 1 (a failure nothing below
 // names) and 2 (bad usage or configuration), one per outcome a script acts on differently.
-inline constexpr int kExitCannotConnect = 3;    // the server cannot be reached, or refused the login
-inline constexpr int kExitNotReady = 4;         // the preflight refused: nothing was written
-inline constexpr int kExitTooManyRejects = 5;   // more rejects than --max-rejects allows
-inline constexpr int kExitDisagrees = 6;        // verify: chat_message does not agree with chat
-inline constexpr int kExitLockHeld = 75;        // another sluice migrate holds the lock: try again later
-                                                // (sysexits.h's EX_TEMPFAIL)
+inline constexpr int kExitCannotConnect = 3;   // the server cannot be reached, or refused the login
+inline constexpr int kExitNotReady = 4;        // the preflight refused: nothing was written
+inline constexpr int kExitTooManyRejects = 5;  // more rejects than --max-rejects allows
+inline constexpr int kExitDisagrees = 6;       // verify: chat_message does not agree with chat
+inline constexpr int kExitLockHeld = 75;       // another sluice migrate holds the lock: try again later
+                                               // (sysexits.h's EX_TEMPFAIL)
 
 // Refuses, with a UsageError naming the option, an export file that cannot be written: its
 // directory missing or not writable, or the path a directory. A regular file (or a new one) is

@@ -34,7 +34,8 @@ std::optional<unsigned> cgroup_cpu_limit() {
 unsigned usable_cores() {
     unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     cpu_set_t allowed;
-    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) cores = std::min(cores, static_cast<unsigned>(CPU_COUNT(&allowed)));
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0)
+        cores = std::min(cores, static_cast<unsigned>(CPU_COUNT(&allowed)));
     if (std::optional<unsigned> limit = cgroup_cpu_limit()) cores = std::min(cores, *limit);
     return std::max(1u, cores);
 }

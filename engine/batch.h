@@ -15,7 +15,7 @@ struct Reject {
     std::string group;     // the source record it came from
     std::string sqlstate;  // PostgreSQL's, or the one PostgreSQL would give
     std::string message;
-    std::string row_json;  // the row as a JSON object
+    std::string row_json;    // the row as a JSON object
     bool by_server = false;  // PostgreSQL refused it (else the transform found it unstorable)
 };
 

@@ -9,8 +9,8 @@ InflightBudget::InflightBudget(std::size_t max_batches, std::size_t max_bytes)
     : max_batches_(std::max<std::size_t>(1, max_batches)), max_bytes_(std::max<std::size_t>(1, max_bytes)) {}
 
 bool InflightBudget::fits(std::size_t bytes, bool opens_batch) {
-    bool room = (batches_ == 0 && bytes_ == 0) ||
-                ((!opens_batch || batches_ < max_batches_) && bytes_ + bytes <= max_bytes_);
+    bool room =
+        (batches_ == 0 && bytes_ == 0) || ((!opens_batch || batches_ < max_batches_) && bytes_ + bytes <= max_bytes_);
     if (!room) wanted_.store(true, std::memory_order_relaxed);
     return room;
 }

@@ -11,7 +11,7 @@ namespace sluice::engine {
 namespace {
 
 constexpr char kHeader[] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";  // signature, flags 0, extension 0
-constexpr char kTrailer[] = "\377\377";                          // field count -1
+constexpr char kTrailer[] = "\377\377";                           // field count -1
 
 std::uint32_t be32(const char* p) {
     auto u = [&](int i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(p[i])); };
@@ -22,18 +22,23 @@ const char kHex[] = "0123456789abcdef";
 
 void append_u_escape(std::string& out, unsigned code) {
     out += "\\u";
-    for (int shift = 12; shift >= 0; shift -= 4) out.push_back(kHex[(code >> shift) & 0xF]);
+    for (int shift = 12; shift >= 0; shift -= 4)
+        out.push_back(kHex[(code >> shift) & 0xF]);
 }
 
 }  // namespace
 
-std::string_view copy_binary_header() { return {kHeader, 19}; }
-std::string_view copy_binary_trailer() { return {kTrailer, 2}; }
+std::string_view copy_binary_header() {
+    return {kHeader, 19};
+}
+std::string_view copy_binary_trailer() {
+    return {kTrailer, 2};
+}
 
 std::vector<Field> decode_tuple(std::string_view tuple, std::size_t most) {
     if (tuple.size() < 2) throw std::logic_error("decode_tuple: truncated tuple");
-    auto count = static_cast<std::uint16_t>((static_cast<unsigned char>(tuple[0]) << 8) |
-                                            static_cast<unsigned char>(tuple[1]));
+    auto count =
+        static_cast<std::uint16_t>((static_cast<unsigned char>(tuple[0]) << 8) | static_cast<unsigned char>(tuple[1]));
     std::vector<Field> fields(std::min<std::size_t>(count, most));
     std::size_t at = 2;
     for (auto& field : fields) {
@@ -93,12 +98,19 @@ std::string tuple_to_json(std::string_view tuple, const std::vector<Column>& col
             continue;
         }
         switch (columns[i].kind) {
-            case ColumnKind::text: append_json_string(out, f.bytes); break;
-            case ColumnKind::json: out.append(f.bytes); break;
-            case ColumnKind::boolean: out += (!f.bytes.empty() && f.bytes[0]) ? "true" : "false"; break;
+            case ColumnKind::text:
+                append_json_string(out, f.bytes);
+                break;
+            case ColumnKind::json:
+                out.append(f.bytes);
+                break;
+            case ColumnKind::boolean:
+                out += (!f.bytes.empty() && f.bytes[0]) ? "true" : "false";
+                break;
             case ColumnKind::int8: {
                 std::uint64_t v = 0;
-                for (char b : f.bytes) v = (v << 8) | static_cast<unsigned char>(b);
+                for (char b : f.bytes)
+                    v = (v << 8) | static_cast<unsigned char>(b);
                 out += std::to_string(static_cast<std::int64_t>(v));
                 break;
             }

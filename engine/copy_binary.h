@@ -71,7 +71,8 @@ public:
         put_be32(8);
         auto v = static_cast<std::uint64_t>(value);
         char b[8];
-        for (int i = 7; i >= 0; --i, v >>= 8) b[i] = static_cast<char>(v & 0xFF);
+        for (int i = 7; i >= 0; --i, v >>= 8)
+            b[i] = static_cast<char>(v & 0xFF);
         put(b, 8);
     }
 

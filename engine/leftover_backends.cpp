@@ -12,10 +12,10 @@ namespace sluice::engine {
 
 namespace {
 
-
 std::string own_pids() {
     std::string out = "{";
-    for (const sessions::Session& s : sessions::all()) out += (out.size() > 1 ? "," : "") + std::to_string(s.pid);
+    for (const sessions::Session& s : sessions::all())
+        out += (out.size() > 1 ? "," : "") + std::to_string(s.pid);
     return out + "}";
 }
 
@@ -25,7 +25,8 @@ std::vector<Leftover> find_leftovers(Connection& conn, const std::vector<std::st
     Result r = conn.exec(
         "SELECT DISTINCT a.pid, a.application_name, left(regexp_replace(a.query, '\\s+', ' ', 'g'), 120)"
         " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-        " WHERE l.relation IN (SELECT to_regclass(x)::oid FROM unnest($1::text[]) AS x WHERE to_regclass(x) IS NOT NULL)"
+        " WHERE l.relation IN (SELECT to_regclass(x)::oid FROM unnest($1::text[]) AS x WHERE to_regclass(x) IS NOT "
+        "NULL)"
         " AND a.application_name LIKE 'sluice %' AND a.application_name <> 'sluice verify'"
         " AND a.pid <> ALL ($2::int[]) AND a.pid <> pg_backend_pid()",
         {text_array(relations), own_pids()});
@@ -40,8 +41,8 @@ unsigned end_leftovers(Connection& conn, const std::vector<std::string>& relatio
                        const std::function<void(const std::string&)>& say, int patience_seconds) {
     std::vector<Leftover> found = find_leftovers(conn, relations);
     for (const Leftover& l : found) {
-        say("an earlier run's backend pid " + std::to_string(l.pid) + " (" + l.application_name + ") is still running " +
-            l.query + ": cancelling it");
+        say("an earlier run's backend pid " + std::to_string(l.pid) + " (" + l.application_name +
+            ") is still running " + l.query + ": cancelling it");
         conn.exec("SELECT pg_cancel_backend($1)", {std::to_string(l.pid)});
     }
     using Clock = std::chrono::steady_clock;

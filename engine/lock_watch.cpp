@@ -34,14 +34,13 @@ std::optional<std::string> exclusive_locker(Connection& conn, const std::string&
         " AND l.pid <> pg_backend_pid() ORDER BY l.granted DESC LIMIT 1",
         {relation});
     if (PQntuples(r.get()) == 0) return std::nullopt;
-    return std::string("pid ") + PQgetvalue(r.get(), 0, 0) + " (" + PQgetvalue(r.get(), 0, 1) + ", running: " +
-           PQgetvalue(r.get(), 0, 2) + ")";
+    return std::string("pid ") + PQgetvalue(r.get(), 0, 0) + " (" + PQgetvalue(r.get(), 0, 1) +
+           ", running: " + PQgetvalue(r.get(), 0, 2) + ")";
 }
 
 LockWatch::LockWatch(std::string conninfo, std::function<void(const std::string&)> say, std::chrono::seconds after,
                      std::chrono::seconds every)
-    : conninfo_(std::move(conninfo)), say_(std::move(say)), after_(after), every_(every),
-      thread_([this] { run(); }) {}
+    : conninfo_(std::move(conninfo)), say_(std::move(say)), after_(after), every_(every), thread_([this] { run(); }) {}
 
 LockWatch::~LockWatch() {
     {
@@ -83,15 +82,16 @@ void LockWatch::run() {
                 const int pid = std::atoi(PQgetvalue(r.get(), i, 0));
                 const long long waited = std::atoll(PQgetvalue(r.get(), i, 1));
                 auto last = said_at.find(pid);
-                const bool due = last == said_at.end() ? waited >= after_.count() : waited - last->second >= every_.count();
+                const bool due =
+                    last == said_at.end() ? waited >= after_.count() : waited - last->second >= every_.count();
                 if (!due) {
                     if (last != said_at.end()) still[pid] = last->second;
                     continue;
                 }
                 still[pid] = waited;
                 say_(labels[pid] + " has waited " + std::to_string(waited) + " s for a lock held by pid " +
-                     PQgetvalue(r.get(), i, 2) + " (" + PQgetvalue(r.get(), i, 3) + ", running: " +
-                     PQgetvalue(r.get(), i, 4) + "); end that session, or stop sluice with Ctrl-C");
+                     PQgetvalue(r.get(), i, 2) + " (" + PQgetvalue(r.get(), i, 3) +
+                     ", running: " + PQgetvalue(r.get(), i, 4) + "); end that session, or stop sluice with Ctrl-C");
             }
             said_at.swap(still);
         }

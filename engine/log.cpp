@@ -103,13 +103,17 @@ void for_lines(std::string_view text, Each each) {
     }
 }
 
-std::string sluice_line(std::string_view text) { return "sluice: " + std::string(text); }
+std::string sluice_line(std::string_view text) {
+    return "sluice: " + std::string(text);
+}
 
 void keep_warning(std::string_view text) {
     Warnings& w = state().warnings;
     std::lock_guard<std::mutex> lock(w.mutex);
-    if (w.kept.size() < kMaxWarningsKept) w.kept.emplace_back(text);
-    else ++w.more;
+    if (w.kept.size() < kMaxWarningsKept)
+        w.kept.emplace_back(text);
+    else
+        ++w.more;
 }
 
 }  // namespace
@@ -138,9 +142,15 @@ void configure(const Options& options) {
     }
 }
 
-bool verbose() { return state().options.verbosity == Verbosity::verbose; }
-bool quiet() { return state().options.verbosity == Verbosity::quiet; }
-bool has_file() { return state().file != nullptr; }
+bool verbose() {
+    return state().options.verbosity == Verbosity::verbose;
+}
+bool quiet() {
+    return state().options.verbosity == Verbosity::quiet;
+}
+bool has_file() {
+    return state().file != nullptr;
+}
 
 void report(std::string_view text) {
     for_lines(text, [](std::string_view line) {
@@ -203,7 +213,9 @@ void progress(std::string_view text) {
     if (!quiet()) state().err->info(text);
 }
 
-void file_only(std::string_view text) { to_file(spdlog::level::info, text); }
+void file_only(std::string_view text) {
+    to_file(spdlog::level::info, text);
+}
 
 void draw_bar(std::string_view line) {
     std::lock_guard<std::mutex> lock(console_mutex());

@@ -24,7 +24,8 @@ std::string field(const PGresult* r, int code) {
 }
 
 std::string first_line(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
+        s.pop_back();
     auto nl = s.find('\n');
     return nl == std::string::npos ? s : s.substr(0, nl);
 }
@@ -51,7 +52,8 @@ std::string connect_failure(const std::string& message) {
             continue;
         if (chosen.find("FATAL:") == std::string::npos) chosen = line;
     }
-    for (std::size_t at; (at = chosen.find(":  ")) != std::string::npos;) chosen.erase(at + 1, 1);
+    for (std::size_t at; (at = chosen.find(":  ")) != std::string::npos;)
+        chosen.erase(at + 1, 1);
     return chosen.empty() ? "libpq gave no reason" : chosen;
 }
 
@@ -93,9 +95,11 @@ std::string brief(const PgError& e) {
         name += (name.empty() ? "" : " ") + word;
     }
     for (const char* severity : {"FATAL:  ", "ERROR:  ", "FATAL: ", "ERROR: "})
-        for (std::size_t at; (at = said.find(severity)) != std::string::npos;) said.erase(at, std::strlen(severity));
+        for (std::size_t at; (at = said.find(severity)) != std::string::npos;)
+            said.erase(at, std::strlen(severity));
     std::replace(said.begin(), said.end(), '\n', ' ');
-    while (!said.empty() && said.back() == ' ') said.pop_back();
+    while (!said.empty() && said.back() == ' ')
+        said.pop_back();
     if (name.empty() && !statement.empty() && statement.size() <= 24) name = statement;  // a label, e.g. "COPY end"
     return name.empty() ? said : name + ": " + said;
 }
@@ -113,7 +117,9 @@ ErrorAction classify(std::string_view sqlstate) {
 PgError::PgError(const std::string& message, std::string sqlstate, std::string detail, std::string context,
                  std::string connection)
     : std::runtime_error(connection.empty() ? message : connection + ": " + message),
-      message_(message), sqlstate_(std::move(sqlstate)), detail_(std::move(detail)),
+      message_(message),
+      sqlstate_(std::move(sqlstate)),
+      detail_(std::move(detail)),
       context_(std::move(context)) {}
 
 std::optional<std::size_t> PgError::copy_line() const {
@@ -193,7 +199,8 @@ int Connection::configure_session() {
     // take microseconds; yet a new backend's first statement on a loaded machine can outlast a
     // 5 ms statement_timeout (seen in the phase stop test). It fails whole (57014; no stop request
     // can cancel it: the session is registered below), so it is simply sent again.
-    std::string timeouts = "SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0";
+    std::string timeouts =
+        "SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0";
     if (PQserverVersion(conn_) >= 140000) timeouts += "; SET idle_session_timeout = 0";
     for (int attempt = 1;; ++attempt) {
         try {
@@ -210,7 +217,9 @@ int Connection::configure_session() {
     return std::atoi(PQgetvalue(pid.get(), 0, 0));
 }
 
-bool Connection::any_established() { return g_established.load(); }
+bool Connection::any_established() {
+    return g_established.load();
+}
 
 Connection::~Connection() {
     if (!conn_) return;
@@ -235,9 +244,10 @@ Result Connection::exec(const std::string& sql) {
 
 Result Connection::exec(const std::string& sql, const std::vector<std::optional<std::string>>& params) {
     std::vector<const char*> values;
-    for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-    Result r(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                          nullptr, nullptr, 0));
+    for (const auto& p : params)
+        values.push_back(p ? p->c_str() : nullptr);
+    Result r(
+        PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0));
     ExecStatusType s = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
     if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) throw error(first_line(sql), r.get());
     return r;
@@ -260,7 +270,8 @@ std::uint64_t Connection::copy_binary(const std::string& copy_sql, const std::ve
     sent = sent && PQputCopyData(conn_, trailer.data(), static_cast<int>(trailer.size())) == 1;
     if (PQputCopyEnd(conn_, sent ? nullptr : "sluice could not send the rows") != 1) throw error("COPY end");
     Result done(PQgetResult(conn_));
-    while (Result extra{PQgetResult(conn_)}) {}  // drain: libpq ends every command with a null result
+    while (Result extra{PQgetResult(conn_)}) {
+    }  // drain: libpq ends every command with a null result
     if (!done || PQresultStatus(done.get()) != PGRES_COMMAND_OK) throw error("COPY", done.get());
     return std::strtoull(PQcmdTuples(done.get()), nullptr, 10);
 }
@@ -274,13 +285,16 @@ Result Connection::next_row() {
     Result r(PQgetResult(conn_));
     if (!r) throw error("fetch: the query ended without a result");
     switch (PQresultStatus(r.get())) {
-        case PGRES_SINGLE_TUPLE: return r;
+        case PGRES_SINGLE_TUPLE:
+            return r;
         case PGRES_TUPLES_OK:  // the zero-row result that ends a single-row-mode query
-            while (Result extra{PQgetResult(conn_)}) {}
+            while (Result extra{PQgetResult(conn_)}) {
+            }
             return nullptr;
         default: {
             PgError e = error("fetch", r.get());
-            while (Result extra{PQgetResult(conn_)}) {}
+            while (Result extra{PQgetResult(conn_)}) {
+            }
             throw e;
         }
     }

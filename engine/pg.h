@@ -36,8 +36,8 @@ inline constexpr std::string_view kBadConnectionSettings = "SLCFG";
 // A failed statement or connection. what() is one line a user can act on; no passwords in it.
 class PgError : public std::runtime_error {
 public:
-    PgError(const std::string& message, std::string sqlstate, std::string detail = {},
-            std::string context = {}, std::string connection = {});
+    PgError(const std::string& message, std::string sqlstate, std::string detail = {}, std::string context = {},
+            std::string connection = {});
     const std::string& sqlstate() const { return sqlstate_; }
     const std::string& detail() const { return detail_; }
     const std::string& context() const { return context_; }

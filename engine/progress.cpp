@@ -18,7 +18,9 @@ constexpr double kLogEvery = 5, kFileEvery = 10;
 
 }  // namespace
 
-ProgressStyle style_for_stderr() { return isatty(STDERR_FILENO) ? ProgressStyle::bar : ProgressStyle::log; }
+ProgressStyle style_for_stderr() {
+    return isatty(STDERR_FILENO) ? ProgressStyle::bar : ProgressStyle::log;
+}
 
 ProgressDisplay::ProgressDisplay(ProgressStyle style)
     : style_(style), previous_(g_current.exchange(this)), created_(std::chrono::steady_clock::now()) {
@@ -36,7 +38,9 @@ ProgressDisplay::~ProgressDisplay() {
     g_current.store(previous_);
 }
 
-ProgressDisplay* ProgressDisplay::current() { return g_current.load(); }
+ProgressDisplay* ProgressDisplay::current() {
+    return g_current.load();
+}
 
 namespace {
 
@@ -60,8 +64,10 @@ void ProgressDisplay::begin_phase(const std::string& name, unsigned number, unsi
     source_ = nullptr;
     rates_.reset();
     const std::string line = phase_prefix(name, number, count) + "started";
-    if (style_ == ProgressStyle::log) log::progress(line);
-    else log::file_only(line);
+    if (style_ == ProgressStyle::log)
+        log::progress(line);
+    else
+        log::file_only(line);
     redraw_ = true;
     wake_.notify_all();
 }
@@ -72,8 +78,10 @@ void ProgressDisplay::end_phase(const std::string& how) {
     const std::string line =
         phase_prefix(phase_, number_, count_) + how + " " + human_duration(since(created_) - phase_start_);
     if (style_ == ProgressStyle::bar) log::clear_bar();
-    if (style_ == ProgressStyle::log) log::progress(line);
-    else log::file_only(line);
+    if (style_ == ProgressStyle::log)
+        log::progress(line);
+    else
+        log::file_only(line);
     phase_.clear();
     text_.clear();
     source_ = nullptr;
@@ -116,8 +124,10 @@ void ProgressDisplay::tick(bool log_due, bool file_due) {
     const ProgressView v = view_locked(since(created_));
     if (v.phase.empty() && !source_ && text_.empty()) return;  // between phases: nothing to show
     if (style_ == ProgressStyle::bar) log::draw_bar(bar_line(v, terminal_width(STDERR_FILENO)));
-    if (log_due) log::progress(log_line(v));
-    else if (file_due) log::file_only(log_line(v));
+    if (log_due)
+        log::progress(log_line(v));
+    else if (file_due)
+        log::file_only(log_line(v));
 }
 
 void ProgressDisplay::run() {
@@ -169,7 +179,9 @@ ProgressReporter::ProgressReporter(const RunCounters& counters, ProgressStyle st
     });
 }
 
-ProgressReporter::~ProgressReporter() { stop(); }
+ProgressReporter::~ProgressReporter() {
+    stop();
+}
 
 void ProgressReporter::stop() {
     if (!display_) return;
@@ -188,8 +200,12 @@ namespace {
 std::atomic<std::uint64_t> g_progress_marks{0};
 }
 
-void mark_progress() { g_progress_marks.fetch_add(1, std::memory_order_relaxed); }
+void mark_progress() {
+    g_progress_marks.fetch_add(1, std::memory_order_relaxed);
+}
 
-std::uint64_t progress_marks() { return g_progress_marks.load(std::memory_order_relaxed); }
+std::uint64_t progress_marks() {
+    return g_progress_marks.load(std::memory_order_relaxed);
+}
 
 }  // namespace sluice::engine

@@ -22,11 +22,14 @@ std::string printed(const char* format, double value) {
 // The first `n` bytes of `text`, not cutting a UTF-8 sequence in two.
 std::string cut(const std::string& text, std::size_t n) {
     if (text.size() <= n) return text;
-    while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+    while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80)
+        --n;
     return text.substr(0, n);
 }
 
-double fraction(const Reading& r) { return r.total > 0 ? std::clamp(r.done / r.total, 0.0, 1.0) : -1; }
+double fraction(const Reading& r) {
+    return r.total > 0 ? std::clamp(r.done / r.total, 0.0, 1.0) : -1;
+}
 
 // The pieces a line may hold, each with how much it matters when room is short (0 first).
 struct Piece {
@@ -39,8 +42,10 @@ std::vector<Piece> pieces(const ProgressView& v) {
     const Reading& r = v.reading;
     std::vector<Piece> p;
     if (!v.phase.empty())
-        p.push_back({"[" + (v.phase_count ? std::to_string(v.phase_number) + "/" + std::to_string(v.phase_count) + " "
-                                          : std::string()) + v.phase + "]",
+        p.push_back({"[" +
+                         (v.phase_count ? std::to_string(v.phase_number) + "/" + std::to_string(v.phase_count) + " "
+                                        : std::string()) +
+                         v.phase + "]",
                      0});
     if (fraction(r) >= 0) p.push_back({printed("%.0f%%", 100 * fraction(r)), 1});
     if (!r.unit.empty() && r.total > 0)
@@ -80,8 +85,10 @@ std::string bar_line(const ProgressView& view, std::size_t width) {
     const std::size_t room = width > 0 ? width - 1 : 0;
     std::vector<Piece> all = pieces(view);
     std::vector<std::size_t> order(all.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return all[a].rank < all[b].rank; });
+    for (std::size_t i = 0; i < order.size(); ++i)
+        order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return all[a].rank < all[b].rank; });
     // Most useful first, while they fit; a text that does not fit whole is cut, if enough is left.
     // The bar comes after the figures that say how far and how fast (ranks below 5), in 12
     // columns at least; what room is left at the end widens it, up to 40.
@@ -123,8 +130,10 @@ std::string bar_line(const ProgressView& view, std::size_t width) {
 std::string log_line(const ProgressView& v) {
     std::string line;
     if (!v.phase.empty())
-        line = "phase " + (v.phase_count ? std::to_string(v.phase_number) + "/" + std::to_string(v.phase_count) + " "
-                                         : std::string()) + v.phase + ": ";
+        line = "phase " +
+               (v.phase_count ? std::to_string(v.phase_number) + "/" + std::to_string(v.phase_count) + " "
+                              : std::string()) +
+               v.phase + ": ";
     std::string figures;
     for (const Piece& p : pieces(v)) {
         if (p.rank == 0 || p.rank >= 8) continue;  // the tag is the prefix, the time comes last
@@ -145,11 +154,14 @@ std::optional<std::size_t> terminal_columns(int fd) {
     return std::nullopt;
 }
 
-std::size_t terminal_width(int fd) { return terminal_columns(fd).value_or(80); }
+std::size_t terminal_width(int fd) {
+    return terminal_columns(fd).value_or(80);
+}
 
 void RateWindow::add(double t, double done, double rows, double bytes) {
     samples_.push_back({t, done, rows, bytes});
-    while (samples_.size() > 2 && t - samples_[1].t >= span_) samples_.pop_front();
+    while (samples_.size() > 2 && t - samples_[1].t >= span_)
+        samples_.pop_front();
 }
 
 double RateWindow::rate(double Sample::*value) const {
@@ -181,9 +193,12 @@ std::string human_bytes(std::uint64_t bytes) {
 
 std::string human_duration(double seconds) {
     char buf[32];
-    if (seconds < 60) std::snprintf(buf, sizeof buf, "%.1fs", seconds);
-    else if (seconds < 3600) std::snprintf(buf, sizeof buf, "%dm%02ds", int(seconds) / 60, int(seconds) % 60);
-    else std::snprintf(buf, sizeof buf, "%dh%02dm", int(seconds) / 3600, (int(seconds) % 3600) / 60);
+    if (seconds < 60)
+        std::snprintf(buf, sizeof buf, "%.1fs", seconds);
+    else if (seconds < 3600)
+        std::snprintf(buf, sizeof buf, "%dm%02ds", int(seconds) / 60, int(seconds) % 60);
+    else
+        std::snprintf(buf, sizeof buf, "%dh%02dm", int(seconds) / 3600, (int(seconds) % 3600) / 60);
     return buf;
 }
 

@@ -21,7 +21,7 @@ struct Reading {
     std::string rows_noun;       // "messages"
     std::uint64_t bytes = 0;     // bytes read so far, shown as a rate when bytes_known
     bool bytes_known = false;
-    std::string detail;          // for the log line only, e.g. the rows of each lane; may be empty
+    std::string detail;  // for the log line only, e.g. the rows of each lane; may be empty
 };
 
 // Everything a line shows.

@@ -22,8 +22,11 @@ std::string_view text(const PGresult* r, int row, int column) {
 }  // namespace
 
 RejectTable::RejectTable(std::string schema, std::string name, std::string key_name, std::string group_name)
-    : schema_(std::move(schema)), name_(std::move(name)), table_(qualified(schema_, name_)),
-      key_(std::move(key_name)), group_(std::move(group_name)) {}
+    : schema_(std::move(schema)),
+      name_(std::move(name)),
+      table_(qualified(schema_, name_)),
+      key_(std::move(key_name)),
+      group_(std::move(group_name)) {}
 
 std::string RejectTable::key_text(std::string_view bytes) {
     if (storable_as_text(bytes)) return std::string(bytes);
@@ -52,7 +55,8 @@ void RejectTable::insert(Connection& conn, const std::vector<Reject>& rejects) c
         // The row JSON holds values sliced from the source as written; line breaks between tokens
         // are whitespace, and the export keeps one reject a line.
         std::string row = r.row_json;
-        std::replace_if(row.begin(), row.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+        std::replace_if(
+            row.begin(), row.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
         conn.exec(sql, {key_text(r.key), key_text(r.group), r.sqlstate, key_text(r.message),
                         std::string(r.by_server ? "server" : "transform"),
                         row.empty() ? std::nullopt : std::optional<std::string>(std::move(row))});
@@ -73,7 +77,8 @@ std::unordered_set<std::string> RejectTable::keys_found_by_transform(Connection&
     std::unordered_set<std::string> out;
     if (!exists(conn)) return out;
     Result r = conn.exec("SELECT " + quote_ident(key_) + " FROM " + table_ + " WHERE found_by = 'transform'");
-    for (int i = 0; i < PQntuples(r.get()); ++i) out.emplace(text(r.get(), i, 0));
+    for (int i = 0; i < PQntuples(r.get()); ++i)
+        out.emplace(text(r.get(), i, 0));
     return out;
 }
 
@@ -81,7 +86,8 @@ std::unordered_set<std::string> RejectTable::keys(Connection& conn) const {
     std::unordered_set<std::string> out;
     if (!exists(conn)) return out;
     Result r = conn.exec("SELECT " + quote_ident(key_) + " FROM " + table_);
-    for (int i = 0; i < PQntuples(r.get()); ++i) out.emplace(text(r.get(), i, 0));
+    for (int i = 0; i < PQntuples(r.get()); ++i)
+        out.emplace(text(r.get(), i, 0));
     return out;
 }
 
@@ -96,7 +102,8 @@ std::uint64_t RejectTable::export_to(Connection& conn, const std::string& path) 
     std::uint64_t lines = 0;
     if (exists(conn)) {
         conn.send_single_row_query("SELECT " + quote_ident(key_) + ", " + quote_ident(group_) +
-                                   ", sqlstate, message, found_by, row FROM " + table_ + " ORDER BY " + quote_ident(group_) + ", n");
+                                   ", sqlstate, message, found_by, row FROM " + table_ + " ORDER BY " +
+                                   quote_ident(group_) + ", n");
         std::string line;
         while (Result r = conn.next_row()) {
             line = "{";
@@ -105,8 +112,10 @@ std::uint64_t RejectTable::export_to(Connection& conn, const std::string& path) 
                 if (c > 0) line += ",";
                 append_json_string(line, names[c]);
                 line += ":";
-                if (PQgetisnull(r.get(), 0, c)) line += "null";
-                else append_json_string(line, text(r.get(), 0, c));
+                if (PQgetisnull(r.get(), 0, c))
+                    line += "null";
+                else
+                    append_json_string(line, text(r.get(), 0, c));
             }
             line += ",\"row\":";
             line += PQgetisnull(r.get(), 0, 5) ? std::string_view("null") : text(r.get(), 0, 5);
@@ -115,8 +124,10 @@ std::uint64_t RejectTable::export_to(Connection& conn, const std::string& path) 
             ++lines;
         }
     }
-    if (to_file) to_file->finish();
-    else if (std::fflush(stdout) != 0) throw std::runtime_error(std::string("reject export to standard output: ") + std::strerror(errno));
+    if (to_file)
+        to_file->finish();
+    else if (std::fflush(stdout) != 0)
+        throw std::runtime_error(std::string("reject export to standard output: ") + std::strerror(errno));
     return lines;
 }
 

@@ -71,7 +71,8 @@ std::vector<int> closed() {
 std::vector<Session> all() {
     std::lock_guard<std::mutex> lock(g_mutex);
     std::vector<Session> out;
-    for (const auto& [conn, entry] : registry()) out.push_back({entry.pid, entry.label});
+    for (const auto& [conn, entry] : registry())
+        out.push_back({entry.pid, entry.label});
     return out;
 }
 

@@ -29,7 +29,8 @@ StopOnSignals::StopOnSignals() {
     sigaction(SIGINT, &action, nullptr);
     sigaction(SIGTERM, &action, nullptr);
     watcher_ = std::thread([this] {
-        while (!done_.load() && !g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        while (!done_.load() && !g_stop.load())
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
         if (g_stop.load()) sessions::cancel_all();
     });
 }
@@ -39,7 +40,9 @@ StopOnSignals::~StopOnSignals() {
     watcher_.join();
 }
 
-const std::atomic<bool>& StopOnSignals::stop() const { return g_stop; }
+const std::atomic<bool>& StopOnSignals::stop() const {
+    return g_stop;
+}
 
 int StopOnSignals::interrupted_status() {
     int sig = g_signal.load();

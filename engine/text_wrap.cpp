@@ -12,7 +12,9 @@ namespace {
 
 constexpr std::size_t kClassicWidth = 80;  // the layout's own width: wider terminals get it as it is
 
-bool continuation_byte(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+bool continuation_byte(char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+}
 
 std::size_t leading_spaces(std::string_view s) {
     const std::size_t first = s.find_first_not_of(' ');
@@ -20,7 +22,8 @@ std::size_t leading_spaces(std::string_view s) {
 }
 
 std::string_view trim_right(std::string_view s) {
-    while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+    while (!s.empty() && s.back() == ' ')
+        s.remove_suffix(1);
     return s;
 }
 
@@ -43,9 +46,13 @@ std::size_t break_at(std::string_view s, std::size_t floor, std::size_t width) {
 
 }  // namespace
 
-std::size_t report_width(int fd) { return std::min(kClassicWidth, terminal_columns(fd).value_or(kClassicWidth)); }
+std::size_t report_width(int fd) {
+    return std::min(kClassicWidth, terminal_columns(fd).value_or(kClassicWidth));
+}
 
-std::size_t fit_width(int fd) { return terminal_columns(fd).value_or(std::numeric_limits<std::size_t>::max()); }
+std::size_t fit_width(int fd) {
+    return terminal_columns(fd).value_or(std::numeric_limits<std::size_t>::max());
+}
 
 std::size_t columns(std::string_view text) {
     const auto counted = std::count_if(text.begin(), text.end(), [](char c) { return !continuation_byte(c); });

@@ -7,7 +7,9 @@
 namespace sluice::engine {
 
 namespace {
-bool continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+bool continuation(unsigned char c) {
+    return (c & 0xC0) == 0x80;
+}
 }  // namespace
 
 std::size_t utf8_sequence_length(std::string_view s) {

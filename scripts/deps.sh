@@ -12,6 +12,7 @@ packages=(
   python3-yaml                                                # tests/e2e/deploy_manifest_test.py
   groff-base                                                  # tests/e2e/install_test.py reads the man page
   bc time                                                     # scripts/bench.sh
+  clang-format                                                # scripts/test.sh: the C++ as .clang-format says
 )
 
 missing=()

@@ -38,12 +38,23 @@ struct ColumnSpec {
 
 // Upstream's chat_message (alembic 8452d01d26d7), in its column order.
 inline constexpr ColumnSpec kColumns[] = {
-    {"id", "text", true},           {"chat_id", "text", true},     {"user_id", "text", false},
-    {"role", "text", true},         {"parent_id", "text", false},  {"content", "json", false},
-    {"output", "json", false},      {"model_id", "text", false},   {"files", "json", false},
-    {"sources", "json", false},     {"embeds", "json", false},     {"done", "boolean", false},
-    {"status_history", "json", false}, {"error", "json", false},   {"usage", "json", false},
-    {"created_at", "bigint", false}, {"updated_at", "bigint", false},
+    {"id", "text", true},
+    {"chat_id", "text", true},
+    {"user_id", "text", false},
+    {"role", "text", true},
+    {"parent_id", "text", false},
+    {"content", "json", false},
+    {"output", "json", false},
+    {"model_id", "text", false},
+    {"files", "json", false},
+    {"sources", "json", false},
+    {"embeds", "json", false},
+    {"done", "boolean", false},
+    {"status_history", "json", false},
+    {"error", "json", false},
+    {"usage", "json", false},
+    {"created_at", "bigint", false},
+    {"updated_at", "bigint", false},
 };
 
 // Columns that Open WebUI's migrations after 8452d01d26d7 add: their presence means the app
@@ -76,8 +87,12 @@ inline constexpr IndexSpec kIndexes[] = {
 // A shared-link copy of a chat (its user_id is "shared-" and the original's id): upstream's
 // migration leaves these out, and so does every job. `alias` is the chat table's, with its dot
 // ("c."), or empty.
-inline std::string chat_is_shared(const std::string& alias = "") { return alias + "user_id LIKE 'shared-%'"; }
-inline std::string chat_is_selected(const std::string& alias = "") { return "NOT (" + chat_is_shared(alias) + ")"; }
+inline std::string chat_is_shared(const std::string& alias = "") {
+    return alias + "user_id LIKE 'shared-%'";
+}
+inline std::string chat_is_selected(const std::string& alias = "") {
+    return "NOT (" + chat_is_shared(alias) + ")";
+}
 
 // Selects the chats a job migrates: shared-link copies and chats without a user (NULL is not
 // selected either) are left out. The SQL is appended after FROM <chat>.

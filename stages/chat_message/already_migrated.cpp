@@ -75,7 +75,8 @@ std::string AlreadyMigrated::what() const {
 }
 
 std::optional<AlreadyMigrated> already_migrated(engine::Connection& conn, const config::RunConfig& cfg) {
-    if (cfg.resync || !relation_exists(conn, cfg.schema, openwebui::kChat) || !relation_exists(conn, cfg.schema, kChatMessage))
+    if (cfg.resync || !relation_exists(conn, cfg.schema, openwebui::kChat) ||
+        !relation_exists(conn, cfg.schema, kChatMessage))
         return std::nullopt;
     const Target table{cfg.schema, kChatMessage};
     if (!migrated_shape(conn, table)) return std::nullopt;  // the phases refuse it, saying how it differs

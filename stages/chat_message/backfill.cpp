@@ -2,11 +2,11 @@
 // readers and writers wired into the engine's pipeline, and what the run did, for the summary.
 #include "stages/chat_message/backfill.h"
 
+#include <oneapi/tbb/enumerable_thread_specific.h>
 #include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <memory>
-#include <oneapi/tbb/enumerable_thread_specific.h>
 
 #include "engine/budget.h"
 #include "engine/pipeline.h"
@@ -28,12 +28,14 @@ using Clock = std::chrono::steady_clock;
 
 TooManyRejectsError too_many_rejects(std::uint64_t rejected, std::uint64_t limit) {
     return TooManyRejectsError(std::to_string(rejected) + " messages were rejected, more than --max-rejects " +
-                              std::to_string(limit) + " allows (see them with sluice rejects)");
+                               std::to_string(limit) + " allows (see them with sluice rejects)");
 }
 
 // Ranges for a plan: one for one lane (the whole table, as one cursor reads it), else more than
 // lanes, so that a lane that finishes early takes another and the lanes end close together.
-unsigned ranges_for(unsigned lanes) { return lanes <= 1 ? 1 : 4 * lanes; }
+unsigned ranges_for(unsigned lanes) {
+    return lanes <= 1 ? 1 : 4 * lanes;
+}
 
 // The plan the backfill works through: its checkpoint's, unless --resync asks for every chat
 // again or the checkpoint describes another table (a build table that was dropped and created
@@ -85,8 +87,7 @@ struct Lanes {
             const std::string lane = count > 1 ? " " + std::to_string(k) : "";
             readers.push_back(std::make_unique<ChatReader>(
                 ReaderSettings{cfg.db_url, cfg.schema, cfg.fetch_rows, cfg.batch_rows, cfg.batch_bytes,
-                               snapshot ? std::optional<std::string>(snapshot->name()) : std::nullopt,
-                               "reader" + lane},
+                               snapshot ? std::optional<std::string>(snapshot->name()) : std::nullopt, "reader" + lane},
                 queue, budget, stop));
             writers.push_back(std::make_unique<ChatWriter>(
                 WriterSettings{cfg.db_url, cfg.schema, target.table, cfg.commit_interval.every,
@@ -105,8 +106,8 @@ struct Lanes {
 // `replace` (--resync on a table that may hold rows already) each chat's rows are made exactly
 // what it derives.
 void run_lanes(const config::RunConfig& cfg, const Target& target, bool replace, const std::vector<ChatRange>& plan,
-               std::uint64_t rejected_before, std::int64_t now, const std::atomic<bool>& stop, engine::ProgressStyle style,
-               BackfillReport& report) {
+               std::uint64_t rejected_before, std::int64_t now, const std::atomic<bool>& stop,
+               engine::ProgressStyle style, BackfillReport& report) {
     RangeQueue queue(plan);
     report.ranges_left = queue.size();
     report.lanes = queue.lanes_for(cfg.lanes);
@@ -129,8 +130,7 @@ void run_lanes(const config::RunConfig& cfg, const Target& target, bool replace,
     };
     auto started = Clock::now();
     {
-        engine::ProgressReporter progress(counters, style, queue.chats_left(),
-                                          {"chats", "messages"});
+        engine::ProgressReporter progress(counters, style, queue.chats_left(), {"chats", "messages"});
         engine::run_lanes<ChatBatch>(graph, transform, cfg.parse_threads, budget);
     }
     report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
@@ -160,7 +160,8 @@ BackfillReport backfill(const config::RunConfig& cfg, engine::Connection& contro
     if (report.totals.complete && !stop.load()) {
         if (cfg.max_rejects && report.totals.rejected > *cfg.max_rejects)
             throw too_many_rejects(report.totals.rejected, *cfg.max_rejects);
-        current_target(control, cfg.schema);  // stops here if chat_message appeared meanwhile: it may hold the key's name
+        current_target(control,
+                       cfg.schema);  // stops here if chat_message appeared meanwhile: it may hold the key's name
         std::string key = ensure_primary_key(control, target, cfg.max_rejects);
         if (!key.empty()) report.primary_key = key;
         // Duplicate ids whose row is not the one of the chat that sorts first (SPEC §4).

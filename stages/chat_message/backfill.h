@@ -29,7 +29,7 @@ struct BackfillReport {
     bool already_complete = false;
     bool interrupted = false;
     std::string rejects_table;
-    std::string primary_key;  // what adding the build table's key did, if it was added
+    std::string primary_key;                 // what adding the build table's key did, if it was added
     std::uint64_t updated = 0, removed = 0;  // rows --resync updated and removed this run
 };
 

@@ -22,8 +22,8 @@ std::vector<ChatRange> plan_ranges(engine::Connection& conn, const std::string& 
     const std::string weight = "coalesce(pg_column_size(chat), 0)::float8 + 64";
     engine::Result parts = conn.exec(
         "SELECT max(id), count(*) FROM (SELECT id, floor((sum(w) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) - w)"
-        " * $1::float8 / sum(w) OVER ()) AS part FROM (SELECT " + id + " AS id, " + weight + " AS w FROM " + chat +
-            where + ") weighed) parted GROUP BY part ORDER BY part",
+        " * $1::float8 / sum(w) OVER ()) AS part FROM (SELECT " +
+            id + " AS id, " + weight + " AS w FROM " + chat + where + ") weighed) parted GROUP BY part ORDER BY part",
         {std::to_string(count)});
     const int n = PQntuples(parts.get());
     for (int i = 0; i < n || ranges.empty(); ++i) {
@@ -48,7 +48,8 @@ const ChatRange* RangeQueue::next() {
 
 std::uint64_t RangeQueue::chats_left() const {
     std::uint64_t left = 0;
-    for (const ChatRange& r : ranges_) left += r.planned_chats > r.chats ? r.planned_chats - r.chats : 0;
+    for (const ChatRange& r : ranges_)
+        left += r.planned_chats > r.chats ? r.planned_chats - r.chats : 0;
     return left;
 }
 

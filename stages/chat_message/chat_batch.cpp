@@ -15,7 +15,9 @@ engine::BufferPool& row_buffers() {
 }
 }  // namespace
 
-ChatBatch::~ChatBatch() { row_buffers().give(std::move(out.rows.tuples)); }
+ChatBatch::~ChatBatch() {
+    row_buffers().give(std::move(out.rows.tuples));
+}
 
 void transform_batch(ChatBatch& batch, ChatTransform& transform, bool large_values_in_place) {
     if (large_values_in_place) batch.out.outside_from = std::size_t{256} << 10;

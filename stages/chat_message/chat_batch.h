@@ -18,9 +18,9 @@ struct ChatBatch {
     const ChatRange* range = nullptr;         // the range it belongs to (data and range_end batches)
     std::string first_chat_id, last_chat_id;  // the range of chat ids this batch covers
     std::size_t chats = 0;
-    std::size_t source_bytes = 0;             // chat JSON bytes: what the budget counts
-    bool interrupted = false;                 // an end batch sent because the run was asked to stop
-    std::vector<engine::Result> source;       // one single-row result per chat, freed once parsed
+    std::size_t source_bytes = 0;        // chat JSON bytes: what the budget counts
+    bool interrupted = false;            // an end batch sent because the run was asked to stop
+    std::vector<engine::Result> source;  // one single-row result per chat, freed once parsed
     TransformOutput out;
 
     ChatBatch() = default;

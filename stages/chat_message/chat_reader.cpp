@@ -14,7 +14,11 @@ constexpr const char* kCursor = "sluice_chats";
 
 ChatReader::ChatReader(const ReaderSettings& settings, RangeQueue& ranges, engine::InflightBudget& budget,
                        const std::atomic<bool>& stop)
-    : settings_(settings), ranges_(ranges), budget_(budget), stop_(stop), conn_(settings.conninfo, settings.label),
+    : settings_(settings),
+      ranges_(ranges),
+      budget_(budget),
+      stop_(stop),
+      conn_(settings.conninfo, settings.label),
       cursor_(conn_, kCursor, settings.fetch_rows) {
     // A stop request ends the stream at a batch boundary (next()); cancelling a FETCH would only
     // turn that clean end into an error.

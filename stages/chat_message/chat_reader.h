@@ -57,11 +57,11 @@ private:
     bool validate_utf8_ = false;
     std::uint64_t seq_ = 0;
     const ChatRange* range_ = nullptr;  // the range the open cursor reads
-    bool ended_ = false;           // every range is read, or the run stops
-    bool range_read_ = false;      // the cursor is at its end: the range's end batch is next
-    bool flushed_ = false;         // a flush batch went out since the budget last had room
+    bool ended_ = false;                // every range is read, or the run stops
+    bool range_read_ = false;           // the cursor is at its end: the range's end batch is next
+    bool flushed_ = false;              // a flush batch went out since the budget last had room
     std::atomic<bool> held_up_{false};  // read by the lane's writer (held_up())
-    engine::Result pending_;       // read, but not yet admitted by the budget
+    engine::Result pending_;            // read, but not yet admitted by the budget
 };
 
 }  // namespace sluice::stages

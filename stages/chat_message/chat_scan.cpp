@@ -30,15 +30,26 @@ constexpr std::size_t kSimdSlack = 16;
 
 Field field_of(std::string_view key) {
     switch (key.size()) {
-        case 4: return key == "role" ? role : key == "done" ? done : field_count;
-        case 5: return key == "model" ? model : key == "files" ? files : key == "error" ? error
-                     : key == "usage" ? usage : field_count;
-        case 6: return key == "output" ? output : key == "embeds" ? embeds : field_count;
-        case 7: return key == "content" ? content : key == "sources" ? sources : field_count;
-        case 8: return key == "parentId" ? parent_id : field_count;
-        case 9: return key == "timestamp" ? timestamp : field_count;
-        case 13: return key == "statusHistory" ? status_history : field_count;
-        default: return field_count;
+        case 4:
+            return key == "role" ? role : key == "done" ? done : field_count;
+        case 5:
+            return key == "model"   ? model
+                   : key == "files" ? files
+                   : key == "error" ? error
+                   : key == "usage" ? usage
+                                    : field_count;
+        case 6:
+            return key == "output" ? output : key == "embeds" ? embeds : field_count;
+        case 7:
+            return key == "content" ? content : key == "sources" ? sources : field_count;
+        case 8:
+            return key == "parentId" ? parent_id : field_count;
+        case 9:
+            return key == "timestamp" ? timestamp : field_count;
+        case 13:
+            return key == "statusHistory" ? status_history : field_count;
+        default:
+            return field_count;
     }
 }
 
@@ -83,8 +94,12 @@ public:
         if (depth_ > kTrackedDepth - 1) return true;
         std::string_view key(s, len);  // RapidJSON's decoding: exact for every name compared here
         switch (frames_[depth_ - 1].target) {
-            case Target::top: next_ = key == "history" ? Target::history : Target::ignored; break;
-            case Target::history: next_ = key == "messages" ? Target::messages : Target::ignored; break;
+            case Target::top:
+                next_ = key == "history" ? Target::history : Target::ignored;
+                break;
+            case Target::history:
+                next_ = key == "messages" ? Target::messages : Target::ignored;
+                break;
             case Target::messages:
                 next_ = Target::message;
                 pending_key_ = Value{Type::string, false, pos(), pos()};
@@ -94,7 +109,8 @@ public:
                 next_field_ = field_of(key);
                 next_ = next_field_ == field_count ? Target::ignored : Target::field;
                 break;
-            default: next_ = Target::ignored;
+            default:
+                next_ = Target::ignored;
         }
         return true;
     }
@@ -114,7 +130,8 @@ public:
     void settle(std::uint32_t next) {
         if (!unsettled_) return;
         std::uint32_t at = next;
-        while (at > unsettled_->begin + 1 && parsed_[at - 1] != '"') --at;
+        while (at > unsettled_->begin + 1 && parsed_[at - 1] != '"')
+            --at;
         unsettled_->end = at;
         unsettled_ = nullptr;
     }
@@ -144,8 +161,9 @@ private:
         --depth_;
         if (depth_ >= kTrackedDepth) return true;
         Frame f = frames_[depth_];
-        Value* v = f.target == Target::top ? &r_.top
-                 : f.target == Target::field ? &r_.messages.back().fields[f.field] : nullptr;
+        Value* v = f.target == Target::top     ? &r_.top
+                   : f.target == Target::field ? &r_.messages.back().fields[f.field]
+                                               : nullptr;
         if (v) {
             v->end = pos() + 1;
             v->empty = members == 0;
@@ -186,7 +204,8 @@ private:
                 v.type = type;
                 return &v;
             }
-            case Target::ignored: return nullptr;
+            case Target::ignored:
+                return nullptr;
         }
         return nullptr;
     }
@@ -215,35 +234,45 @@ bool hex4(std::string_view s, std::size_t at, unsigned& code) {
     code = 0;
     for (std::size_t i = at; i < at + 4; ++i) {
         char c = s[i];
-        unsigned d = (c >= '0' && c <= '9') ? unsigned(c - '0')
-                   : (c >= 'a' && c <= 'f') ? unsigned(c - 'a' + 10)
-                   : (c >= 'A' && c <= 'F') ? unsigned(c - 'A' + 10) : 16u;
+        unsigned d = (c >= '0' && c <= '9')   ? unsigned(c - '0')
+                     : (c >= 'a' && c <= 'f') ? unsigned(c - 'a' + 10)
+                     : (c >= 'A' && c <= 'F') ? unsigned(c - 'A' + 10)
+                                              : 16u;
         if (d == 16) return false;
         code = code * 16 + d;
     }
     return true;
 }
 
-bool is_high(unsigned c) { return c >= 0xD800 && c <= 0xDBFF; }
-bool is_low(unsigned c) { return c >= 0xDC00 && c <= 0xDFFF; }
+bool is_high(unsigned c) {
+    return c >= 0xD800 && c <= 0xDBFF;
+}
+bool is_low(unsigned c) {
+    return c >= 0xDC00 && c <= 0xDFFF;
+}
 
 bool is_number_char(char c) {
     return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 
 // Whether `t` is exactly one JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
 bool is_json_number(std::string_view t) {
     std::size_t i = 0;
     auto digits = [&] {
         std::size_t start = i;
-        while (i < t.size() && is_digit(t[i])) ++i;
+        while (i < t.size() && is_digit(t[i]))
+            ++i;
         return i > start;
     };
     if (i < t.size() && t[i] == '-') ++i;
-    if (i < t.size() && t[i] == '0') ++i;
-    else if (!digits()) return false;
+    if (i < t.size() && t[i] == '0')
+        ++i;
+    else if (!digits())
+        return false;
     if (i < t.size() && t[i] == '.' && (++i, !digits())) return false;
     if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
         ++i;
@@ -267,7 +296,8 @@ void disarm(std::string& work) {
         if (!in_string) {
             if ((c == '-' || is_digit(c)) && i + 1 < work.size() && is_number_char(work[i + 1])) {
                 std::size_t end = i + 1;
-                while (end < work.size() && is_number_char(work[end])) ++end;
+                while (end < work.size() && is_number_char(work[end]))
+                    ++end;
                 // Only a well-formed number: disarming must never make bad JSON good.
                 if (!is_json_number(std::string_view(work).substr(i, end - i))) {
                     i = end - 1;
@@ -286,8 +316,8 @@ void disarm(std::string& work) {
         } else if (c == '\\' && i + 1 < work.size()) {
             unsigned code = 0, next = 0;
             if (work[i + 1] == 'u' && hex4(work, i + 2, code) && is_high(code)) {
-                bool paired = i + 12 <= work.size() && work.compare(i + 6, 2, "\\u") == 0 &&
-                              hex4(work, i + 8, next) && is_low(next);
+                bool paired = i + 12 <= work.size() && work.compare(i + 6, 2, "\\u") == 0 && hex4(work, i + 8, next) &&
+                              is_low(next);
                 if (paired) {
                     i += 11;
                     continue;
@@ -307,7 +337,8 @@ void mask_invalid_utf8(std::string& work) {
     std::size_t i = 0;
     while (i < work.size()) {
         std::size_t n = static_cast<unsigned char>(work[i]) < 0x80
-                            ? 1 : engine::utf8_sequence_length(std::string_view(work).substr(i));
+                            ? 1
+                            : engine::utf8_sequence_length(std::string_view(work).substr(i));
         if (n == 0) {
             work[i++] = '?';
             continue;
@@ -385,7 +416,8 @@ void scan_document_rapidjson(std::string_view doc, Result& result, std::string& 
     for (;;) {
         rapidjson::ParseErrorCode code = status.Code();
         // Only a strict parse refuses bytes that are not UTF-8; it also refuses control characters.
-        bool mask = strict && !masked && code == rapidjson::kParseErrorStringInvalidEncoding && !engine::valid_utf8(doc);
+        bool mask =
+            strict && !masked && code == rapidjson::kParseErrorStringInvalidEncoding && !engine::valid_utf8(doc);
         bool disarm_it = !disarmed && (code == rapidjson::kParseErrorStringUnicodeSurrogateInvalid ||
                                        code == rapidjson::kParseErrorNumberTooBig);
         if (!mask && !disarm_it) break;
@@ -410,8 +442,8 @@ void scan_document_rapidjson(std::string_view doc, Result& result, std::string& 
     if (status.IsError()) {
         result.outcome = Outcome::unparsable;
         result.messages.clear();
-        result.error = std::string(rapidjson::GetParseError_En(status.Code())) + " at byte " +
-                       std::to_string(status.Offset());
+        result.error =
+            std::string(rapidjson::GetParseError_En(status.Code())) + " at byte " + std::to_string(status.Offset());
     }
 }
 
@@ -436,12 +468,26 @@ bool decode_string_literal(std::string_view lit, std::string& out, LoneSurrogate
         if (i + 2 >= lit.size()) return false;
         char e = lit[++i];
         switch (e) {
-            case '"': case '\\': case '/': out.push_back(e); break;
-            case 'b': out.push_back('\b'); break;
-            case 'f': out.push_back('\f'); break;
-            case 'n': out.push_back('\n'); break;
-            case 'r': out.push_back('\r'); break;
-            case 't': out.push_back('\t'); break;
+            case '"':
+            case '\\':
+            case '/':
+                out.push_back(e);
+                break;
+            case 'b':
+                out.push_back('\b');
+                break;
+            case 'f':
+                out.push_back('\f');
+                break;
+            case 'n':
+                out.push_back('\n');
+                break;
+            case 'r':
+                out.push_back('\r');
+                break;
+            case 't':
+                out.push_back('\t');
+                break;
             case 'u': {
                 unsigned code = 0, low = 0;
                 if (!hex4(lit, i + 1, code)) return false;
@@ -457,7 +503,8 @@ bool decode_string_literal(std::string_view lit, std::string& out, LoneSurrogate
                 }
                 break;
             }
-            default: return false;
+            default:
+                return false;
         }
     }
     return true;

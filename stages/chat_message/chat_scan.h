@@ -15,39 +15,51 @@ enum class Type : std::uint8_t { absent, null, json_false, json_true, number, st
 
 // The message members the transform reads.
 enum Field : std::uint8_t {
-    role, parent_id, model, content, output, files, sources, embeds, error, usage,
-    status_history, done, timestamp, field_count
+    role,
+    parent_id,
+    model,
+    content,
+    output,
+    files,
+    sources,
+    embeds,
+    error,
+    usage,
+    status_history,
+    done,
+    timestamp,
+    field_count
 };
 
 struct Value {
     Type type = Type::absent;
-    bool empty = false;            // an object or array without members (falsy in Python)
-    std::uint32_t begin = 0;       // raw JSON text: [begin, end) of the scanned document
+    bool empty = false;       // an object or array without members (falsy in Python)
+    std::uint32_t begin = 0;  // raw JSON text: [begin, end) of the scanned document
     std::uint32_t end = 0;
 
     std::string_view raw(std::string_view doc) const { return doc.substr(begin, end - begin); }
 };
 
 struct Message {
-    Value key;                     // the member name, as a raw JSON string literal
+    Value key;  // the member name, as a raw JSON string literal
     bool is_object = false;
-    bool live = true;              // false when a later member with the same key replaced it
+    bool live = true;  // false when a later member with the same key replaced it
     Value fields[field_count];
 };
 
 enum class Outcome : std::uint8_t {
-    ok,                  // `messages` holds the messages of history.messages
-    top_not_object,      // see `top` for what it was
+    ok,              // `messages` holds the messages of history.messages
+    top_not_object,  // see `top` for what it was
     history_not_object,
     messages_not_object,
-    unparsable,          // not JSON RapidJSON could read (see `error`)
+    unparsable,  // not JSON RapidJSON could read (see `error`)
 };
 
 struct Result {
     Outcome outcome = Outcome::ok;
-    Value top;                     // the document's own value
-    std::vector<Message> messages; // in document order; the transform applies last-wins
-    std::string error;             // for unparsable: RapidJSON's reason and the byte offset
+    Value top;                      // the document's own value
+    std::vector<Message> messages;  // in document order; the transform applies last-wins
+    std::string error;              // for unparsable: RapidJSON's reason and the byte offset
 };
 
 // Scans `doc`. Lone UTF-16 surrogate escapes, which PostgreSQL's json type accepts and RapidJSON

@@ -30,46 +30,67 @@ struct Text {
 
 // Bytes that are not UTF-8 (a SQL_ASCII source stores them): sluice's connections speak UTF-8,
 // and the server refuses them there, in text and json columns alike.
-constexpr Text kNotUtf8 = {false, {}, "holds bytes that are not valid UTF-8 (written as \\u00XX in the row), which a "
-                           "UTF-8 connection cannot store", "22021"};
-constexpr Text kNulOrSurrogate = {false, {}, "holds a NUL character or a lone UTF-16 surrogate, which a text "
-                                  "column cannot store", "22021"};
+constexpr Text kNotUtf8 = {false,
+                           {},
+                           "holds bytes that are not valid UTF-8 (written as \\u00XX in the row), which a "
+                           "UTF-8 connection cannot store",
+                           "22021"};
+constexpr Text kNulOrSurrogate = {false,
+                                  {},
+                                  "holds a NUL character or a lone UTF-16 surrogate, which a text "
+                                  "column cannot store",
+                                  "22021"};
 
 // The member names of the fields, as the source spells them (for reject messages and rows).
-constexpr const char* kFieldNames[scan::field_count] = {
-    "role", "parentId", "model", "content", "output", "files", "sources",
-    "embeds", "error", "usage", "statusHistory", "done", "timestamp"};
+constexpr const char* kFieldNames[scan::field_count] = {"role",          "parentId", "model",    "content", "output",
+                                                        "files",         "sources",  "embeds",   "error",   "usage",
+                                                        "statusHistory", "done",     "timestamp"};
 
 // The JSON columns, which the server takes as they are written (checked for UTF-8 only when
 // the source is not UTF-8).
-constexpr scan::Field kJsonFields[] = {scan::content, scan::output, scan::files, scan::sources, scan::embeds,
-                                       scan::status_history, scan::error, scan::usage};
+constexpr scan::Field kJsonFields[] = {scan::content, scan::output,         scan::files, scan::sources,
+                                       scan::embeds,  scan::status_history, scan::error, scan::usage};
 
 bool truthy(const Value& v, std::string_view doc) {
     switch (v.type) {
-        case Type::absent: case Type::null: case Type::json_false: return false;
-        case Type::json_true: return true;
-        case Type::number: return scan::number_is_truthy(v.raw(doc));
-        case Type::string: return v.end - v.begin > 2;  // more than the two quotes
-        case Type::object: case Type::array: return !v.empty;
+        case Type::absent:
+        case Type::null:
+        case Type::json_false:
+            return false;
+        case Type::json_true:
+            return true;
+        case Type::number:
+            return scan::number_is_truthy(v.raw(doc));
+        case Type::string:
+            return v.end - v.begin > 2;  // more than the two quotes
+        case Type::object:
+        case Type::array:
+            return !v.empty;
     }
     return false;
 }
 
 Text text_column(const Value& v, std::string_view doc, std::string& storage) {
     switch (v.type) {
-        case Type::absent: case Type::null: return {true, {}, nullptr, nullptr};
-        case Type::json_true: return {false, "true", nullptr, nullptr};
-        case Type::json_false: return {false, "false", nullptr, nullptr};
-        case Type::number: return {false, python_number_text(v.raw(doc), storage), nullptr, nullptr};
+        case Type::absent:
+        case Type::null:
+            return {true, {}, nullptr, nullptr};
+        case Type::json_true:
+            return {false, "true", nullptr, nullptr};
+        case Type::json_false:
+            return {false, "false", nullptr, nullptr};
+        case Type::number:
+            return {false, python_number_text(v.raw(doc), storage), nullptr, nullptr};
         case Type::string: {
             std::string_view s = scan::string_text(v.raw(doc), storage);
             if (engine::storable_as_text(s)) return {false, s, nullptr, nullptr};
             // Escapes are ASCII: bytes that are not UTF-8 in the literal came from the source as such.
             return engine::valid_utf8(v.raw(doc)) ? kNulOrSurrogate : kNotUtf8;
         }
-        case Type::object: return {false, {}, "holds a JSON object, which a text column cannot store", "42804"};
-        case Type::array: return {false, {}, "holds a JSON array, which a text column cannot store", "42804"};
+        case Type::object:
+            return {false, {}, "holds a JSON object, which a text column cannot store", "42804"};
+        case Type::array:
+            return {false, {}, "holds a JSON array, which a text column cannot store", "42804"};
     }
     return {};
 }
@@ -80,14 +101,19 @@ enum class Done : std::uint8_t { yes, no, null, unstorable };
 
 Done done_column(const Value& v, std::string_view doc) {
     switch (v.type) {
-        case Type::absent: case Type::json_true: return Done::yes;
-        case Type::json_false: return Done::no;
-        case Type::null: return Done::null;
+        case Type::absent:
+        case Type::json_true:
+            return Done::yes;
+        case Type::json_false:
+            return Done::no;
+        case Type::null:
+            return Done::null;
         case Type::number: {
             std::optional<bool> b = python_number_as_bool(v.raw(doc));
             return !b ? Done::unstorable : *b ? Done::yes : Done::no;
         }
-        default: return Done::unstorable;
+        default:
+            return Done::unstorable;
     }
 }
 
@@ -95,20 +121,30 @@ std::string_view json_column(const Value& v, std::string_view doc) {
     return v.type == Type::absent ? std::string_view("null") : v.raw(doc);
 }
 
-void count(TransformOutput& out, SkipRule rule) { ++out.skipped[static_cast<std::size_t>(rule)]; }
+void count(TransformOutput& out, SkipRule rule) {
+    ++out.skipped[static_cast<std::size_t>(rule)];
+}
 
 }  // namespace
 
 const char* skip_rule_name(SkipRule rule) {
     switch (rule) {
-        case SkipRule::chat_null: return "chat is SQL NULL";
-        case SkipRule::chat_falsy: return "chat is empty (null, {}, [], \"\", 0, false)";
-        case SkipRule::chat_not_json: return "chat is a string that does not hold JSON";
-        case SkipRule::chat_not_object: return "chat is not a JSON object";
-        case SkipRule::history_not_object: return "chat.history is absent or not an object";
-        case SkipRule::messages_not_object: return "history.messages is absent or not an object";
-        case SkipRule::message_not_object: return "message is not an object";
-        case SkipRule::role_falsy: return "message role is absent or empty";
+        case SkipRule::chat_null:
+            return "chat is SQL NULL";
+        case SkipRule::chat_falsy:
+            return "chat is empty (null, {}, [], \"\", 0, false)";
+        case SkipRule::chat_not_json:
+            return "chat is a string that does not hold JSON";
+        case SkipRule::chat_not_object:
+            return "chat is not a JSON object";
+        case SkipRule::history_not_object:
+            return "chat.history is absent or not an object";
+        case SkipRule::messages_not_object:
+            return "history.messages is absent or not an object";
+        case SkipRule::message_not_object:
+            return "message is not an object";
+        case SkipRule::role_falsy:
+            return "message role is absent or empty";
     }
     return "?";
 }
@@ -122,12 +158,23 @@ void TransformOutput::clear() {
 const std::vector<engine::Column>& chat_message_columns() {
     using engine::ColumnKind;
     static const std::vector<engine::Column> columns = {
-        {"id", ColumnKind::text},         {"chat_id", ColumnKind::text},    {"user_id", ColumnKind::text},
-        {"role", ColumnKind::text},       {"parent_id", ColumnKind::text},  {"content", ColumnKind::json},
-        {"output", ColumnKind::json},     {"model_id", ColumnKind::text},   {"files", ColumnKind::json},
-        {"sources", ColumnKind::json},    {"embeds", ColumnKind::json},     {"done", ColumnKind::boolean},
-        {"status_history", ColumnKind::json}, {"error", ColumnKind::json},  {"usage", ColumnKind::json},
-        {"created_at", ColumnKind::int8}, {"updated_at", ColumnKind::int8},
+        {"id", ColumnKind::text},
+        {"chat_id", ColumnKind::text},
+        {"user_id", ColumnKind::text},
+        {"role", ColumnKind::text},
+        {"parent_id", ColumnKind::text},
+        {"content", ColumnKind::json},
+        {"output", ColumnKind::json},
+        {"model_id", ColumnKind::text},
+        {"files", ColumnKind::json},
+        {"sources", ColumnKind::json},
+        {"embeds", ColumnKind::json},
+        {"done", ColumnKind::boolean},
+        {"status_history", ColumnKind::json},
+        {"error", ColumnKind::json},
+        {"usage", ColumnKind::json},
+        {"created_at", ColumnKind::int8},
+        {"updated_at", ColumnKind::int8},
     };
     return columns;
 }
@@ -142,12 +189,12 @@ std::int64_t normalize_timestamp(std::optional<std::int64_t> t, std::int64_t now
 
 struct ChatTransform::Scratch {
     scan::Result result;
-    std::string work;     // a surrogate-disarmed copy of the document, when one is needed
-    std::string decoded;  // the document inside a double-encoded chat
-    std::vector<std::string_view> keys;         // each message's decoded key
-    std::deque<std::string> escaped_keys;       // storage for keys that held escapes (stable addresses)
+    std::string work;                      // a surrogate-disarmed copy of the document, when one is needed
+    std::string decoded;                   // the document inside a double-encoded chat
+    std::vector<std::string_view> keys;    // each message's decoded key
+    std::deque<std::string> escaped_keys;  // storage for keys that held escapes (stable addresses)
     std::vector<std::pair<std::string_view, std::uint32_t>> order;  // for duplicate detection
-    std::string text[4];                        // decoded role, parentId, model, timestamp
+    std::string text[4];                                            // decoded role, parentId, model, timestamp
 };
 
 ChatTransform::ChatTransform(std::int64_t now, bool validate_utf8)
@@ -162,14 +209,17 @@ void apply_last_wins(scan::Result& r, std::vector<std::string_view>& keys,
                      std::vector<std::pair<std::string_view, std::uint32_t>>& order) {
     if (r.messages.size() < 2) return;
     order.clear();
-    for (std::uint32_t i = 0; i < r.messages.size(); ++i) order.emplace_back(keys[i], i);
+    for (std::uint32_t i = 0; i < r.messages.size(); ++i)
+        order.emplace_back(keys[i], i);
     std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     for (std::size_t i = 0; i < order.size();) {
         std::size_t j = i;
-        while (j + 1 < order.size() && order[j + 1].first == order[i].first) ++j;
+        while (j + 1 < order.size() && order[j + 1].first == order[i].first)
+            ++j;
         if (j > i) {
             r.messages[order[i].second] = r.messages[order[j].second];
-            for (std::size_t k = i + 1; k <= j; ++k) r.messages[order[k].second].live = false;
+            for (std::size_t k = i + 1; k <= j; ++k)
+                r.messages[order[k].second].live = false;
         }
         i = j + 1;
     }
@@ -179,9 +229,9 @@ struct MessageContext {
     const ChatRow& chat;
     std::string_view doc;
     const scan::Message& m;
-    std::string_view key;  // decoded
-    std::string* text;     // four scratch strings for decoded text columns
-    bool check_utf8;       // the source is not UTF-8: JSON columns are checked too
+    std::string_view key;         // decoded
+    std::string* text;            // four scratch strings for decoded text columns
+    bool check_utf8;              // the source is not UTF-8: JSON columns are checked too
     const char* bad_chat_column;  // "chat_id" or "user_id" when the chat row's own value is not UTF-8
     bool doc_is_text;             // `doc` is the chat's text itself (not decoded): values may stay in it
 };
@@ -256,14 +306,22 @@ void emit_row(const MessageContext& c, std::int64_t now, TransformOutput& out) {
     if (rejected_for_bytes(c, out)) return;
     Done done = done_column(m.fields[scan::done], c.doc);
     if (done == Done::unstorable) {
-        return reject_message(c, "done", {false, {}, "is neither true, false, null, 0 nor 1, which the boolean "
-                              "column done cannot store", "22P02"}, out);
+        return reject_message(c, "done",
+                              {false,
+                               {},
+                               "is neither true, false, null, 0 nor 1, which the boolean "
+                               "column done cannot store",
+                               "22P02"},
+                              out);
     }
     const Value& ts = m.fields[scan::timestamp];
     std::optional<std::int64_t> t;
-    if (ts.type == Type::absent) t = now;
-    else if (ts.type == Type::number) t = python_int_of_float(ts.raw(c.doc), false);
-    else if (ts.type == Type::string) t = python_int_of_float(scan::string_text(ts.raw(c.doc), c.text[3]), true);
+    if (ts.type == Type::absent)
+        t = now;
+    else if (ts.type == Type::number)
+        t = python_int_of_float(ts.raw(c.doc), false);
+    else if (ts.type == Type::string)
+        t = python_int_of_float(scan::string_text(ts.raw(c.doc), c.text[3]), true);
     std::int64_t created = normalize_timestamp(t, now);
 
     std::string_view key = c.key;
@@ -299,8 +357,10 @@ void emit_row(const MessageContext& c, std::int64_t now, TransformOutput& out) {
     json(scan::files);
     json(scan::sources);
     json(scan::embeds);
-    if (done == Done::null) row.null();
-    else row.boolean(done == Done::yes);
+    if (done == Done::null)
+        row.null();
+    else
+        row.boolean(done == Done::yes);
     json(scan::status_history);
     json(scan::error);
     json(scan::usage);
@@ -346,10 +406,14 @@ void ChatTransform::run(const ChatRow& chat, TransformOutput& out) {
         return count(out, SkipRule::chat_falsy);
     }
     switch (r.outcome) {
-        case scan::Outcome::top_not_object: return count(out, SkipRule::chat_not_object);
-        case scan::Outcome::history_not_object: return count(out, SkipRule::history_not_object);
-        case scan::Outcome::messages_not_object: return count(out, SkipRule::messages_not_object);
-        default: break;
+        case scan::Outcome::top_not_object:
+            return count(out, SkipRule::chat_not_object);
+        case scan::Outcome::history_not_object:
+            return count(out, SkipRule::history_not_object);
+        case scan::Outcome::messages_not_object:
+            return count(out, SkipRule::messages_not_object);
+        default:
+            break;
     }
     std::vector<std::string_view>& keys = scratch_->keys;
     keys.clear();
@@ -365,9 +429,10 @@ void ChatTransform::run(const ChatRow& chat, TransformOutput& out) {
     }
     apply_last_wins(r, keys, scratch_->order);
 
-    const char* bad_chat_column = !validate_utf8_ ? nullptr
-                                : !engine::valid_utf8(chat.id) ? "chat_id"
-                                : !engine::valid_utf8(chat.user_id) ? "user_id" : nullptr;
+    const char* bad_chat_column = !validate_utf8_                     ? nullptr
+                                  : !engine::valid_utf8(chat.id)      ? "chat_id"
+                                  : !engine::valid_utf8(chat.user_id) ? "user_id"
+                                                                      : nullptr;
     const bool doc_is_text = doc.data() == chat.chat->data();  // else the scratch copy of a double-encoded chat
     for (std::size_t i = 0; i < r.messages.size(); ++i) {
         const scan::Message& m = r.messages[i];

@@ -13,11 +13,15 @@ namespace sluice::stages {
 namespace {
 // PostgreSQL keeps 64 subtransactions per transaction in its cache; commit well before that.
 constexpr std::size_t kMaxSavepointsPerTransaction = 48;
-}
+}  // namespace
 
 ChatWriter::ChatWriter(const WriterSettings& settings, engine::InflightBudget& budget, engine::RunCounters& counters,
                        const engine::RejectTable& rejects, engine::RejectLimit& limit)
-    : settings_(settings), budget_(budget), counters_(counters), rejects_(rejects), limit_(limit),
+    : settings_(settings),
+      budget_(budget),
+      counters_(counters),
+      rejects_(rejects),
+      limit_(limit),
       conn_(settings.conninfo, settings.label),
       copy_(conn_, {settings.schema, settings.table, chat_message_columns(), settings.resync, settings.now}) {
     // Losing the last few commits to a server crash is safe: the checkpoint goes with them.
@@ -32,8 +36,10 @@ void ChatWriter::write(ChatBatch& batch) {
         case engine::BatchKind::data:
             adopt(*batch.range);
             return write_rows(batch);
-        case engine::BatchKind::flush: return flush();
-        case engine::BatchKind::range_end: return end_range(*batch.range);
+        case engine::BatchKind::flush:
+            return flush();
+        case engine::BatchKind::range_end:
+            return end_range(*batch.range);
         case engine::BatchKind::end:
             interrupted_ = batch.interrupted;
             return commit();
@@ -89,7 +95,8 @@ std::uint64_t ChatWriter::remove_others(const std::optional<std::string>& upto, 
     }
     engine::Result chats = conn_.exec(sql, params);
     std::vector<std::string> ids;
-    for (int i = 0; i < PQntuples(chats.get()); ++i) ids.emplace_back(PQgetvalue(chats.get(), i, 0));
+    for (int i = 0; i < PQntuples(chats.get()); ++i)
+        ids.emplace_back(PQgetvalue(chats.get(), i, 0));
     return copy_.remove_others(ids, rows);
 }
 
@@ -106,9 +113,12 @@ void ChatWriter::write_rows(ChatBatch& batch) {
     pending_.messages += outcome.written + outcome.updated;  // an updated row is written anew
     pending_.present += outcome.present;
     pending_.rejected += batch.out.rejects.size() + outcome.rejects.size();
-    for (std::size_t i = 0; i < kSkipRules; ++i) pending_.skipped[i] += batch.out.skipped[i];
-    for (auto& r : batch.out.rejects) pending_rejects_.push_back(std::move(r));
-    for (auto& r : outcome.rejects) pending_rejects_.push_back(std::move(r));
+    for (std::size_t i = 0; i < kSkipRules; ++i)
+        pending_.skipped[i] += batch.out.skipped[i];
+    for (auto& r : batch.out.rejects)
+        pending_rejects_.push_back(std::move(r));
+    for (auto& r : outcome.rejects)
+        pending_rejects_.push_back(std::move(r));
     ++pending_batches_;
     pending_bytes_ += batch.source_bytes;
 
@@ -137,8 +147,10 @@ void ChatWriter::commit() {
         conn_.exec("ROLLBACK");
         in_transaction_ = false;
         throw TooManyRejectsError(std::to_string(total) + " messages rejected, more than --max-rejects " +
-                                 std::to_string(*limit_.limit()) + " allows; the batch that passed it was "
-                                 "not committed (the rejects so far are in " + rejects_.qualified_name() + ")");
+                                  std::to_string(*limit_.limit()) +
+                                  " allows; the batch that passed it was "
+                                  "not committed (the rejects so far are in " +
+                                  rejects_.qualified_name() + ")");
     }
     try {
         // The rejects commit with the rows and the checkpoint that covers them: none is lost or doubled.

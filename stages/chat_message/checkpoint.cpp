@@ -18,11 +18,14 @@ constexpr const char* kJob = "openwebui_chat_message";
 
 std::string skipped_array(const std::array<std::uint64_t, kSkipRules>& skipped) {
     std::string out = "{";
-    for (std::size_t i = 0; i < skipped.size(); ++i) out += (i ? "," : "") + std::to_string(skipped[i]);
+    for (std::size_t i = 0; i < skipped.size(); ++i)
+        out += (i ? "," : "") + std::to_string(skipped[i]);
     return out + "}";
 }
 
-std::uint64_t number(const PGresult* r, int row, int col) { return std::strtoull(PQgetvalue(r, row, col), nullptr, 10); }
+std::uint64_t number(const PGresult* r, int row, int col) {
+    return std::strtoull(PQgetvalue(r, row, col), nullptr, 10);
+}
 
 std::optional<std::string> text_or_null(const PGresult* r, int row, int col) {
     if (PQgetisnull(r, row, col)) return std::nullopt;
@@ -35,9 +38,10 @@ bool table_exists(engine::Connection& conn, const std::string& schema) {
 }
 
 bool has_column(engine::Connection& conn, const std::string& schema, const char* column) {
-    engine::Result r = conn.exec("SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1)"
-                                 " AND attname = $2 AND NOT attisdropped)",
-                                 {engine::qualified(schema, kTable), std::string(column)});
+    engine::Result r = conn.exec(
+        "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1)"
+        " AND attname = $2 AND NOT attisdropped)",
+        {engine::qualified(schema, kTable), std::string(column)});
     return PQgetvalue(r.get(), 0, 0)[0] == 't';
 }
 
@@ -53,9 +57,10 @@ void upgrade_layout(engine::Connection& conn, const std::string& schema) {
             " ADD COLUMN IF NOT EXISTS lower_id text, ADD COLUMN IF NOT EXISTS upper_id text,"
             " ADD COLUMN IF NOT EXISTS planned_chats bigint NOT NULL DEFAULT 0,"
             " ADD COLUMN IF NOT EXISTS target_oid oid, ADD COLUMN IF NOT EXISTS removed bigint NOT NULL DEFAULT 0");
-        engine::Result key = conn.exec("SELECT conname FROM pg_constraint WHERE conrelid = to_regclass($1)"
-                                       " AND contype = 'p' AND cardinality(conkey) = 1",
-                                       {table});
+        engine::Result key = conn.exec(
+            "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass($1)"
+            " AND contype = 'p' AND cardinality(conkey) = 1",
+            {table});
         if (PQntuples(key.get()) == 1) {
             conn.exec("ALTER TABLE " + table + " DROP CONSTRAINT " + engine::quote_ident(PQgetvalue(key.get(), 0, 0)) +
                       ", ADD PRIMARY KEY (job, range_no)");
@@ -91,7 +96,8 @@ void BackfillTally::add(const BackfillTally& other) {
     messages += other.messages;
     present += other.present;
     rejected += other.rejected;
-    for (std::size_t i = 0; i < kSkipRules; ++i) skipped[i] += other.skipped[i];
+    for (std::size_t i = 0; i < kSkipRules; ++i)
+        skipped[i] += other.skipped[i];
     bytes += other.bytes;
     removed += other.removed;
 }
@@ -172,7 +178,8 @@ std::vector<ChatRange> load_ranges(engine::Connection& conn, const std::string& 
         c.rejected = number(r.get(), i, 7);
         const char* p = PQgetvalue(r.get(), i, 8);  // "{1,2,...}"
         for (std::size_t k = 0; k < kSkipRules && *p; ++k) {
-            while (*p && (*p < '0' || *p > '9')) ++p;
+            while (*p && (*p < '0' || *p > '9'))
+                ++p;
             c.skipped[k] = std::strtoull(p, const_cast<char**>(&p), 10);
         }
         c.bytes = number(r.get(), i, 9);
@@ -298,7 +305,8 @@ void read_again(engine::Connection& conn, const std::string& schema, const std::
 }
 
 bool checkpoint_readable(engine::Connection& conn, const std::string& schema) {
-    engine::Result r = conn.exec("SELECT has_table_privilege(to_regclass($1), 'SELECT')", {engine::qualified(schema, kTable)});
+    engine::Result r =
+        conn.exec("SELECT has_table_privilege(to_regclass($1), 'SELECT')", {engine::qualified(schema, kTable)});
     return PQgetvalue(r.get(), 0, 0)[0] == 't';  // NULL (no table): false
 }
 

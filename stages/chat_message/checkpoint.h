@@ -55,7 +55,7 @@ struct Checkpoint : BackfillTally {
     bool bound = false;                   // the table of that name is the one the plan was made for (its oid)
     std::size_t ranges = 0;
     std::size_t ranges_complete = 0;
-    bool complete = false;                // every range is complete
+    bool complete = false;  // every range is complete
 
     // Whether it describes `table` (a name in its schema) as that table is now.
     bool describes(const std::string& table) const { return bound && target == table; }

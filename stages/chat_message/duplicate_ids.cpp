@@ -34,9 +34,10 @@ std::string text(const PGresult* r, int row, int column) {
 // when the chat no longer gives that id (it changed, or is no longer selected).
 std::string derive_row(engine::Connection& conn, const Target& t, const std::string& chat_id, const std::string& id,
                        std::int64_t now) {
-    engine::Result chat = conn.exec(
-        "SELECT id, user_id, chat::text FROM " + engine::qualified(t.schema, openwebui::kChat) + openwebui::kSelectedChats + " AND id = $1",
-        {chat_id});
+    engine::Result chat =
+        conn.exec("SELECT id, user_id, chat::text FROM " + engine::qualified(t.schema, openwebui::kChat) +
+                      openwebui::kSelectedChats + " AND id = $1",
+                  {chat_id});
     if (PQntuples(chat.get()) == 0) return {};
     engine::Result encoding = conn.exec("SHOW server_encoding");
     ChatTransform transform(now, std::string(PQgetvalue(encoding.get(), 0, 0)) != "UTF8");

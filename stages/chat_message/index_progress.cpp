@@ -82,7 +82,8 @@ void IndexProgress::poll(engine::Connection& conn) {
     std::vector<std::string> pids;
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        for (const Building& b : building_) pids.push_back(std::to_string(b.pid));
+        for (const Building& b : building_)
+            pids.push_back(std::to_string(b.pid));
     }
     if (pids.empty()) return;
     engine::Result r = conn.exec(

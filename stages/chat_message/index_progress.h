@@ -44,8 +44,8 @@ public:
     };
     // How far one index build is, from its progress row: scanning the table is counted as the first
     // 60%, sorting as up to 70%, loading the tuples into the tree as the rest (a rough weighting).
-    static double build_fraction(const std::string& phase, double blocks_done, double blocks_total,
-                                 double tuples_done, double tuples_total);
+    static double build_fraction(const std::string& phase, double blocks_done, double blocks_total, double tuples_done,
+                                 double tuples_total);
 
 private:
     void run();

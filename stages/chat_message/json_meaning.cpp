@@ -46,7 +46,8 @@ std::string disarm_lone_surrogates(std::string_view text) {
         }
         if (unit >= 0xD800 && unit <= 0xDFFF) {
             out.append("\\\\u");
-            for (char h : text.substr(i + 2, 4)) out.push_back(h >= 'A' && h <= 'F' ? char(h - 'A' + 'a') : h);
+            for (char h : text.substr(i + 2, 4))
+                out.push_back(h >= 'A' && h <= 'F' ? char(h - 'A' + 'a') : h);
             i += 5;
             continue;
         }

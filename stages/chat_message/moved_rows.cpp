@@ -15,8 +15,8 @@ void move_to_rejects(engine::Connection& conn, const Target& t, const std::vecto
     const std::uint64_t rejected = (cp ? cp->rejected : 0) + rows.size();
     if (max_rejects && rejected > *max_rejects) {
         throw TooManyRejectsError(std::to_string(rows.size()) + " " + what + "; rejecting them would make " +
-                                 std::to_string(rejected) + " rejects, more than --max-rejects " +
-                                 std::to_string(*max_rejects) + " allows");
+                                  std::to_string(rejected) + " rejects, more than --max-rejects " +
+                                  std::to_string(*max_rejects) + " allows");
     }
     const std::string rejects = reject_table(t.schema).qualified_name();
     std::vector<std::string> chats;

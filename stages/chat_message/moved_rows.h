@@ -1,7 +1,7 @@
 // Rows taken out of the target after they were written: a value too large for an index entry
-// (stages/chat_message/unindexable_rows.h), an id another chat's message holds (stages/chat_message/duplicate_ids.h). Each
-// becomes a reject like any row the writer could not store, and its range's checkpoint counts it
-// as rejected instead of written, in the same transaction.
+// (stages/chat_message/unindexable_rows.h), an id another chat's message holds (stages/chat_message/duplicate_ids.h).
+// Each becomes a reject like any row the writer could not store, and its range's checkpoint counts it as rejected
+// instead of written, in the same transaction.
 #pragma once
 
 #include <cstdint>

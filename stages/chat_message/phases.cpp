@@ -45,14 +45,14 @@ IndexState index_state(engine::Connection& conn, const Target& t, const char* na
     auto yes = [&](int column) { return PQgetvalue(r.get(), 0, column)[0] == 't'; };
     if (yes(3) && t.build()) return IndexState::placeholder;
     if (PQgetvalue(r.get(), 0, 0)[0] == 'i' && yes(1)) return yes(2) ? IndexState::valid : IndexState::invalid;
-    throw std::runtime_error("a relation named " + engine::qualified(t.schema, name) + " exists and is not an index of " +
-                             t.qualified() + ": rename it, then run sluice again");
+    throw std::runtime_error("a relation named " + engine::qualified(t.schema, name) +
+                             " exists and is not an index of " + t.qualified() + ": rename it, then run sluice again");
 }
 
 void build_index(engine::Connection& conn, const Target& t, const IndexSpec& ix, IndexState state) {
     const std::string name = engine::qualified(t.schema, ix.name);
-    const std::string create = "CREATE INDEX " + engine::quote_ident(ix.name) + " ON " + t.qualified() + " (" +
-                               ix.columns + ")";
+    const std::string create =
+        "CREATE INDEX " + engine::quote_ident(ix.name) + " ON " + t.qualified() + " (" + ix.columns + ")";
     // An INVALID index is what a killed CREATE INDEX CONCURRENTLY or a failed build leaves: not built.
     if (state == IndexState::invalid) conn.exec("DROP INDEX " + name);
     if (state != IndexState::placeholder) {
@@ -72,9 +72,10 @@ void build_index(engine::Connection& conn, const Target& t, const IndexSpec& ix,
 }
 
 bool foreign_key_validated(engine::Connection& conn, const Target& t) {
-    engine::Result fk = conn.exec("SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2"
-                                  " AND convalidated",
-                                  {t.qualified(), std::string(kForeignKey)});
+    engine::Result fk = conn.exec(
+        "SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2"
+        " AND convalidated",
+        {t.qualified(), std::string(kForeignKey)});
     return PQntuples(fk.get()) == 1;
 }
 
@@ -143,7 +144,7 @@ std::string build_indexes(const std::string& conninfo, const Target& target, uns
     if (todo.empty()) return "all 7 indexes already exist";
     // Each index build is one backend's work: several connections build several at once.
     std::atomic<std::size_t> next{0};
-    std::mutex mutex;  // guards first_error, and lets one worker at a time move unindexable rows
+    std::mutex mutex;                // guards first_error, and lets one worker at a time move unindexable rows
     std::exception_ptr first_error;  // kept whole: a lost connection (a PgError) is retried by the caller
     std::uint64_t rejected = 0;
     std::atomic<std::size_t> built{0};
@@ -159,7 +160,8 @@ std::string build_indexes(const std::string& conninfo, const Target& target, uns
                 progress.started(pid, ix.name);
                 for (int attempt = 1;; ++attempt) {
                     try {
-                        build_index(conn, target, ix, attempt == 1 ? todo[i].second : index_state(conn, target, ix.name));
+                        build_index(conn, target, ix,
+                                    attempt == 1 ? todo[i].second : index_state(conn, target, ix.name));
                         engine::mark_progress();
                         progress.built(pid);
                         engine::log::debug(conn.label() + ": built " + ix.name);
@@ -183,8 +185,10 @@ std::string build_indexes(const std::string& conninfo, const Target& target, uns
     };
     std::vector<std::thread> threads;
     unsigned n = std::max(1u, std::min<unsigned>(connections, static_cast<unsigned>(todo.size())));
-    for (unsigned i = 0; i < n; ++i) threads.emplace_back(worker, i + 1);
-    for (auto& t : threads) t.join();
+    for (unsigned i = 0; i < n; ++i)
+        threads.emplace_back(worker, i + 1);
+    for (auto& t : threads)
+        t.join();
     if (first_error) std::rethrow_exception(first_error);
     std::string what = "built " + std::to_string(built.load()) + " of the " +
                        engine::plural(todo.size(), "missing index", "missing indexes") + " over " +
@@ -231,10 +235,13 @@ std::string ensure_primary_key(engine::Connection& conn, const Target& t, std::o
     engine::show_progress("");
     engine::mark_progress();
     std::string what = "added the primary key " + std::string(kPrimaryKey);
-    if (rejected > 0) what += "; " + std::to_string(rejected) + " rows had ids too large for it and were moved to the rejects";
+    if (rejected > 0)
+        what += "; " + std::to_string(rejected) + " rows had ids too large for it and were moved to the rejects";
     if (duplicates > 0) {
-        what += "; " + engine::plural(duplicates, "message") + " had the id of a message of a chat whose id sorts "
-                "first and " + (duplicates == 1 ? "was" : "were") + " moved to the rejects";
+        what += "; " + engine::plural(duplicates, "message") +
+                " had the id of a message of a chat whose id sorts "
+                "first and " +
+                (duplicates == 1 ? "was" : "were") + " moved to the rejects";
     }
     return what;
 }
@@ -264,22 +271,25 @@ std::string ensure_foreign_key(engine::Connection& conn, const Target& t) {
     // Counted in the checkpoint, so that publish still finds every other row the checkpoint counts.
     std::uint64_t orphans = 0;
     engine::in_transaction(conn, [&] {
-        orphans = delete_counted(
-            conn, t.schema, t.table,
-            "NOT EXISTS (SELECT 1 FROM " + engine::qualified(t.schema, openwebui::kChat) + " c WHERE c.id = m.chat_id)");
+        orphans = delete_counted(conn, t.schema, t.table,
+                                 "NOT EXISTS (SELECT 1 FROM " + engine::qualified(t.schema, openwebui::kChat) +
+                                     " c WHERE c.id = m.chat_id)");
     });
     engine::show_progress("validating " + std::string(kForeignKey) + ": every row's chat, looked up in chat");
     conn.exec("ALTER TABLE " + t.qualified() + " VALIDATE CONSTRAINT " + engine::quote_ident(kForeignKey));
     engine::mark_progress();
-    return "added and validated the foreign key; deleted " + engine::plural(orphans, "row") + " whose chat no longer exists";
+    return "added and validated the foreign key; deleted " + engine::plural(orphans, "row") +
+           " whose chat no longer exists";
 }
 
 std::string unfinished_work(engine::Connection& conn, const Target& t, std::optional<std::uint64_t> max_rejects) {
     if (!has_primary_key(conn, t)) return std::string("the primary key ") + kPrimaryKey + " is missing";
     for (const IndexSpec& ix : kIndexes) {
         IndexState state = index_state(conn, t, ix.name);
-        if (state == IndexState::missing || state == IndexState::placeholder) return std::string("index ") + ix.name + " is missing";
-        if (state == IndexState::invalid) return std::string("index ") + ix.name + " is INVALID (a build was interrupted)";
+        if (state == IndexState::missing || state == IndexState::placeholder)
+            return std::string("index ") + ix.name + " is missing";
+        if (state == IndexState::invalid)
+            return std::string("index ") + ix.name + " is INVALID (a build was interrupted)";
     }
     if (!foreign_key_validated(conn, t)) return "the foreign key is missing or not validated";
     std::optional<Checkpoint> cp = load_checkpoint(conn, t.schema);
@@ -299,10 +309,10 @@ std::string unfinished_work(engine::Connection& conn, const Target& t, std::opti
 void check_alembic_revision(engine::Connection& conn, const std::string& schema) {
     std::optional<std::string> found = alembic_revision(conn, schema, false);
     if (found == kRevisionBefore || found == kRevisionAfter) return;
-    throw std::runtime_error(
-        "--stamp-alembic: alembic_version holds " + (found ? "'" + *found + "'" : std::string("no single row")) +
-        ", not " + kRevisionBefore + " (the revision before chat_message); sluice has written nothing: let Open "
-        "WebUI's own migrations bring it there, or run without --stamp-alembic");
+    throw std::runtime_error("--stamp-alembic: alembic_version holds " +
+                             (found ? "'" + *found + "'" : std::string("no single row")) + ", not " + kRevisionBefore +
+                             " (the revision before chat_message); sluice has written nothing: let Open "
+                             "WebUI's own migrations bring it there, or run without --stamp-alembic");
 }
 
 std::string publish(engine::Connection& conn, const Target& t, bool stamp, std::optional<std::uint64_t> max_rejects) {

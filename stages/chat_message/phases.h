@@ -26,7 +26,8 @@ std::string build_indexes(const std::string& conninfo, const Target& target, uns
 // chat that sorts first also gives (stages/chat_message/duplicate_ids.h), are moved to the rejects, within
 // --max-rejects, and the key built again; one chat's message twice cannot arise (each range's
 // rows commit with its checkpoint) and fails loudly. Empty when the key was there.
-std::string ensure_primary_key(engine::Connection& conn, const Target& target, std::optional<std::uint64_t> max_rejects);
+std::string ensure_primary_key(engine::Connection& conn, const Target& target,
+                               std::optional<std::uint64_t> max_rejects);
 
 // --resync deletes, range by range, the rows of chats that no longer derive them: an index on
 // chat_id makes each of those deletes a lookup. Builds ix_chat_message_chat_id now when it is
@@ -52,6 +53,7 @@ void check_alembic_revision(engine::Connection& conn, const std::string& schema)
 // stamps, it first counts the table's rows range by range against the checkpoint (one pass over
 // the table); when a range lacks rows it publishes nothing, marks those ranges to be read again
 // (stages/chat_message/checkpoint.h, read_again) and throws.
-std::string publish(engine::Connection& conn, const Target& target, bool stamp, std::optional<std::uint64_t> max_rejects);
+std::string publish(engine::Connection& conn, const Target& target, bool stamp,
+                    std::optional<std::uint64_t> max_rejects);
 
 }  // namespace sluice::stages

@@ -58,15 +58,17 @@ std::string shape_differences(engine::Connection& conn, const Target& t, std::st
             if (c == 0) keyed = PQgetvalue(r.get(), i, 2)[0] == 't';
         }
         if (found) continue;
-        if (is_later_column(name)) later += (later.empty() ? "" : ", ") + name;
-        else note("unexpected column " + name + " " + type);
+        if (is_later_column(name))
+            later += (later.empty() ? "" : ", ") + name;
+        else
+            note("unexpected column " + name + " " + type);
     }
     for (std::size_t c = 0; c < std::size(kColumns); ++c) {
         if (!seen[c]) note(std::string("missing column ") + kColumns[c].name);
     }
     if (seen[0] && !keyed && !t.build()) {  // the build table gets its key at the end of the backfill
-        note("no primary key on id (a restore without its post-data section? add it with ALTER TABLE " +
-             t.qualified() + " ADD CONSTRAINT " + openwebui::kPrimaryKey + " PRIMARY KEY (id), after removing any duplicate ids)");
+        note("no primary key on id (a restore without its post-data section? add it with ALTER TABLE " + t.qualified() +
+             " ADD CONSTRAINT " + openwebui::kPrimaryKey + " PRIMARY KEY (id), after removing any duplicate ids)");
     }
     return diff;
 }
@@ -77,8 +79,9 @@ void check_shape(engine::Connection& conn, const Target& t) {
 
 void require_chat(engine::Connection& conn, const std::string& schema) {
     if (!relation_exists(conn, schema, openwebui::kChat)) {
-        throw std::runtime_error("there is no table " + engine::qualified(schema, openwebui::kChat) +
-                                 ": is this Open WebUI's database, and is the schema right (--schema, DATABASE_SCHEMA)?");
+        throw std::runtime_error(
+            "there is no table " + engine::qualified(schema, openwebui::kChat) +
+            ": is this Open WebUI's database, and is the schema right (--schema, DATABASE_SCHEMA)?");
     }
 }
 
@@ -86,9 +89,10 @@ void require_chat(engine::Connection& conn, const std::string& schema) {
 constexpr const char* kPlaceholderComment = "sluice: holds this index name until chat_message is published";
 
 bool is_placeholder(engine::Connection& conn, const std::string& schema, const std::string& name) {
-    engine::Result r = conn.exec("SELECT c.relkind = 'v' AND obj_description(c.oid, 'pg_class') = $2 FROM pg_class c"
-                                 " WHERE c.oid = to_regclass($1)",
-                                 {engine::qualified(schema, name), std::string(kPlaceholderComment)});
+    engine::Result r = conn.exec(
+        "SELECT c.relkind = 'v' AND obj_description(c.oid, 'pg_class') = $2 FROM pg_class c"
+        " WHERE c.oid = to_regclass($1)",
+        {engine::qualified(schema, name), std::string(kPlaceholderComment)});
     return PQntuples(r.get()) == 1 && PQgetvalue(r.get(), 0, 0)[0] == 't';
 }
 
@@ -111,7 +115,8 @@ std::string shape_problem(engine::Connection& conn, const Target& t) {
     std::string diff = shape_differences(conn, t, later);
     if (!later.empty()) {
         return t.qualified() + " already has the columns Open WebUI's later migrations add (" + later +
-               "): Open WebUI has migrated this database past revision " + std::string(openwebui::kRevisionAfter) + " itself and the table is in "
+               "): Open WebUI has migrated this database past revision " + std::string(openwebui::kRevisionAfter) +
+               " itself and the table is in "
                "use, so sluice leaves it alone; there is nothing to migrate (sluice verify compares it with chat)";
     }
     if (!diff.empty()) {
@@ -127,9 +132,10 @@ bool migrated_shape(engine::Connection& conn, const Target& t) {
 }
 
 bool has_primary_key(engine::Connection& conn, const Target& t) {
-    engine::Result r = conn.exec("SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1)"
-                                 " AND contype = 'p')",
-                                 {t.qualified()});
+    engine::Result r = conn.exec(
+        "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1)"
+        " AND contype = 'p')",
+        {t.qualified()});
     return PQgetvalue(r.get(), 0, 0)[0] == 't';
 }
 
@@ -181,7 +187,8 @@ Target prepare_target(engine::Connection& conn, const std::string& schema, std::
         conn.exec(create_table_sql(build));
         if (!relation_exists(conn, schema, kReservedIndex)) {
             const std::string view = engine::qualified(schema, kReservedIndex);
-            conn.exec("CREATE VIEW " + view + " AS SELECT 'reserved by sluice until chat_message is published'::text"
+            conn.exec("CREATE VIEW " + view +
+                      " AS SELECT 'reserved by sluice until chat_message is published'::text"
                       " AS note");
             conn.exec("COMMENT ON VIEW " + view + " IS '" + kPlaceholderComment + "'");
         }
@@ -199,7 +206,8 @@ Target current_target(engine::Connection& conn, const std::string& schema) {
     if (published && building) {
         throw std::runtime_error(
             engine::qualified(schema, kChatMessage) + " appeared while sluice was building it as " +
-            engine::qualified(schema, kBuildTable) + " (was Open WebUI started, or a backup restored?); sluice stops "
+            engine::qualified(schema, kBuildTable) +
+            " (was Open WebUI started, or a backup restored?); sluice stops "
             "before publishing: stop Open WebUI, then run sluice migrate again: it completes that table in place "
             "and drops its own");
     }

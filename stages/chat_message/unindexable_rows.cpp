@@ -43,16 +43,16 @@ std::vector<RowToReject> find_unindexable(engine::Connection& conn, const Target
     conn.exec("CREATE TEMPORARY TABLE sluice_probe ON COMMIT DROP AS SELECT " + list + " FROM " + t.qualified() +
               " WITH NO DATA");
     conn.exec("CREATE INDEX ON pg_temp.sluice_probe (" + list + ")");
-    engine::Result candidates =
-        conn.exec("SELECT ctid::text, chat_id FROM " + t.qualified() + " WHERE " + size + " > " + std::to_string(kCandidateBytes));
+    engine::Result candidates = conn.exec("SELECT ctid::text, chat_id FROM " + t.qualified() + " WHERE " + size +
+                                          " > " + std::to_string(kCandidateBytes));
     std::vector<RowToReject> found;
     for (int i = 0; i < PQntuples(candidates.get()); ++i) {
         std::string ctid = PQgetvalue(candidates.get(), i, 0);
         conn.exec("SAVEPOINT sluice_probe_row");
         try {
-            conn.exec("INSERT INTO pg_temp.sluice_probe SELECT " + list + " FROM " + t.qualified() +
-                          " WHERE ctid = $1::tid",
-                      {ctid});
+            conn.exec(
+                "INSERT INTO pg_temp.sluice_probe SELECT " + list + " FROM " + t.qualified() + " WHERE ctid = $1::tid",
+                {ctid});
             conn.exec("RELEASE SAVEPOINT sluice_probe_row");
         } catch (const engine::PgError& e) {
             if (e.sqlstate() != "54000") throw;

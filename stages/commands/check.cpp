@@ -56,8 +56,10 @@ int check(const config::RunConfig& cfg, RunSummary& summary) {
     }
     const std::vector<CheckResult> results = preflight(cfg);
     for (const CheckResult& r : results) {
-        if (r.verdict == Verdict::warning) engine::log::report_warning(r.name + ": " + r.detail, describe(r));
-        else engine::log::report(describe(r));
+        if (r.verdict == Verdict::warning)
+            engine::log::report_warning(r.name + ": " + r.detail, describe(r));
+        else
+            engine::log::report(describe(r));
         summary.checks.push_back({r.name, kVerdictKeys[static_cast<int>(r.verdict)], r.detail});
     }
     const std::vector<std::string> failed = named(results, Verdict::failed);

@@ -10,7 +10,9 @@ bool runs_current_message(const config::RunConfig& cfg) {
     return cfg.revision == openwebui::kCurrentMessageRevisionAfter;
 }
 
-std::string lock_key(const std::string& schema) { return "sluice migrate " + schema; }
+std::string lock_key(const std::string& schema) {
+    return "sluice migrate " + schema;
+}
 
 void refuse_verify_while_migrating(engine::Connection& conn, const std::string& schema,
                                    const std::function<std::string()>& progress) {
@@ -23,10 +25,14 @@ void refuse_verify_while_migrating(engine::Connection& conn, const std::string& 
 
 engine::ProgressStyle progress_style(config::ProgressStyle s) {
     switch (s) {
-        case config::ProgressStyle::bar: return engine::ProgressStyle::bar;
-        case config::ProgressStyle::log: return engine::ProgressStyle::log;
-        case config::ProgressStyle::none: return engine::ProgressStyle::none;
-        case config::ProgressStyle::automatic: break;
+        case config::ProgressStyle::bar:
+            return engine::ProgressStyle::bar;
+        case config::ProgressStyle::log:
+            return engine::ProgressStyle::log;
+        case config::ProgressStyle::none:
+            return engine::ProgressStyle::none;
+        case config::ProgressStyle::automatic:
+            break;
     }
     return engine::style_for_stderr();
 }

@@ -54,11 +54,11 @@ namespace {
 std::string unfinished_build(engine::Connection& conn, const config::RunConfig& cfg) {
     if (cfg.discard_unfinished_build || !relation_exists(conn, cfg.schema, kBuildTable)) return {};
     const std::optional<Checkpoint> cp = load_checkpoint(conn, cfg.schema);
-    const std::string progress =
-        cp && cp->describes(kBuildTable)
-            ? " (its backfill: " + std::to_string(cp->ranges_complete) + " of " + engine::plural(cp->ranges, "range") +
-                  " complete, " + std::to_string(cp->messages + cp->present) + " messages)"
-            : "";
+    const std::string progress = cp && cp->describes(kBuildTable)
+                                     ? " (its backfill: " + std::to_string(cp->ranges_complete) + " of " +
+                                           engine::plural(cp->ranges, "range") + " complete, " +
+                                           std::to_string(cp->messages + cp->present) + " messages)"
+                                     : "";
     return "not dropping anything: " + engine::qualified(cfg.schema, kBuildTable) +
            " is a migration that was never published" + progress +
            "; run sluice migrate to finish and publish it, or pass --discard-unfinished-build to drop it with "
@@ -70,8 +70,8 @@ std::string unfinished_values(engine::Connection& conn, const config::RunConfig&
     if (cfg.discard_unfinished_build) return {};
     const std::optional<current_message::Progress> p = current_message::load_progress(conn, cfg.schema);
     if (!p || p->complete()) return {};
-    return "not dropping anything: " + job_migrate(cfg) + " has not finished (" +
-           std::to_string(p->ranges_complete) + " of " + engine::plural(p->ranges, "range") +
+    return "not dropping anything: " + job_migrate(cfg) + " has not finished (" + std::to_string(p->ranges_complete) +
+           " of " + engine::plural(p->ranges, "range") +
            " complete); run it again to finish, or pass --discard-unfinished-build to drop its state (the values "
            "it wrote stay; a later migrate reads every chat again)";
 }
@@ -108,16 +108,16 @@ JobCleanup chat_message_cleanup(engine::Connection& conn, const config::RunConfi
 }
 
 JobCleanup current_message_cleanup(engine::Connection& conn, const config::RunConfig& cfg) {
-    return {current_message::reject_table(cfg.schema), unfinished_values(conn, cfg),
-            [&conn, &cfg](std::vector<std::string>& dropped) {
-                drop_tables(conn, cfg.schema, {current_message::kRejectTable, current_message::kCheckpointTable},
-                            dropped);
-                // The fence table is both jobs' (one run at a time): it goes with the first job's state.
-                if (!relation_exists(conn, cfg.schema, "sluice_checkpoint") &&
-                    !relation_exists(conn, cfg.schema, kBuildTable))
-                    drop_tables(conn, cfg.schema, {kRunTable}, dropped);
-            },
-            ""};
+    return {
+        current_message::reject_table(cfg.schema), unfinished_values(conn, cfg),
+        [&conn, &cfg](std::vector<std::string>& dropped) {
+            drop_tables(conn, cfg.schema, {current_message::kRejectTable, current_message::kCheckpointTable}, dropped);
+            // The fence table is both jobs' (one run at a time): it goes with the first job's state.
+            if (!relation_exists(conn, cfg.schema, "sluice_checkpoint") &&
+                !relation_exists(conn, cfg.schema, kBuildTable))
+                drop_tables(conn, cfg.schema, {kRunTable}, dropped);
+        },
+        ""};
 }
 
 }  // namespace
@@ -131,7 +131,8 @@ int cleanup(const config::RunConfig& cfg) {
                             "): cleanup does not wait; run it again once that migrate has ended");
     }
     engine::Connection conn(cfg.db_url, "cleanup");
-    const JobCleanup job = runs_current_message(cfg) ? current_message_cleanup(conn, cfg) : chat_message_cleanup(conn, cfg);
+    const JobCleanup job =
+        runs_current_message(cfg) ? current_message_cleanup(conn, cfg) : chat_message_cleanup(conn, cfg);
     if (!job.refused.empty()) {
         engine::log::error(job.refused);
         return config::kExitNotReady;

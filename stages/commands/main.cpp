@@ -56,7 +56,6 @@ const char* hint(const sluice::engine::PgError& e) {
     return nullptr;
 }
 
-
 // How a command ended: its exit status, a word for the summary, the line the user was shown, and
 // for a failure its class and SQLSTATE (for --summary-json).
 struct Ending {
@@ -84,7 +83,9 @@ Ending failed(int status, const char* outcome, const std::string& line, const st
 
 // A failed login, a server not reached, a database that does not exist: libpq's connection
 // failures, which engine::Connection reports as "cannot connect: ...".
-bool cannot_connect(const sluice::engine::PgError& e) { return e.message().rfind("cannot connect: ", 0) == 0; }
+bool cannot_connect(const sluice::engine::PgError& e) {
+    return e.message().rfind("cannot connect: ", 0) == 0;
+}
 
 Ending run_command(const sluice::config::RunConfig& cfg, const sluice::engine::StopOnSignals& signals,
                    sluice::stages::RunSummary& summary) {
@@ -92,16 +93,27 @@ Ending run_command(const sluice::config::RunConfig& cfg, const sluice::engine::S
     try {
         int status = 0;
         switch (cfg.command) {
-            case config::Command::migrate: status = stages::migrate(cfg, signals.stop(), summary); break;
-            case config::Command::check: status = stages::check(cfg, summary); break;
+            case config::Command::migrate:
+                status = stages::migrate(cfg, signals.stop(), summary);
+                break;
+            case config::Command::check:
+                status = stages::check(cfg, summary);
+                break;
             case config::Command::verify:
                 status = stages::runs_current_message(cfg) ? stages::verify_values(cfg, signals.stop(), summary)
                                                            : stages::verify(cfg, signals.stop(), summary);
                 break;
-            case config::Command::rejects: status = stages::export_rejects_command(cfg); break;
-            case config::Command::cleanup: status = stages::cleanup(cfg); break;
-            case config::Command::status: status = stages::status(cfg); break;
-            default: break;
+            case config::Command::rejects:
+                status = stages::export_rejects_command(cfg);
+                break;
+            case config::Command::cleanup:
+                status = stages::cleanup(cfg);
+                break;
+            case config::Command::status:
+                status = stages::status(cfg);
+                break;
+            default:
+                break;
         }
         if (status == stages::kExitInterrupted) return {engine::StopOnSignals::interrupted_status(), "interrupted", ""};
         if (status == config::kExitNotReady) return {status, "not ready", "", "not ready"};
@@ -116,14 +128,15 @@ Ending run_command(const sluice::config::RunConfig& cfg, const sluice::engine::S
             const std::string& why = e.message();  // "cannot connect: [connection to server ... failed: ]reason"
             const std::size_t at = why.find(" failed: ");
             return failed(2, "refused",
-                          "bad connection settings: " + (at == std::string::npos ? why.substr(why.find(": ") + 2)
-                                                                                 : why.substr(at + 9)) +
+                          "bad connection settings: " +
+                              (at == std::string::npos ? why.substr(why.find(": ") + 2) : why.substr(at + 9)) +
                               " (in --db, DATABASE_URL or libpq's PG* variables)",
                           full_detail(e), e.sqlstate());
         }
         const char* h = hint(e);
         const std::string line = e.message() + (h ? std::string(" (") + h + ")" : std::string());
-        if (cannot_connect(e)) return failed(config::kExitCannotConnect, "cannot connect", line, full_detail(e), e.sqlstate());
+        if (cannot_connect(e))
+            return failed(config::kExitCannotConnect, "cannot connect", line, full_detail(e), e.sqlstate());
         return failed(1, "failed", line, full_detail(e), e.sqlstate());
     } catch (const stages::LockHeldError& e) {
         return failed(config::kExitLockHeld, "lock held", e.what());
@@ -195,8 +208,11 @@ int main(int argc, char** argv) {
         case config::Command::help:
             std::cout << config::help_text(cfg.help_topic, engine::report_width(STDOUT_FILENO));
             return 0;
-        case config::Command::version: std::cout << config::version_text() << "\n"; return 0;
-        default: break;
+        case config::Command::version:
+            std::cout << config::version_text() << "\n";
+            return 0;
+        default:
+            break;
     }
     try {
         engine::log::configure(log_options(cfg));

@@ -50,7 +50,7 @@ BackfillFigures figures_of(const BackfillReport& r, const Checkpoint& baseline, 
               : r.interrupted    ? "interrupted"
               // Resumed ranges an earlier run began: not this run's own retry after a lost connection.
               : r.resumed && baseline.chats > 0 ? "complete (resumed)"
-                                 : "complete";
+                                                : "complete";
     f.chats_read = t.chats;
     f.messages_written = t.messages;
     f.already_present = t.present;
@@ -82,11 +82,16 @@ BackfillFigures figures_of(const BackfillReport& r, const Checkpoint& baseline, 
 // What the display says while a phase starts, before the phase says more.
 const char* first_words(Phase phase) {
     switch (phase) {
-        case Phase::schema: return "checking chat_message, or creating sluice's build table";
-        case Phase::backfill: return "planning the ranges of chat to read, and opening its snapshot";
-        case Phase::indexes: return "looking for the indexes that are missing";
-        case Phase::constraints: return "looking for the foreign key";
-        case Phase::publish: return "publishing";
+        case Phase::schema:
+            return "checking chat_message, or creating sluice's build table";
+        case Phase::backfill:
+            return "planning the ranges of chat to read, and opening its snapshot";
+        case Phase::indexes:
+            return "looking for the indexes that are missing";
+        case Phase::constraints:
+            return "looking for the foreign key";
+        case Phase::publish:
+            return "publishing";
     }
     return "";
 }
@@ -150,7 +155,9 @@ PhaseResult run_phase(Phase phase, const config::RunConfig& cfg, const std::atom
     if (runs_current_message(cfg)) return run_current_message_phase(phase, cfg, stop, control);
     PhaseResult result;
     switch (phase) {
-        case Phase::schema: prepare_target(control, cfg.schema, result.said); break;
+        case Phase::schema:
+            prepare_target(control, cfg.schema, result.said);
+            break;
         case Phase::backfill:
             if (!baseline) baseline = backfill_baseline(cfg, control);
             result.backfill = backfill(cfg, control, stop, progress_style(cfg.progress));
@@ -159,7 +166,9 @@ PhaseResult run_phase(Phase phase, const config::RunConfig& cfg, const std::atom
             result.said = build_indexes(cfg.db_url, current_target(control, cfg.schema), cfg.index_connections,
                                         cfg.max_rejects, stop);
             break;
-        case Phase::constraints: result.said = ensure_foreign_key(control, current_target(control, cfg.schema)); break;
+        case Phase::constraints:
+            result.said = ensure_foreign_key(control, current_target(control, cfg.schema));
+            break;
         case Phase::publish:
             result.said = publish(control, current_target(control, cfg.schema), cfg.stamp_alembic, cfg.max_rejects);
             break;
@@ -187,7 +196,8 @@ void with_reconnect(const config::RunConfig& cfg, const std::atomic<bool>& stop,
             step();
             return;
         } catch (const engine::PgError& e) {
-            bool transient = e.action() == engine::ErrorAction::reconnect || e.action() == engine::ErrorAction::retry_batch;
+            bool transient =
+                e.action() == engine::ErrorAction::reconnect || e.action() == engine::ErrorAction::retry_batch;
             if (!transient || stop.load() || !engine::Connection::any_established()) throw;
             if (engine::progress_marks() != marks) {  // it got somewhere since the last failure
                 marks = engine::progress_marks();
@@ -212,21 +222,21 @@ void with_reconnect(const config::RunConfig& cfg, const std::atomic<bool>& stop,
 // `waited` says whether another run held it first.
 bool take_lock(engine::RunLock& lock, const config::RunConfig& cfg, const std::atomic<bool>& stop, bool& waited) {
     engine::show_progress("taking the run's lock on schema " + engine::quote_ident(cfg.schema));
-    std::optional<engine::LockHolder> holder =
-        lock.acquire(cfg.wait_for_lock, stop, [&](const engine::LockHolder& h) {
-            waited = true;
-            engine::show_progress("waiting for another sluice migrate to finish");
-            engine::log::report("  waiting for another sluice migrate on schema " + engine::quote_ident(cfg.schema) +
-                                " to finish: " + h.describe());
-        });
+    std::optional<engine::LockHolder> holder = lock.acquire(cfg.wait_for_lock, stop, [&](const engine::LockHolder& h) {
+        waited = true;
+        engine::show_progress("waiting for another sluice migrate to finish");
+        engine::log::report("  waiting for another sluice migrate on schema " + engine::quote_ident(cfg.schema) +
+                            " to finish: " + h.describe());
+    });
     engine::show_progress("");
     if (!holder) return true;
     if (stop.load()) return false;
-    throw LockHeldError("another sluice migrate is running on schema " + engine::quote_ident(cfg.schema) +
-                             ": the lock is held by " + holder->describe() + "; let it finish" +
-                             (cfg.wait_for_lock.count() > 0 ? std::string(" (waited ") +
-                                  engine::human_duration(cfg.wait_for_lock.count() / 1000.0) + ")"
-                                                            : std::string(", or pass --wait-for-lock DURATION to wait")));
+    throw LockHeldError(
+        "another sluice migrate is running on schema " + engine::quote_ident(cfg.schema) + ": the lock is held by " +
+        holder->describe() + "; let it finish" +
+        (cfg.wait_for_lock.count() > 0
+             ? std::string(" (waited ") + engine::human_duration(cfg.wait_for_lock.count() / 1000.0) + ")"
+             : std::string(", or pass --wait-for-lock DURATION to wait")));
 }
 
 // Before anything is written: where the run goes and what it will do, then the checks of
@@ -246,7 +256,8 @@ TargetFacts say_what_changes(config::RunConfig& cfg) {
     cfg.index_connections = fit.index_connections;
     engine::show_progress("");
     report_banner(cfg, facts, checks);
-    for (const CheckResult& c : checks) engine::log::debug("check: " + describe(c));
+    for (const CheckResult& c : checks)
+        engine::log::debug("check: " + describe(c));
     refuse_unless_ready(checks);
     return facts;
 }
@@ -305,7 +316,8 @@ void export_rejects(const config::RunConfig& cfg, bool named_by_run, RunSummary&
         if (named_by_run && rejects.count(conn) == 0) return;
         std::uint64_t lines = rejects.export_to(conn, cfg.reject_file);
         summary.rejects_exported = lines;
-        if (lines > 0) engine::log::report("  rejects      " + std::to_string(lines) + " exported to " + cfg.reject_file);
+        if (lines > 0)
+            engine::log::report("  rejects      " + std::to_string(lines) + " exported to " + cfg.reject_file);
     } catch (const std::exception& e) {
         const auto* pg = dynamic_cast<const engine::PgError*>(&e);  // its message, without the connection's label
         engine::log::warn(std::string("warning: ") + (pg ? pg->message() : std::string(e.what())) +
@@ -394,7 +406,8 @@ bool run_phases(const config::RunConfig& cfg, const std::atomic<bool>& stop, eng
         }
         if (result.backfill) {
             interrupted = result.backfill->interrupted;
-            summary.backfill = figures_of(*result.backfill, baseline.value_or(Checkpoint{}), seconds(), attempts, facts);
+            summary.backfill =
+                figures_of(*result.backfill, baseline.value_or(Checkpoint{}), seconds(), attempts, facts);
             result.said = backfill_text(*summary.backfill);
         }
         const char* outcome = interrupted ? "interrupted" : "done";
@@ -456,8 +469,7 @@ int migrate(const config::RunConfig& given, const std::atomic<bool>& stop, RunSu
     if (interrupted || stop.load()) {
         summary.outcome = "interrupted";
         engine::log::result("sluice migrate: interrupted after " + engine::human_duration(total) +
-                            "; committed work is kept, run the same command again to resume" +
-                            rejects_clause(summary));
+                            "; committed work is kept, run the same command again to resume" + rejects_clause(summary));
         return kExitInterrupted;
     }
     summary.outcome = "done";

@@ -1,7 +1,7 @@
 // The preflight: each check a few catalog queries on one read-only session. The rules mirror
-// what the phases do (stages/chat_message/target.cpp, stages/chat_message/phases.cpp, stages/commands/migrate.cpp) without calling
-// the parts that write: prepare_target() would create the build table. The privileges check and
-// the estimates are in preflight_privileges.cpp and preflight_estimates.cpp (preflight_facts.h).
+// what the phases do (stages/chat_message/target.cpp, stages/chat_message/phases.cpp, stages/commands/migrate.cpp)
+// without calling the parts that write: prepare_target() would create the build table. The privileges check and the
+// estimates are in preflight_privileges.cpp and preflight_estimates.cpp (preflight_facts.h).
 #include "stages/commands/preflight.h"
 
 #include <algorithm>
@@ -157,10 +157,11 @@ CheckResult check_alembic(Connection& conn, const Facts& facts) {
         return result("alembic", Verdict::skipped, "cannot read " + table + " (see privileges)");
     check_alembic_revision(conn, facts.cfg.schema);  // throws, naming what it found, for any other revision
     const std::string found = cell(conn, "SELECT version_num FROM " + table);
-    return result("alembic", Verdict::ok,
-                  "alembic_version holds " + found +
-                      (found == openwebui::kRevisionAfter ? ": already stamped"
-                                                          : ": publish moves it to " + std::string(openwebui::kRevisionAfter)));
+    return result(
+        "alembic", Verdict::ok,
+        "alembic_version holds " + found +
+            (found == openwebui::kRevisionAfter ? ": already stamped"
+                                                : ": publish moves it to " + std::string(openwebui::kRevisionAfter)));
 }
 
 // The pids of this process's own sessions (a lock the caller holds, its control connection).
@@ -305,7 +306,7 @@ void refuse_unless_ready(const std::vector<CheckResult>& results) {
     }
     if (!failed.empty())
         throw NotReadyError("not starting, nothing was written: " + joined(failed, "; ") +
-                                 " (sluice check shows every check)");
+                            " (sluice check shows every check)");
 }
 
 void refuse_behind_pooler(const config::RunConfig& cfg) {

@@ -32,8 +32,8 @@ struct JsonSize {
 JsonSize chat_json_size(Connection& conn, const Facts& facts) {
     const std::string sum =
         "SELECT count(*), coalesce(sum(octet_length(chat::text))"
-        " FILTER (WHERE " + openwebui::chat_is_selected() + "), 0) FROM " +
-        facts.chat_name();
+        " FILTER (WHERE " +
+        openwebui::chat_is_selected() + "), 0) FROM " + facts.chat_name();
     double rows = std::atof(
         cell(conn, "SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)", {facts.chat_name()}).c_str());
     if (rows < 0) rows = std::atof(cell(conn, "SELECT count(*) FROM " + facts.chat_name()).c_str());  // never analyzed

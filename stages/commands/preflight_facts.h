@@ -44,10 +44,10 @@ struct Facts {
     explicit Facts(const config::RunConfig& c) : cfg(c) {}
     const config::RunConfig& cfg;
     std::string user;
-    bool chat = false;       // <schema>.chat exists
-    bool readable = false;   // and this user may read it
-    bool published = false;  // chat_message exists
-    bool building = false;   // sluice's build table exists
+    bool chat = false;                     // <schema>.chat exists
+    bool readable = false;                 // and this user may read it
+    bool published = false;                // chat_message exists
+    bool building = false;                 // sluice's build table exists
     std::optional<std::string> locked_by;  // a session whose lock on chat any read would wait for
     std::string chat_name() const { return engine::qualified(cfg.schema, openwebui::kChat); }
     std::string name(const char* table) const { return engine::qualified(cfg.schema, table); }

@@ -148,12 +148,13 @@ TargetFacts read_target_facts(const config::RunConfig& cfg, engine::Connection& 
     engine::show_progress("counting the chats in " + chat);
     try {
         // Left out as the reader leaves them out (stages/chat_message/chat_reader.cpp): shared-link copies and no user.
-        engine::Result r = conn.exec(
-            "SELECT count(*), count(*) FILTER (WHERE " + openwebui::chat_is_shared() + "),"
-            " count(*) FILTER (WHERE user_id IS NULL), pg_total_relation_size($1::regclass)"
-            " FROM " +
-                chat,
-            {chat});
+        engine::Result r =
+            conn.exec("SELECT count(*), count(*) FILTER (WHERE " + openwebui::chat_is_shared() +
+                          "),"
+                          " count(*) FILTER (WHERE user_id IS NULL), pg_total_relation_size($1::regclass)"
+                          " FROM " +
+                          chat,
+                      {chat});
         f.chats = number(r, 0);
         f.shared = number(r, 1);
         f.without_user = number(r, 2);
@@ -169,14 +170,17 @@ TargetFacts read_target_facts(const config::RunConfig& cfg, engine::Connection& 
 std::string banner_text(const config::RunConfig& cfg, const TargetFacts& f, const std::vector<CheckResult>& checks,
                         std::size_t width) {
     std::string text;
-    for (const BannerLine& l : banner_lines(cfg, f, checks, width)) text += l.text;
+    for (const BannerLine& l : banner_lines(cfg, f, checks, width))
+        text += l.text;
     return text;
 }
 
 void report_banner(const config::RunConfig& cfg, const TargetFacts& f, const std::vector<CheckResult>& checks) {
     for (const BannerLine& l : banner_lines(cfg, f, checks, engine::report_width(STDOUT_FILENO))) {
-        if (l.warning.empty()) engine::log::report(l.text);
-        else engine::log::report_warning(l.warning, l.text);
+        if (l.warning.empty())
+            engine::log::report(l.text);
+        else
+            engine::log::report_warning(l.warning, l.text);
     }
 }
 

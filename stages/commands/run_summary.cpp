@@ -7,8 +7,8 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <stdexcept>
 
@@ -26,9 +26,8 @@ namespace sluice::stages {
 namespace {
 
 // The JSON names of the skip rules, in SkipRule's order: stable keys for scripts.
-const char* const kRuleKeys[] = {"chat_null",          "chat_falsy",          "chat_not_json",
-                                 "chat_not_object",    "history_not_object",  "messages_not_object",
-                                 "message_not_object", "role_falsy"};
+const char* const kRuleKeys[] = {"chat_null",          "chat_falsy",          "chat_not_json",      "chat_not_object",
+                                 "history_not_object", "messages_not_object", "message_not_object", "role_falsy"};
 static_assert(std::size(kRuleKeys) == kSkipRules, "a skip rule without its JSON name");
 
 // The skipped-by-rule list, counts right-aligned in one column.
@@ -41,8 +40,8 @@ std::string skipped_lines(const std::array<std::uint64_t, kSkipRules>& skipped) 
     for (std::size_t i = 0; i < kSkipRules; ++i) {
         if (skipped[i] == 0) continue;
         const std::string n = std::to_string(skipped[i]);
-        text += "      " + std::string(width - n.size(), ' ') + n + "  " + skip_rule_name(static_cast<SkipRule>(i)) +
-                "\n";
+        text +=
+            "      " + std::string(width - n.size(), ' ') + n + "  " + skip_rule_name(static_cast<SkipRule>(i)) + "\n";
     }
     return text;
 }
@@ -52,8 +51,9 @@ std::string left_out_lines(const BackfillFigures& f) {
     std::string text = "    left out by design: " + engine::plural(*f.shared_chats, "shared-link chat");
     if (f.chats_without_user && *f.chats_without_user > 0)
         text += ", " + engine::plural(*f.chats_without_user, "chat") + " without a user";
-    return text + "\n      (as upstream: a shared link's chat, user_id 'shared-...', copies a chat\n"
-                  "      that is migrated itself)\n";
+    return text +
+           "\n      (as upstream: a shared link's chat, user_id 'shared-...', copies a chat\n"
+           "      that is migrated itself)\n";
 }
 
 std::string this_run_line(const BackfillFigures& f) {
@@ -61,10 +61,11 @@ std::string this_run_line(const BackfillFigures& f) {
     char rates[96];
     std::snprintf(rates, sizeof rates, "%.0f messages/s, %.1f MiB/s", static_cast<double>(f.run_messages) / secs,
                   static_cast<double>(f.run_bytes) / secs / (1 << 20));
-    return "    this run: " + engine::plural(f.run_chats, "chat") + " (" + engine::human_bytes(f.run_bytes) +
-           ") in " + engine::human_duration(f.run_seconds) + ": " + rates + "\n" +
-           (f.attempts > 1 ? "      (" + std::to_string(f.attempts) + " attempts: the connection was lost; each "
-                             "resumed from the last commit)\n"
+    return "    this run: " + engine::plural(f.run_chats, "chat") + " (" + engine::human_bytes(f.run_bytes) + ") in " +
+           engine::human_duration(f.run_seconds) + ": " + rates + "\n" +
+           (f.attempts > 1 ? "      (" + std::to_string(f.attempts) +
+                                 " attempts: the connection was lost; each "
+                                 "resumed from the last commit)\n"
                            : std::string()) +
            (f.run_updated + f.run_removed > 0
                 ? "      (" + engine::plural(f.run_updated, "row") + " updated for changed messages, " +
@@ -73,7 +74,9 @@ std::string this_run_line(const BackfillFigures& f) {
 }
 
 // A run that found the backfill complete repeats no warning: the verdict still counts the rejects.
-bool warns_of_rejects(const BackfillFigures& f) { return f.rejected > 0 && f.state != "already complete"; }
+bool warns_of_rejects(const BackfillFigures& f) {
+    return f.rejected > 0 && f.state != "already complete";
+}
 
 std::string rejects_warning_lines(const BackfillFigures& f, std::size_t width) {
     return warns_of_rejects(f) ? engine::wrap("    WARNING: " + rejects_warning(f), 6, width) : std::string();
@@ -92,8 +95,8 @@ std::string backfill_lines(const BackfillFigures& f) {
                        " rejected\n";
     text += skipped_lines(f.skipped) + left_out_lines(f) + this_run_line(f);
     if (f.lanes > 0)
-        text += "    " + engine::plural(f.lanes, "lane") + " read " + std::to_string(f.ranges_read) + " of the plan's " +
-                engine::plural(f.ranges, "range") + "\n";
+        text += "    " + engine::plural(f.lanes, "lane") + " read " + std::to_string(f.ranges_read) +
+                " of the plan's " + engine::plural(f.ranges, "range") + "\n";
     if (!f.primary_key.empty()) text += "    " + f.primary_key + "\n";
     return text;
 }
@@ -106,7 +109,9 @@ std::string rejects_warning(const BackfillFigures& f) {
            " not stored; each is, with the reason, in table " + f.rejects_table + " (sluice rejects exports them)";
 }
 
-std::string backfill_text(const BackfillFigures& f) { return backfill_lines(f) + rejects_warning_lines(f, 80); }
+std::string backfill_text(const BackfillFigures& f) {
+    return backfill_lines(f) + rejects_warning_lines(f, 80);
+}
 
 std::string values_text(const ValueFigures& f) {
     std::string text = f.state + ": " + engine::plural(f.chats, "chat") + " judged, " +
@@ -166,7 +171,9 @@ namespace {
 
 using Writer = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
 
-void key(Writer& w, const char* name) { w.Key(name); }
+void key(Writer& w, const char* name) {
+    w.Key(name);
+}
 void text(Writer& w, const char* name, const std::string& value) {
     w.Key(name);
     w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
@@ -181,8 +188,10 @@ void seconds(Writer& w, const char* name, double value) {
 }
 void optional_count(Writer& w, const char* name, const std::optional<std::uint64_t>& value) {
     w.Key(name);
-    if (value) w.Uint64(*value);
-    else w.Null();
+    if (value)
+        w.Uint64(*value);
+    else
+        w.Null();
 }
 
 void write_phases(Writer& w, const std::vector<PhaseFigures>& phases) {
@@ -228,7 +237,8 @@ void write_backfill(Writer& w, const std::optional<BackfillFigures>& backfill) {
     count(w, "rejected", f.rejected);
     key(w, "skipped_by_rule");
     w.StartObject();
-    for (std::size_t i = 0; i < kSkipRules; ++i) count(w, kRuleKeys[i], f.skipped[i]);
+    for (std::size_t i = 0; i < kSkipRules; ++i)
+        count(w, kRuleKeys[i], f.skipped[i]);
     w.EndObject();
     count(w, "bytes", f.bytes);
     optional_count(w, "shared_chats_left_out", f.shared_chats);
@@ -245,8 +255,10 @@ void write_backfill(Writer& w, const std::optional<BackfillFigures>& backfill) {
 
 void nullable_text(Writer& w, const char* name, const std::string& value) {
     w.Key(name);
-    if (value.empty()) w.Null();
-    else w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+    if (value.empty())
+        w.Null();
+    else
+        w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
 }
 
 void write_target(Writer& w, const RunSummary& s) {
@@ -282,13 +294,22 @@ void write_verify(Writer& w, const std::optional<VerifyFigures>& verify) {
     const VerifyFigures& v = *verify;
     w.StartObject();
     text(w, "table", v.table);
-    const std::pair<const char*, std::uint64_t> counts[] = {
-        {"chats", v.chats}, {"chats_with_messages", v.chats_with_messages}, {"messages_expected", v.expected},
-        {"unstorable", v.unstorable}, {"present", v.present}, {"rejected", v.rejected}, {"missing", v.missing},
-        {"stale_rejects", v.stale}, {"unexpected_in_chats", v.unexpected_in_chats},
-        {"unexpected_elsewhere", v.unexpected_elsewhere}, {"chats_count_differs", v.counts_differ},
-        {"sampled", v.sampled}, {"sample_differs", v.differing}, {"known_rejects", v.known_rejects}};
-    for (const auto& [name, n] : counts) count(w, name, n);
+    const std::pair<const char*, std::uint64_t> counts[] = {{"chats", v.chats},
+                                                            {"chats_with_messages", v.chats_with_messages},
+                                                            {"messages_expected", v.expected},
+                                                            {"unstorable", v.unstorable},
+                                                            {"present", v.present},
+                                                            {"rejected", v.rejected},
+                                                            {"missing", v.missing},
+                                                            {"stale_rejects", v.stale},
+                                                            {"unexpected_in_chats", v.unexpected_in_chats},
+                                                            {"unexpected_elsewhere", v.unexpected_elsewhere},
+                                                            {"chats_count_differs", v.counts_differ},
+                                                            {"sampled", v.sampled},
+                                                            {"sample_differs", v.differing},
+                                                            {"known_rejects", v.known_rejects}};
+    for (const auto& [name, n] : counts)
+        count(w, name, n);
     text(w, "rejects_from", v.rejects_from);
     w.EndObject();
 }
@@ -297,10 +318,14 @@ void write_value_verify(Writer& w, const ValueVerifyFigures& v) {
     key(w, "verify");
     w.StartObject();
     text(w, "table", "chat.current_message_id");
-    const std::pair<const char*, std::uint64_t> counts[] = {
-        {"chats", v.chats},       {"agree", v.agree}, {"disagree", v.disagree}, {"rejected", v.rejected},
-        {"unrecorded_rejects", v.unrecorded_rejects}, {"known_rejects", v.known_rejects}};
-    for (const auto& [name, n] : counts) count(w, name, n);
+    const std::pair<const char*, std::uint64_t> counts[] = {{"chats", v.chats},
+                                                            {"agree", v.agree},
+                                                            {"disagree", v.disagree},
+                                                            {"rejected", v.rejected},
+                                                            {"unrecorded_rejects", v.unrecorded_rejects},
+                                                            {"known_rejects", v.known_rejects}};
+    for (const auto& [name, n] : counts)
+        count(w, name, n);
     text(w, "rejects_from", v.rejects_from);
     w.EndObject();
 }

@@ -36,11 +36,11 @@ struct BackfillFigures {
     std::uint64_t run_updated = 0, run_removed = 0;
     double run_seconds = 0;
     unsigned attempts = 1;
-    unsigned lanes = 0;                // lanes this run read with (0: it read nothing)
-    std::size_t ranges_read = 0;       // ranges of the plan this run read
-    std::size_t ranges = 0;            // ranges of the plan
-    std::string primary_key;           // what adding the build table's key did, if this run added it
-    std::string rejects_table;  // where each rejected message is, with the reason
+    unsigned lanes = 0;           // lanes this run read with (0: it read nothing)
+    std::size_t ranges_read = 0;  // ranges of the plan this run read
+    std::size_t ranges = 0;       // ranges of the plan
+    std::string primary_key;      // what adding the build table's key did, if this run added it
+    std::string rejects_table;    // where each rejected message is, with the reason
 };
 
 // The second job's compute-and-write (--revision 9a1b2c3d4e5f): chats judged, values written,
@@ -98,15 +98,15 @@ struct RunSummary {
     std::uint64_t rejects_exported = 0;
     std::uint64_t peak_memory_bytes = 0;
     int exit_status = 0;
-    std::string outcome;  // "done", "interrupted", "failed", "refused" or "lock held"
-    std::string error;    // the line main printed, if the run failed
-    std::string verdict;  // the command's last line, without "sluice COMMAND: "
-    std::string error_class;  // "cannot connect", "not ready", "too many rejects", "lock held", ... or empty
-    std::string sqlstate;     // the failure's SQLSTATE, when PostgreSQL (or libpq) gave one
-    std::vector<CheckFigures> checks;       // check: each check's outcome
-    std::optional<VerifyFigures> verify;    // verify: its counts
+    std::string outcome;               // "done", "interrupted", "failed", "refused" or "lock held"
+    std::string error;                 // the line main printed, if the run failed
+    std::string verdict;               // the command's last line, without "sluice COMMAND: "
+    std::string error_class;           // "cannot connect", "not ready", "too many rejects", "lock held", ... or empty
+    std::string sqlstate;              // the failure's SQLSTATE, when PostgreSQL (or libpq) gave one
+    std::vector<CheckFigures> checks;  // check: each check's outcome
+    std::optional<VerifyFigures> verify;             // verify: its counts
     std::optional<ValueVerifyFigures> value_verify;  // verify of the second job: its counts
-    std::vector<std::string> warnings;  // every warning the run gave, as engine::log::warnings() has them
+    std::vector<std::string> warnings;               // every warning the run gave, as engine::log::warnings() has them
 };
 
 // The backfill's lines of the human summary (the first without indent, the others under it), the

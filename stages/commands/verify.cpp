@@ -56,7 +56,7 @@ struct Tally {
     std::uint64_t rows_expected = 0;  // rows the transform derives
     std::uint64_t unstorable = 0;     // messages (or whole chats) the transform rejects
     std::uint64_t present = 0;
-    std::uint64_t rejected = 0;       // expected, not in the table, listed in the rejects table
+    std::uint64_t rejected = 0;  // expected, not in the table, listed in the rejects table
     Listed missing, stale, unexpected_in_chats, unexpected_elsewhere, counts_differ, differing;
     std::uint64_t sampled = 0, timestamps_not_compared = 0;
     bool interrupted = false;
@@ -80,7 +80,6 @@ struct VerifyBatch {
 std::string_view value(const PGresult* r, int row, int column) {
     return {PQgetvalue(r, row, column), static_cast<std::size_t>(PQgetlength(r, row, column))};
 }
-
 
 std::int64_t int8_of(std::string_view big_endian) {
     std::uint64_t v = 0;
@@ -256,7 +255,8 @@ void Comparer::compare_row(const std::vector<engine::Field>& expected, const PGr
 void Comparer::find_rows_of_other_chats() {
     engine::Result r = conn_.exec("SELECT m.id, m.chat_id, count(*) OVER () FROM " + table_ +
                                   " m WHERE NOT EXISTS (SELECT 1 FROM " + engine::qualified(schema_, openwebui::kChat) +
-                                  " c WHERE c.id = m.chat_id AND " + openwebui::chat_is_selected("c.") + ")"
+                                  " c WHERE c.id = m.chat_id AND " + openwebui::chat_is_selected("c.") +
+                                  ")"
                                   " ORDER BY m.id LIMIT " +
                                   std::to_string(kListed));
     if (PQntuples(r.get()) == 0) return;
@@ -293,15 +293,16 @@ bool has_chat_id_index(engine::Connection& conn, const Target& target) {
 
 // As migrate shows progress: "auto" is a bar on a terminal, log lines otherwise.
 // Reads, derives and compares every selected chat; returns what it found.
-Tally compare_all(const config::RunConfig& cfg, engine::Connection& conn, const Target& target,
-                  KnownRejects& rejected, const std::atomic<bool>& stop) {
+Tally compare_all(const config::RunConfig& cfg, engine::Connection& conn, const Target& target, KnownRejects& rejected,
+                  const std::atomic<bool>& stop) {
     const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));  // once per run, as migrate's
     engine::InflightBudget budget(cfg.max_inflight_batches, cfg.max_inflight_bytes);
     engine::RunCounters counters;
     Comparer comparer(conn, target, now, rejected, budget, counters);
     // The reader reads in this connection's snapshot: every lookup sees exactly the chats it reads.
     engine::Result snapshot = conn.exec("SELECT pg_export_snapshot()");
-    engine::Result selected = conn.exec("SELECT count(*) FROM " + engine::qualified(cfg.schema, openwebui::kChat) + openwebui::kSelectedChats);
+    engine::Result selected = conn.exec("SELECT count(*) FROM " + engine::qualified(cfg.schema, openwebui::kChat) +
+                                        openwebui::kSelectedChats);
     RangeQueue whole({ChatRange{}});
     ChatReader reader({cfg.db_url, cfg.schema, cfg.fetch_rows, cfg.batch_rows, cfg.batch_bytes,
                        std::string(PQgetvalue(snapshot.get(), 0, 0))},
@@ -345,8 +346,8 @@ void print_listed(std::ostream& out, const Listed& listed) {
 void print_report(const Tally& t, const KnownRejects& rejects, std::ostream& out) {
     out << "  chats        " << t.chats << " selected, " << t.chats_with_messages << " with messages\n";
     out << "  messages     " << t.rows_expected + t.unstorable << " expected (" << t.unstorable
-        << " that cannot be stored): " << t.present << " present, " << t.rejected << " rejected, "
-        << t.missing.count << " missing\n";
+        << " that cannot be stored): " << t.present << " present, " << t.rejected << " rejected, " << t.missing.count
+        << " missing\n";
     print_listed(out, t.missing);
     if (t.stale.count > 0) {
         out << "  stale        " << t.stale.count << " rejected messages now derive as storable rows (their chats "
@@ -365,8 +366,10 @@ void print_report(const Tally& t, const KnownRejects& rejects, std::ostream& out
         << "               where the source timestamp was valid (" << t.timestamps_not_compared
         << " sampled rows fell back to the run's time)\n";
     print_listed(out, t.differing);
-    if (rejects.found()) out << "  rejects      " << rejects.size() << " known, from " << rejects.source() << "\n";
-    else out << "  rejects      " << rejects.source() << "\n";
+    if (rejects.found())
+        out << "  rejects      " << rejects.size() << " known, from " << rejects.source() << "\n";
+    else
+        out << "  rejects      " << rejects.source() << "\n";
 }
 
 // A migrate holds the run's lock: its table is half-built (LockHeldError, exit status 75).
@@ -430,7 +433,8 @@ int verify(const config::RunConfig& cfg, const std::atomic<bool>& stop, RunSumma
                      "each batch scans the table\n";
     }
     KnownRejects rejects(conn, reject_table(cfg.schema), cfg.rejects_from);
-    if (!cfg.rejects_from.empty()) std::cout << "  note         the known rejects come from " << rejects.source() << "\n";
+    if (!cfg.rejects_from.empty())
+        std::cout << "  note         the known rejects come from " << rejects.source() << "\n";
     Tally t = compare_all(cfg, conn, target, rejects, stop);
     print_report(t, rejects, std::cout);
     std::optional<Checkpoint> checkpoint;

@@ -56,7 +56,7 @@ private:
     ChatKeysSettings settings_;
     engine::Connection conn_;
     bool has_column_ = false;
-    engine::Cursor cursor_;  // over the range being read
+    engine::Cursor cursor_;   // over the range being read
     engine::Result pending_;  // read, not yet in a batch (it would have passed the batch's bytes)
 };
 

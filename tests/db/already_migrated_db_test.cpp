@@ -26,7 +26,9 @@ long long chat_reads(TestDatabase& db) {
 }
 
 // A backend's counts reach the statistics when it ends: a moment after sluice exits.
-void let_stats_arrive() { std::this_thread::sleep_for(std::chrono::milliseconds(1500)); }
+void let_stats_arrive() {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+}
 
 long long sluice_tables(TestDatabase& db) {
     return number(db.sql(), "SELECT count(*) FROM pg_class WHERE relname LIKE 'sluice%'");
@@ -62,8 +64,9 @@ void nothing_to_write(TestDatabase& db, const TempDir& dir, const std::string& r
 
 }  // namespace
 
-TEST_CASE("a database sluice migrated and stamped: the init container's migrate exits 0 beside the app, also after "
-          "cleanup") {
+TEST_CASE(
+    "a database sluice migrated and stamped: the init container's migrate exits 0 beside the app, also after "
+    "cleanup") {
     TestDatabase db;
     TempDir dir;
     load_corpus(db);
@@ -91,8 +94,9 @@ TEST_CASE("a database Open WebUI migrated itself, at 8452d01d26d7 and later: mig
     TempDir dir;
     load_corpus(db);
     create_upstream_chat_message(db.sql(), "public");
-    db.sql().exec("INSERT INTO chat_message (id, chat_id, user_id, role, created_at, updated_at)"
-                  " SELECT id || '-m', id, user_id, 'user', 1717000000, 1717000000 FROM chat LIMIT 5");
+    db.sql().exec(
+        "INSERT INTO chat_message (id, chat_id, user_id, role, created_at, updated_at)"
+        " SELECT id || '-m', id, user_id, 'user', 1717000000, 1717000000 FROM chat LIMIT 5");
     db.sql().exec("UPDATE alembic_version SET version_num = '8452d01d26d7'");
     AppSession app(db);
     nothing_to_write(db, dir, "8452d01d26d7", "Open WebUI's own 8452d01d26d7");
@@ -114,7 +118,8 @@ TEST_CASE("an alembic revision that is neither before nor past chat_message is r
     INFO("migrate said:\n" << run.said());
     CHECK_MESSAGE(run.status != 0, "migrate started from an unknown revision");
     CHECK_MESSAGE(run.err.find("'c0ffee000000'") != std::string::npos, "the refusal does not name the revision");
-    CHECK_MESSAGE(run.err.find("alembic upgrade 374d2f66af06") != std::string::npos, "the refusal does not say what to do");
+    CHECK_MESSAGE(run.err.find("alembic upgrade 374d2f66af06") != std::string::npos,
+                  "the refusal does not say what to do");
     CHECK_MESSAGE(sluice_tables(db) == 0, "the refused run created a sluice table");
 }
 
@@ -128,7 +133,8 @@ TEST_CASE("cleanup refuses an unpublished build without --discard-unfinished-bui
     INFO("cleanup said:\n" << refused.said());
     CHECK_MESSAGE(refused.status == 4, "cleanup of an unpublished build did not refuse with exit 4");
     REQUIRE_MESSAGE(refused.error_lines().size() == 1, "the refusal is not one line");
-    CHECK_MESSAGE(refused.err.find("--discard-unfinished-build") != std::string::npos, "the refusal does not name the flag");
+    CHECK_MESSAGE(refused.err.find("--discard-unfinished-build") != std::string::npos,
+                  "the refusal does not name the flag");
     CHECK_MESSAGE(refused.err.find("is lost") != std::string::npos, "the refusal does not say what the flag discards");
     CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM sluice_chat_message") == rows, "the build lost rows");
     CHECK_MESSAGE(sluice_tables(db) >= 4, "the refusal dropped something");

@@ -41,26 +41,30 @@ public:
         }
     }
     ~ScopedEnvironment() {
-        for (const auto& [name, value] : saved_) set(name, value);
+        for (const auto& [name, value] : saved_)
+            set(name, value);
     }
     ScopedEnvironment(const ScopedEnvironment&) = delete;
     ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
 
 private:
     static void set(const std::string& name, const std::optional<std::string>& value) {
-        if (value) setenv(name.c_str(), value->c_str(), 1);
-        else unsetenv(name.c_str());
+        if (value)
+            setenv(name.c_str(), value->c_str(), 1);
+        else
+            unsetenv(name.c_str());
     }
     Variables saved_;
 };
-
 
 // The relations of schema public: what a refused run must leave as it found.
 std::vector<std::string> relations(TestDatabase& db) {
     return rows(db.sql(), "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace ORDER BY 1");
 }
 
-bool mentions(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool mentions(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
 
 // `sluice migrate` on a connection string of the test's choosing (migrate() passes the database's own).
 Run migrate_on(const std::string& conninfo, const std::string& reject_file) {
@@ -141,9 +145,9 @@ TEST_CASE("with no --db, libpq's PGHOST, PGPORT, PGUSER and PGDATABASE pick the 
     TempDir tmp;
     const std::string conninfo = db.conninfo();
     ScopedEnvironment env(Variables{{"PGHOST", option_of(conninfo, "host")},
-                           {"PGPORT", option_of(conninfo, "port")},
-                           {"PGUSER", option_of(conninfo, "user")},
-                           {"PGDATABASE", option_of(conninfo, "dbname")}});
+                                    {"PGPORT", option_of(conninfo, "port")},
+                                    {"PGUSER", option_of(conninfo, "user")},
+                                    {"PGDATABASE", option_of(conninfo, "dbname")}});
     Run run = run_sluice({"migrate", "--progress", "none", "--reject-file", tmp.file("r.jsonl")});
     CHECK_MESSAGE(run.status == 0, run.said());
     CHECK_MESSAGE(summary_of(run).chats == selected_chats(db), run.said());
@@ -158,10 +162,9 @@ TEST_CASE("PGPASSWORD serves a password-authenticated role with no --db, and is 
     TempDir tmp;
     {
         HbaLine scram("host all sluice_cfg_pw 127.0.0.1/32 scram-sha-256");
-        const Variables server{
-            {"PGHOST", "127.0.0.1"},           {"PGPORT", option_of(db.conninfo(), "port")},
-            {"PGUSER", "sluice_cfg_pw"},       {"PGDATABASE", option_of(db.conninfo(), "dbname")},
-            {"PGPASSFILE", tmp.file("none")},  {"PGPASSWORD", std::nullopt}};
+        const Variables server{{"PGHOST", "127.0.0.1"},          {"PGPORT", option_of(db.conninfo(), "port")},
+                               {"PGUSER", "sluice_cfg_pw"},      {"PGDATABASE", option_of(db.conninfo(), "dbname")},
+                               {"PGPASSFILE", tmp.file("none")}, {"PGPASSWORD", std::nullopt}};
         ScopedEnvironment env(server);
         Run without = run_sluice({"migrate", "--progress", "none", "--reject-file", tmp.file("r.jsonl")});
         CHECK_MESSAGE(without.status == 3, without.said());
@@ -179,24 +182,29 @@ TEST_CASE("PGPASSWORD serves a password-authenticated role with no --db, and is 
     db.sql().exec("DROP ROLE sluice_cfg_pw");
 }
 
-TEST_CASE("Open WebUI's split DATABASE_* variables connect a password-authenticated role, the password read as "
-          "Open WebUI reads it (%40 is '@') and never printed") {
+TEST_CASE(
+    "Open WebUI's split DATABASE_* variables connect a password-authenticated role, the password read as "
+    "Open WebUI reads it (%40 is '@') and never printed") {
     TestDatabase db;
     load_corpus(db);
     db.sql().exec("DROP ROLE IF EXISTS sluice_split_pw");
-    const std::string password = "sp/l:it #pw@x";  // what the server holds
+    const std::string password = "sp/l:it #pw@x";     // what the server holds
     const std::string in_secret = "sp/l:it #pw%40x";  // how the Secret must spell it for Open WebUI's URL
     db.sql().exec("CREATE ROLE sluice_split_pw LOGIN SUPERUSER PASSWORD '" + password + "'");
     TempDir tmp;
     {
         HbaLine scram("host all sluice_split_pw 127.0.0.1/32 scram-sha-256");
-        ScopedEnvironment no_libpq(Variables{{"PGHOST", std::nullopt}, {"PGPORT", std::nullopt},
-                                             {"PGUSER", std::nullopt}, {"PGPASSWORD", std::nullopt},
+        ScopedEnvironment no_libpq(Variables{{"PGHOST", std::nullopt},
+                                             {"PGPORT", std::nullopt},
+                                             {"PGUSER", std::nullopt},
+                                             {"PGPASSWORD", std::nullopt},
                                              {"PGPASSFILE", tmp.file("none")}});
-        const std::vector<std::string> split{
-            "DATABASE_TYPE=postgresql", "DATABASE_USER=sluice_split_pw", "DATABASE_PASSWORD=" + in_secret,
-            "DATABASE_HOST=127.0.0.1", "DATABASE_PORT=" + option_of(db.conninfo(), "port"),
-            "DATABASE_NAME=" + option_of(db.conninfo(), "dbname")};
+        const std::vector<std::string> split{"DATABASE_TYPE=postgresql",
+                                             "DATABASE_USER=sluice_split_pw",
+                                             "DATABASE_PASSWORD=" + in_secret,
+                                             "DATABASE_HOST=127.0.0.1",
+                                             "DATABASE_PORT=" + option_of(db.conninfo(), "port"),
+                                             "DATABASE_NAME=" + option_of(db.conninfo(), "dbname")};
         Run run = run_sluice({"migrate", "--progress", "none", "--reject-file", tmp.file("r.jsonl")}, split);
         CHECK_MESSAGE(run.status == 0, run.said());
         CHECK_MESSAGE(summary_of(run).chats == selected_chats(db), run.said());

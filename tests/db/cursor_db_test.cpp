@@ -26,7 +26,8 @@ std::vector<std::string> drain(Cursor& cursor) {
 
 std::vector<std::string> numbers(int from, int to) {
     std::vector<std::string> values;
-    for (int i = from; i <= to; ++i) values.push_back(std::to_string(i));
+    for (int i = from; i <= to; ++i)
+        values.push_back(std::to_string(i));
     return values;
 }
 

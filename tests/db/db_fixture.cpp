@@ -191,8 +191,9 @@ std::string copy_out(Connection& c, const std::string& copy_sql) {
 
 std::string target_of(Connection& c, const std::string& schema) {
     const std::string published = qualified(schema, "chat_message");
-    return scalar(c, "SELECT to_regclass($1) IS NOT NULL", {published}) == "t" ? published
-                                                                              : qualified(schema, "sluice_chat_message");
+    return scalar(c, "SELECT to_regclass($1) IS NOT NULL", {published}) == "t"
+               ? published
+               : qualified(schema, "sluice_chat_message");
 }
 
 std::string table_fingerprint(Connection& c, const std::string& schema) {
@@ -273,16 +274,18 @@ const std::vector<std::string> kColumns = {
 void create_upstream_chat_message(Connection& c, const std::string& schema, bool indexes) {
     const std::string t = qualified(schema, "chat_message");
     // As SQLAlchemy emits it for upstream's op.create_table: an unnamed primary key and foreign key.
-    c.exec("CREATE TABLE " + t + " (id TEXT NOT NULL, chat_id TEXT NOT NULL, user_id TEXT, role TEXT NOT NULL,"
+    c.exec("CREATE TABLE " + t +
+           " (id TEXT NOT NULL, chat_id TEXT NOT NULL, user_id TEXT, role TEXT NOT NULL,"
            " parent_id TEXT, content JSON, output JSON, model_id TEXT, files JSON, sources JSON, embeds JSON,"
            " done BOOLEAN, status_history JSON, error JSON, usage JSON, created_at BIGINT, updated_at BIGINT,"
-           " PRIMARY KEY (id), FOREIGN KEY(chat_id) REFERENCES " + qualified(schema, "chat") + " (id) ON DELETE CASCADE)");
+           " PRIMARY KEY (id), FOREIGN KEY(chat_id) REFERENCES " +
+           qualified(schema, "chat") + " (id) ON DELETE CASCADE)");
     if (!indexes) return;
-    for (const char* ix : {"ix_chat_message_chat_id (chat_id)", "ix_chat_message_created_at (created_at)",
-                           "ix_chat_message_model_id (model_id)", "ix_chat_message_user_id (user_id)",
-                           "chat_message_chat_parent_idx (chat_id, parent_id)",
-                           "chat_message_model_created_idx (model_id, created_at)",
-                           "chat_message_user_created_idx (user_id, created_at)"}) {
+    for (const char* ix :
+         {"ix_chat_message_chat_id (chat_id)", "ix_chat_message_created_at (created_at)",
+          "ix_chat_message_model_id (model_id)", "ix_chat_message_user_id (user_id)",
+          "chat_message_chat_parent_idx (chat_id, parent_id)", "chat_message_model_created_idx (model_id, created_at)",
+          "chat_message_user_created_idx (user_id, created_at)"}) {
         std::string spec = ix;
         std::size_t paren = spec.find(' ');
         c.exec("CREATE INDEX " + spec.substr(0, paren) + " ON " + t + spec.substr(paren));
@@ -423,7 +426,8 @@ Run verify(const TestDatabase& db, const std::string& /*reject_file*/, const std
 }
 
 Summary summary_of(const Run& run) {
-    static const std::regex line(R"((\d+) chats? read, (\d+) messages? written, (\d+) already present, (\d+) rejected)");
+    static const std::regex line(
+        R"((\d+) chats? read, (\d+) messages? written, (\d+) already present, (\d+) rejected)");
     std::smatch m;
     Summary s;
     if (!std::regex_search(run.out, m, line)) return s;

@@ -4,10 +4,10 @@
 // row, and `sluice verify` agrees.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
 #include <atomic>
 #include <memory>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "tests/db/db_fixture.h"
@@ -62,7 +62,9 @@ void create_chat_table(SqlAsciiDatabase& db, const std::string& chat_type) {
                   " meta json DEFAULT '{}', folder_id text)");
 }
 
-std::string good() { return message("\"user\"", "\"ok\""); }
+std::string good() {
+    return message("\"user\"", "\"ok\"");
+}
 
 // Chats whose bytes are not all UTF-8, and what they must give.
 struct BadChat {
@@ -72,25 +74,35 @@ struct BadChat {
 const std::vector<BadChat>& bad_chats() {
     static const std::vector<BadChat> chats = {
         {"enc-content", chat_of({{"m1", good()}, {"m2", message("\"user\"", "\"bad \xFF here\"")}, {"m3", good()}})},
-        {"enc-role", chat_of({{"m1", good()}, {"m2", message("\"us\xFF" "er\"", "\"ok\"")}, {"m3", good()}})},
-        {"enc-key", chat_of({{"m1", good()}, {"m\xFF" "2", good()}, {"m3", good()}})},
+        {"enc-role", chat_of({{"m1", good()},
+                              {"m2", message("\"us\xFF"
+                                             "er\"",
+                                             "\"ok\"")},
+                              {"m3", good()}})},
+        {"enc-key", chat_of({{"m1", good()},
+                             {"m\xFF"
+                              "2",
+                              good()},
+                             {"m3", good()}})},
         {"enc-nested", chat_of({{"m1", good()},
-                                {"m2", R"({"role":"user","files":[{"name":"euro )" "\xE2\x82" R"("}]})"},
+                                {"m2", R"({"role":"user","files":[{"name":"euro )"
+                                       "\xE2\x82"
+                                       R"("}]})"},
                                 {"m3", good()}})},
         // Bytes no column takes: the chat's title, a member the transform does not read.
-        {"enc-elsewhere", "{\"title\":\"\xFF\",\"history\":{\"messages\":{\"m1\":{\"role\":\"user\",\"x\":\"\xFF\"}}}}"},
+        {"enc-elsewhere",
+         "{\"title\":\"\xFF\",\"history\":{\"messages\":{\"m1\":{\"role\":\"user\",\"x\":\"\xFF\"}}}}"},
         {"enc-utf8", chat_of({{"m1", message("\"user\"", "\"caf\xC3\xA9 \xE2\x82\xAC\"")}})},
     };
     return chats;
 }
 
-const std::vector<std::string> kKeptRows = {
-    "enc-content-m1", "enc-content-m3", "enc-elsewhere-m1", "enc-key-m1", "enc-key-m3",
-    "enc-nested-m1",  "enc-nested-m3",  "enc-role-m1",      "enc-role-m3", "enc-utf8-m1"};
+const std::vector<std::string> kKeptRows = {"enc-content-m1", "enc-content-m3", "enc-elsewhere-m1", "enc-key-m1",
+                                            "enc-key-m3",     "enc-nested-m1",  "enc-nested-m3",    "enc-role-m1",
+                                            "enc-role-m3",    "enc-utf8-m1"};
 // As the rejects table holds them: a key's stray byte as the escape \u00ff.
-const std::vector<std::string> kRejected = {
-    "enc-content-m2 22021 transform", "enc-key-m\\u00ff2 22021 transform", "enc-nested-m2 22021 transform",
-    "enc-role-m2 22021 transform"};
+const std::vector<std::string> kRejected = {"enc-content-m2 22021 transform", "enc-key-m\\u00ff2 22021 transform",
+                                            "enc-nested-m2 22021 transform", "enc-role-m2 22021 transform"};
 
 void insert_bad_chats(SqlAsciiDatabase& db) {
     for (const BadChat& c : bad_chats())
@@ -110,8 +122,9 @@ void check_bad_chats_migrated(SqlAsciiDatabase& db, const TempDir& dir) {
     CHECK_MESSAGE(scalar(db.sql(), "SELECT content::text FROM chat_message WHERE id = 'enc-utf8-m1'") ==
                       "\"caf\xC3\xA9 \xE2\x82\xAC\"",
                   "valid UTF-8 beyond ASCII did not come through unchanged");
-    CHECK_MESSAGE(rows(db.sql(), "SELECT id, sqlstate, found_by FROM sluice_reject WHERE chat_id LIKE 'enc-%'"
-                                 " ORDER BY id") == kRejected,
+    CHECK_MESSAGE(rows(db.sql(),
+                       "SELECT id, sqlstate, found_by FROM sluice_reject WHERE chat_id LIKE 'enc-%'"
+                       " ORDER BY id") == kRejected,
                   "the rejects table does not hold exactly the messages with bytes that are not UTF-8");
     std::string row = scalar(db.sql(), "SELECT row::text FROM sluice_reject WHERE id = 'enc-content-m2'");
     CHECK_MESSAGE(row.find(R"("content":"bad \u00ff here")") != std::string::npos,

@@ -214,7 +214,9 @@ TEST_CASE("a target that already holds some rows completes with them counted as 
     check_upstream_shape(db.sql(), "public");
 }
 
-TEST_CASE("phases run one at a time: the bare table, then rows with their key, then indexes, then the foreign key, then publish") {
+TEST_CASE(
+    "phases run one at a time: the bare table, then rows with their key, then indexes, then the foreign key, then "
+    "publish") {
     TestDatabase db;
     TempDir dir;
     load_corpus(db);
@@ -259,7 +261,8 @@ TEST_CASE("phases run one at a time: the bare table, then rows with their key, t
     CHECK_MESSAGE(foreign_key_of(db.sql(), "public") == kExpectedForeignKey, "the constraint phase left no valid FK");
     CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM " + build + " WHERE id = 'orphan-1'") == 0,
                   "the orphaned row survived the constraint phase");
-    CHECK_MESSAGE(says(constraints, "deleted 1 row whose chat"), "the constraint phase did not report the orphan it deleted");
+    CHECK_MESSAGE(says(constraints, "deleted 1 row whose chat"),
+                  "the constraint phase did not report the orphan it deleted");
     CHECK_MESSAGE(scalar(db.sql(), "SELECT to_regclass('public.chat_message')").empty(),
                   "chat_message appeared before the publish phase");
 
@@ -516,8 +519,9 @@ TEST_CASE("a run that started fresh and retried its backfill after a lost connec
                                number(db.sql(), "SELECT coalesce(sum(chats), 0) FROM sluice_checkpoint") > 0;
                     }),
                     "the run never committed");
-    number(db.sql(), "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name ="
-                     " 'sluice writer' AND datname = current_database()");
+    number(db.sql(),
+           "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name ="
+           " 'sluice writer' AND datname = current_database()");
     Run run = running.get();
     INFO("the run said:\n" << run.said());
     REQUIRE_MESSAGE(run.status == 0, "the run did not complete after its writer's session was ended");

@@ -19,7 +19,6 @@ std::string alembic(TestDatabase& db) {
     return scalar(db.sql(), "SELECT version_num FROM alembic_version");
 }
 
-
 }  // namespace
 
 TEST_CASE("--stamp-alembic moves alembic_version from 374d2f66af06 once every phase is done") {
@@ -35,7 +34,8 @@ TEST_CASE("--stamp-alembic moves alembic_version from 374d2f66af06 once every ph
     CHECK_MESSAGE(alembic(db) == kAfter, "the stamp did not move alembic_version");
     Run again = migrate(db, tmp.file("r.jsonl"), {"--stamp-alembic"});
     CHECK_MESSAGE(again.status == 0, again.said());
-    CHECK_MESSAGE(says(again, std::string("already migrated (alembic ") + kAfter), "a second stamp did not say it was done");
+    CHECK_MESSAGE(says(again, std::string("already migrated (alembic ") + kAfter),
+                  "a second stamp did not say it was done");
 }
 
 TEST_CASE("--stamp-alembic refuses an unfinished migration and any other revision, changing nothing") {

@@ -195,7 +195,7 @@ TEST_CASE("exports to a null device, a FIFO and symlinks leave each what it was 
         REQUIRE(::mknod(null.c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0);
     }
     auto char_device = [](const std::string& path) {
-        struct stat st{};
+        struct stat st {};
         return ::lstat(path.c_str(), &st) == 0 && S_ISCHR(st.st_mode);
     };
     const std::string summary = dir.file("summary-link.json"), summary_target = dir.file("summary.json");
@@ -220,9 +220,12 @@ TEST_CASE("exports to a null device, a FIFO and symlinks leave each what it was 
         for (;;) {
             const bool last = ended.load();
             const ssize_t n = ::read(reader, buf, sizeof buf);
-            if (n > 0) got.append(buf, static_cast<std::size_t>(n));
-            else if (last) return got;
-            else std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            if (n > 0)
+                got.append(buf, static_cast<std::size_t>(n));
+            else if (last)
+                return got;
+            else
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
     });
     Run exported = run_sluice({"rejects", "--db", db.conninfo(), "--output", fifo});
@@ -336,8 +339,9 @@ void add_a_reject(TestDatabase& db) {
 
 }  // namespace
 
-TEST_CASE("-q keeps the rejects' warning; the log file has it at level warning; the verdict and the JSON's top level "
-          "count the rejects") {
+TEST_CASE(
+    "-q keeps the rejects' warning; the log file has it at level warning; the verdict and the JSON's top level "
+    "count the rejects") {
     TestDatabase db;
     TempDir dir;
     load_corpus(db);
@@ -365,7 +369,8 @@ TEST_CASE("-q keeps the rejects' warning; the log file has it at level warning; 
     CHECK(d["rejected"].GetUint64() == static_cast<std::uint64_t>(rejected));
     REQUIRE_MESSAGE((d.HasMember("warnings") && d["warnings"].IsArray()), "no top-level warnings list");
     bool listed = false;
-    for (const auto& w : d["warnings"].GetArray()) listed = listed || contains(w.GetString(), count);
+    for (const auto& w : d["warnings"].GetArray())
+        listed = listed || contains(w.GetString(), count);
     CHECK_MESSAGE(listed, "the warnings list lacks the rejects");
 
     // Without -q the warning stands in the summary, on stdout, as before.

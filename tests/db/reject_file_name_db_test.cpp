@@ -25,11 +25,14 @@ struct InDirectory {
 
 std::vector<std::string> exports_in(const std::string& dir) {
     std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename().string());
+    for (const auto& entry : fs::directory_iterator(dir))
+        names.push_back(entry.path().filename().string());
     return names;
 }
 
-std::string database_of(TestDatabase& db) { return scalar(db.sql(), "SELECT current_database()"); }
+std::string database_of(TestDatabase& db) {
+    return scalar(db.sql(), "SELECT current_database()");
+}
 
 }  // namespace
 

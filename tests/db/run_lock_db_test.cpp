@@ -100,8 +100,9 @@ TEST_CASE("holder() finds the lock whatever the sign of each half of its key's h
                                      std::string(condition) + " ORDER BY s LIMIT 1");
         REQUIRE_MESSAGE(!key.empty(), "no key among 1000 whose hash has " << condition);
         // Every lock's session is "sluice lock": the new one is the backend that was not there before.
-        const std::string lock_pids = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-                                      " AND application_name = 'sluice lock' ORDER BY pid";
+        const std::string lock_pids =
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND application_name = 'sluice lock' ORDER BY pid";
         const std::vector<std::string> before = rows(db.sql(), lock_pids);
         locks.push_back(std::make_unique<RunLock>(db.conninfo(), key));
         std::vector<std::string> added;

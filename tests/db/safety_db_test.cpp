@@ -28,8 +28,9 @@ std::future<Run> migrate_async(const TestDatabase& db, const std::string& reject
 }
 
 bool lock_held(TestDatabase& db) {
-    return number(db.sql(), "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sluice lock'"
-                            " AND datname = current_database()") > 0;
+    return number(db.sql(),
+                  "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sluice lock'"
+                  " AND datname = current_database()") > 0;
 }
 
 bool exists(TestDatabase& db, const std::string& relation) {
@@ -55,7 +56,8 @@ std::string random_text(std::size_t n, unsigned seed) {
     static const char kAlphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     std::mt19937 rng(seed);
     std::string s;
-    for (std::size_t i = 0; i < n; ++i) s.push_back(kAlphabet[rng() % (sizeof kAlphabet - 1)]);
+    for (std::size_t i = 0; i < n; ++i)
+        s.push_back(kAlphabet[rng() % (sizeof kAlphabet - 1)]);
     return s;
 }
 
@@ -77,7 +79,8 @@ std::string schema_dump(const TestDatabase& db, const TempDir& dir, const std::s
     const std::string out = dir.file(name + ".sql");
     std::string conninfo = db.conninfo();
     std::string quoted = "'";
-    for (char c : conninfo) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    for (char c : conninfo)
+        quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
     quoted += "'";
     const std::string cmd = pg_bin("pg_dump") + " --schema-only --table=public.chat_message -d " + quoted + " > " + out;
     REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, "pg_dump failed: " << cmd);
@@ -87,7 +90,8 @@ std::string schema_dump(const TestDatabase& db, const TempDir& dir, const std::s
         std::size_t end = text.find('\n', at);
         if (end == std::string::npos) end = text.size();
         std::string line = text.substr(at, end - at);
-        const bool noise = line.rfind("--", 0) == 0 || line.rfind("\\restrict", 0) == 0 || line.rfind("\\unrestrict", 0) == 0;
+        const bool noise =
+            line.rfind("--", 0) == 0 || line.rfind("\\restrict", 0) == 0 || line.rfind("\\unrestrict", 0) == 0;
         if (!noise) kept += line + "\n";
         at = end + 1;
     }
@@ -128,7 +132,8 @@ TEST_CASE("a second migrate while one runs exits at once, naming the holder; wit
     CHECK_MESSAGE(waiting.status == 0, "a migrate that waited for the lock did not exit 0");
     CHECK_MESSAGE(says(waiting, "waiting for another sluice migrate"), "the wait was not visible");
     CHECK_MESSAGE(says(waiting, "already migrated"), "the waiting migrate did not find the work done");
-    CHECK_MESSAGE(table_fingerprint(db.sql(), "public") == clean_run().fingerprint, "the table differs from a clean run's");
+    CHECK_MESSAGE(table_fingerprint(db.sql(), "public") == clean_run().fingerprint,
+                  "the table differs from a clean run's");
 }
 
 TEST_CASE("three migrates started together, as three pods would, all succeed once and count every reject once") {
@@ -148,7 +153,8 @@ TEST_CASE("three migrates started together, as three pods would, all succeed onc
         if (!says(run, "already complete") && !says(run, "already migrated")) ++worked;
     }
     CHECK_MESSAGE(worked == 1, "not exactly one pod did the backfill (" << worked << ")");
-    CHECK_MESSAGE(table_fingerprint(db.sql(), "public") == clean_run().fingerprint, "the table differs from a clean run's");
+    CHECK_MESSAGE(table_fingerprint(db.sql(), "public") == clean_run().fingerprint,
+                  "the table differs from a clean run's");
     CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM sluice_reject") == clean_run().summary.rejected,
                   "the rejects table does not hold each reject once");
     CHECK_MESSAGE(number(db.sql(), "SELECT rejected FROM sluice_checkpoint") == clean_run().summary.rejected,
@@ -190,8 +196,9 @@ TEST_CASE("a check for chat_message during a whole run never sees it before it i
                 continue;
             }
             // Visible: then it must be whole (the publish renames it in the transaction that checks).
-            saw_partial = saw_partial || number(live.sql(), "SELECT count(*) FROM pg_indexes WHERE tablename ="
-                                                            " 'chat_message'") != 8;
+            saw_partial = saw_partial || number(live.sql(),
+                                                "SELECT count(*) FROM pg_indexes WHERE tablename ="
+                                                " 'chat_message'") != 8;
         }
         Run done = run.get();
         REQUIRE_MESSAGE(done.status == 0, "the live run failed: " << done.said());
@@ -207,8 +214,10 @@ TEST_CASE("chat_message appearing while sluice builds stops it before publish; a
     load_corpus(db);
     const std::string rejects = dir.file("r.jsonl");
     auto running = migrate_async(db, rejects, kSlow);
-    REQUIRE_MESSAGE(wait_until([&] { return exists(db, "public.sluice_checkpoint") &&
-                                            number(db.sql(), "SELECT count(*) FROM sluice_checkpoint") > 0; }),
+    REQUIRE_MESSAGE(wait_until([&] {
+                        return exists(db, "public.sluice_checkpoint") &&
+                               number(db.sql(), "SELECT count(*) FROM sluice_checkpoint") > 0;
+                    }),
                     "the run never committed");
     // A restore, or a migration that does not meet sluice's placeholder, puts chat_message in place meanwhile.
     create_upstream_chat_message(db.sql(), "public", false);
@@ -216,9 +225,11 @@ TEST_CASE("chat_message appearing while sluice builds stops it before publish; a
     INFO("the run during which chat_message appeared said:\n" << stopped.said());
     CHECK_MESSAGE(stopped.status == 1, "sluice went on although chat_message appeared");
     REQUIRE_MESSAGE(stopped.error_lines().size() == 1, "the stop is not one line");
-    CHECK_MESSAGE(stopped.err.find("appeared while sluice was building") != std::string::npos, "it does not say what happened");
+    CHECK_MESSAGE(stopped.err.find("appeared while sluice was building") != std::string::npos,
+                  "it does not say what happened");
     CHECK_MESSAGE(stopped.err.find("run sluice migrate again") != std::string::npos, "it does not say what to do");
-    CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM chat_message") == 0, "sluice published into the table that appeared");
+    CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM chat_message") == 0,
+                  "sluice published into the table that appeared");
     CHECK_MESSAGE(exists(db, "public.sluice_chat_message"), "the build table was dropped before the operator reran");
 
     Run rerun = migrate(db, rejects);
@@ -256,9 +267,9 @@ TEST_CASE("more rejects than --max-rejects fail the run before the commit that p
         INFO("attempt " << attempt << " said:\n" << run.said());
         CHECK_MESSAGE(run.status == 5, "a run over --max-rejects did not fail");
         CHECK_MESSAGE(run.err.find("--max-rejects") != std::string::npos, "the failure does not name the limit");
-        CHECK_MESSAGE(number(db.sql(), "SELECT rejected FROM sluice_checkpoint") <= 3,
-                      "a commit passed the limit");
-        CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM sluice_reject") <= 3, "the rejects table passed the limit");
+        CHECK_MESSAGE(number(db.sql(), "SELECT rejected FROM sluice_checkpoint") <= 3, "a commit passed the limit");
+        CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM sluice_reject") <= 3,
+                      "the rejects table passed the limit");
         CHECK_MESSAGE(scalar(db.sql(), "SELECT complete FROM sluice_checkpoint") != "t",
                       "the backfill marked itself complete");
         CHECK_MESSAGE(!exists(db, "public.chat_message"), "an over-limit run published");
@@ -277,19 +288,22 @@ TEST_CASE("an existing chat_message in another column order is completed with ev
     TestDatabase db;
     TempDir dir;
     load_corpus(db);
-    db.sql().exec("CREATE TABLE chat_message (updated_at bigint, created_at bigint, usage json, error json,"
-                  " status_history json, done boolean, embeds json, sources json, files json, model_id text,"
-                  " output json, content json, parent_id text, role text NOT NULL, user_id text,"
-                  " chat_id text NOT NULL, id text PRIMARY KEY)");
+    db.sql().exec(
+        "CREATE TABLE chat_message (updated_at bigint, created_at bigint, usage json, error json,"
+        " status_history json, done boolean, embeds json, sources json, files json, model_id text,"
+        " output json, content json, parent_id text, role text NOT NULL, user_id text,"
+        " chat_id text NOT NULL, id text PRIMARY KEY)");
     // Some rows already there, so that the rest go through the staging merge.
     TestDatabase source;
     load_corpus(source);
     REQUIRE(migrate(source, dir.file("s.jsonl"), {"--phases", "schema,backfill"}).status == 0);
-    const std::string cols = "id, chat_id, user_id, role, parent_id, content, output, model_id, files, sources,"
-                             " embeds, done, status_history, error, usage, created_at, updated_at";
+    const std::string cols =
+        "id, chat_id, user_id, role, parent_id, content, output, model_id, files, sources,"
+        " embeds, done, status_history, error, usage, created_at, updated_at";
     copy_in(db.sql(), "COPY chat_message (" + cols + ") FROM STDIN",
-            copy_out(source.sql(), "COPY (SELECT " + cols + " FROM sluice_chat_message WHERE abs(hashtext(id)) % 3 = 0)"
-                                   " TO STDOUT"));
+            copy_out(source.sql(), "COPY (SELECT " + cols +
+                                       " FROM sluice_chat_message WHERE abs(hashtext(id)) % 3 = 0)"
+                                       " TO STDOUT"));
     // With the stamp, publish counts the rows, those already present with them, against the checkpoint.
     Run run = migrate(db, dir.file("r.jsonl"), {"--stamp-alembic"});
     INFO("sluice said:\n" << run.said());
@@ -305,16 +319,18 @@ TEST_CASE("an existing chat_message without its primary key is refused in one li
     TestDatabase db;
     TempDir dir;
     load_corpus(db);
-    db.sql().exec("CREATE TABLE chat_message (id TEXT NOT NULL, chat_id TEXT NOT NULL, user_id TEXT, role TEXT NOT NULL,"
-                  " parent_id TEXT, content JSON, output JSON, model_id TEXT, files JSON, sources JSON, embeds JSON,"
-                  " done BOOLEAN, status_history JSON, error JSON, usage JSON, created_at BIGINT, updated_at BIGINT)");
+    db.sql().exec(
+        "CREATE TABLE chat_message (id TEXT NOT NULL, chat_id TEXT NOT NULL, user_id TEXT, role TEXT NOT NULL,"
+        " parent_id TEXT, content JSON, output JSON, model_id TEXT, files JSON, sources JSON, embeds JSON,"
+        " done BOOLEAN, status_history JSON, error JSON, usage JSON, created_at BIGINT, updated_at BIGINT)");
     db.sql().exec("INSERT INTO chat_message (id, chat_id, role) SELECT id || '-x', id, 'user' FROM chat LIMIT 5");
     for (const char* phases : {"schema,backfill,indexes,constraints,publish", "backfill"}) {
         Run run = migrate(db, dir.file("r.jsonl"), {"--phases", phases});
         INFO("--phases " << phases << " said:\n" << run.said());
         CHECK_MESSAGE(run.status == 4, "a table without its primary key was not refused");
         REQUIRE_MESSAGE(run.error_lines().size() == 1, "the refusal is not one line");
-        CHECK_MESSAGE(run.err.find("no primary key on id") != std::string::npos, "the line does not say what is missing");
+        CHECK_MESSAGE(run.err.find("no primary key on id") != std::string::npos,
+                      "the line does not say what is missing");
         CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM chat_message") == 5, "rows were written");
     }
 }
@@ -332,7 +348,8 @@ TEST_CASE("a chat_message that Open WebUI's later migrations changed is refused 
         REQUIRE_MESSAGE(run.error_lines().size() == 1, "the refusal is not one line");
         CHECK_MESSAGE(run.err.find("later migrations") != std::string::npos, "the line does not say why");
         CHECK_MESSAGE(run.err.find("meta") != std::string::npos, "the line does not name the columns");
-        const bool suggests_drop = run.err.find("drop") != std::string::npos || run.err.find("DROP") != std::string::npos;
+        const bool suggests_drop =
+            run.err.find("drop") != std::string::npos || run.err.find("DROP") != std::string::npos;
         CHECK_MESSAGE(!suggests_drop, "the advice suggests dropping user data");
     }
 }
@@ -343,7 +360,8 @@ TEST_CASE("a message key and a model too large for an index entry are rejected, 
     create_chat_table(db, {});
     const std::string big_key = random_text(3500, 1), big_model = random_text(3500, 2);
     std::string ok = message(R"("user")", R"("fine")");
-    std::string with_model = R"({"role":"assistant","model":")" + big_model + R"(","content":"x","timestamp":1717000000})";
+    std::string with_model =
+        R"({"role":"assistant","model":")" + big_model + R"(","content":"x","timestamp":1717000000})";
     insert_chat(db, "c1", chat_of({{"a", ok}, {big_key, ok}, {"b", ok}}));
     insert_chat(db, "c2", chat_of({{"a", ok}, {"m", with_model}, {"b", ok}}));
     Run run = migrate(db, dir.file("r.jsonl"));
@@ -356,7 +374,8 @@ TEST_CASE("a message key and a model too large for an index entry are rejected, 
                   "the rejects do not carry SQLSTATE 54000");
     CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM chat_message") == 4, "the neighbours were not all written");
     CHECK_MESSAGE(says(run, "too large for an index entry"), "the index phase did not say it moved rows");
-    CHECK_MESSAGE(number(db.sql(), "SELECT rejected FROM sluice_checkpoint") == 2, "the checkpoint does not count both");
+    CHECK_MESSAGE(number(db.sql(), "SELECT rejected FROM sluice_checkpoint") == 2,
+                  "the checkpoint does not count both");
     Run check = verify(db, dir.file("r.jsonl"));
     CHECK_MESSAGE(check.status == 0, "verify does not account for the index-size rejects: " << check.said());
 }
@@ -376,7 +395,8 @@ TEST_CASE("sluice rejects exports the rejects table; cleanup exports, then drops
     Run cleanup = run_sluice({"cleanup", "--db", db.conninfo(), "--reject-file", dir.file("kept.jsonl")});
     INFO("cleanup said:\n" << cleanup.said());
     REQUIRE_MESSAGE(cleanup.status == 0, "cleanup failed");
-    CHECK_MESSAGE(read_rejects(dir.file("kept.jsonl")).size() == lines.size(), "cleanup did not export the rejects first");
+    CHECK_MESSAGE(read_rejects(dir.file("kept.jsonl")).size() == lines.size(),
+                  "cleanup did not export the rejects first");
     const bool left = exists(db, "public.sluice_reject") || exists(db, "public.sluice_checkpoint");
     CHECK_MESSAGE(!left, "cleanup left sluice's tables");
     CHECK_MESSAGE(table_fingerprint(db.sql(), "public") == clean_run().fingerprint, "cleanup touched chat_message");

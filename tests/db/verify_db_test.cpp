@@ -136,7 +136,8 @@ TEST_CASE("verify before the indexes are built still agrees, and says why it may
 
 TEST_CASE("rows deleted after the migration are named as missing, and verify exits 6") {
     Migrated m;
-    std::vector<std::string> deleted = rows(m.db.sql(), "SELECT id FROM sluice_chat_message ORDER BY id OFFSET 100 LIMIT 3");
+    std::vector<std::string> deleted =
+        rows(m.db.sql(), "SELECT id FROM sluice_chat_message ORDER BY id OFFSET 100 LIMIT 3");
     REQUIRE_MESSAGE(deleted.size() == 3, "the corpus has too few rows to delete three");
     m.db.sql().exec("DELETE FROM sluice_chat_message WHERE id = ANY($1::text[])",
                     {"{" + deleted[0] + "," + deleted[1] + "," + deleted[2] + "}"});
@@ -190,17 +191,20 @@ TEST_CASE("a sampled row whose content was altered is reported with the column t
     load_two_chats(db);
     Run migrated = migrate(db, dir.file("rejects.jsonl"), {"--phases", "schema,backfill"});
     REQUIRE_MESSAGE(migrated.status == 0, "the migration failed: " << migrated.said());
-    REQUIRE_MESSAGE(scalar(db.sql(), "SELECT content::text FROM sluice_chat_message WHERE id = 'c1-m00'") == kFirstContent,
-                    "sluice did not store the content verbatim, which this test assumes");
+    REQUIRE_MESSAGE(
+        scalar(db.sql(), "SELECT content::text FROM sluice_chat_message WHERE id = 'c1-m00'") == kFirstContent,
+        "sluice did not store the content verbatim, which this test assumes");
     std::string id, column, sql;
     bool differs = true;
     SUBCASE("a JSON value changed") {
         id = "c1-m00", column = "content";
-        sql = R"(UPDATE sluice_chat_message SET content = '{"text":"cafe","n":[1,2.50,1e2],"dup":2}' WHERE id = 'c1-m00')";
+        sql =
+            R"(UPDATE sluice_chat_message SET content = '{"text":"cafe","n":[1,2.50,1e2],"dup":2}' WHERE id = 'c1-m00')";
     }
     SUBCASE("JSON keys reordered") {
         id = "c1-m00", column = "content";
-        sql = R"(UPDATE sluice_chat_message SET content = '{"n":[1,2.50,1e2],"text":"café","dup":2}' WHERE id = 'c1-m00')";
+        sql =
+            R"(UPDATE sluice_chat_message SET content = '{"n":[1,2.50,1e2],"text":"café","dup":2}' WHERE id = 'c1-m00')";
     }
     SUBCASE("a text column of the fiftieth row changed") {
         id = "c2-a", column = "role";
@@ -316,7 +320,8 @@ TEST_CASE("rows the migration rejected are accounted for by the rejects table, a
 TEST_CASE("--resync adds rows deleted by hand after a complete run") {
     Migrated m;
     std::vector<std::string> deleted = rows(m.db.sql(), "SELECT id FROM sluice_chat_message ORDER BY id LIMIT 5");
-    m.db.sql().exec("DELETE FROM sluice_chat_message WHERE id IN (SELECT id FROM sluice_chat_message ORDER BY id LIMIT 5)");
+    m.db.sql().exec(
+        "DELETE FROM sluice_chat_message WHERE id IN (SELECT id FROM sluice_chat_message ORDER BY id LIMIT 5)");
     Run run = migrate(m.db, m.rejects, {"--phases", "backfill", "--resync"});
     INFO("resync said:\n" << run.said());
     REQUIRE_MESSAGE(run.status == 0, "migrate --resync failed");

@@ -13,7 +13,8 @@ namespace sluice::testing {
 inline std::vector<std::string> words_of(const std::string& text) {
     std::istringstream in(text);
     std::vector<std::string> words;
-    for (std::string w; in >> w;) words.push_back(w.back() == ';' ? w.substr(0, w.size() - 1) : w);
+    for (std::string w; in >> w;)
+        words.push_back(w.back() == ';' ? w.substr(0, w.size() - 1) : w);
     return words;
 }
 
@@ -25,7 +26,8 @@ inline std::vector<std::string> too_wide(const std::string& text, std::size_t wi
     std::istringstream in(text);
     for (std::string line; std::getline(in, line);) {
         std::size_t columns = 0;
-        for (char c : line) columns += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+        for (char c : line)
+            columns += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
         const std::size_t first = line.find_first_not_of(' ');
         if (columns > width && first != std::string::npos && line.find(' ', first) != std::string::npos)
             wide.push_back(line);

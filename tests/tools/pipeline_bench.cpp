@@ -27,10 +27,14 @@ int main(int argc, char** argv) {
     std::string db, schema = "public";
     unsigned threads = 1, lanes = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!std::strcmp(argv[i], "--db")) db = argv[i + 1];
-        else if (!std::strcmp(argv[i], "--schema")) schema = argv[i + 1];
-        else if (!std::strcmp(argv[i], "--threads")) threads = static_cast<unsigned>(std::atoi(argv[i + 1]));
-        else if (!std::strcmp(argv[i], "--lanes")) lanes = static_cast<unsigned>(std::atoi(argv[i + 1]));
+        if (!std::strcmp(argv[i], "--db"))
+            db = argv[i + 1];
+        else if (!std::strcmp(argv[i], "--schema"))
+            schema = argv[i + 1];
+        else if (!std::strcmp(argv[i], "--threads"))
+            threads = static_cast<unsigned>(std::atoi(argv[i + 1]));
+        else if (!std::strcmp(argv[i], "--lanes"))
+            lanes = static_cast<unsigned>(std::atoi(argv[i + 1]));
     }
     if (db.empty() || threads == 0 || lanes == 0) {
         std::fprintf(stderr, "usage: pipeline_bench --db URL [--schema S] [--threads N] [--lanes K]\n");
@@ -68,9 +72,10 @@ int main(int argc, char** argv) {
     engine::run_lanes<stages::ChatBatch>(
         graph, [&](stages::ChatBatch& b) { stages::transform_batch(b, transforms.local()); }, threads, budget);
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("pipeline_bench: %u lane(s), %u parse thread(s): %llu chats, %llu messages in %.2f s: %.0f messages/s, "
-                "%.1f MB/s\n",
-                lanes, threads, static_cast<unsigned long long>(chats.load()),
-                static_cast<unsigned long long>(rows.load()), s, rows.load() / s, bytes.load() / s / 1e6);
+    std::printf(
+        "pipeline_bench: %u lane(s), %u parse thread(s): %llu chats, %llu messages in %.2f s: %.0f messages/s, "
+        "%.1f MB/s\n",
+        lanes, threads, static_cast<unsigned long long>(chats.load()), static_cast<unsigned long long>(rows.load()), s,
+        rows.load() / s, bytes.load() / s / 1e6);
     return 0;
 }

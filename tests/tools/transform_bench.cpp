@@ -167,7 +167,8 @@ int main(int argc, char** argv) {
             rounds = std::atoi(argv[i + 1]);
         } else if (!std::strcmp(argv[i], "--threads")) {
             std::stringstream list(argv[i + 1]);
-            for (std::string n; std::getline(list, n, ',');) thread_counts.push_back(static_cast<unsigned>(std::atoi(n.c_str())));
+            for (std::string n; std::getline(list, n, ',');)
+                thread_counts.push_back(static_cast<unsigned>(std::atoi(n.c_str())));
         } else {
             rounds = 0;
         }
@@ -191,9 +192,10 @@ int main(int argc, char** argv) {
     for (unsigned n : thread_counts) {
         double s = through_pipeline(chats, n, rounds, rows);
         if (first == 0) first = s;
-        std::printf("transform_bench: pipeline, %u parse thread(s): median %.3f s: %.0f MB/s, %.0f messages/s, "
-                    "%.2fx the %u-thread rate\n",
-                    n, s, mb / s, rows / s, first / s, thread_counts.front());
+        std::printf(
+            "transform_bench: pipeline, %u parse thread(s): median %.3f s: %.0f MB/s, %.0f messages/s, "
+            "%.2fx the %u-thread rate\n",
+            n, s, mb / s, rows / s, first / s, thread_counts.front());
     }
     return 0;
 }

@@ -3,8 +3,8 @@
 
 #include <chrono>
 #include <mutex>
-#include <vector>
 #include <thread>
+#include <vector>
 
 #include "engine/budget.h"
 
@@ -61,7 +61,8 @@ TEST_CASE("while a record larger than the cap waits, nobody else takes, so the b
     REQUIRE(budget.try_take(60, true));  // another lane's batch in flight
     bool big_taken = false;
     std::thread big([&] { big_taken = budget.take(500, true); });  // needs everything given back
-    while (!budget.wanted()) std::this_thread::yield();
+    while (!budget.wanted())
+        std::this_thread::yield();
     CHECK_FALSE(budget.try_take(10, true));  // it would fit, but the big record waits for the budget to drain
     CHECK(budget.wanted());                  // and the writers are asked to commit
     budget.give_back(1, 60);
@@ -77,7 +78,8 @@ TEST_CASE("readers waiting for ordinary room do not hold back one that fits") {
     REQUIRE(budget.try_take(90, true));
     bool taken = false;
     std::thread waiter([&] { taken = budget.take(50, true); });  // 140 would pass the cap: it waits
-    while (!budget.wanted()) std::this_thread::yield();
+    while (!budget.wanted())
+        std::this_thread::yield();
     CHECK(budget.try_take(10, true));  // 100: fits, and nobody needs the budget to drain
     budget.give_back(2, 100);
     waiter.join();

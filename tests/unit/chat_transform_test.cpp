@@ -37,10 +37,10 @@ struct Run {
         REQUIRE_MESSAGE(at != std::string::npos, name << " missing in " << r);
         at += key.size();
         std::size_t next = std::string::npos;
-        for (const char* col : {"\"chat_id\":", "\"user_id\":", "\"role\":", "\"parent_id\":", "\"content\":",
-                                "\"output\":", "\"model_id\":", "\"files\":", "\"sources\":", "\"embeds\":",
-                                "\"done\":", "\"status_history\":", "\"error\":", "\"usage\":",
-                                "\"created_at\":", "\"updated_at\":"}) {
+        for (const char* col :
+             {"\"chat_id\":", "\"user_id\":", "\"role\":", "\"parent_id\":", "\"content\":", "\"output\":",
+              "\"model_id\":", "\"files\":", "\"sources\":", "\"embeds\":", "\"done\":", "\"status_history\":",
+              "\"error\":", "\"usage\":", "\"created_at\":", "\"updated_at\":"}) {
             auto p = r.find(std::string(",") + col, at);
             if (p != std::string::npos && p < next) next = p;
         }
@@ -74,15 +74,17 @@ Run transform(const std::optional<std::string>& chat, std::int64_t now = kNow, s
 std::string chat_with(const std::string& members) {
     return R"({"title":"t","history":{"currentId":"m1","messages":{)" + members + "}}}";
 }
-std::string one_message(const std::string& body) { return chat_with(R"("m1":{)" + body + "}"); }
+std::string one_message(const std::string& body) {
+    return chat_with(R"("m1":{)" + body + "}");
+}
 
 }  // namespace
 
 TEST_CASE("a plain two-message chat becomes two rows with every column as upstream sets it") {
-    Run r = transform(chat_with(
-        R"("m1":{"role":"user","content":"hi","timestamp":1717000000,"parentId":null},)"
-        R"("m2":{"role":"assistant","content":"hello","model":"llama3","parentId":"m1","done":true,)"
-        R"("usage":{"total_tokens":5},"timestamp":1717000001})"));
+    Run r = transform(
+        chat_with(R"("m1":{"role":"user","content":"hi","timestamp":1717000000,"parentId":null},)"
+                  R"("m2":{"role":"assistant","content":"hello","model":"llama3","parentId":"m1","done":true,)"
+                  R"("usage":{"total_tokens":5},"timestamp":1717000001})"));
     REQUIRE(r.rows.size() == 2);
     CHECK(r.field(0, "id") == R"("chat1-m1")");
     CHECK(r.field(0, "chat_id") == R"("chat1")");
@@ -141,7 +143,8 @@ TEST_CASE("a double-encoded chat whose string is not JSON gives no rows") {
 }
 
 TEST_CASE("a lone surrogate inside a double-encoded chat is kept as its escape") {
-    Run r = transform(std::string(R"("{\"history\":{\"messages\":{\"m\":{\"role\":\"user\",\"content\":\"a\ud800b\"}}}}")"));
+    Run r = transform(
+        std::string(R"("{\"history\":{\"messages\":{\"m\":{\"role\":\"user\",\"content\":\"a\ud800b\"}}}}")"));
     REQUIRE(r.rows.size() == 1);
     CHECK(r.field(0, "content") == R"("a\ud800b")");
 }
@@ -152,8 +155,8 @@ TEST_CASE("history or messages of the wrong type give no rows") {
         CHECK_MESSAGE(r.rows.empty(), doc);
         CHECK_MESSAGE(r.skipped(SkipRule::history_not_object) == 1, doc);
     }
-    for (const char* doc : {R"({"history":{}})", R"({"history":{"messages":[{"role":"user"}]}})",
-                            R"({"history":{"messages":null}})"}) {
+    for (const char* doc :
+         {R"({"history":{}})", R"({"history":{"messages":[{"role":"user"}]}})", R"({"history":{"messages":null}})"}) {
         Run r = transform(std::string(doc));
         CHECK_MESSAGE(r.rows.empty(), doc);
         CHECK_MESSAGE(r.skipped(SkipRule::messages_not_object) == 1, doc);
@@ -161,8 +164,8 @@ TEST_CASE("history or messages of the wrong type give no rows") {
 }
 
 TEST_CASE("a repeated history key: the last one counts") {
-    Run later_wins = transform(std::string(
-        R"({"history":{"messages":{"a":{"role":"user"}}},"history":{"messages":{"b":{"role":"user"}}}})"));
+    Run later_wins = transform(
+        std::string(R"({"history":{"messages":{"a":{"role":"user"}}},"history":{"messages":{"b":{"role":"user"}}}})"));
     REQUIRE(later_wins.rows.size() == 1);
     CHECK(later_wins.field(0, "id") == R"("chat1-b")");
     Run later_null = transform(std::string(R"({"history":{"messages":{"a":{"role":"user"}}},"history":null})"));
@@ -177,8 +180,8 @@ TEST_CASE("messages that are not objects are skipped, their neighbours kept") {
 }
 
 TEST_CASE("a message whose role is absent or falsy is skipped") {
-    for (const char* role : {"", R"("role":null)", R"("role":"")", R"("role":false)", R"("role":0)",
-                             R"("role":0.0)", R"("role":-0)", R"("role":[])", R"("role":{})", R"("role":1e-400)"}) {
+    for (const char* role : {"", R"("role":null)", R"("role":"")", R"("role":false)", R"("role":0)", R"("role":0.0)",
+                             R"("role":-0)", R"("role":[])", R"("role":{})", R"("role":1e-400)"}) {
         Run r = transform(one_message(role));
         CHECK_MESSAGE(r.rows.empty(), "role " << role);
         CHECK_MESSAGE(r.skipped(SkipRule::role_falsy) == 1, "role " << role);
@@ -208,21 +211,24 @@ TEST_CASE("an integer in a text column is stored as written, and -0 as the integ
 }
 
 TEST_CASE("any other number in a text column is stored as PostgreSQL prints Python's repr of the float") {
-    struct Case { const char* json; std::string text; };
+    struct Case {
+        const char* json;
+        std::string text;
+    };
     const Case cases[] = {
-        {"1E2", "100.0"},                                 // repr 100.0
+        {"1E2", "100.0"},  // repr 100.0
         {"1.5", "1.5"},
-        {"1.50", "1.5"},                                  // repr drops the trailing zero
-        {"-1.5", "-1.5"},                                 // psycopg2 sends " -1.5"
+        {"1.50", "1.5"},   // repr drops the trailing zero
+        {"-1.5", "-1.5"},  // psycopg2 sends " -1.5"
         {"0.1", "0.1"},
-        {"1e15", "1000000000000000.0"},                   // repr's last fixed-form power of ten
-        {"1e16", "10000000000000000"},                    // repr 1e+16: numeric scale 0
-        {"1e20", "100000000000000000000"},                // repr 1e+20
-        {"1.5e-7", "0.00000015"},                         // repr 1.5e-07: numeric scale 8
+        {"1e15", "1000000000000000.0"},     // repr's last fixed-form power of ten
+        {"1e16", "10000000000000000"},      // repr 1e+16: numeric scale 0
+        {"1e20", "100000000000000000000"},  // repr 1e+20
+        {"1.5e-7", "0.00000015"},           // repr 1.5e-07: numeric scale 8
         {"-1.5e-7", "-0.00000015"},
-        {"0.0001", "0.0001"},                             // repr's last fixed form below 1
-        {"1e-5", "0.00001"},                              // repr 1e-05
-        {"123456789.123456789", "123456789.12345679"},    // a float keeps 17 digits
+        {"0.0001", "0.0001"},                           // repr's last fixed form below 1
+        {"1e-5", "0.00001"},                            // repr 1e-05
+        {"123456789.123456789", "123456789.12345679"},  // a float keeps 17 digits
         {"1.7976931348623157e308", "17976931348623157" + std::string(292, '0')},
     };
     for (const Case& c : cases) {
@@ -283,7 +289,8 @@ TEST_CASE("a NUL or a lone surrogate in a text column rejects that message only"
 }
 
 TEST_CASE("a repeated message key: the last value counts, in the first one's place") {
-    Run r = transform(chat_with(R"("a":{"role":"user","content":1},"b":{"role":"user"},"a":{"role":"assistant","content":2})"));
+    Run r = transform(
+        chat_with(R"("a":{"role":"user","content":1},"b":{"role":"user"},"a":{"role":"assistant","content":2})"));
     REQUIRE(r.rows.size() == 2);
     CHECK(r.field(0, "id") == R"("chat1-a")");
     CHECK(r.field(0, "role") == R"("assistant")");
@@ -337,31 +344,34 @@ TEST_CASE("done holding any other number, a string, an array or an object reject
         CHECK_MESSAGE(r.rows.empty(), "done " << done << " was stored");
         REQUIRE_MESSAGE(r.out.rejects.size() == 1, "done " << done << " was not rejected");
         CHECK_MESSAGE(r.out.rejects[0].sqlstate == "22P02", "done " << done << ": wrong SQLSTATE");
-        CHECK_MESSAGE(r.out.rejects[0].message.find("done") == 0, "the reject does not name done: "
-                      << r.out.rejects[0].message);
+        CHECK_MESSAGE(r.out.rejects[0].message.find("done") == 0,
+                      "the reject does not name done: " << r.out.rejects[0].message);
     }
 }
 
 TEST_CASE("timestamps are normalized as upstream's int(float(t)) and range check do") {
-    struct Case { const char* ts; std::int64_t expect; };
+    struct Case {
+        const char* ts;
+        std::int64_t expect;
+    };
     const Case cases[] = {
-        {nullptr, kNow},                        // absent
+        {nullptr, kNow},  // absent
         {"null", kNow},
         {"1717000000", 1717000000},
-        {"1717000000123", 1717000000},          // milliseconds
-        {"1717000000.9", 1717000000},           // truncation
-        {"\"1717000001\"", 1717000001},         // numeric string
-        {"\" 1717000002 \"", 1717000002},       // Python strips whitespace
-        {"\"1_717_000_003\"", 1717000003},      // and accepts digit underscores
+        {"1717000000123", 1717000000},      // milliseconds
+        {"1717000000.9", 1717000000},       // truncation
+        {"\"1717000001\"", 1717000001},     // numeric string
+        {"\" 1717000002 \"", 1717000002},   // Python strips whitespace
+        {"\"1_717_000_003\"", 1717000003},  // and accepts digit underscores
         {"\"1.717000004e9\"", 1717000004},
         {"\"junk\"", kNow},
         {"\"inf\"", kNow},
         {"\"nan\"", kNow},
-        {"true", kNow},                         // int(float(True)) is 1: before 2020
-        {"1500000000", kNow},                   // before 2020
-        {"1577836800", 1577836800},             // the first second allowed
-        {"1750086400", 1750086400},             // now + 1 day is allowed
-        {"1750086401", kNow},                   // a second later is not
+        {"true", kNow},              // int(float(True)) is 1: before 2020
+        {"1500000000", kNow},        // before 2020
+        {"1577836800", 1577836800},  // the first second allowed
+        {"1750086400", 1750086400},  // now + 1 day is allowed
+        {"1750086401", kNow},        // a second later is not
         {"\"1e9\"", kNow},
         {"123456789012345678901234567890", kNow},
         {"-1717000000", kNow},
@@ -408,13 +418,14 @@ TEST_CASE("escaped message keys become the decoded text of the message id") {
 
 TEST_CASE("a chat that is not valid JSON is rejected whole, never dropped silently") {
     // A byte that is not UTF-8 outside a string is no JSON at all (inside one, see below).
-    for (std::string doc : {std::string("{\"history\":"), std::string("{\"a\":\xFF}"),
-                            std::string("{}\0{}", 5), std::string("NaN")}) {
+    for (std::string doc :
+         {std::string("{\"history\":"), std::string("{\"a\":\xFF}"), std::string("{}\0{}", 5), std::string("NaN")}) {
         Run r = transform(doc);
         CHECK(r.rows.empty());
         REQUIRE_MESSAGE(r.out.rejects.size() == 1, "no reject for " << doc);
         CHECK(r.out.rejects[0].key == "chat1");
-        CHECK_MESSAGE(is_json(r.out.rejects[0].row_json), "the reject's row is not JSON: " << r.out.rejects[0].row_json);
+        CHECK_MESSAGE(is_json(r.out.rejects[0].row_json),
+                      "the reject's row is not JSON: " << r.out.rejects[0].row_json);
     }
 }
 
@@ -433,10 +444,14 @@ TEST_CASE("python_int_of_float follows Python for numbers and strings") {
     CHECK(python_int_of_float("", true) == std::nullopt);
     CHECK(python_int_of_float("1e", true) == std::nullopt);
     CHECK(python_int_of_float("Infinity", true) == std::nullopt);
-    CHECK(python_int_of_float("\xD9\xA1\xD9\xA2", true) == 12);            // Arabic-Indic digits
+    CHECK(python_int_of_float("\xD9\xA1\xD9\xA2", true) == 12);          // Arabic-Indic digits
     CHECK(python_int_of_float("\xEF\xBC\x91\xEF\xBC\x97", true) == 17);  // fullwidth digits
-    CHECK(python_int_of_float("\xC2\xA0" "5\xE3\x80\x80", true) == 5);      // NBSP and ideographic space
-    CHECK(python_int_of_float("\xC3\xA9" "5", true) == std::nullopt);           // a letter is not a digit
+    CHECK(python_int_of_float("\xC2\xA0"
+                              "5\xE3\x80\x80",
+                              true) == 5);  // NBSP and ideographic space
+    CHECK(python_int_of_float("\xC3\xA9"
+                              "5",
+                              true) == std::nullopt);  // a letter is not a digit
 }
 
 TEST_CASE("numbers RapidJSON calls too big are kept as written in JSON columns, read as Python does in text ones") {
@@ -455,7 +470,8 @@ TEST_CASE("numbers RapidJSON calls too big are kept as written in JSON columns, 
 
 TEST_CASE("a raw control character inside a double-encoded chat's string makes it not JSON") {
     // The inner document holds a raw ESC inside a string: Python's json.loads refuses it.
-    Run r = transform(std::string(R"("{\"history\":{\"messages\":{\"m\":{\"role\":\"user\",\"content\":\"a\u001bb\"}}}}")"));
+    Run r = transform(
+        std::string(R"("{\"history\":{\"messages\":{\"m\":{\"role\":\"user\",\"content\":\"a\u001bb\"}}}}")"));
     CHECK(r.rows.empty());
     CHECK(r.skipped(SkipRule::chat_not_json) == 1);
 }
@@ -475,13 +491,16 @@ TEST_CASE("a malformed number next to one too big is still malformed") {
 namespace {
 
 // The reject's row is JSON that a UTF-8 connection carries and PostgreSQL's json type accepts.
-bool storable_row(const std::string& row) { return engine::valid_utf8(row) && is_json(row); }
+bool storable_row(const std::string& row) {
+    return engine::valid_utf8(row) && is_json(row);
+}
 
 }  // namespace
 
 TEST_CASE("a byte that is not UTF-8 in content rejects that message with 22021 and keeps its neighbours") {
-    Run r = transform(chat_with("\"m1\":{\"role\":\"user\"},\"m2\":{\"role\":\"user\",\"content\":\"bad \xFF here\"},"
-                                "\"m3\":{\"role\":\"user\"}"));
+    Run r =
+        transform(chat_with("\"m1\":{\"role\":\"user\"},\"m2\":{\"role\":\"user\",\"content\":\"bad \xFF here\"},"
+                            "\"m3\":{\"role\":\"user\"}"));
     REQUIRE(r.rows.size() == 2);
     CHECK(r.field(0, "id") == R"("chat1-m1")");
     CHECK(r.field(1, "id") == R"("chat1-m3")");
@@ -496,8 +515,10 @@ TEST_CASE("a byte that is not UTF-8 in content rejects that message with 22021 a
 }
 
 TEST_CASE("a byte that is not UTF-8 in role, parentId or model rejects that message only") {
-    Run r = transform(chat_with("\"a\":{\"role\":\"us\xFF" "er\"},\"b\":{\"role\":\"user\",\"parentId\":\"p\xC3\"},"
-                                "\"c\":{\"role\":\"user\",\"model\":\"euro \xE2\x82\"},\"d\":{\"role\":\"user\"}"));
+    Run r =
+        transform(chat_with("\"a\":{\"role\":\"us\xFF"
+                            "er\"},\"b\":{\"role\":\"user\",\"parentId\":\"p\xC3\"},"
+                            "\"c\":{\"role\":\"user\",\"model\":\"euro \xE2\x82\"},\"d\":{\"role\":\"user\"}"));
     REQUIRE(r.rows.size() == 1);
     CHECK(r.field(0, "id") == R"("chat1-d")");
     REQUIRE(r.out.rejects.size() == 3);
@@ -514,10 +535,14 @@ TEST_CASE("a byte that is not UTF-8 in role, parentId or model rejects that mess
 }
 
 TEST_CASE("a byte that is not UTF-8 in a message key rejects that message, its id escaped in the row") {
-    Run r = transform(chat_with("\"m1\":{\"role\":\"user\"},\"m\xFF" "2\":{\"role\":\"user\"}"));
+    Run r =
+        transform(chat_with("\"m1\":{\"role\":\"user\"},\"m\xFF"
+                            "2\":{\"role\":\"user\"}"));
     REQUIRE(r.rows.size() == 1);
     REQUIRE(r.out.rejects.size() == 1);
-    CHECK(r.out.rejects[0].key == "chat1-m\xFF" "2");
+    CHECK(r.out.rejects[0].key ==
+          "chat1-m\xFF"
+          "2");
     CHECK_MESSAGE(r.out.rejects[0].message.find("the message key holds bytes that are not valid UTF-8") == 0,
                   r.out.rejects[0].message);
     CHECK_MESSAGE(r.out.rejects[0].row_json.find(R"("id":"chat1-m\u00ff2")") != std::string::npos,
@@ -539,8 +564,9 @@ TEST_CASE("a byte that is not UTF-8 anywhere inside any JSON column rejects the 
 
 TEST_CASE("bytes that are not UTF-8 where no column takes them leave the rows as they are") {
     // The chat's title, a member the transform does not read, a timestamp string (read as `now`).
-    Run r = transform("{\"title\":\"\xFF\",\"history\":{\"messages\":{\"m1\":{\"role\":\"user\",\"other\":\"\xFF\","
-                      "\"content\":\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\",\"timestamp\":\"17\xFF\"}}}}");
+    Run r = transform(
+        "{\"title\":\"\xFF\",\"history\":{\"messages\":{\"m1\":{\"role\":\"user\",\"other\":\"\xFF\","
+        "\"content\":\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\",\"timestamp\":\"17\xFF\"}}}}");
     REQUIRE(r.rows.size() == 1);
     CHECK(r.out.rejects.empty());
     CHECK_MESSAGE(r.field(0, "content") == "\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\"",
@@ -562,8 +588,9 @@ TEST_CASE("a chat whose own id or user_id is not UTF-8 rejects each of its messa
 }
 
 TEST_CASE("a double-encoded chat with a byte that is not UTF-8 rejects only the message the byte reaches") {
-    Run r = transform(std::string("\"{\\\"history\\\":{\\\"messages\\\":{\\\"m1\\\":{\\\"role\\\":\\\"user\\\"},"
-                                  "\\\"m2\\\":{\\\"role\\\":\\\"user\\\",\\\"content\\\":\\\"\xFF\\\"}}}}\""));
+    Run r =
+        transform(std::string("\"{\\\"history\\\":{\\\"messages\\\":{\\\"m1\\\":{\\\"role\\\":\\\"user\\\"},"
+                              "\\\"m2\\\":{\\\"role\\\":\\\"user\\\",\\\"content\\\":\\\"\xFF\\\"}}}}\""));
     REQUIRE(r.rows.size() == 1);
     CHECK(r.field(0, "id") == R"("chat1-m1")");
     REQUIRE(r.out.rejects.size() == 1);
@@ -589,8 +616,9 @@ TEST_CASE("values left in the chat's text make, pieced together, the very tuples
     const std::string doc = chat_with(R"("m1":{"role":"user","content":"hello","usage":{"t":[1,2]},"done":null},)"
                                       R"("m2":{"role":"assistant","parentId":"m1","content":"x","files":[]},)"
                                       R"("m3":{"role":"user"},"m4":{"role":5})");
-    const std::string double_encoded = "\"{\\\"history\\\":{\\\"messages\\\":{\\\"m1\\\":{\\\"role\\\":\\\"user\\\","
-                                       "\\\"content\\\":\\\"inside\\\"}}}}\"";
+    const std::string double_encoded =
+        "\"{\\\"history\\\":{\\\"messages\\\":{\\\"m1\\\":{\\\"role\\\":\\\"user\\\","
+        "\\\"content\\\":\\\"inside\\\"}}}}\"";
     for (const std::string& chat : {doc, double_encoded}) {
         stages::ChatTransform t(kNow, false);
         stages::TransformOutput copied, in_place;
@@ -601,7 +629,8 @@ TEST_CASE("values left in the chat's text make, pieced together, the very tuples
         CHECK_MESSAGE(in_place.rows.outside.empty() == (chat == double_encoded),
                       "values of a decoded document were left outside (its text is the transform's scratch)");
         std::string sent;
-        for (std::string_view piece : in_place.rows.pieces(0, in_place.rows.count())) sent.append(piece);
+        for (std::string_view piece : in_place.rows.pieces(0, in_place.rows.count()))
+            sent.append(piece);
         CHECK_MESSAGE(sent == copied.rows.tuples, "the pieces do not make the copied tuples");
         for (std::size_t i = 0; i < copied.rows.count(); ++i) {
             std::string storage;
@@ -614,7 +643,8 @@ TEST_CASE("values left in the chat's text make, pieced together, the very tuples
         if (!in_place.rows.outside.empty()) {
             CHECK_THROWS_AS(in_place.rows.tuple(0), std::logic_error);
             std::string sent_1_to_3;
-            for (std::string_view piece : in_place.rows.pieces(1, 3)) sent_1_to_3.append(piece);
+            for (std::string_view piece : in_place.rows.pieces(1, 3))
+                sent_1_to_3.append(piece);
             REQUIRE(copied.rows.count() > 3);
             const std::vector<std::size_t>& at = copied.rows.starts;
             CHECK_MESSAGE(sent_1_to_3 == copied.rows.tuples.substr(at[1], at[3] - at[1]), "rows 1 and 2 differ");

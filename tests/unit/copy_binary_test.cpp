@@ -50,14 +50,16 @@ TEST_CASE("a tuple renders as a JSON object with text escaped and JSON kept") {
     row.bytes("{\"k\": [1]}");
     row.boolean(true);
     row.int8(1717000000);
-    std::vector<Column> cols = {{"t", ColumnKind::text}, {"j", ColumnKind::json}, {"b", ColumnKind::boolean},
-                                {"n", ColumnKind::int8}};
+    std::vector<Column> cols = {
+        {"t", ColumnKind::text}, {"j", ColumnKind::json}, {"b", ColumnKind::boolean}, {"n", ColumnKind::int8}};
     CHECK(tuple_to_json(buf, cols) == R"({"t":"a\"b\u000a","j":{"k": [1]},"b":true,"n":1717000000})");
 }
 
 TEST_CASE("text that is not valid UTF-8 still renders as valid JSON, surrogates as their escapes") {
     std::string out;
-    append_json_string(out, std::string("a\xED\xA0\x80" "b\xFF", 6));
+    append_json_string(out, std::string("a\xED\xA0\x80"
+                                        "b\xFF",
+                                        6));
     CHECK(out == R"("a\ud800b\u00ff")");
 }
 
@@ -65,8 +67,8 @@ TEST_CASE("text storable in PostgreSQL is valid UTF-8 without NUL") {
     CHECK(storable_as_text("plain"));
     CHECK(storable_as_text("\xC3\xA9\xF0\x9F\x98\x80"));
     CHECK_FALSE(storable_as_text(std::string_view("a\0b", 3)));
-    CHECK_FALSE(storable_as_text("\xED\xA0\x80"));   // a surrogate
-    CHECK_FALSE(storable_as_text("\xC0\xAF"));       // overlong
+    CHECK_FALSE(storable_as_text("\xED\xA0\x80"));      // a surrogate
+    CHECK_FALSE(storable_as_text("\xC0\xAF"));          // overlong
     CHECK_FALSE(storable_as_text("\xF4\x90\x80\x80"));  // past U+10FFFF
-    CHECK_FALSE(storable_as_text("\xE2\x82"));       // truncated
+    CHECK_FALSE(storable_as_text("\xE2\x82"));          // truncated
 }

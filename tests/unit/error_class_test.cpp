@@ -38,11 +38,12 @@ TEST_CASE("a retry line names the statement's kind, not its text, and drops libp
     CHECK(brief(PgError("SELECT count(*) FROM \"public\".\"chat\" WHERE id > $1: terminating connection due to "
                         "administrator command",
                         "57P01")) == "SELECT: terminating connection due to administrator command");
-    CHECK(brief(PgError("CREATE UNIQUE INDEX CONCURRENTLY ix ON t (id): server closed the connection unexpectedly\n"
-                        "\tThis probably means the server terminated abnormally",
-                        "08006")) ==
-          "CREATE UNIQUE INDEX CONCURRENTLY: server closed the connection unexpectedly \tThis probably means the server "
-          "terminated abnormally");
+    CHECK(
+        brief(PgError("CREATE UNIQUE INDEX CONCURRENTLY ix ON t (id): server closed the connection unexpectedly\n"
+                      "\tThis probably means the server terminated abnormally",
+                      "08006")) ==
+        "CREATE UNIQUE INDEX CONCURRENTLY: server closed the connection unexpectedly \tThis probably means the server "
+        "terminated abnormally");
     CHECK(brief(PgError("COPY end: FATAL:  terminating connection due to administrator command\n", "57P01")) ==
           "COPY: terminating connection due to administrator command");
 }

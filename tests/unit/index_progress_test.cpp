@@ -9,7 +9,8 @@ using sluice::stages::IndexProgress;
 
 TEST_CASE("the indexes phase reads how far each build is: scanning counts as 60%, sorting to 70%, loading the rest") {
     CHECK(IndexProgress::build_fraction("building index: scanning table", 50, 100, 0, 0) == doctest::Approx(0.3));
-    CHECK(IndexProgress::build_fraction("building index: sorting live tuples", 100, 100, 0, 0) == doctest::Approx(0.65));
+    CHECK(IndexProgress::build_fraction("building index: sorting live tuples", 100, 100, 0, 0) ==
+          doctest::Approx(0.65));
     CHECK(IndexProgress::build_fraction("building index: loading tuples in tree", 100, 100, 50, 100) ==
           doctest::Approx(0.85));
     CHECK(IndexProgress::build_fraction("initializing", 0, 0, 0, 0) == 0);

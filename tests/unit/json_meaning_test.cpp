@@ -26,6 +26,8 @@ TEST_CASE("a repeated key counts once, with its last value at its first place") 
 TEST_CASE("lone surrogate escapes compare as themselves, and text that is not JSON never matches") {
     CHECK(same_json_meaning(R"(["\ud800"])", R"([ "\uD800" ])"));
     CHECK_FALSE(same_json_meaning(R"("\ud800")", R"("\udc00")"));
-    CHECK_FALSE(same_json_meaning("{", "{"  "}"));
+    CHECK_FALSE(same_json_meaning("{",
+                                  "{"
+                                  "}"));
     CHECK_FALSE(same_json_meaning("nope", "nope "));
 }

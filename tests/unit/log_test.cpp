@@ -24,7 +24,8 @@ namespace {
 std::vector<std::string> lines_of(const std::string& path) {
     std::ifstream in(path);
     std::vector<std::string> lines;
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    for (std::string line; std::getline(in, line);)
+        lines.push_back(line);
     return lines;
 }
 
@@ -115,9 +116,10 @@ TEST_CASE("a warning of the report is never hidden: -q prints it on stderr, the 
                   "-q hid the warning: " << said);
     const std::vector<std::string> lines = lines_of(dir + "/run.log");
     REQUIRE_MESSAGE(lines.size() == 2, "expected one line per warning in the file, got " << lines.size());
-    CHECK_MESSAGE(lines[0].find("[warning] 3 messages were not stored; each is in table \"public\".\"sluice_reject\"") !=
-                      std::string::npos,
-                  "not one line at level warning: " << lines[0]);
+    CHECK_MESSAGE(
+        lines[0].find("[warning] 3 messages were not stored; each is in table \"public\".\"sluice_reject\"") !=
+            std::string::npos,
+        "not one line at level warning: " << lines[0]);
     CHECK_MESSAGE(lines[1].find("[warning] server warning: disk nearly full") != std::string::npos, lines[1]);
     const std::vector<std::string> kept = logging::warnings();
     REQUIRE(kept.size() >= 2);

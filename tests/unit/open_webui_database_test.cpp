@@ -20,8 +20,8 @@ using Variables = std::map<std::string, std::string>;
 const std::string kPassword = "s3cret-Pw";
 
 Variables complete_set() {
-    return {{"DATABASE_TYPE", "postgresql"}, {"DATABASE_USER", "owui"},   {"DATABASE_PASSWORD", kPassword},
-            {"DATABASE_HOST", "db.example"}, {"DATABASE_PORT", "5432"},   {"DATABASE_NAME", "openwebui"}};
+    return {{"DATABASE_TYPE", "postgresql"}, {"DATABASE_USER", "owui"}, {"DATABASE_PASSWORD", kPassword},
+            {"DATABASE_HOST", "db.example"}, {"DATABASE_PORT", "5432"}, {"DATABASE_NAME", "openwebui"}};
 }
 
 Variables with(Variables vars, const std::string& name, const std::string& value) {
@@ -36,7 +36,9 @@ Environment environment(const Variables& vars) {
     };
 }
 
-std::optional<std::string> conninfo(const Variables& vars) { return open_webui_database(environment(vars)); }
+std::optional<std::string> conninfo(const Variables& vars) {
+    return open_webui_database(environment(vars));
+}
 
 // What libpq reads from a connection string: keyword -> value.
 std::map<std::string, std::string> libpq_reads(const std::string& text) {
@@ -59,7 +61,9 @@ std::string refusal(const Variables& vars) {
     return "(accepted)";
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
 
 }  // namespace
 
@@ -111,16 +115,18 @@ TEST_CASE("DATABASE_TYPE is the URL's scheme: postgresql, postgres or postgresql
         CHECK_MESSAGE(contains(refusal(with(complete_set(), "DATABASE_TYPE", type)), "SQLite"), type);
     CHECK_MESSAGE(contains(refusal(with(complete_set(), "DATABASE_TYPE", "mysql")), "not PostgreSQL"), "mysql");
     // env.py replaces only "postgres://"; SQLAlchemy has no "postgres" dialect to take a driver.
-    CHECK_MESSAGE(contains(refusal(with(complete_set(), "DATABASE_TYPE", "postgres+psycopg2")),
-                           "write postgresql+psycopg2"),
-                  "postgres+psycopg2");
+    CHECK_MESSAGE(
+        contains(refusal(with(complete_set(), "DATABASE_TYPE", "postgres+psycopg2")), "write postgresql+psycopg2"),
+        "postgres+psycopg2");
     CHECK_MESSAGE(contains(refusal(with(complete_set(), "DATABASE_TYPE", "post gres")), "not a URL scheme"), "space");
 }
 
 TEST_CASE("the password is read as SQLAlchemy reads Open WebUI's URL: %XX decoded, other characters as they are") {
     const std::map<std::string, std::string> read_as{
-        {"pa/ss:w#rd?x", "pa/ss:w#rd?x"}, {"with space 'and' \\", "with space 'and' \\"},
-        {"p%40ss%2Fw", "p@ss/w"},         {"100%", "100%"},  // a malformed escape is kept, as unquote keeps it
+        {"pa/ss:w#rd?x", "pa/ss:w#rd?x"},
+        {"with space 'and' \\", "with space 'and' \\"},
+        {"p%40ss%2Fw", "p@ss/w"},
+        {"100%", "100%"},  // a malformed escape is kept, as unquote keeps it
         {"é-ü", "é-ü"}};
     for (const auto& [given, meant] : read_as) {
         const auto read = libpq_reads(conninfo(with(complete_set(), "DATABASE_PASSWORD", given)).value());
@@ -155,9 +161,8 @@ TEST_CASE("a user with ':' or '/', a host with '/', or a port that is not a numb
 }
 
 TEST_CASE("a query after the name gives libpq keywords, as SQLAlchemy gives psycopg2 the URL's query") {
-    const auto read =
-        libpq_reads(conninfo(with(complete_set(), "DATABASE_NAME", "openwebui?sslmode=require&application_name=a+b"))
-                        .value());
+    const auto read = libpq_reads(
+        conninfo(with(complete_set(), "DATABASE_NAME", "openwebui?sslmode=require&application_name=a+b")).value());
     CHECK(read.at("dbname") == "openwebui");
     CHECK(read.at("sslmode") == "require");
     CHECK_MESSAGE(read.at("application_name") == "a b", "parse_qsl reads '+' as a space");

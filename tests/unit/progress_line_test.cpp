@@ -15,7 +15,9 @@ using namespace sluice::engine;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
 
 // The backfill half way, at a known rate.
 ProgressView backfill_view() {
@@ -46,8 +48,9 @@ std::vector<ProgressView> all_kinds() {
     indexes.phase_count = 5;
     indexes.reading.done = 2.4;
     indexes.reading.total = 7;
-    indexes.reading.text = "built 2 of 7; ix_chat_message_user_id: scanning table 45%; chat_message_chat_parent_idx: "
-                           "sorting live tuples 65%";
+    indexes.reading.text =
+        "built 2 of 7; ix_chat_message_user_id: scanning table 45%; chat_message_chat_parent_idx: "
+        "sorting live tuples 65%";
     indexes.done_rate = 0.1;
     views.push_back(indexes);
     ProgressView text_only;
@@ -110,8 +113,10 @@ TEST_CASE("a long text is cut to fit, marked with dots, rather than left out") {
 
 TEST_CASE("the rate is the recent window's, not the average since the start, and gives the ETA") {
     RateWindow window(10);
-    for (int t = 0; t <= 60; ++t) window.add(t, t < 30 ? 1000.0 * t : 30000 + 10.0 * (t - 30), 0, 0);
-    CHECK_MESSAGE(window.done_rate() == doctest::Approx(10), "the rate of the last 10 s is 10/s, got " << window.done_rate());
+    for (int t = 0; t <= 60; ++t)
+        window.add(t, t < 30 ? 1000.0 * t : 30000 + 10.0 * (t - 30), 0, 0);
+    CHECK_MESSAGE(window.done_rate() == doctest::Approx(10),
+                  "the rate of the last 10 s is 10/s, got " << window.done_rate());
     RateWindow fresh;
     fresh.add(0, 0, 0, 0);
     fresh.add(0.5, 50, 0, 0);
@@ -126,10 +131,11 @@ TEST_CASE("the rate is the recent window's, not the average since the start, and
 TEST_CASE("a log line has the phase n of m, the figures, and how long the phase has run") {
     const std::string line = log_line(backfill_view());
     CHECK_MESSAGE(line.rfind("phase 2/5 backfill: ", 0) == 0, line);
-    for (const std::string part : {"40%", "1200/3000 chats", "15000 messages", "12.5k messages/s", "20.0 MiB/s",
-                                   "ETA 18.0s", "(42.0s in)"})
+    for (const std::string part :
+         {"40%", "1200/3000 chats", "15000 messages", "12.5k messages/s", "20.0 MiB/s", "ETA 18.0s", "(42.0s in)"})
         CHECK_MESSAGE(contains(line, part), "missing " << part << ": " << line);
-    CHECK_MESSAGE(log_line(all_kinds()[2]).rfind("phase 4/5 constraints: validating", 0) == 0, log_line(all_kinds()[2]));
+    CHECK_MESSAGE(log_line(all_kinds()[2]).rfind("phase 4/5 constraints: validating", 0) == 0,
+                  log_line(all_kinds()[2]));
 }
 
 TEST_CASE("per-lane figures go into the log line, never into the bar") {

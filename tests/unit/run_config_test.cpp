@@ -1,7 +1,7 @@
 // Unit tests of the run configuration: argv, a config file and an injected environment become a
 // RunConfig, or one UsageError line that names the option. No database, no real environment.
-#include "config/connection_string.h"
 #include "config/run_config.h"
+#include "config/connection_string.h"
 
 #include <doctest/doctest.h>
 
@@ -33,13 +33,15 @@ const std::string some_db = "postgresql://sluice@localhost/openwebui";
 RunConfig parse_with(std::vector<std::string> args, const Variables& vars = {}) {
     args.insert(args.begin(), "sluice");
     std::vector<const char*> argv;
-    for (const std::string& arg : args) argv.push_back(arg.c_str());
+    for (const std::string& arg : args)
+        argv.push_back(arg.c_str());
     const Environment env = [vars](const std::string& name) -> std::optional<std::string> {
         const auto found = vars.find(name);
         return found == vars.end() ? std::nullopt : std::optional<std::string>(found->second);
     };
     std::vector<std::string> names;
-    for (const auto& var : vars) names.push_back(var.first);
+    for (const auto& var : vars)
+        names.push_back(var.first);
     return parse(static_cast<int>(argv.size()), argv.data(), env, names);
 }
 
@@ -103,8 +105,8 @@ TEST_CASE("with lanes, batches are smaller and more fit in the same budget, unle
     CHECK_MESSAGE(eight.batch_bytes == (1u << 20), "eight lanes: batches of 1 MiB");
     CHECK_MESSAGE(eight.max_inflight_batches == 32, "eight lanes: four batches a lane in flight");
     CHECK_MESSAGE(eight.max_inflight_bytes == (24u << 20), "the byte budget does not grow with lanes");
-    const RunConfig set = parse_with({"migrate", "--db", some_db, "--lanes", "8", "--batch-bytes", "3MiB",
-                                      "--max-inflight-batches", "10"});
+    const RunConfig set = parse_with(
+        {"migrate", "--db", some_db, "--lanes", "8", "--batch-bytes", "3MiB", "--max-inflight-batches", "10"});
     CHECK_MESSAGE(set.batch_bytes == (3u << 20), "a given --batch-bytes was replaced");
     CHECK_MESSAGE(set.max_inflight_batches == 10, "a given --max-inflight-batches was replaced");
     CHECK_THROWS_AS(parse_with({"migrate", "--db", some_db, "--lanes", "0"}), UsageError);
@@ -118,7 +120,8 @@ TEST_CASE("migrate with only a database takes every default") {
     CHECK_MESSAGE(c.command == Command::migrate, "the command word was not read");
     CHECK_MESSAGE(c.db_url == some_db, "the URL was altered: " << c.db_url);
     CHECK_MESSAGE(c.schema == "public", "schema default: " << c.schema);
-    CHECK_MESSAGE(c.parse_threads == std::clamp(cores / 4, 1u, 8u), "parse threads should default to a quarter of the cores, 1 to 8");
+    CHECK_MESSAGE(c.parse_threads == std::clamp(cores / 4, 1u, 8u),
+                  "parse threads should default to a quarter of the cores, 1 to 8");
     CHECK_MESSAGE(c.lanes == std::clamp(cores / 2, 1u, 8u), "lanes should default to half the cores, at most 8");
     CHECK_MESSAGE(c.index_connections == std::min(cores, 7u), "index connections should be min(cores, 7)");
     CHECK_MESSAGE(c.fetch_rows == 1000, "fetch-rows default");
@@ -147,8 +150,8 @@ TEST_CASE("verify is read as a command, with its options after or before it") {
 }
 
 TEST_CASE("help is reachable as --help, -h, help and after a command, and needs no database") {
-    for (const auto& args : std::vector<std::vector<std::string>>{
-             {"--help"}, {"-h"}, {"help"}, {"migrate", "--help"}, {"verify", "-h"}}) {
+    for (const auto& args :
+         std::vector<std::vector<std::string>>{{"--help"}, {"-h"}, {"help"}, {"migrate", "--help"}, {"verify", "-h"}}) {
         CHECK_MESSAGE(parse_with(args, {{"SLUICE_NO_SUCH", "1"}}).command == Command::help,
                       "not help: " << args.back());
     }
@@ -156,15 +159,19 @@ TEST_CASE("help is reachable as --help, -h, help and after a command, and needs 
 
 TEST_CASE("the help asked after a command, or as help COMMAND, is that command's") {
     const std::vector<std::pair<std::vector<std::string>, Command>> cases{
-        {{"--help"}, Command::help},           {{"help"}, Command::help},
-        {{"migrate", "--help"}, Command::migrate}, {{"help", "migrate"}, Command::migrate},
-        {{"--help", "check"}, Command::check},  {{"verify", "-h"}, Command::verify},
-        {{"help", "rejects"}, Command::rejects}, {{"cleanup", "--help", "--resync"}, Command::cleanup}};
+        {{"--help"}, Command::help},
+        {{"help"}, Command::help},
+        {{"migrate", "--help"}, Command::migrate},
+        {{"help", "migrate"}, Command::migrate},
+        {{"--help", "check"}, Command::check},
+        {{"verify", "-h"}, Command::verify},
+        {{"help", "rejects"}, Command::rejects},
+        {{"cleanup", "--help", "--resync"}, Command::cleanup}};
     for (const auto& [args, topic] : cases) {
         const RunConfig c = parse_with(args);
         CHECK_MESSAGE(c.command == Command::help, args.front() << ": not help");
-        CHECK_MESSAGE(c.help_topic == topic, args.front() << " " << args.back() << ": the help of "
-                                                           << command_name(c.help_topic));
+        CHECK_MESSAGE(c.help_topic == topic,
+                      args.front() << " " << args.back() << ": the help of " << command_name(c.help_topic));
     }
     CHECK_MESSAGE(contains(refusal({"help", "migrat"}), "unknown command 'migrat'"), refusal({"help", "migrat"}));
     CHECK_MESSAGE(contains(refusal({"help", "migrate", "x"}), "unexpected argument 'x'"),
@@ -185,7 +192,8 @@ TEST_CASE("--version names sluice's version and git revision, and the libpq, one
     CHECK_MESSAGE(contains(text, "RapidJSON 1."), "no RapidJSON version in: " << text);
     for (std::size_t start = 0, end; start < text.size(); start = end + 1) {
         end = std::min(text.find('\n', start), text.size());
-        CHECK_MESSAGE(end - start <= 80, "a version line is wider than 80 columns: " << text.substr(start, end - start));
+        CHECK_MESSAGE(end - start <= 80,
+                      "a version line is wider than 80 columns: " << text.substr(start, end - start));
     }
 }
 
@@ -248,13 +256,12 @@ TEST_CASE("a count that is not a whole number is refused, naming the option") {
 }
 
 TEST_CASE("a negative number is refused instead of wrapping around to a huge one") {
-    for (const auto& [option, value] :
-         std::vector<std::pair<std::string, std::string>>{{"--batch-rows", "-1"},
-                                                          {"--max-rejects", "-1"},
-                                                          {"--parse-threads", "-4"},
-                                                          {"--connect-retries", "-1"},
-                                                          {"--batch-bytes", "-1MB"},
-                                                          {"--retry-max-wait", "-5s"}}) {
+    for (const auto& [option, value] : std::vector<std::pair<std::string, std::string>>{{"--batch-rows", "-1"},
+                                                                                        {"--max-rejects", "-1"},
+                                                                                        {"--parse-threads", "-4"},
+                                                                                        {"--connect-retries", "-1"},
+                                                                                        {"--batch-bytes", "-1MB"},
+                                                                                        {"--retry-max-wait", "-5s"}}) {
         const std::string attached = refusal({"migrate", "--db", some_db, option + "=" + value});
         CHECK_MESSAGE(contains(attached, option), option << "=" << value << " gave: " << attached);
         CHECK_MESSAGE(contains(attached, "negative"), option << "=" << value << " gave: " << attached);
@@ -289,11 +296,9 @@ TEST_CASE("--progress takes auto, bar, log or none, and nothing else") {
 }
 
 TEST_CASE("--retry-max-wait takes a duration with a unit") {
-    CHECK_MESSAGE(parse_with({"migrate", "--db", some_db, "--retry-max-wait", "2min"}).retry_max_wait == 2min,
-                  "2min");
-    CHECK_MESSAGE(
-        parse_with({"migrate", "--db", some_db, "--retry-max-wait", "500ms"}).retry_max_wait == 500ms,
-        "500ms");
+    CHECK_MESSAGE(parse_with({"migrate", "--db", some_db, "--retry-max-wait", "2min"}).retry_max_wait == 2min, "2min");
+    CHECK_MESSAGE(parse_with({"migrate", "--db", some_db, "--retry-max-wait", "500ms"}).retry_max_wait == 500ms,
+                  "500ms");
     const std::string error = refusal({"migrate", "--db", some_db, "--retry-max-wait", "30"});
     CHECK_MESSAGE(contains(error, "--retry-max-wait"), "a bare number should need a unit: " << error);
 }
@@ -310,8 +315,7 @@ TEST_CASE("an empty --schema or --reject-file is refused, naming the option") {
 
 TEST_CASE("each source wins over the ones below it: command line, file, environment, DATABASE_URL, default") {
     TempDir dir;
-    const std::string file =
-        dir.write("sluice.conf", "batch-rows = 200\nfetch-rows = 300\nschema = from_file\n");
+    const std::string file = dir.write("sluice.conf", "batch-rows = 200\nfetch-rows = 300\nschema = from_file\n");
     const Variables vars{{"SLUICE_BATCH_ROWS", "400"},
                          {"SLUICE_FETCH_ROWS", "500"},
                          {"SLUICE_MAX_INFLIGHT_BATCHES", "600"},
@@ -322,8 +326,7 @@ TEST_CASE("each source wins over the ones below it: command line, file, environm
     CHECK_MESSAGE(c.batch_rows == 100, "the command line should beat the file and the environment");
     CHECK_MESSAGE(c.fetch_rows == 300, "the file should beat the environment");
     CHECK_MESSAGE(c.max_inflight_batches == 600, "the environment should beat the default");
-    CHECK_MESSAGE(c.db_url == "postgresql://from-env@h/db",
-                  "SLUICE_DB should beat DATABASE_URL: " << c.db_url);
+    CHECK_MESSAGE(c.db_url == "postgresql://from-env@h/db", "SLUICE_DB should beat DATABASE_URL: " << c.db_url);
     CHECK_MESSAGE(c.schema == "from_file", "the file should beat DATABASE_SCHEMA: " << c.schema);
     CHECK_MESSAGE(c.max_inflight_bytes == (24u << 20), "an option nobody sets keeps its default");
 }
@@ -337,18 +340,20 @@ TEST_CASE("Open WebUI's DATABASE_URL and DATABASE_SCHEMA are used when nothing e
     CHECK_MESSAGE(flags.db_url == some_db, "--db should beat DATABASE_URL");
     CHECK_MESSAGE(flags.schema == "mine", "--schema should beat DATABASE_SCHEMA");
     CHECK_MESSAGE(
-        parse_with({"migrate"}, {{"SLUICE_SCHEMA", "s"}, {"DATABASE_SCHEMA", "o"}, {"DATABASE_URL", some_db}})
-                .schema == "s",
+        parse_with({"migrate"}, {{"SLUICE_SCHEMA", "s"}, {"DATABASE_SCHEMA", "o"}, {"DATABASE_URL", some_db}}).schema ==
+            "s",
         "SLUICE_SCHEMA should beat DATABASE_SCHEMA");
 }
 
-TEST_CASE("Open WebUI's split DATABASE_* variables, when complete, win over DATABASE_URL, as in Open WebUI; "
-          "--db, a config file and SLUICE_DB win over them") {
-    const Variables split{{"DATABASE_TYPE", "postgresql"}, {"DATABASE_USER", "owui"}, {"DATABASE_PASSWORD", "pw"},
+TEST_CASE(
+    "Open WebUI's split DATABASE_* variables, when complete, win over DATABASE_URL, as in Open WebUI; "
+    "--db, a config file and SLUICE_DB win over them") {
+    const Variables split{{"DATABASE_TYPE", "postgresql"},    {"DATABASE_USER", "owui"}, {"DATABASE_PASSWORD", "pw"},
                           {"DATABASE_HOST", "split.example"}, {"DATABASE_PORT", "5433"}, {"DATABASE_NAME", "owui"}};
     Variables both = split;
     both["DATABASE_URL"] = "postgresql://other@url.example/db";
-    CHECK_MESSAGE(contains(parse_with({"migrate"}, split).db_url, "host='split.example'"), "the split variables unused");
+    CHECK_MESSAGE(contains(parse_with({"migrate"}, split).db_url, "host='split.example'"),
+                  "the split variables unused");
     CHECK_MESSAGE(contains(parse_with({"migrate"}, both).db_url, "host='split.example'"),
                   "DATABASE_URL beat the complete split variables, which Open WebUI prefers");
     Variables partial = both;
@@ -371,8 +376,9 @@ TEST_CASE("Open WebUI's split DATABASE_* variables, when complete, win over DATA
 TEST_CASE("an incomplete set of Open WebUI's DATABASE_* variables, with nothing else, names what is missing") {
     const std::string error =
         refusal({"migrate"}, {{"DATABASE_TYPE", "postgresql"}, {"DATABASE_HOST", "h"}, {"DATABASE_PASSWORD", "x"}});
-    CHECK_MESSAGE(contains(error, "no database: Open WebUI's DATABASE_* variables count only when all are set, and "
-                                  "DATABASE_PORT, DATABASE_NAME are not"),
+    CHECK_MESSAGE(contains(error,
+                           "no database: Open WebUI's DATABASE_* variables count only when all are set, and "
+                           "DATABASE_PORT, DATABASE_NAME are not"),
                   error);
 }
 
@@ -389,8 +395,7 @@ TEST_CASE("SLUICE_CONFIG names a config file, and --config overrides it") {
     const std::string flag_file = dir.write("flag.conf", "batch-rows = 8\n");
     const Variables vars{{"SLUICE_CONFIG", env_file}, {"DATABASE_URL", some_db}};
     CHECK_MESSAGE(parse_with({"migrate"}, vars).batch_rows == 7, "SLUICE_CONFIG was not read");
-    CHECK_MESSAGE(parse_with({"migrate", "--config", flag_file}, vars).batch_rows == 8,
-                  "--config should win");
+    CHECK_MESSAGE(parse_with({"migrate", "--config", flag_file}, vars).batch_rows == 8, "--config should win");
     const std::string error = refusal({"migrate"}, {{"SLUICE_CONFIG", "/nonexistent/sluice.conf"}});
     CHECK_MESSAGE(contains(error, "SLUICE_CONFIG"), "a missing file should name where it came from: " << error);
 }
@@ -399,18 +404,15 @@ TEST_CASE("SLUICE_CONFIG names a config file, and --config overrides it") {
 
 TEST_CASE("SLUICE_STAMP_ALEMBIC reads 1/true/yes/on and 0/false/no/off") {
     for (const std::string yes : {"1", "true", "TRUE", "yes", "on"})
-        CHECK_MESSAGE(parse_with({"migrate", "--db", some_db}, {{"SLUICE_STAMP_ALEMBIC", yes}}).stamp_alembic,
-                      yes);
+        CHECK_MESSAGE(parse_with({"migrate", "--db", some_db}, {{"SLUICE_STAMP_ALEMBIC", yes}}).stamp_alembic, yes);
     for (const std::string no : {"0", "false", "no", "off"})
-        CHECK_MESSAGE(!parse_with({"migrate", "--db", some_db}, {{"SLUICE_STAMP_ALEMBIC", no}}).stamp_alembic,
-                      no);
+        CHECK_MESSAGE(!parse_with({"migrate", "--db", some_db}, {{"SLUICE_STAMP_ALEMBIC", no}}).stamp_alembic, no);
     const std::string error = refusal({"migrate", "--db", some_db}, {{"SLUICE_STAMP_ALEMBIC", "maybe"}});
     CHECK_MESSAGE(contains(error, "SLUICE_STAMP_ALEMBIC"), "got: " << error);
 }
 
 TEST_CASE("--stamp-alembic is a bare flag, before or after the command") {
-    CHECK_MESSAGE(parse_with({"migrate", "--stamp-alembic", "--db", some_db}).stamp_alembic,
-                  "after the command");
+    CHECK_MESSAGE(parse_with({"migrate", "--stamp-alembic", "--db", some_db}).stamp_alembic, "after the command");
     const RunConfig before = parse_with({"--stamp-alembic", "migrate", "--db", some_db});
     CHECK_MESSAGE(before.stamp_alembic, "before the command");
     CHECK_MESSAGE(before.command == Command::migrate, "the flag swallowed the command word");
@@ -515,18 +517,17 @@ TEST_CASE("with no --db, libpq's own PGHOST, PGUSER, PGDATABASE, PGSERVICE or PG
 }
 
 TEST_CASE("SQLAlchemy's +driver is dropped from the URL so that libpq can read it") {
-    CHECK_MESSAGE(parse_with({"migrate", "--db", "postgresql+psycopg2://u:pw@h:5432/db"}).db_url ==
-                      "postgresql://u:pw@h:5432/db",
-                  "psycopg2 URL");
-    CHECK_MESSAGE(parse_with({"migrate"}, {{"DATABASE_URL", "postgresql+asyncpg://u@h/db"}}).db_url ==
-                      "postgresql://u@h/db",
-                  "asyncpg URL from DATABASE_URL");
+    CHECK_MESSAGE(
+        parse_with({"migrate", "--db", "postgresql+psycopg2://u:pw@h:5432/db"}).db_url == "postgresql://u:pw@h:5432/db",
+        "psycopg2 URL");
+    CHECK_MESSAGE(
+        parse_with({"migrate"}, {{"DATABASE_URL", "postgresql+asyncpg://u@h/db"}}).db_url == "postgresql://u@h/db",
+        "asyncpg URL from DATABASE_URL");
 }
 
 TEST_CASE("a keyword connection string is accepted as it is") {
     const std::string keywords = "host=localhost dbname=openwebui password='se cret'";
-    CHECK_MESSAGE(parse_with({"migrate", "--db", keywords}).db_url == keywords,
-                  "keyword string altered or refused");
+    CHECK_MESSAGE(parse_with({"migrate", "--db", keywords}).db_url == keywords, "keyword string altered or refused");
 }
 
 TEST_CASE("a SQLite URL says that sluice migrates PostgreSQL only") {
@@ -598,8 +599,7 @@ TEST_CASE("redact_password gives a keyword string as libpq reads it, or hides al
         {"Host=h;Port=5432;Username=u;Password=secret;Database=d", "Host=h;Port=5432;Username=u;Password=***"},
     };
     for (const auto& [keywords, redacted] : cases)
-        CHECK_MESSAGE(redact_password(keywords) == redacted,
-                      keywords << " became " << redact_password(keywords));
+        CHECK_MESSAGE(redact_password(keywords) == redacted, keywords << " became " << redact_password(keywords));
 }
 
 // ---- passwords, every way they are spelt ------------------------------------------------------
@@ -694,9 +694,9 @@ TEST_CASE("no password is printed, however it is spelt, and libpq reads the one 
             continue;
         }
         for (const auto& vars : std::vector<Variables>{{}, {{"DATABASE_URL", c.db}}}) {
-            const RunConfig config = parse_with(vars.empty() ? std::vector<std::string>{"migrate", "--db", c.db}
-                                                             : std::vector<std::string>{"migrate"},
-                                                vars);
+            const RunConfig config = parse_with(
+                vars.empty() ? std::vector<std::string>{"migrate", "--db", c.db} : std::vector<std::string>{"migrate"},
+                vars);
             CHECK_MESSAGE(libpq_password(config.db_url) == c.password, "libpq reads another password");
         }
         CHECK_MESSAGE(libpq_password(parse_with({"migrate", "--config", file}).db_url) == c.password,
@@ -712,10 +712,12 @@ TEST_CASE("a key libpq knows in the wrong case is refused with the spelling to u
 }
 
 TEST_CASE("an Npgsql-style string becomes libpq keywords, with its SSL mode") {
-    const RunConfig c = parse_with({"migrate", "--db", "Server=db.example;Port=5433;User Id=owui;Password=p'w;"
-                                                       "Database=openwebui;SSL Mode=VerifyFull"});
-    CHECK_MESSAGE(c.db_url == "host='db.example' port='5433' user='owui' password='p\\'w' dbname='openwebui' "
-                              "sslmode='verify-full'",
+    const RunConfig c = parse_with({"migrate", "--db",
+                                    "Server=db.example;Port=5433;User Id=owui;Password=p'w;"
+                                    "Database=openwebui;SSL Mode=VerifyFull"});
+    CHECK_MESSAGE(c.db_url ==
+                      "host='db.example' port='5433' user='owui' password='p\\'w' dbname='openwebui' "
+                      "sslmode='verify-full'",
                   "converted to: " << redact_password(c.db_url));
     const std::string error = refusal({"migrate", "--db", "Host=h;Pooling=true;Password=" + kSecret});
     CHECK_MESSAGE(contains(error, "'Pooling'"), "the key it cannot convert is not named: " << error);
@@ -735,9 +737,12 @@ TEST_CASE("--config naming a directory is refused: Docker makes one of a missing
 
 TEST_CASE("counts beyond their sensible bound are refused, naming the bound; the bound itself is taken") {
     const std::vector<std::tuple<std::string, std::string, std::string>> cases{
-        {"--parse-threads", "2147483647", "1024"},      {"--parse-threads", "1025", "1024"},
-        {"--fetch-rows", "2147483648", "2147483647"},   {"--fetch-rows", "9223372036854775807", "2147483647"},
-        {"--batch-rows", "1000001", "1000000"},         {"--max-inflight-batches", "1025", "1024"},
+        {"--parse-threads", "2147483647", "1024"},
+        {"--parse-threads", "1025", "1024"},
+        {"--fetch-rows", "2147483648", "2147483647"},
+        {"--fetch-rows", "9223372036854775807", "2147483647"},
+        {"--batch-rows", "1000001", "1000000"},
+        {"--max-inflight-batches", "1025", "1024"},
         {"--index-connections", "8", "7"}};
     for (const auto& [option, value, most] : cases) {
         const std::string error = refusal({"migrate", "--db", some_db, option, value});
@@ -796,9 +801,9 @@ TEST_CASE("a device, a FIFO or a symlink given as an export is accepted: it is w
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
     std::filesystem::create_symlink(folder / "target.jsonl", link);
     for (const std::string& path : {std::string("/dev/null"), std::string("/dev/stdout"), fifo, link}) {
-        CHECK_MESSAGE(output_refusal({"migrate", "--db", some_db, "--reject-file", path, "--summary-json", path}) ==
-                          "(accepted)",
-                      path << " was refused");
+        CHECK_MESSAGE(
+            output_refusal({"migrate", "--db", some_db, "--reject-file", path, "--summary-json", path}) == "(accepted)",
+            path << " was refused");
         CHECK_MESSAGE(output_refusal({"rejects", "--db", some_db, "--output", path}) == "(accepted)", path);
     }
     std::filesystem::create_symlink(folder / "no-such-dir" / "r.jsonl", folder / "astray.jsonl");
@@ -839,8 +844,7 @@ TEST_CASE("an unknown or missing phase is refused with the list of valid ones") 
     for (const std::string list : {"index", "schema,,backfill", ""}) {
         const std::string error = refusal({"migrate", "--db", some_db, "--phases", list});
         CHECK_MESSAGE(contains(error, "--phases"), "'" << list << "' gave: " << error);
-        CHECK_MESSAGE(contains(error, "schema, backfill, indexes, constraints"),
-                      "'" << list << "' gave: " << error);
+        CHECK_MESSAGE(contains(error, "schema, backfill, indexes, constraints"), "'" << list << "' gave: " << error);
     }
 }
 
@@ -928,13 +932,27 @@ const std::vector<std::string> kCommands{"migrate", "check", "verify", "rejects"
 
 // A value each option takes; none for a flag.
 std::vector<std::string> option_args(const std::string& option) {
-    static const std::map<std::string, std::string> values{
-        {"db", some_db},         {"schema", "s"},          {"parse-threads", "2"},     {"fetch-rows", "10"},
-        {"batch-rows", "10"},    {"batch-bytes", "1MB"},   {"max-inflight-bytes", "8MB"},
-        {"max-inflight-batches", "4"}, {"progress", "log"}, {"commit-interval", "2s"}, {"reject-file", "r.jsonl"},
-        {"max-rejects", "3"},    {"phases", "schema,backfill,publish"}, {"index-connections", "2"},
-        {"wait-for-lock", "1s"}, {"connect-retries", "1"}, {"retry-max-wait", "1s"}, {"output", "o.jsonl"},
-        {"log-file", "sluice.log"}, {"summary-json", "summary.json"}, {"rejects-from", "r.jsonl"}};
+    static const std::map<std::string, std::string> values{{"db", some_db},
+                                                           {"schema", "s"},
+                                                           {"parse-threads", "2"},
+                                                           {"fetch-rows", "10"},
+                                                           {"batch-rows", "10"},
+                                                           {"batch-bytes", "1MB"},
+                                                           {"max-inflight-bytes", "8MB"},
+                                                           {"max-inflight-batches", "4"},
+                                                           {"progress", "log"},
+                                                           {"commit-interval", "2s"},
+                                                           {"reject-file", "r.jsonl"},
+                                                           {"max-rejects", "3"},
+                                                           {"phases", "schema,backfill,publish"},
+                                                           {"index-connections", "2"},
+                                                           {"wait-for-lock", "1s"},
+                                                           {"connect-retries", "1"},
+                                                           {"retry-max-wait", "1s"},
+                                                           {"output", "o.jsonl"},
+                                                           {"log-file", "sluice.log"},
+                                                           {"summary-json", "summary.json"},
+                                                           {"rejects-from", "r.jsonl"}};
     const auto value = values.find(option);
     std::vector<std::string> args{"--" + option};
     if (value != values.end()) args.push_back(value->second);
@@ -954,8 +972,8 @@ std::string variable_of(const std::string& option) {
 }
 
 Command command_of(const std::string& word) {
-    for (Command c : {Command::migrate, Command::check, Command::verify, Command::rejects, Command::cleanup,
-                      Command::status})
+    for (Command c :
+         {Command::migrate, Command::check, Command::verify, Command::rejects, Command::cleanup, Command::status})
         if (word == command_name(c)) return c;
     FAIL("no command " << word);
     return Command::help;
@@ -968,7 +986,8 @@ TEST_CASE("--log-file and --summary-json take a file; -v and -q are --verbose an
     CHECK_MESSAGE(plain.log_file.empty(), "a log file by default: " << plain.log_file);
     CHECK_MESSAGE(plain.summary_json.empty(), "a summary file by default: " << plain.summary_json);
     CHECK_MESSAGE((!plain.verbose && !plain.quiet), "verbose or quiet by default");
-    const RunConfig files = parse_with({"migrate", "--db", some_db, "--log-file", "run.log", "--summary-json", "s.json"});
+    const RunConfig files =
+        parse_with({"migrate", "--db", some_db, "--log-file", "run.log", "--summary-json", "s.json"});
     CHECK_MESSAGE(files.log_file == "run.log", "--log-file: " << files.log_file);
     CHECK_MESSAGE(files.summary_json == "s.json", "--summary-json: " << files.summary_json);
     CHECK_MESSAGE(parse_with({"migrate", "--db", some_db, "-v"}).verbose, "-v");
@@ -1014,7 +1033,9 @@ TEST_CASE("on the command line each command takes its own options") {
     for (const auto& [option, commands] : kOptionCommands)
         for (const std::string& command : commands) {
             std::vector<std::string> args{command, "--db", some_db};
-            if (option != "db") for (const std::string& arg : option_args(option)) args.push_back(arg);
+            if (option != "db")
+                for (const std::string& arg : option_args(option))
+                    args.push_back(arg);
             CHECK_MESSAGE(refusal(args) == "(accepted)", command << " --" << option << ": " << refusal(args));
         }
 }
@@ -1024,7 +1045,8 @@ TEST_CASE("an option of another command on the command line is refused in one li
         for (const std::string& command : kCommands) {
             if (applies(option, command)) continue;
             std::vector<std::string> args{command, "--db", some_db};
-            for (const std::string& arg : option_args(option)) args.push_back(arg);
+            for (const std::string& arg : option_args(option))
+                args.push_back(arg);
             const std::string error = refusal(args);
             CHECK_MESSAGE(contains(error, "--" + option + " does not apply to " + command),
                           command << " --" << option << ": " << error);
@@ -1067,13 +1089,14 @@ TEST_CASE("an option of another command in a config file or the environment is i
 
 namespace {
 
-const std::vector<Command> kHelpTopics{Command::help,    Command::migrate, Command::check,  Command::verify,
+const std::vector<Command> kHelpTopics{Command::help,    Command::migrate, Command::check, Command::verify,
                                        Command::rejects, Command::cleanup, Command::status};
 
 std::vector<std::string> lines_of(const std::string& text) {
     std::vector<std::string> lines;
     std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    for (std::string line; std::getline(in, line);)
+        lines.push_back(line);
     return lines;
 }
 
@@ -1124,11 +1147,13 @@ TEST_CASE("each command's help lists the options that apply to it, with default 
 }
 
 TEST_CASE("each help lists the exit statuses its command can end with") {
-    const std::map<Command, std::vector<int>> expected{
-        {Command::help, {0, 1, 2, 3, 4, 5, 6, 75, 130, 143}}, {Command::migrate, {0, 1, 2, 3, 4, 5, 75, 130, 143}},
-        {Command::check, {0, 1, 2, 3, 4, 130, 143}},          {Command::verify, {0, 1, 2, 3, 6, 75, 130, 143}},
-        {Command::rejects, {0, 1, 2, 3, 130, 143}},           {Command::cleanup, {0, 1, 2, 3, 4, 75, 130, 143}},
-        {Command::status, {0, 1, 2, 3, 130, 143}}};
+    const std::map<Command, std::vector<int>> expected{{Command::help, {0, 1, 2, 3, 4, 5, 6, 75, 130, 143}},
+                                                       {Command::migrate, {0, 1, 2, 3, 4, 5, 75, 130, 143}},
+                                                       {Command::check, {0, 1, 2, 3, 4, 130, 143}},
+                                                       {Command::verify, {0, 1, 2, 3, 6, 75, 130, 143}},
+                                                       {Command::rejects, {0, 1, 2, 3, 130, 143}},
+                                                       {Command::cleanup, {0, 1, 2, 3, 4, 75, 130, 143}},
+                                                       {Command::status, {0, 1, 2, 3, 130, 143}}};
     for (const auto& [topic, statuses] : expected) {
         const std::vector<int> listed = exit_statuses_in(help_text(topic));
         CHECK_MESSAGE(listed == statuses, command_name(topic) << " help lists another set of exit statuses");
@@ -1179,9 +1204,10 @@ TEST_CASE("the second job runs schema, backfill and publish, and refuses the fir
     const std::vector<Phase> its_own{Phase::schema, Phase::backfill, Phase::publish};
     CHECK_MESSAGE(parse_with({"migrate", "--db", some_db, "--revision", "9a1b2c3d4e5f"}).phases == its_own,
                   "the second job's default phases are schema, backfill and publish");
-    CHECK_MESSAGE(parse_with({"migrate", "--db", some_db, "--revision", "9a1b2c3d4e5f", "--phases", "backfill"}).phases ==
-                      std::vector<Phase>{Phase::backfill},
-                  "--phases is taken as given when it names the job's phases");
+    CHECK_MESSAGE(
+        parse_with({"migrate", "--db", some_db, "--revision", "9a1b2c3d4e5f", "--phases", "backfill"}).phases ==
+            std::vector<Phase>{Phase::backfill},
+        "--phases is taken as given when it names the job's phases");
     CHECK_MESSAGE(parse_with({"migrate", "--db", some_db}).phases.size() == 5, "the first job keeps its five phases");
     for (const char* phases : {"schema,indexes", "constraints"}) {
         const std::string error =

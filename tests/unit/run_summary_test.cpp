@@ -13,7 +13,9 @@ using namespace sluice::stages;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
 
 BackfillFigures some_backfill() {
     BackfillFigures f;
@@ -41,7 +43,8 @@ RunSummary some_run(bool with_backfill) {
     s.schema = "public";
     s.started_at = "2026-01-31T12:00:00Z";
     s.seconds = 4.25;
-    s.phases = {{"schema", 0.01, "done", "created it"}, {"backfill", 2, "done", "complete (resumed): ..."},
+    s.phases = {{"schema", 0.01, "done", "created it"},
+                {"backfill", 2, "done", "complete (resumed): ..."},
                 {"indexes", 1.5, "failed", "permission denied"}};
     if (with_backfill) s.backfill = some_backfill();
     s.reject_file = "sluice-rejects.jsonl";
@@ -57,14 +60,22 @@ enum class Type { string, integer, number, object, array, string_or_null, intege
 
 bool has_type(const rapidjson::Value& v, Type t) {
     switch (t) {
-        case Type::string: return v.IsString();
-        case Type::integer: return v.IsInt64() || v.IsUint64();
-        case Type::number: return v.IsNumber();
-        case Type::object: return v.IsObject();
-        case Type::array: return v.IsArray();
-        case Type::string_or_null: return v.IsString() || v.IsNull();
-        case Type::integer_or_null: return v.IsUint64() || v.IsNull();
-        case Type::object_or_null: return v.IsObject() || v.IsNull();
+        case Type::string:
+            return v.IsString();
+        case Type::integer:
+            return v.IsInt64() || v.IsUint64();
+        case Type::number:
+            return v.IsNumber();
+        case Type::object:
+            return v.IsObject();
+        case Type::array:
+            return v.IsArray();
+        case Type::string_or_null:
+            return v.IsString() || v.IsNull();
+        case Type::integer_or_null:
+            return v.IsUint64() || v.IsNull();
+        case Type::object_or_null:
+            return v.IsObject() || v.IsNull();
     }
     return false;
 }
@@ -73,8 +84,8 @@ bool has_type(const rapidjson::Value& v, Type t) {
 void check_keys(const rapidjson::Value& object, const std::vector<std::pair<const char*, Type>>& keys,
                 const std::string& where) {
     REQUIRE_MESSAGE(object.IsObject(), where << " is not an object");
-    CHECK_MESSAGE(object.MemberCount() == keys.size(), where << " has " << object.MemberCount() << " keys, the schema "
-                                                             << keys.size());
+    CHECK_MESSAGE(object.MemberCount() == keys.size(),
+                  where << " has " << object.MemberCount() << " keys, the schema " << keys.size());
     for (const auto& [name, type] : keys) {
         const auto member = object.FindMember(name);
         REQUIRE_MESSAGE(member != object.MemberEnd(), where << " lacks " << name);
@@ -94,37 +105,66 @@ rapidjson::Document parsed(const std::string& json) {
 TEST_CASE("the JSON summary holds every figure of the human one, each key with its type") {
     const rapidjson::Document d = parsed(to_json(some_run(true)));
     check_keys(d,
-               {{"command", Type::string},      {"schema", Type::string},          {"started_at", Type::string},
-                {"seconds", Type::number},      {"exit_status", Type::integer},    {"outcome", Type::string},
-                {"error", Type::string_or_null}, {"phases", Type::array},          {"backfill", Type::object_or_null},
-                {"reject_file", Type::string},  {"rejects_exported", Type::integer}, {"peak_memory_bytes", Type::integer},
-                {"rejected", Type::integer_or_null}, {"warnings", Type::array}, {"version", Type::string},
-                {"target", Type::object}, {"verdict", Type::string_or_null}, {"error_class", Type::string_or_null},
+               {{"command", Type::string},
+                {"schema", Type::string},
+                {"started_at", Type::string},
+                {"seconds", Type::number},
+                {"exit_status", Type::integer},
+                {"outcome", Type::string},
+                {"error", Type::string_or_null},
+                {"phases", Type::array},
+                {"backfill", Type::object_or_null},
+                {"reject_file", Type::string},
+                {"rejects_exported", Type::integer},
+                {"peak_memory_bytes", Type::integer},
+                {"rejected", Type::integer_or_null},
+                {"warnings", Type::array},
+                {"version", Type::string},
+                {"target", Type::object},
+                {"verdict", Type::string_or_null},
+                {"error_class", Type::string_or_null},
                 {"sqlstate", Type::string_or_null}},
                "the summary");
     REQUIRE(d["phases"].Size() == 3);
     for (const auto& phase : d["phases"].GetArray())
-        check_keys(phase, {{"name", Type::string}, {"seconds", Type::number}, {"outcome", Type::string},
-                           {"detail", Type::string}},
-                   "a phase");
+        check_keys(
+            phase,
+            {{"name", Type::string}, {"seconds", Type::number}, {"outcome", Type::string}, {"detail", Type::string}},
+            "a phase");
     const rapidjson::Value& b = d["backfill"];
     check_keys(b,
-               {{"state", Type::string}, {"chats_read", Type::integer}, {"messages_written", Type::integer},
-                {"already_present", Type::integer}, {"rejected", Type::integer}, {"skipped_by_rule", Type::object},
-                {"bytes", Type::integer}, {"shared_chats_left_out", Type::integer_or_null},
-                {"chats_without_user_left_out", Type::integer_or_null}, {"this_run", Type::object},
-                {"ranges", Type::integer}, {"rejects_table", Type::string}},
+               {{"state", Type::string},
+                {"chats_read", Type::integer},
+                {"messages_written", Type::integer},
+                {"already_present", Type::integer},
+                {"rejected", Type::integer},
+                {"skipped_by_rule", Type::object},
+                {"bytes", Type::integer},
+                {"shared_chats_left_out", Type::integer_or_null},
+                {"chats_without_user_left_out", Type::integer_or_null},
+                {"this_run", Type::object},
+                {"ranges", Type::integer},
+                {"rejects_table", Type::string}},
                "backfill");
     check_keys(b["skipped_by_rule"],
-               {{"chat_null", Type::integer}, {"chat_falsy", Type::integer}, {"chat_not_json", Type::integer},
-                {"chat_not_object", Type::integer}, {"history_not_object", Type::integer},
-                {"messages_not_object", Type::integer}, {"message_not_object", Type::integer},
+               {{"chat_null", Type::integer},
+                {"chat_falsy", Type::integer},
+                {"chat_not_json", Type::integer},
+                {"chat_not_object", Type::integer},
+                {"history_not_object", Type::integer},
+                {"messages_not_object", Type::integer},
+                {"message_not_object", Type::integer},
                 {"role_falsy", Type::integer}},
                "skipped_by_rule");
     check_keys(b["this_run"],
-               {{"chats", Type::integer}, {"messages", Type::integer}, {"updated", Type::integer},
-                {"removed", Type::integer}, {"bytes", Type::integer},
-                {"seconds", Type::number}, {"attempts", Type::integer}, {"lanes", Type::integer},
+               {{"chats", Type::integer},
+                {"messages", Type::integer},
+                {"updated", Type::integer},
+                {"removed", Type::integer},
+                {"bytes", Type::integer},
+                {"seconds", Type::number},
+                {"attempts", Type::integer},
+                {"lanes", Type::integer},
                 {"ranges_read", Type::integer}},
                "this_run");
 }
@@ -153,17 +193,21 @@ TEST_CASE("a run without a backfill, or without an error, says null for them") {
     CHECK_MESSAGE(d["error"].IsNull(), "error is not null");
 }
 
-TEST_CASE("the human summary aligns the skipped-by-rule counts, says why shared chats are left out, counts every attempt") {
+TEST_CASE(
+    "the human summary aligns the skipped-by-rule counts, says why shared chats are left out, counts every attempt") {
     const std::string text = backfill_text(some_backfill());
-    CHECK_MESSAGE(contains(text, "complete (resumed): 3099 chats read, 45057 messages written, 12 already present, "
-                                 "1 rejected\n"),
+    CHECK_MESSAGE(contains(text,
+                           "complete (resumed): 3099 chats read, 45057 messages written, 12 already present, "
+                           "1 rejected\n"),
                   text);
     CHECK_MESSAGE(contains(text, "\n         2  chat is SQL NULL\n      1042  message role is absent or empty\n"),
-                  "the counts are not right-aligned in one column:\n" << text);
+                  "the counts are not right-aligned in one column:\n"
+                      << text);
     CHECK_MESSAGE(contains(text, "left out by design: 77 shared-link chats, 1 chat without a user"), text);
     CHECK_MESSAGE(contains(text, "user_id 'shared-...', copies a chat"), "does not say why: " << text);
-    CHECK_MESSAGE(contains(text, "this run: 1500 chats (40.0 MiB) in 2.0s: 10000 messages/s, 20.0 MiB/s\n"
-                                 "      (3 attempts"),
+    CHECK_MESSAGE(contains(text,
+                           "this run: 1500 chats (40.0 MiB) in 2.0s: 10000 messages/s, 20.0 MiB/s\n"
+                           "      (3 attempts"),
                   text);
     CHECK_MESSAGE(contains(text, "WARNING: 1 message was not stored"), "not '1 message': " << text);
     CHECK_MESSAGE(!contains(text, "MB/s"), "MB/s where it divides by 2^20: " << text);

@@ -20,7 +20,8 @@ namespace {
 std::vector<std::string> lines_of(const std::string& text) {
     std::vector<std::string> lines;
     std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    for (std::string line; std::getline(in, line);)
+        lines.push_back(line);
     return lines;
 }
 
@@ -33,8 +34,9 @@ void check_fits(const std::string& text, std::size_t width) {
 }  // namespace
 
 TEST_CASE("a line is broken at spaces, its continuation indented, and no word is cut") {
-    const std::string line = "  backfill         6.9s  complete: 10313 chats read, 150614 messages written, "
-                             "0 already present, 330 rejected";
+    const std::string line =
+        "  backfill         6.9s  complete: 10313 chats read, 150614 messages written, "
+        "0 already present, 330 rejected";
     for (std::size_t width : {80, 60, 40, 20}) {
         const std::string text = wrap(line, 4, width);
         check_fits(text, width);
@@ -58,14 +60,16 @@ TEST_CASE("columns count UTF-8 characters, not bytes") {
 }
 
 TEST_CASE("a block keeps its shape: each line's continuation goes two columns under it") {
-    const std::string block = "  backfill  complete: 10 chats read, 20 messages written\n"
-                              "    skipped by rule:\n"
-                              "         2  chat is SQL NULL\n";
+    const std::string block =
+        "  backfill  complete: 10 chats read, 20 messages written\n"
+        "    skipped by rule:\n"
+        "         2  chat is SQL NULL\n";
     const std::string text = wrap_block(block, 30);
-    CHECK_MESSAGE(text == "  backfill  complete: 10 chats\n"
-                          "    read, 20 messages written\n"
-                          "    skipped by rule:\n"
-                          "         2  chat is SQL NULL\n",
+    CHECK_MESSAGE(text ==
+                      "  backfill  complete: 10 chats\n"
+                      "    read, 20 messages written\n"
+                      "    skipped by rule:\n"
+                      "         2  chat is SQL NULL\n",
                   text);
 }
 
