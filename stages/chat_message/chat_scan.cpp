@@ -1,4 +1,4 @@
-// The SAX handler behind scan_document, and the small JSON text helpers the transform needs.
+// The SAX handler behind scan_document.
 #include "stages/chat_message/chat_scan.h"
 
 #include <algorithm>
@@ -9,6 +9,7 @@
 #include <rapidjson/reader.h>
 
 #include "engine/utf8.h"
+#include "stages/chat_message/json_literal.h"
 #include "stages/chat_message/json_walk.h"
 
 namespace sluice::stages::scan {
@@ -23,10 +24,6 @@ constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag | rapidjson::kPa
 enum class Target : std::uint8_t { top, history, messages, message, field, ignored };
 
 constexpr std::size_t kTrackedDepth = 6;  // top(1) history(2) messages(3) message(4) field(5)
-
-// RapidJSON's SSE2 whitespace skip reads whole aligned 16-byte blocks: never across a page, but
-// past the end of the text. Buffers sluice owns keep that much room after the terminator.
-constexpr std::size_t kSimdSlack = 16;
 
 Field field_of(std::string_view key) {
     switch (key.size()) {
@@ -229,28 +226,6 @@ private:
     Value pending_key_;
 };
 
-bool hex4(std::string_view s, std::size_t at, unsigned& code) {
-    if (at + 4 > s.size()) return false;
-    code = 0;
-    for (std::size_t i = at; i < at + 4; ++i) {
-        char c = s[i];
-        unsigned d = (c >= '0' && c <= '9')   ? unsigned(c - '0')
-                     : (c >= 'a' && c <= 'f') ? unsigned(c - 'a' + 10)
-                     : (c >= 'A' && c <= 'F') ? unsigned(c - 'A' + 10)
-                                              : 16u;
-        if (d == 16) return false;
-        code = code * 16 + d;
-    }
-    return true;
-}
-
-bool is_high(unsigned c) {
-    return c >= 0xD800 && c <= 0xDBFF;
-}
-bool is_low(unsigned c) {
-    return c >= 0xDC00 && c <= 0xDFFF;
-}
-
 bool is_number_char(char c) {
     return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
 }
@@ -315,9 +290,9 @@ void disarm(std::string& work) {
             in_string = false;
         } else if (c == '\\' && i + 1 < work.size()) {
             unsigned code = 0, next = 0;
-            if (work[i + 1] == 'u' && hex4(work, i + 2, code) && is_high(code)) {
+            if (work[i + 1] == 'u' && hex4(work, i + 2, code) && is_high_surrogate(code)) {
                 bool paired = i + 12 <= work.size() && work.compare(i + 6, 2, "\\u") == 0 && hex4(work, i + 8, next) &&
-                              is_low(next);
+                              is_low_surrogate(next);
                 if (paired) {
                     i += 11;
                     continue;
@@ -362,24 +337,6 @@ void reset(Result& r) {
     r.top = Value{};
     r.messages.clear();
     r.error.clear();
-}
-
-void append_utf8(std::string& out, unsigned code) {
-    if (code < 0x80) {
-        out.push_back(static_cast<char>(code));
-    } else if (code < 0x800) {
-        out.push_back(static_cast<char>(0xC0 | (code >> 6)));
-        out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
-    } else if (code < 0x10000) {
-        out.push_back(static_cast<char>(0xE0 | (code >> 12)));
-        out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
-    } else {
-        out.push_back(static_cast<char>(0xF0 | (code >> 18)));
-        out.push_back(static_cast<char>(0x80 | ((code >> 12) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
-    }
 }
 
 }  // namespace
@@ -445,76 +402,6 @@ void scan_document_rapidjson(std::string_view doc, Result& result, std::string& 
         result.error =
             std::string(rapidjson::GetParseError_En(status.Code())) + " at byte " + std::to_string(status.Offset());
     }
-}
-
-bool number_is_truthy(std::string_view number) {
-    if (number.find_first_of(".eE") == std::string_view::npos) {
-        return number.find_first_not_of("-0") != std::string_view::npos;
-    }
-    std::string copy(number);  // strtod needs a terminator; "1e-400" underflows to 0.0 as in Python
-    return std::strtod(copy.c_str(), nullptr) != 0.0;
-}
-
-bool decode_string_literal(std::string_view lit, std::string& out, LoneSurrogate lone) {
-    out.clear();
-    out.reserve(lit.size() + kSimdSlack);  // the result may be parsed in turn
-    if (lit.size() < 2 || lit.front() != '"' || lit.back() != '"') return false;
-    for (std::size_t i = 1; i + 1 < lit.size(); ++i) {
-        char c = lit[i];
-        if (c != '\\') {
-            out.push_back(c);
-            continue;
-        }
-        if (i + 2 >= lit.size()) return false;
-        char e = lit[++i];
-        switch (e) {
-            case '"':
-            case '\\':
-            case '/':
-                out.push_back(e);
-                break;
-            case 'b':
-                out.push_back('\b');
-                break;
-            case 'f':
-                out.push_back('\f');
-                break;
-            case 'n':
-                out.push_back('\n');
-                break;
-            case 'r':
-                out.push_back('\r');
-                break;
-            case 't':
-                out.push_back('\t');
-                break;
-            case 'u': {
-                unsigned code = 0, low = 0;
-                if (!hex4(lit, i + 1, code)) return false;
-                if (is_high(code) && lit.compare(i + 5, 2, "\\u") == 0 && hex4(lit, i + 7, low) && is_low(low)) {
-                    append_utf8(out, 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00));
-                    i += 10;
-                } else if ((is_high(code) || is_low(code)) && lone == LoneSurrogate::keep_escape) {
-                    out.append(lit.substr(i - 1, 6));
-                    i += 4;
-                } else {
-                    append_utf8(out, code);
-                    i += 4;
-                }
-                break;
-            }
-            default:
-                return false;
-        }
-    }
-    return true;
-}
-
-std::string_view string_text(std::string_view literal, std::string& storage) {
-    std::string_view body = literal.substr(1, literal.size() - 2);
-    if (body.find('\\') == std::string_view::npos) return body;
-    decode_string_literal(literal, storage, LoneSurrogate::generalized_utf8);
-    return storage;
 }
 
 }  // namespace sluice::stages::scan

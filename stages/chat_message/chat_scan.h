@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "stages/chat_message/json_literal.h"  // the literals' helpers, for the scan's users
+
 namespace sluice::stages::scan {
 
 enum class Type : std::uint8_t { absent, null, json_false, json_true, number, string, object, array };
@@ -76,20 +78,5 @@ void scan_document(std::string_view doc, Result& result, std::string& work, bool
 // the fast walk (stages/chat_message/json_walk.h), false when it declines the document, and RapidJSON alone.
 bool scan_document_fast(std::string_view doc, Result& result);
 void scan_document_rapidjson(std::string_view doc, Result& result, std::string& work, bool strict);
-
-// Python's truthiness of a JSON number given as text ("0", "-0.0", "0e5", "1e-400" are falsy).
-bool number_is_truthy(std::string_view number);
-
-// How a lone UTF-16 surrogate escape is decoded: kept as its \uXXXX escape (the result is
-// JSON text, as in a double-encoded chat), or as its 3-byte generalized UTF-8 form, which is
-// exact, fails storable_as_text, and append_json_string turns back into the escape.
-enum class LoneSurrogate : std::uint8_t { keep_escape, generalized_utf8 };
-
-// Decodes the JSON string literal `literal` (quotes included) into `out`. False when malformed.
-bool decode_string_literal(std::string_view literal, std::string& out, LoneSurrogate lone);
-
-// The decoded text of a string literal: a view into the literal itself when it holds no escape,
-// else decoded into `storage` (lone surrogates in generalized UTF-8).
-std::string_view string_text(std::string_view literal, std::string& storage);
 
 }  // namespace sluice::stages::scan

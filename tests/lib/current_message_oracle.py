@@ -243,7 +243,7 @@ def group_rows(rows):
 
 def read_db(conninfo, schema):
     """The job's input as the database holds it now: (chats, rows)."""
-    from e2e_parity_test import psql_records  # only this mode needs psql
+    from helpers import psql_records  # only this mode needs psql
     q = '"%s"' % schema.replace('"', '""')
     has_column = psql_records(conninfo, (
         "SELECT count(*) FROM pg_attribute WHERE attrelid = '%s.chat'::regclass"
