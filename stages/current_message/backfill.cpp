@@ -85,10 +85,7 @@ void run_lanes(const config::RunConfig& cfg, const std::vector<ChatRange>& plan,
         graph.push_back({[&, k] { return lanes.readers[k]->next(); },
                          [&, k](ChatKeysBatch& batch) { lanes.writers[k]->write(batch); }});
     auto decide = [&](ChatKeysBatch& batch) {
-        Rule& rule = rules.local();
-        batch.decisions.resize(batch.count());
-        for (std::size_t i = 0; i < batch.count(); ++i)
-            rule.decide(batch.chats[i], batch.decisions[i]);
+        decide_all(batch, rules.local());
         counters.records_read += batch.count();
         counters.bytes_read += batch.source_bytes;
     };

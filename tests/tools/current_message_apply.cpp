@@ -94,9 +94,7 @@ int main(int argc, char** argv) {
             if (done(conn, o, k)) continue;
             reader.open(ranges[k]);
             for (cm::ChatKeysBatch batch; reader.next(batch); batch = cm::ChatKeysBatch()) {
-                batch.decisions.resize(batch.count());
-                for (std::size_t i = 0; i < batch.count(); ++i)
-                    rule.decide(batch.chats[i], batch.decisions[i]);
+                cm::decide_all(batch, rule);
                 writer.add(batch);
             }
             total.add(writer.commit([&](engine::Connection& c, const cm::ValueTally&) {
