@@ -4,14 +4,11 @@
 
 #include <oneapi/tbb/enumerable_thread_specific.h>
 #include <algorithm>
-#include <chrono>
 #include <ctime>
 #include <memory>
 
-#include "engine/budget.h"
-#include "engine/pipeline.h"
+#include "engine/lane_set.h"
 #include "engine/reject_table.h"
-#include "engine/shared_snapshot.h"
 #include "stages/chat_message/backfill_plan.h"
 #include "stages/chat_message/chat_reader.h"
 #include "stages/chat_message/chat_writer.h"
@@ -23,8 +20,6 @@
 namespace sluice::stages {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 TooManyRejectsError too_many_rejects(std::uint64_t rejected, std::uint64_t limit) {
     return TooManyRejectsError(std::to_string(rejected) + " messages were rejected, more than --max-rejects " +
@@ -71,37 +66,6 @@ std::vector<ChatRange> starting_plan(const config::RunConfig& cfg, engine::Conne
     return plan;
 }
 
-// The lanes' readers and writers, each with a connection of its own. With more than one lane
-// every reader imports one exported snapshot, so that the lanes together read one consistent
-// `chat`; the export ends once they all have it.
-struct Lanes {
-    std::vector<std::unique_ptr<ChatReader>> readers;
-    std::vector<std::unique_ptr<ChatWriter>> writers;
-
-    Lanes(const config::RunConfig& cfg, unsigned count, const Target& target, bool replace, std::int64_t now,
-          RangeQueue& queue, engine::InflightBudget& budget, engine::RunCounters& counters,
-          const engine::RejectTable& rejects, engine::RejectLimit& limit, const std::atomic<bool>& stop) {
-        std::optional<engine::SharedSnapshot> snapshot;
-        if (count > 1) snapshot.emplace(cfg.db_url);
-        for (unsigned k = 1; k <= count; ++k) {
-            const std::string lane = count > 1 ? " " + std::to_string(k) : "";
-            readers.push_back(std::make_unique<ChatReader>(
-                ReaderSettings{cfg.db_url, cfg.schema, cfg.fetch_rows, cfg.batch_rows, cfg.batch_bytes,
-                               snapshot ? std::optional<std::string>(snapshot->name()) : std::nullopt, "reader" + lane},
-                queue, budget, stop));
-            writers.push_back(std::make_unique<ChatWriter>(
-                WriterSettings{cfg.db_url, cfg.schema, target.table, cfg.commit_interval.every,
-                               cfg.commit_interval.bytes, "writer" + lane, k - 1, replace, now,
-                               &readers.back()->held_up(), count > 1},
-                budget, counters, rejects, limit));
-        }
-        if (snapshot) snapshot->release();
-    }
-    bool interrupted() const {
-        return std::any_of(writers.begin(), writers.end(), [](const auto& w) { return w->interrupted(); });
-    }
-};
-
 // Reads the ranges of the plan still to do, K lanes at once, and writes their rows; with
 // `replace` (--resync on a table that may hold rows already) each chat's rows are made exactly
 // what it derives.
@@ -111,31 +75,29 @@ void run_lanes(const config::RunConfig& cfg, const Target& target, bool replace,
     RangeQueue queue(plan);
     report.ranges_left = queue.size();
     report.lanes = queue.lanes_for(cfg.lanes);
-    engine::InflightBudget budget(cfg.max_inflight_batches, cfg.max_inflight_bytes);
-    engine::RunCounters counters(report.lanes);
-    engine::RejectLimit limit(cfg.max_rejects, rejected_before);
     const engine::RejectTable rejects = reject_table(cfg.schema);
-    Lanes lanes(cfg, report.lanes, target, replace, now, queue, budget, counters, rejects, limit, stop);
-    tbb::enumerable_thread_specific<ChatTransform> transforms(now, lanes.readers.front()->validate_utf8());
-
-    std::vector<engine::Lane<ChatBatch>> graph;
-    for (unsigned k = 0; k < report.lanes; ++k) {
-        graph.push_back({[&, k] { return lanes.readers[k]->next(); },
-                         [&, k](ChatBatch& batch) { lanes.writers[k]->write(batch); }});
-    }
+    engine::LaneSet<ChatReader, ChatWriter> lanes({cfg.db_url, report.lanes, cfg.parse_threads,
+                                                   cfg.max_inflight_batches, cfg.max_inflight_bytes, cfg.max_rejects,
+                                                   rejected_before, std::nullopt});
+    lanes.build([&](const engine::LaneSeat& seat) {
+        auto reader =
+            std::make_unique<ChatReader>(ReaderSettings{cfg.db_url, cfg.schema, cfg.fetch_rows, cfg.batch_rows,
+                                                        cfg.batch_bytes, seat.snapshot, "reader" + seat.suffix},
+                                         queue, lanes.budget(), stop);
+        auto writer = std::make_unique<ChatWriter>(
+            WriterSettings{cfg.db_url, cfg.schema, target.table, cfg.commit_interval.every, cfg.commit_interval.bytes,
+                           "writer" + seat.suffix, seat.index, replace, now, &reader->held_up(), seat.several},
+            lanes.budget(), lanes.counters(), rejects, lanes.limit());
+        return std::make_pair(std::move(reader), std::move(writer));
+    });
+    tbb::enumerable_thread_specific<ChatTransform> transforms(now, lanes.reader(0).validate_utf8());
     auto transform = [&](ChatBatch& batch) {
         transform_batch(batch, transforms.local(), /*large_values_in_place=*/true);
-        counters.records_read += batch.chats;
-        counters.bytes_read += batch.source_bytes;
+        return engine::Taken{batch.chats, batch.source_bytes};
     };
-    auto started = Clock::now();
-    {
-        engine::ProgressReporter progress(counters, style, queue.chats_left(), {"chats", "messages"});
-        engine::run_lanes<ChatBatch>(graph, transform, cfg.parse_threads, budget);
-    }
-    report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    report.seconds = lanes.run(transform, style, queue.chats_left(), {"chats", "messages"});
     report.interrupted = lanes.interrupted() || stop.load();
-    for (const auto& writer : lanes.writers) {
+    for (const auto& writer : lanes.writers()) {
         report.updated += writer->updated();
         report.removed += writer->removed();
     }

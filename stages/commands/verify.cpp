@@ -19,8 +19,8 @@
 
 #include "engine/budget.h"
 #include "engine/copy_binary.h"
+#include "engine/lane_set.h"
 #include "engine/pg.h"
-#include "engine/pipeline.h"
 #include "engine/progress.h"
 #include "engine/reject_table.h"
 #include "engine/run_lock.h"
@@ -121,7 +121,8 @@ public:
             columns_ += (columns_.empty() ? "" : ", ") + engine::quote_ident(c.name);
     }
 
-    void compare(VerifyBatch& batch);
+    void write(VerifyBatch& batch);  // the writer's place in the lane
+    bool interrupted() const { return tally_.interrupted; }
     // Rows whose chat is not one the reader selects: one query, after the last batch.
     void find_rows_of_other_chats();
     const Tally& tally() const { return tally_; }
@@ -145,7 +146,7 @@ private:
     Tally tally_;
 };
 
-void Comparer::compare(VerifyBatch& batch) {
+void Comparer::write(VerifyBatch& batch) {
     if (batch.kind == engine::BatchKind::end) tally_.interrupted = batch.chats->interrupted;
     if (batch.kind != engine::BatchKind::data) return;
     const ChatBatch& chats = *batch.chats;
@@ -291,47 +292,52 @@ bool has_chat_id_index(engine::Connection& conn, const Target& target) {
     return PQgetvalue(r.get(), 0, 0)[0] == 't';
 }
 
-// As migrate shows progress: "auto" is a bar on a terminal, log lines otherwise.
-// Reads, derives and compares every selected chat; returns what it found.
-Tally compare_all(const config::RunConfig& cfg, engine::Connection& conn, const Target& target, KnownRejects& rejected,
-                  const std::atomic<bool>& stop) {
-    const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));  // once per run, as migrate's
-    engine::InflightBudget budget(cfg.max_inflight_batches, cfg.max_inflight_bytes);
-    engine::RunCounters counters;
-    Comparer comparer(conn, target, now, rejected, budget, counters);
-    // The reader reads in this connection's snapshot: every lookup sees exactly the chats it reads.
-    engine::Result snapshot = conn.exec("SELECT pg_export_snapshot()");
-    engine::Result selected = conn.exec("SELECT count(*) FROM " + engine::qualified(cfg.schema, openwebui::kChat) +
-                                        openwebui::kSelectedChats);
-    RangeQueue whole({ChatRange{}});
-    ChatReader reader({cfg.db_url, cfg.schema, cfg.fetch_rows, cfg.batch_rows, cfg.batch_bytes,
-                       std::string(PQgetvalue(snapshot.get(), 0, 0))},
-                      whole, budget, stop);
-    tbb::enumerable_thread_specific<ChatTransform> transforms(now, reader.validate_utf8());
-
-    engine::Lane<VerifyBatch> lane;
-    lane.read = [&] {
+// The reader's batches, each with room for the ids of its chats, which the compare stage looks up
+// (the transform notes them before it frees the chats' text). Serial: the lane's reader thread
+// alone calls next().
+class VerifyReader {
+public:
+    explicit VerifyReader(std::unique_ptr<ChatReader> chats) : chats_(std::move(chats)) {}
+    std::unique_ptr<VerifyBatch> next() {
         auto batch = std::make_unique<VerifyBatch>();
-        batch->chats = reader.next();
+        batch->chats = chats_->next();
         batch->kind = batch->chats->kind;
         batch->seq = batch->chats->seq;
         return batch;
-    };
-    auto transform = [&](VerifyBatch& batch) {
-        ChatBatch& chats = *batch.chats;
-        for (const engine::Result& row : chats.source)
-            batch.chat_ids.emplace_back(value(row.get(), 0, 0));
-        transform_batch(chats, transforms.local());
-        counters.records_read += chats.chats;
-        counters.bytes_read += chats.source_bytes;
-    };
-    lane.write = [&](VerifyBatch& batch) { comparer.compare(batch); };
-    {
-        engine::ProgressReporter progress(counters, progress_style(cfg.progress),
-                                          std::strtoull(PQgetvalue(selected.get(), 0, 0), nullptr, 10),
-                                          {"chats", "messages"});
-        engine::run_lanes<VerifyBatch>({lane}, transform, cfg.parse_threads, budget);
     }
+    bool validate_utf8() const { return chats_->validate_utf8(); }
+
+private:
+    std::unique_ptr<ChatReader> chats_;
+};
+
+// Reads, derives and compares every selected chat, through one lane of the backfill's kind with
+// the compare stage in the writer's place; returns what it found.
+Tally compare_all(const config::RunConfig& cfg, engine::Connection& conn, const Target& target, KnownRejects& rejected,
+                  const std::atomic<bool>& stop) {
+    const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));  // once per run, as migrate's
+    // The reader reads in this connection's snapshot: every lookup sees exactly the chats it reads.
+    engine::Result snapshot = conn.exec("SELECT pg_export_snapshot()");
+    RangeQueue whole(plan_ranges(conn, cfg.schema, 1));  // one range, its chats counted for the display
+    engine::LaneSet<VerifyReader, Comparer> lane({cfg.db_url, 1, cfg.parse_threads, cfg.max_inflight_batches,
+                                                  cfg.max_inflight_bytes, std::nullopt, 0,
+                                                  std::string(PQgetvalue(snapshot.get(), 0, 0))});
+    lane.build([&](const engine::LaneSeat& seat) {
+        auto reader = std::make_unique<ChatReader>(
+            ReaderSettings{cfg.db_url, cfg.schema, cfg.fetch_rows, cfg.batch_rows, cfg.batch_bytes, seat.snapshot},
+            whole, lane.budget(), stop);
+        return std::make_pair(std::make_unique<VerifyReader>(std::move(reader)),
+                              std::make_unique<Comparer>(conn, target, now, rejected, lane.budget(), lane.counters()));
+    });
+    tbb::enumerable_thread_specific<ChatTransform> transforms(now, lane.reader(0).validate_utf8());
+    auto transform = [&](VerifyBatch& batch) {
+        for (const engine::Result& row : batch.chats->source)
+            batch.chat_ids.emplace_back(value(row.get(), 0, 0));
+        transform_batch(*batch.chats, transforms.local());
+        return engine::Taken{batch.chats->chats, batch.chats->source_bytes};
+    };
+    lane.run(transform, progress_style(cfg.progress), whole.chats_left(), {"chats", "messages"});
+    Comparer& comparer = *lane.writers().front();
     if (!comparer.tally().interrupted) comparer.find_rows_of_other_chats();
     return comparer.tally();
 }

@@ -1,4 +1,4 @@
-// The second job's verify command: ChatKeysReader and Rule in the engine's pipeline, ValueCheck in
+// The second job's verify command: one lane of RangeReader and Rule, as migrate's, with ValueCheck in
 // the writer's place, the known rejects, and the report an operator reads.
 #include "stages/commands/verify_values.h"
 
@@ -11,13 +11,14 @@
 #include <string>
 
 #include "engine/budget.h"
+#include "engine/lane_set.h"
 #include "engine/pg.h"
-#include "engine/pipeline.h"
 #include "engine/progress.h"
+#include "stages/chat_message/backfill_plan.h"
 #include "stages/chat_message/known_rejects.h"
 #include "stages/chat_message/target.h"
 #include "stages/commands/common.h"
-#include "stages/current_message/chat_keys_reader.h"
+#include "stages/current_message/range_reader.h"
 #include "stages/current_message/value_writer.h"
 #include "stages/current_message/verify_values.h"
 #include "stages/openwebui.h"
@@ -46,53 +47,60 @@ void require_column(engine::Connection& conn, const std::string& schema) {
             openwebui::kCurrentMessageRevisionAfter);
 }
 
-// Reads, decides and checks every chat in `conn`'s snapshot (exported to the reader).
+// ValueCheck in the writer's place of a lane: it checks each decided batch and gives its budget
+// back. Serial: the lane's writer thread alone calls write().
+class CheckStage {
+public:
+    CheckStage(KnownRejects& rejects, engine::InflightBudget& budget, engine::RunCounters& counters)
+        : check_([&rejects](std::string_view chat_id) { return rejects.contains(chat_id); }),
+          budget_(budget),
+          counters_(counters) {}
+    void write(cm::ChatKeysBatch& batch) {
+        if (batch.kind == engine::BatchKind::end) interrupted_ = batch.interrupted;
+        if (batch.kind != engine::BatchKind::data) return;
+        check_.check(batch);
+        counters_.rows_written += batch.count();
+        budget_.give_back(1, batch.budget_bytes);  // this batch is done with: the reader may read on
+    }
+    bool interrupted() const { return interrupted_; }
+    const cm::ValueCheckTally& tally() const { return check_.tally(); }
+
+private:
+    cm::ValueCheck check_;
+    engine::InflightBudget& budget_;
+    engine::RunCounters& counters_;
+    bool interrupted_ = false;
+};
+
+// Reads, decides and checks every chat in `conn`'s snapshot (exported to the reader), through one
+// lane of the backfill's kind with the check in the writer's place.
 cm::ValueCheckTally check_all(const config::RunConfig& cfg, engine::Connection& conn, KnownRejects& rejects,
                               const std::atomic<bool>& stop, bool& interrupted) {
     engine::Result snapshot = conn.exec("SELECT pg_export_snapshot()");
-    engine::Result chats = conn.exec("SELECT count(*) FROM " + engine::qualified(cfg.schema, openwebui::kChat));
-    engine::InflightBudget budget(cfg.max_inflight_batches, cfg.max_inflight_bytes);
-    engine::RunCounters counters;
-    cm::ChatKeysReader reader({cfg.db_url, cfg.schema, cfg.fetch_rows, cfg.batch_rows, cfg.batch_bytes,
-                               std::string(PQgetvalue(snapshot.get(), 0, 0)), "verify reader"});
-    reader.open(cm::IdRange{});
-    cm::ValueCheck check([&rejects](std::string_view chat_id) { return rejects.contains(chat_id); });
+    // One range, every chat counted for the display, its bounds in byte order as the reader's.
+    RangeQueue whole(plan_ranges(conn, cfg.schema, 1, "", "id COLLATE \"C\""));
+    engine::LaneSet<cm::RangeReader, CheckStage> lane({cfg.db_url, 1, cfg.parse_threads, cfg.max_inflight_batches,
+                                                       cfg.max_inflight_bytes, std::nullopt, 0,
+                                                       std::string(PQgetvalue(snapshot.get(), 0, 0))});
+    lane.build([&](const engine::LaneSeat& seat) {
+        cm::ChatKeysSettings read{cfg.db_url,
+                                  cfg.schema,
+                                  cfg.fetch_rows,
+                                  cfg.batch_rows,
+                                  cfg.batch_bytes,
+                                  seat.snapshot,
+                                  "verify reader" + seat.suffix};
+        return std::make_pair(std::make_unique<cm::RangeReader>(read, whole, lane.budget(), stop),
+                              std::make_unique<CheckStage>(rejects, lane.budget(), lane.counters()));
+    });
     tbb::enumerable_thread_specific<cm::Rule> rules;
-    std::uint64_t seq = 0;
-
-    engine::Lane<cm::ChatKeysBatch> lane;
-    lane.read = [&] {
-        auto batch = std::make_unique<cm::ChatKeysBatch>();
-        batch->seq = seq++;
-        // One batch's place, its bytes not known before it is read: batch_bytes bounds them.
-        if (stop.load() || !budget.take(0, true)) {
-            interrupted = true;
-            batch->kind = engine::BatchKind::end;
-        } else if (!reader.next(*batch)) {
-            budget.give_back(1, 0);
-            batch->kind = engine::BatchKind::end;
-        }
-        return batch;
-    };
     auto decide = [&](cm::ChatKeysBatch& batch) {
         cm::decide_all(batch, rules.local());
-        counters.records_read += batch.count();
-        counters.bytes_read += batch.source_bytes;
+        return engine::Taken{batch.count(), batch.source_bytes};
     };
-    lane.write = [&](cm::ChatKeysBatch& batch) {
-        if (batch.kind != engine::BatchKind::data) return;
-        check.check(batch);
-        counters.rows_written += batch.count();
-        budget.give_back(1, 0);
-    };
-    {
-        engine::ProgressReporter progress(counters, progress_style(cfg.progress),
-                                          std::strtoull(PQgetvalue(chats.get(), 0, 0), nullptr, 10),
-                                          {"chats", "chats"});
-        engine::run_lanes<cm::ChatKeysBatch>({lane}, decide, cfg.parse_threads, budget);
-    }
-    if (!interrupted) reader.finish();
-    return check.tally();
+    lane.run(decide, progress_style(cfg.progress), whole.chats_left(), {"chats", "chats"});
+    interrupted = lane.interrupted();
+    return lane.writers().front()->tally();
 }
 
 void print_listed(const engine::Listed& listed) {
