@@ -93,6 +93,7 @@ void IsolatingCopy::write(const Rows& rows, WriteOutcome& out) {
 
 std::uint64_t IsolatingCopy::remove_others(const std::vector<std::string>& groups, const Rows& rows) {
     if (groups.empty()) return 0;
+    begin_if_due();
     std::vector<std::string> keys, written_groups;
     for (std::size_t i = 0; i < rows.count(); ++i) {
         std::vector<Field> fields = decode_tuple(rows.head(i), 2);  // the key and group lie before any value outside
@@ -149,11 +150,17 @@ std::uint64_t IsolatingCopy::collisions(const std::string& sql, WriteOutcome& ou
     return static_cast<std::uint64_t>(PQntuples(r.get()));
 }
 
-// The statements that open a range's savepoint, as the head of a simple query: the release of
-// the last range's first, if it is still due.
+void IsolatingCopy::begin_if_due() {
+    if (!begin_due_) return;
+    conn_.exec("BEGIN");
+    begin_due_ = false;
+}
+
+// The statements that open a range's savepoint, as the head of a simple query: the caller's
+// BEGIN or the release of the last range's, if one is still due.
 std::string IsolatingCopy::open_savepoint() {
-    std::string sql = release_due_ ? std::string(kRelease) + "; " : "";
-    release_due_ = false;
+    std::string sql = begin_due_ ? "BEGIN; " : release_due_ ? std::string(kRelease) + "; " : "";
+    begin_due_ = release_due_ = false;
     ++savepoints_;
     return sql + kSavepoint + "; ";
 }

@@ -199,22 +199,21 @@ int Connection::configure_session() {
     // take microseconds; yet a new backend's first statement on a loaded machine can outlast a
     // 5 ms statement_timeout (seen in the phase stop test). It fails whole (57014; no stop request
     // can cancel it: the session is registered below), so it is simply sent again.
-    std::string timeouts =
-        "SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0";
-    if (PQserverVersion(conn_) >= 140000) timeouts += "; SET idle_session_timeout = 0";
+    // All in one round trip (a connection is a fixed cost of every run, and a run opens about ten),
+    // ending with the pid as the backend says it: behind a pooler in session mode, PQbackendPID()
+    // is a number of the pooler's, which pg_stat_activity and pg_locks never show.
+    std::string setup =
+        "SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; ";
+    if (PQserverVersion(conn_) >= 140000) setup += "SET idle_session_timeout = 0; ";
+    setup += "SET client_encoding = 'UTF8'; SET client_min_messages = warning; SELECT pg_backend_pid()";
     for (int attempt = 1;; ++attempt) {
         try {
-            exec(timeouts);
-            break;
+            Result pid = exec(setup);
+            return std::atoi(PQgetvalue(pid.get(), 0, 0));
         } catch (const PgError& e) {
             if (e.sqlstate() != "57014" || attempt == 5) throw;
         }
     }
-    exec("SET client_encoding = 'UTF8'");
-    // The pid as the backend says it, in the same round trip: behind a pooler in session mode,
-    // PQbackendPID() is a number of the pooler's, which pg_stat_activity and pg_locks never show.
-    Result pid = exec("SET client_min_messages = warning; SELECT pg_backend_pid()");
-    return std::atoi(PQgetvalue(pid.get(), 0, 0));
 }
 
 bool Connection::any_established() {

@@ -64,9 +64,11 @@ void ChatWriter::adopt(const ChatRange& range) {
     committed_complete_ = range.complete;
 }
 
+// The BEGIN goes with the transaction's first COPY (engine/copy_writer.h), or before any other
+// statement of it (begin_if_due()).
 void ChatWriter::begin() {
     if (in_transaction_) return;
-    conn_.exec("BEGIN");
+    copy_.begin_with_next();
     in_transaction_ = true;
     transaction_start_ = std::chrono::steady_clock::now();
 }
@@ -86,6 +88,7 @@ void ChatWriter::end_range(const ChatRange& range) {
 // other collation decides which chats these are), the ones the reader leaves out included: their
 // rows are now `rows`, and no others.
 std::uint64_t ChatWriter::remove_others(const std::optional<std::string>& upto, const engine::Rows& rows) {
+    copy_.begin_if_due();
     std::string sql = "SELECT id FROM " + engine::qualified(settings_.schema, openwebui::kChat) + " WHERE true";
     std::vector<std::optional<std::string>> params;
     for (const auto& [bound, op] : {std::pair{pending_.resume_after(), " > "}, std::pair{upto, " <= "}}) {
@@ -139,6 +142,7 @@ void ChatWriter::commit() {
     const bool completes = range_ && pending_.complete && !committed_complete_;
     if (!in_transaction_ && !completes) return;
     if (!in_transaction_) conn_.exec("BEGIN");
+    copy_.begin_if_due();  // a transaction whose batches held no rows sent no COPY
     // Checked before the commit that would pass the limit: the checkpoint never records more,
     // so a rerun meets the same rows and fails the same way.
     const std::uint64_t adding = pending_rejects_.size();

@@ -1,5 +1,6 @@
 // The preflight's estimates: the chat JSON the backfill has left to read (summed on a small
 // table, sampled on a large one), and the disk space and time it takes, from measured rates.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 
@@ -18,8 +19,15 @@ constexpr double kSpacePerJsonByte = 0.7;
 // Chat JSON migrated per second, all phases, measured end to end with the server on the same two
 // cores (README: 548 MiB in 5.3 s; 48 MB/s on a busier machine): the range of a rough estimate.
 constexpr double kSlowBytesPerSecond = 50e6, kFastBytesPerSecond = 100e6;
-// Chats whose JSON is read to estimate its size; a table with not many more is read whole.
-constexpr double kSampleChats = 2000;
+// Chats whose JSON is read to estimate its size: 2000 on a large table, but no more than a 40th of
+// a smaller one (at least 500), so that the estimate stays a small part of the run it estimates
+// (reading a chat's JSON is a third of the server's work in a backfill); a table with not many more
+// than that is read whole.
+constexpr double kSampleChats = 2000, kLeastSampleChats = 500, kSampledShare = 1.0 / 40;
+
+double sample_chats(double rows) {
+    return std::max(kLeastSampleChats, std::min(kSampleChats, rows * kSampledShare));
+}
 
 struct JsonSize {
     double bytes = 0;        // chat JSON the reader would select
@@ -37,8 +45,8 @@ JsonSize chat_json_size(Connection& conn, const Facts& facts) {
     double rows = std::atof(
         cell(conn, "SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)", {facts.chat_name()}).c_str());
     if (rows < 0) rows = std::atof(cell(conn, "SELECT count(*) FROM " + facts.chat_name()).c_str());  // never analyzed
-    const bool whole = rows <= 2 * kSampleChats;
-    const double percent = whole ? 100 : 100 * kSampleChats / rows;
+    const bool whole = rows <= 2 * sample_chats(rows);
+    const double percent = whole ? 100 : 100 * sample_chats(rows) / rows;
     engine::Result r = conn.exec(whole ? sum : sum + " TABLESAMPLE BERNOULLI ($1::float8) REPEATABLE (0)",
                                  whole ? std::vector<std::optional<std::string>>{}
                                        : std::vector<std::optional<std::string>>{std::to_string(percent)});

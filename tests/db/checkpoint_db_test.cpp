@@ -3,7 +3,8 @@
 // range's rows against its checkpoint and publishes nothing when rows are missing; rows the
 // constraints phase deletes are counted, so that they are not missed, and a range that lacks rows
 // is read again by the next run; one lane commits its checkpoint once per commit interval, however
-// often its reader waits for room. (Rows already present in a
+// often its reader waits for room, and each commit, of batches with rows or without, is one
+// transaction with its checkpoint. (Rows already present in a
 // table completed in place: safety_db_test.cpp, "an existing chat_message in another column order".)
 #include <doctest/doctest.h>
 
@@ -41,6 +42,15 @@ void check_correct_or_refused(TestDatabase& db, const Run& run, const std::strin
     CHECK_MESSAGE(reject_ids(read_rejects(reject_file)) == clean_run().rejects, "the rejects are not a clean run's");
     CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM sluice_reject") == clean_run().summary.rejected,
                   "the old plan's rejects were kept beside the new plan's");
+}
+
+// An empty chat table, its checkpoint table made by a backfill of nothing, then `watch` (SQL that
+// adds a trigger on sluice_checkpoint) and the build table dropped: the next run plans anew.
+void watched_checkpoint(TestDatabase& db, TempDir& dir, const std::string& watch) {
+    create_chat_table(db, {});
+    Run empty = migrate(db, dir.file("r0.jsonl"), {"--phases", "schema,backfill"});
+    REQUIRE_MESSAGE(empty.status == 0, "a backfill of no chats failed:\n" << empty.said());
+    db.sql().exec(watch + "; DROP TABLE sluice_chat_message");
 }
 
 }  // namespace
@@ -175,18 +185,14 @@ TEST_CASE("rows deleted with their chats before the constraints phase are counte
 TEST_CASE("one lane commits once per commit interval of bytes, not after every batch while its reader waits for room") {
     TestDatabase db;
     TempDir dir;
-    create_chat_table(db, {});
-    Run empty = migrate(db, dir.file("r0.jsonl"), {"--phases", "schema,backfill"});  // makes the checkpoint table
-    REQUIRE_MESSAGE(empty.status == 0, "a backfill of no chats failed:\n" << empty.said());
     // Every commit of the writer moves its range's checkpoint on: a trigger counts those moves.
-    db.sql().exec(
-        "CREATE TABLE advances (n bigint NOT NULL); INSERT INTO advances VALUES (0);"
-        " CREATE FUNCTION count_advance() RETURNS trigger LANGUAGE plpgsql AS"
-        " $$BEGIN UPDATE advances SET n = n + 1; RETURN NEW; END$$;"
-        " CREATE TRIGGER counted AFTER UPDATE ON sluice_checkpoint FOR EACH ROW WHEN"
-        " (NEW.last_chat_id IS DISTINCT FROM OLD.last_chat_id OR NEW.complete <> OLD.complete)"
-        " EXECUTE FUNCTION count_advance();"
-        " DROP TABLE sluice_chat_message");  // another table: the next run plans anew
+    watched_checkpoint(db, dir,
+                       "CREATE TABLE advances (n bigint NOT NULL); INSERT INTO advances VALUES (0);"
+                       " CREATE FUNCTION count_advance() RETURNS trigger LANGUAGE plpgsql AS"
+                       " $$BEGIN UPDATE advances SET n = n + 1; RETURN NEW; END$$;"
+                       " CREATE TRIGGER counted AFTER UPDATE ON sluice_checkpoint FOR EACH ROW WHEN"
+                       " (NEW.last_chat_id IS DISTINCT FROM OLD.last_chat_id OR NEW.complete <> OLD.complete)"
+                       " EXECUTE FUNCTION count_advance()");
     copy_in(db.sql(), "COPY chat FROM STDIN", corpus_rows({}));
     // Batches of 64 KiB, a commit every 512 KiB: a reader kept waiting by a 1 MiB budget.
     Run run = migrate(db, dir.file("r.jsonl"),
@@ -203,4 +209,29 @@ TEST_CASE("one lane commits once per commit interval of bytes, not after every b
                   commits << " commits for " << bytes << " bytes of chats: about one a batch (" << by_batch
                           << "), not one per 512 KiB (" << by_interval << ")");
     CHECK_MESSAGE(table_fingerprint(db.sql(), "public") == clean_run().fingerprint, "the rows are not a clean run's");
+}
+
+TEST_CASE("a transaction whose batches held no rows still commits its checkpoint inside one transaction") {
+    TestDatabase db;
+    TempDir dir;
+    // The writer's BEGIN goes with its transaction's first COPY: these batches have none. A COMMIT
+    // sent without one draws PostgreSQL's warning, and its checkpoint would have committed alone.
+    watched_checkpoint(db, dir,
+                       "CREATE TABLE updates (n integer NOT NULL);"
+                       " CREATE FUNCTION note_update() RETURNS trigger LANGUAGE plpgsql AS"
+                       " $$BEGIN INSERT INTO updates VALUES (1); RETURN NEW; END$$;"
+                       " CREATE TRIGGER noted AFTER UPDATE ON sluice_checkpoint FOR EACH ROW"
+                       " EXECUTE FUNCTION note_update()");
+    // Chats whose JSON is SQL NULL: skipped, they derive no rows.
+    for (int i = 0; i < 6; ++i)
+        db.sql().exec("INSERT INTO chat (id, user_id, chat) VALUES ($1, 'u1', NULL)", {"empty-" + std::to_string(i)});
+    Run run = migrate(db, dir.file("r.jsonl"),
+                      {"--phases", "schema,backfill", "--batch-rows", "1", "--commit-interval", "1ms"});
+    INFO("the run said:\n" << run.said());
+    REQUIRE_MESSAGE(run.status == 0, "the backfill failed");
+    CHECK_MESSAGE(run.said().find("no transaction in progress") == std::string::npos,
+                  "a COMMIT was sent outside a transaction: the checkpoint committed on its own");
+    CHECK_MESSAGE(number(db.sql(), "SELECT count(*) FROM updates") >= 1, "no checkpoint update was seen");
+    CHECK_MESSAGE(number(db.sql(), "SELECT sum(chats) FROM sluice_checkpoint WHERE complete") == 6,
+                  "the checkpoint does not count the six chats read");
 }
