@@ -52,11 +52,22 @@ Role child_role(Role parent, Kind kind, std::string_view key) {
     }
 }
 
+// An integer literal json.loads refuses: more than kPythonIntDigits digits.
+bool too_long_integer(std::string_view literal) {
+    return literal.find_first_of(".eE") == std::string_view::npos &&
+           literal.size() - (literal[0] == '-') > kPythonIntDigits;
+}
+
+// What drives a Builder: RapidJSON (strings decoded), or json_walk (strings as the text has them).
+enum class Source : std::uint8_t { rapidjson, walk, walk_python };
+
 // Builds the kept nodes in document order. (The base class answers the number callbacks that
-// kParseNumbersAsStringsFlag never makes.)
+// kParseNumbersAsStringsFlag never makes.) Driven by json_walk it declines (returns false) what
+// it cannot keep as RapidJSON would: a kept string holding an escape (not decoded), and under
+// Python's grammar an integer json.loads refuses; RapidJSON then reads the text.
 class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> {
 public:
-    explicit Builder(std::vector<Node>& nodes) : nodes_(nodes) {}
+    Builder(std::vector<Node>& nodes, Source source) : nodes_(nodes), source_(source) {}
 
     bool Null() {
         add(Kind::null);
@@ -67,16 +78,20 @@ public:
         return true;
     }
     bool RawNumber(const char* s, rapidjson::SizeType len, bool) {
+        if (source_ == Source::walk_python && len > kPythonIntDigits && too_long_integer({s, len})) return false;
         if (Node* n = add(Kind::number)) n->text.assign(s, len);
         return true;
     }
     bool String(const char* s, rapidjson::SizeType len, bool copy) {
         if (len > 0 && s[0] == kNumberMark) return RawNumber(s + 1, len - 1, copy);
-        if (Node* n = add(Kind::string)) n->text.assign(s, len);
+        Node* n = add(Kind::string);
+        if (n == nullptr) return true;
+        if (source_ != Source::rapidjson && std::string_view(s, len).find('\\') != std::string_view::npos) return false;
+        n->text.assign(s, len);
         return true;
     }
     bool Key(const char* s, rapidjson::SizeType len, bool) {
-        key_.assign(s, len);
+        if (stack_.empty() || stack_.back().node != kNone) key_.assign(s, len);  // a skipped object's keys go unread
         return true;
     }
     bool StartObject() { return open(Kind::object); }
@@ -126,6 +141,7 @@ private:
     }
 
     std::vector<Node>& nodes_;
+    const Source source_;
     std::vector<Frame> stack_;
     std::string key_;
     Role added_role_ = Role::top;
@@ -133,7 +149,7 @@ private:
 
 bool read(std::string_view text, std::vector<Node>& nodes, rapidjson::ParseErrorCode& code) {
     nodes.clear();
-    Builder builder(nodes);
+    Builder builder(nodes, Source::rapidjson);
     rapidjson::Reader reader;
     rapidjson::MemoryStream stream(text.data(), text.size());
     code = reader.Parse<kFlags>(stream, builder).Code();
@@ -141,6 +157,16 @@ bool read(std::string_view text, std::vector<Node>& nodes, rapidjson::ParseError
     if (code == rapidjson::kParseErrorNone && stream.Tell() != text.size())
         code = rapidjson::kParseErrorDocumentRootNotSingular;
     return code == rapidjson::kParseErrorNone;
+}
+
+// The fast read: json_walk skips string bodies instead of copying them. False when it declines
+// (see json_walk.h and Builder); RapidJSON then reads the text and decides.
+bool walk(std::string_view text, bool python_grammar, std::vector<Node>& nodes) {
+    thread_local std::vector<std::uint32_t> stack;  // the walk's open brackets, kept between blobs
+    nodes.clear();
+    Builder builder(nodes, python_grammar ? Source::walk_python : Source::walk);
+    json_walk::Position pos;
+    return json_walk::walk(text, pos, builder, stack);
 }
 
 int hex4(std::string_view s, std::size_t at) {
@@ -211,8 +237,7 @@ bool prepare(std::string_view text, bool python_grammar, std::string& out) {
             continue;
         }
         const std::string_view literal = text.substr(i, end - i);
-        const bool integer = literal.find_first_of(".eE") == std::string_view::npos;
-        if (python_grammar && integer && literal.size() - (literal[0] == '-') > kPythonIntDigits) return false;
+        if (python_grammar && too_long_integer(literal)) return false;
         out.push_back('"');
         out.push_back(kNumberMark);
         out.append(literal);
@@ -233,6 +258,7 @@ bool has_control_character(std::string_view text) {
 }  // namespace
 
 bool Blob::parse_text(std::string_view text, bool python_grammar) {
+    if (walk(text, python_grammar, nodes_)) return true;  // the common case: nothing copied
     rapidjson::ParseErrorCode code = rapidjson::kParseErrorNone;
     if (!python_grammar) {
         if (read(text, nodes_, code)) return true;  // the common case: no copy

@@ -246,3 +246,23 @@ TEST_CASE("a different result is written; nothing found keeps NULL") {
     CHECK(*d.write("z") == "a");
     CHECK(!decide("{}").write(std::nullopt));
 }
+
+TEST_CASE("what the fast walk declines is read by RapidJSON, with the same answer") {
+    // a kept string holding an escape: the walk does not decode, RapidJSON does
+    CHECK(results(decide(msgs("\"ab\":{},\"zz\":{}", ",\"currentId\":\"a\\u0062\""))) == Texts{"ab"});
+    CHECK(results(decide("{\"messages\":[{\"id\":\"x\\/y\",\"timestamp\":1}]}")) == Texts{"x/y"});
+    // a lone surrogate escape in a kept id: read, then refused as psycopg2 refuses it
+    CHECK(decide("{\"messages\":[{\"id\":\"\\ud800\",\"timestamp\":1}]}").reject == "result: lone UTF-16 surrogate");
+    // an escaped key: decoded, so it names currentId
+    CHECK(results(decide(msgs("\"a\":{},\"b\":{}", ",\"curr\\u0065ntId\":\"a\""))) == Texts{"a"});
+    // escapes and lone surrogates in skipped strings change nothing
+    CHECK(results(decide(msgs("\"a\":{\"content\":\"\\ud800 \\\" \\n\"},\"b\":{\"timestamp\":1}"))) == Texts{"b"});
+    // inside a double-encoded blob, an integer json.loads refuses, even in a member the rule skips
+    const std::string digits(4301, '7');
+    CHECK(results(decide("\"{\\\"currentId\\\":\\\"a\\\",\\\"x\\\":" + digits +
+                             ",\\\"history\\\":{\\\"messages\\\":{\\\"a\\\":{}}}}\"",
+                         {}, "k"))
+              .empty());
+    CHECK(results(decide("\"{\\\"currentId\\\":\\\"a\\\",\\\"x\\\":-" + digits.substr(1) +
+                         ",\\\"history\\\":{\\\"messages\\\":{\\\"a\\\":{}}}}\"")) == Texts{"a"});
+}
