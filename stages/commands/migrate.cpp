@@ -450,7 +450,7 @@ int migrate(const config::RunConfig& given, const std::atomic<bool>& stop, RunSu
         if (!stop.load() || e.sqlstate() != "57014") throw;
         interrupted = true;  // a stop request cancelled a check's query: nothing was written
     }
-    const bool backfills = std::find(cfg.phases.begin(), cfg.phases.end(), Phase::backfill) != cfg.phases.end();
+    const bool backfills = cfg.runs(Phase::backfill);
     const bool checked = !interrupted;  // the export is written by a run that got to its phases
     engine::RunFence fence(cfg.schema, kRunTable, fence_key());
     std::optional<engine::LockKeeper> keeper;
