@@ -429,7 +429,7 @@ RunConfig build(Command command, const Settings& settings, const Environment& en
     }
     if (config.revision == stages::openwebui::kCurrentMessageRevisionAfter)
         config.phases = current_message_phases(config.phases, settings);
-    const bool publishes = std::find(config.phases.begin(), config.phases.end(), Phase::publish) != config.phases.end();
+    const bool publishes = config.runs(Phase::publish);
     if (config.stamp_alembic && !publishes)
         throw UsageError("--stamp-alembic moves alembic_version in the publish phase: add publish to --phases" +
                          std::string(see_help));

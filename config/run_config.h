@@ -3,6 +3,7 @@
 // environment variables > the Open WebUI fallbacks DATABASE_URL and DATABASE_SCHEMA > defaults.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -49,6 +50,7 @@ struct RunConfig {
                                                // working directory (stages/commands/reject_file_name.h)
     std::optional<std::uint64_t> max_rejects;  // unset: any number of rejects is not a failure
     std::vector<Phase> phases{Phase::schema, Phase::backfill, Phase::indexes, Phase::constraints, Phase::publish};
+    bool runs(Phase phase) const { return std::find(phases.begin(), phases.end(), phase) != phases.end(); }
     bool resync = false;                         // re-derive every chat even when the checkpoint says complete
     std::chrono::milliseconds wait_for_lock{0};  // how long to wait for another run's lock; 0: refuse at once
     std::string output;                          // `sluice rejects`: the export's file; empty: standard output

@@ -58,7 +58,7 @@ std::uint64_t rejects_held(engine::Connection& conn, const std::string& schema, 
 }
 
 // Whether sluice's own view of the table says every phase is done and nothing is left to stamp.
-bool sluice_done(engine::Connection& conn, const config::RunConfig& cfg, const Target& t,
+bool sluice_done(engine::Connection& conn, const config::JobSettings& cfg, const Target& t,
                  const std::optional<std::string>& revision) {
     try {
         if (!unfinished_work(conn, t, cfg.max_rejects).empty()) return false;
@@ -74,7 +74,7 @@ std::string AlreadyMigrated::what() const {
     return "already migrated (alembic " + revision + ", " + messages + ", " + std::to_string(rejected) + " rejected)";
 }
 
-std::optional<AlreadyMigrated> already_migrated(engine::Connection& conn, const config::RunConfig& cfg) {
+std::optional<AlreadyMigrated> already_migrated(engine::Connection& conn, const config::JobSettings& cfg) {
     if (cfg.resync || !relation_exists(conn, cfg.schema, openwebui::kChat) ||
         !relation_exists(conn, cfg.schema, kChatMessage))
         return std::nullopt;
@@ -91,7 +91,7 @@ std::optional<AlreadyMigrated> already_migrated(engine::Connection& conn, const 
                            rejects_held(conn, cfg.schema, cp)};
 }
 
-std::optional<AlreadyMigrated> already_migrated(const config::RunConfig& cfg) {
+std::optional<AlreadyMigrated> already_migrated(const config::JobSettings& cfg) {
     engine::Connection conn(cfg.db_url, "check");
     return already_migrated(conn, cfg);
 }

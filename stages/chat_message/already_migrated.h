@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "config/run_config.h"
+#include "config/job_settings.h"
 #include "engine/pg.h"
 
 namespace sluice::stages {
@@ -28,10 +28,10 @@ struct AlreadyMigrated {
 // or at 8452d01d26d7 with no unfinished sluice work on the table, or sluice's checkpoint complete
 // for chat_message with every phase done (and no stamp asked for that is still to do). A few
 // catalog queries and at most a bounded count; never reads chat. Empty when there is work.
-std::optional<AlreadyMigrated> already_migrated(engine::Connection& conn, const config::RunConfig& config);
+std::optional<AlreadyMigrated> already_migrated(engine::Connection& conn, const config::JobSettings& config);
 
 // The same on a connection of its own (named "check").
-std::optional<AlreadyMigrated> already_migrated(const config::RunConfig& config);
+std::optional<AlreadyMigrated> already_migrated(const config::JobSettings& config);
 
 // alembic_version's one revision; none when the table is missing, unreadable or not one row.
 std::optional<std::string> alembic_revision(engine::Connection& conn, const std::string& schema);

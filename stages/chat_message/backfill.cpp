@@ -38,7 +38,7 @@ unsigned ranges_for(unsigned lanes) {
 // build table is loaded without its primary key only by lanes, and only when every row it holds
 // is one a range's checkpoint covers (a fresh, empty table, or a resumed plan): otherwise rows may
 // be present, and the key goes on first so that they are found and counted, not doubled.
-std::vector<ChatRange> starting_plan(const config::RunConfig& cfg, engine::Connection& control, const Target& target,
+std::vector<ChatRange> starting_plan(const config::JobSettings& cfg, engine::Connection& control, const Target& target,
                                      std::string& key_note, bool& had_plan) {
     create_checkpoint_table(control, cfg.schema);
     std::optional<Checkpoint> start = load_checkpoint(control, cfg.schema);
@@ -69,7 +69,7 @@ std::vector<ChatRange> starting_plan(const config::RunConfig& cfg, engine::Conne
 // Reads the ranges of the plan still to do, K lanes at once, and writes their rows; with
 // `replace` (--resync on a table that may hold rows already) each chat's rows are made exactly
 // what it derives.
-void run_lanes(const config::RunConfig& cfg, const Target& target, bool replace, const std::vector<ChatRange>& plan,
+void run_lanes(const config::JobSettings& cfg, const Target& target, bool replace, const std::vector<ChatRange>& plan,
                std::uint64_t rejected_before, std::int64_t now, const std::atomic<bool>& stop,
                engine::ProgressStyle style, BackfillReport& report) {
     RangeQueue queue(plan);
@@ -105,7 +105,7 @@ void run_lanes(const config::RunConfig& cfg, const Target& target, bool replace,
 
 }  // namespace
 
-BackfillReport backfill(const config::RunConfig& cfg, engine::Connection& control, const std::atomic<bool>& stop,
+BackfillReport backfill(const config::JobSettings& cfg, engine::Connection& control, const std::atomic<bool>& stop,
                         engine::ProgressStyle style) {
     const Target target = current_target(control, cfg.schema);
     BackfillReport report;
@@ -141,7 +141,7 @@ BackfillReport backfill(const config::RunConfig& cfg, engine::Connection& contro
 
 // The checkpoint as this run finds it, as starting_plan() will read it (nothing after --resync
 // or when it describes another table); read-only.
-Checkpoint backfill_baseline(const config::RunConfig& cfg, engine::Connection& control) {
+Checkpoint backfill_baseline(const config::JobSettings& cfg, engine::Connection& control) {
     if (cfg.resync) return {};
     std::optional<Checkpoint> cp = load_checkpoint(control, cfg.schema);
     if (!cp || !cp->describes(current_target(control, cfg.schema).table)) return {};

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "config/run_config.h"
+#include "config/job_settings.h"
 #include "engine/pg.h"
 #include "engine/progress.h"
 #include "stages/chat_message/checkpoint.h"
@@ -37,11 +37,11 @@ struct BackfillReport {
 // the plan and the checkpoint, and the lanes' own connections. Returns when every range is read
 // or `stop` is set (then report.interrupted); throws TooManyRejectsError past --max-rejects and
 // engine::PgError on a lost connection (a rerun resumes). `style` is the progress display's.
-BackfillReport backfill(const config::RunConfig& cfg, engine::Connection& control, const std::atomic<bool>& stop,
+BackfillReport backfill(const config::JobSettings& cfg, engine::Connection& control, const std::atomic<bool>& stop,
                         engine::ProgressStyle style);
 
 // The checkpoint as this run finds it, as starting_plan() will read it (nothing after --resync
 // or when it describes another table); read-only.
-Checkpoint backfill_baseline(const config::RunConfig& cfg, engine::Connection& control);
+Checkpoint backfill_baseline(const config::JobSettings& cfg, engine::Connection& control);
 
 }  // namespace sluice::stages

@@ -34,11 +34,11 @@ std::vector<std::string> named(const std::vector<CheckResult>& results, Verdict 
 // second job, a database it refuses: the "revision" check says why).
 std::optional<std::string> nothing_to_do(const config::RunConfig& cfg) {
     if (runs_current_message(cfg)) {
-        const current_message::TargetState state = current_message::target_state(cfg);
+        const current_message::TargetState state = current_message::target_state(config::job_settings(cfg));
         if (state.kind == current_message::TargetState::done) return state.what;
         return std::nullopt;
     }
-    if (std::optional<AlreadyMigrated> done = already_migrated(cfg)) return done->what();
+    if (std::optional<AlreadyMigrated> done = already_migrated(config::job_settings(cfg))) return done->what();
     return std::nullopt;
 }
 

@@ -136,7 +136,8 @@ PhaseResult run_current_message_phase(Phase phase, const config::RunConfig& cfg,
             result.said = current_message::prepare(control, cfg.schema);
             break;
         case Phase::backfill:
-            result.values = current_message::backfill(cfg, control, stop, progress_style(cfg.progress));
+            result.values =
+                current_message::backfill(config::job_settings(cfg), control, stop, progress_style(cfg.progress));
             break;
         case Phase::publish:
             result.said = current_message::publish(control, cfg.schema, cfg.stamp_alembic, cfg.max_rejects);
@@ -159,8 +160,8 @@ PhaseResult run_phase(Phase phase, const config::RunConfig& cfg, const std::atom
             prepare_target(control, cfg.schema, result.said);
             break;
         case Phase::backfill:
-            if (!baseline) baseline = backfill_baseline(cfg, control);
-            result.backfill = backfill(cfg, control, stop, progress_style(cfg.progress));
+            if (!baseline) baseline = backfill_baseline(config::job_settings(cfg), control);
+            result.backfill = backfill(config::job_settings(cfg), control, stop, progress_style(cfg.progress));
             break;
         case Phase::indexes:
             result.said = build_indexes(cfg.db_url, current_target(control, cfg.schema), cfg.index_connections,
@@ -338,11 +339,11 @@ int nothing_to_do(const std::string& what, RunSummary& summary) {
 // table of sluice's. The second job refuses here a database it does not recognise.
 bool already_done(const config::RunConfig& cfg, std::string& what) {
     if (!runs_current_message(cfg)) {
-        std::optional<AlreadyMigrated> done = already_migrated(cfg);
+        std::optional<AlreadyMigrated> done = already_migrated(config::job_settings(cfg));
         if (done) what = done->what();
         return done.has_value();
     }
-    const current_message::TargetState state = current_message::target_state(cfg);
+    const current_message::TargetState state = current_message::target_state(config::job_settings(cfg));
     if (state.kind == current_message::TargetState::refused)
         throw NotReadyError("not starting, nothing was written: " + state.what);
     what = state.what;
@@ -449,7 +450,7 @@ int migrate(const config::RunConfig& given, const std::atomic<bool>& stop, RunSu
         if (!stop.load() || e.sqlstate() != "57014") throw;
         interrupted = true;  // a stop request cancelled a check's query: nothing was written
     }
-    const bool backfills = std::find(cfg.phases.begin(), cfg.phases.end(), Phase::backfill) != cfg.phases.end();
+    const bool backfills = cfg.runs(Phase::backfill);
     const bool checked = !interrupted;  // the export is written by a run that got to its phases
     engine::RunFence fence(cfg.schema, kRunTable, fence_key());
     std::optional<engine::LockKeeper> keeper;

@@ -113,7 +113,7 @@ std::string unusable_owner(Connection& conn, const Facts& facts) {
 }
 
 CheckResult check_shape(Connection& conn, const Facts& facts) {
-    const bool schema_phase = runs(facts.cfg, Phase::schema);
+    const bool schema_phase = facts.cfg.runs(Phase::schema);
     const std::optional<Target> target = facts.target();
     if (!target) {
         if (!schema_phase)

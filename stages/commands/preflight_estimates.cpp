@@ -58,7 +58,7 @@ JsonSize chat_json_size(Connection& conn, const Facts& facts) {
 // What is left for the backfill: nothing once its checkpoint says complete (unless --resync).
 double json_left(Connection& conn, const Facts& facts, double total) {
     const std::optional<Target> target = facts.target();
-    if (!target || facts.cfg.resync || !runs(facts.cfg, Phase::backfill)) return total;
+    if (!target || facts.cfg.resync || !facts.cfg.runs(Phase::backfill)) return total;
     const std::optional<Checkpoint> cp = load_checkpoint(conn, facts.cfg.schema);
     if (!cp || !cp->describes(target->table)) return total;
     return cp->complete ? 0 : std::max(0.0, total - static_cast<double>(cp->bytes));
@@ -67,7 +67,7 @@ double json_left(Connection& conn, const Facts& facts, double total) {
 }  // namespace
 
 std::vector<CheckResult> estimates(Connection& conn, const Facts& facts) {
-    if (!runs(facts.cfg, Phase::backfill))
+    if (!facts.cfg.runs(Phase::backfill))
         return {result("space", Verdict::skipped, "no backfill among --phases: little to write"),
                 result("time", Verdict::skipped, "no backfill among --phases")};
     if (facts.locked_by)  // reading the JSON would wait behind that lock

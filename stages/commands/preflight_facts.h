@@ -20,10 +20,6 @@ namespace sluice::stages::preflight_checks {
 using config::Phase;
 using engine::Connection;
 
-inline bool runs(const config::RunConfig& cfg, Phase phase) {
-    return std::find(cfg.phases.begin(), cfg.phases.end(), phase) != cfg.phases.end();
-}
-
 // The first column of the first row; "" for no row or NULL.
 inline std::string cell(Connection& conn, const std::string& sql,
                         const std::vector<std::optional<std::string>>& params = {}) {

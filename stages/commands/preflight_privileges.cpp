@@ -97,21 +97,21 @@ CheckResult check_privileges(Connection& conn, const Facts& facts) {
     Privileges p{conn, facts, {}};
     const std::optional<Target> target = facts.target();
     p.on_schema("USAGE", "every phase");
-    const bool replaces_build = runs(cfg, Phase::schema) && facts.published && facts.building;
+    const bool replaces_build = cfg.runs(Phase::schema) && facts.published && facts.building;
     const std::optional<AppOwner> owner = app_owner(conn, cfg.schema);
-    if (runs(cfg, Phase::schema) && !target) {
+    if (cfg.runs(Phase::schema) && !target) {
         p.create_on_schema(owner, "the schema phase creates the build table");
         p.serves_app(owner, "the schema phase creates the build table, which becomes chat_message");
     }
-    if (owner && runs(cfg, Phase::publish) && facts.building && !facts.published &&
+    if (owner && cfg.runs(Phase::publish) && facts.building && !facts.published &&
         !yes(conn, "SELECT pg_has_role($2::regrole, relowner, 'USAGE') FROM pg_class WHERE oid = to_regclass($1)",
              {facts.name(kBuildTable), engine::quote_ident(owner->role)}))
         p.serves_app(owner, "publish makes the build table, another role's, chat_message");
     // CREATE TABLE IF NOT EXISTS asks for CREATE on the schema even when the table is there.
-    if (runs(cfg, Phase::backfill) || replaces_build)
+    if (cfg.runs(Phase::backfill) || replaces_build)
         p.create_on_schema(owner, "the backfill creates its checkpoint and rejects tables");
     if (replaces_build) p.owner_of(facts.name(kBuildTable), "the schema phase drops it");
-    if (runs(cfg, Phase::backfill) || replaces_build) {
+    if (cfg.runs(Phase::backfill) || replaces_build) {
         if (p.exists("sluice_checkpoint")) p.owner_of(facts.name("sluice_checkpoint"), "the backfill alters it");
         if (p.exists("sluice_reject")) p.on_table(facts.name("sluice_reject"), "INSERT", "the backfill adds rejects");
     }
@@ -120,17 +120,17 @@ CheckResult check_privileges(Connection& conn, const Facts& facts) {
         p.create_on_schema(owner, "migrate creates its table sluice_run");
     else
         p.on_table(facts.name(kRunTable), "UPDATE", "migrate replaces the token in sluice_run");
-    if (runs(cfg, Phase::backfill) && target) {
+    if (cfg.runs(Phase::backfill) && target) {
         p.on_table(target->qualified(), "SELECT", "the backfill reads the rows present");
         p.on_table(target->qualified(), "INSERT", "the backfill writes rows");
     }
-    if (runs(cfg, Phase::indexes) && target && indexes_pending(conn, *target))
+    if (cfg.runs(Phase::indexes) && target && indexes_pending(conn, *target))
         p.owner_of(target->qualified(), "the indexes phase builds its indexes");
-    if (runs(cfg, Phase::constraints) && (!target || foreign_key_pending(conn, *target))) {
+    if (cfg.runs(Phase::constraints) && (!target || foreign_key_pending(conn, *target))) {
         p.on_table(facts.chat_name(), "REFERENCES", "the constraints phase adds a foreign key to it");
         if (target) p.owner_of(target->qualified(), "the constraints phase adds its foreign key");
     }
-    if (runs(cfg, Phase::publish) && facts.building && !facts.published)
+    if (cfg.runs(Phase::publish) && facts.building && !facts.published)
         p.owner_of(facts.name(kBuildTable), "publish renames it");
     if (cfg.stamp_alembic && p.exists(openwebui::kAlembicVersion)) {
         p.on_table(facts.name(openwebui::kAlembicVersion), "SELECT", "--stamp-alembic reads the revision");

@@ -26,10 +26,6 @@ using config::Phase;
 
 // The phases' names, in config::Phase's order.
 
-bool runs(const config::RunConfig& cfg, Phase phase) {
-    return std::find(cfg.phases.begin(), cfg.phases.end(), phase) != cfg.phases.end();
-}
-
 std::uint64_t number(const engine::Result& r, int column) {
     return std::strtoull(PQgetvalue(r.get(), 0, column), nullptr, 10);
 }
@@ -60,7 +56,7 @@ std::string phases_line(const config::RunConfig& cfg) {
 std::string threads_line(const config::RunConfig& cfg) {
     std::string text = engine::plural(cfg.parse_threads, "parse thread") + ", " + engine::plural(cfg.lanes, "lane") +
                        (cfg.lanes == 1 ? " (a reader and a writer)" : " (each a reader and a writer)");
-    if (runs(cfg, Phase::indexes)) text += ", " + engine::plural(cfg.index_connections, "index connection");
+    if (cfg.runs(Phase::indexes)) text += ", " + engine::plural(cfg.index_connections, "index connection");
     return text;
 }
 

@@ -23,10 +23,6 @@ CheckResult result(const char* name, Verdict verdict, std::string detail) {
     return {name, verdict, std::move(detail)};
 }
 
-bool runs(const config::RunConfig& cfg, Phase phase) {
-    return std::find(cfg.phases.begin(), cfg.phases.end(), phase) != cfg.phases.end();
-}
-
 // Where a setting's value came from (pg_settings.source), as an operator would look for it.
 std::string set_by(const std::string& source) {
     if (source == "database") return "set on the database (ALTER DATABASE ... SET)";
@@ -148,8 +144,8 @@ unsigned connections_needed(const config::RunConfig& cfg, unsigned lanes, unsign
     // The backfill: a reader and a writer a lane, and with more than one lane the session that
     // exports their snapshot while they start. The indexes phase: its probe, its progress display
     // and its index connections.
-    const unsigned backfill = runs(cfg, Phase::backfill) ? 2 * lanes + (lanes > 1 ? 1 : 0) : 0;
-    const unsigned indexes = runs(cfg, Phase::indexes) ? 2 + index_connections : 0;
+    const unsigned backfill = cfg.runs(Phase::backfill) ? 2 * lanes + (lanes > 1 ? 1 : 0) : 0;
+    const unsigned indexes = cfg.runs(Phase::indexes) ? 2 + index_connections : 0;
     return kRunConnections + std::max(backfill, indexes);
 }
 
@@ -167,7 +163,8 @@ CheckResult check_connections(engine::Connection& conn, const config::RunConfig&
     // a closed session's backend counts against the limits for a moment after.
     fit = fit_into(cfg, std::max<long long>(least, room.free - 1));
     const std::string fitted =
-        engine::plural(fit.lanes, "lane") + ", " + engine::plural(fit.index_connections, "index connection");
+        engine::plural(fit.lanes, "lane") +
+        (cfg.runs(Phase::indexes) ? ", " + engine::plural(fit.index_connections, "index connection") : "");
     if (fit.lanes == cfg.lanes && fit.index_connections == cfg.index_connections)
         return result("connections", Verdict::ok,
                       "at most " + std::to_string(connections_needed(cfg, fit.lanes, fit.index_connections)) +

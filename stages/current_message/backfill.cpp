@@ -25,7 +25,7 @@ unsigned ranges_for(unsigned lanes) {
 
 // The checkpoint's plan, else a new one over every chat (none is left out at this revision), its
 // bounds in byte order as the reader reads them.
-std::vector<ChatRange> starting_plan(const config::RunConfig& cfg, engine::Connection& control) {
+std::vector<ChatRange> starting_plan(const config::JobSettings& cfg, engine::Connection& control) {
     create_state_tables(control, cfg.schema);
     std::vector<ChatRange> plan = load_plan(control, cfg.schema);
     if (!plan.empty()) return plan;
@@ -34,7 +34,7 @@ std::vector<ChatRange> starting_plan(const config::RunConfig& cfg, engine::Conne
     return load_plan(control, cfg.schema);
 }
 
-void run_lanes(const config::RunConfig& cfg, const std::vector<ChatRange>& plan, std::uint64_t rejected_before,
+void run_lanes(const config::JobSettings& cfg, const std::vector<ChatRange>& plan, std::uint64_t rejected_before,
                const std::atomic<bool>& stop, engine::ProgressStyle style, ValuesReport& report) {
     RangeQueue queue(plan);
     report.ranges_left = queue.size();
@@ -62,7 +62,7 @@ void run_lanes(const config::RunConfig& cfg, const std::vector<ChatRange>& plan,
 
 }  // namespace
 
-ValuesReport backfill(const config::RunConfig& cfg, engine::Connection& control, const std::atomic<bool>& stop,
+ValuesReport backfill(const config::JobSettings& cfg, engine::Connection& control, const std::atomic<bool>& stop,
                       engine::ProgressStyle style) {
     require_column(control, cfg.schema);
     const std::vector<ChatRange> plan = starting_plan(cfg, control);

@@ -6,7 +6,7 @@
 #include <atomic>
 #include <cstddef>
 
-#include "config/run_config.h"
+#include "config/job_settings.h"
 #include "engine/pg.h"
 #include "engine/progress.h"
 #include "stages/current_message/checkpoint.h"
@@ -27,7 +27,7 @@ struct ValuesReport {
 // Runs the phase with `control` for the plan and the checkpoint, and the lanes' own connections.
 // Returns when every range is committed or `stop` is set (then report.interrupted); throws
 // TooManyRejectsError past --max-rejects and engine::PgError on a lost connection (a rerun resumes).
-ValuesReport backfill(const config::RunConfig& cfg, engine::Connection& control, const std::atomic<bool>& stop,
+ValuesReport backfill(const config::JobSettings& cfg, engine::Connection& control, const std::atomic<bool>& stop,
                       engine::ProgressStyle style);
 
 }  // namespace sluice::stages::current_message

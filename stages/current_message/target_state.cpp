@@ -93,7 +93,7 @@ TargetState target_state(engine::Connection& conn, const std::string& schema, bo
     return {};
 }
 
-TargetState target_state(const config::RunConfig& cfg) {
+TargetState target_state(const config::JobSettings& cfg) {
     engine::Connection conn(cfg.db_url, "check");
     return target_state(conn, cfg.schema, cfg.stamp_alembic);
 }

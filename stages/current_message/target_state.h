@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "config/run_config.h"
+#include "config/job_settings.h"
 #include "engine/pg.h"
 
 namespace sluice::stages::current_message {
@@ -23,7 +23,7 @@ struct TargetState {
 TargetState target_state(engine::Connection& conn, const std::string& schema, bool stamp);
 
 // The same on a connection of its own (named "check").
-TargetState target_state(const config::RunConfig& config);
+TargetState target_state(const config::JobSettings& config);
 
 // The command that brings a database to 856c5b02fb54, run in Open WebUI's own image.
 std::string upgrade_command();

@@ -111,6 +111,8 @@ def clean_run(args, db, work, lanes, want, before):
     if rc != 0:
         return len(want), ["migrate: exit %d: %s" % (rc, out.strip()[-600:])], seconds
     problems = []
+    if "connections" not in out or "index connection" in out:  # the job has no indexes phase to count
+        problems.append("the preflight's connections line should count lanes only: %s" % out.strip()[-600:])
     got, want_rejects = check_result(db, want, before, problems)
     with open(os.path.join(work, "summary.json"), encoding="utf-8") as f:
         summary = json.load(f).get("current_message") or {}
