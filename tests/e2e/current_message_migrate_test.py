@@ -105,14 +105,16 @@ def check_rerun(args, db, problems):
 
 
 def clean_run(args, db, work, lanes, want, before):
+    problems = []
+    rc, out = sluice(args, db, "check", "--lanes", str(lanes))
+    connections = [l for l in out.splitlines() if "connections" in l]
+    if not connections or "index connection" in out:  # the job has no indexes phase to count
+        problems.append("check's connections line should count lanes only: %s" % out.strip()[-600:])
     started = time.monotonic()
     rc, out = sluice(args, db, "migrate", *migrate_args(work, lanes))
     seconds = time.monotonic() - started
     if rc != 0:
-        return len(want), ["migrate: exit %d: %s" % (rc, out.strip()[-600:])], seconds
-    problems = []
-    if "connections" not in out or "index connection" in out:  # the job has no indexes phase to count
-        problems.append("the preflight's connections line should count lanes only: %s" % out.strip()[-600:])
+        return len(want), problems + ["migrate: exit %d: %s" % (rc, out.strip()[-600:])], seconds
     got, want_rejects = check_result(db, want, before, problems)
     with open(os.path.join(work, "summary.json"), encoding="utf-8") as f:
         summary = json.load(f).get("current_message") or {}
