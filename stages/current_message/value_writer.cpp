@@ -87,6 +87,10 @@ void ValueWriter::apply(ValueTally& tally) {
                                          " SELECT id, current, '" +
                                          kRejectState + "', reject, 'transform' FROM " + work +
                                          " WHERE reject IS NOT NULL ORDER BY id COLLATE \"C\"");
+    // The work table's statistics first: without them the planner takes it for a thousand rows or
+    // more and scans all of chat for every commit (4.2 s of a 10 s run at 20,000 chats), where its
+    // hundred or so chats are found through chat's key.
+    conn_.exec("ANALYZE " + work);
     engine::Result updated =
         conn_.exec("UPDATE " + engine::qualified(schema_, "chat") + " c SET current_message_id = w.value FROM " + work +
                    " w WHERE w.value IS NOT NULL AND c.id = w.id AND c.current_message_id IS DISTINCT FROM w.value");
