@@ -53,6 +53,7 @@ run_script() {
 # The C++ as .clang-format says (Debian's clang-format): a file off it fails the suite.
 run_script format bash -c 'find engine config stages tests -name "*.cpp" -o -name "*.h" | sort |
   xargs clang-format --dry-run --Werror'
+run_script pg-stop bash tests/e2e/pg_stop_test.sh
 run_doctest unit build/tests/sluice_unit_tests
 [ -x build/tests/sluice_db_tests ] && run_doctest db build/tests/sluice_db_tests
 run_script pooler-standby python3 tests/e2e/pooler_standby_test.py

@@ -7,10 +7,12 @@
 # initdb refuses to run as root: as root the server runs as the `postgres` user.
 
 pg_bindir() {
-  if [ -n "${PG_BINDIR:-}" ]; then echo "$PG_BINDIR"; return; fi
+  # `return 0`, not `return`: in an EXIT trap a bare return gives the status the script exited
+  # with, so after a failure pg_stop took the path as not found and left the server running.
+  if [ -n "${PG_BINDIR:-}" ]; then echo "$PG_BINDIR"; return 0; fi
   local d
-  for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && { echo "$d"; return; }; done
-  command -v initdb >/dev/null && dirname "$(command -v initdb)" && return
+  for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && { echo "$d"; return 0; }; done
+  command -v initdb >/dev/null && dirname "$(command -v initdb)" && return 0
   echo "pg.sh: no PostgreSQL server binaries (initdb) found; install postgresql" >&2
   return 1
 }
