@@ -148,11 +148,10 @@ PhaseResult run_current_message_phase(Phase phase, const config::RunConfig& cfg,
     return result;
 }
 
-// One phase on a control connection of its own. `baseline` is read once, on the backfill's
-// first attempt.
+// One phase on the run's control connection. `baseline` is read once, on the backfill's first
+// attempt.
 PhaseResult run_phase(Phase phase, const config::RunConfig& cfg, const std::atomic<bool>& stop,
-                      std::optional<Checkpoint>& baseline) {
-    engine::Connection control(cfg.db_url, "control");
+                      std::optional<Checkpoint>& baseline, engine::Connection& control) {
     if (runs_current_message(cfg)) return run_current_message_phase(phase, cfg, stop, control);
     PhaseResult result;
     switch (phase) {
@@ -266,8 +265,7 @@ TargetFacts say_what_changes(config::RunConfig& cfg) {
 // Before the phases start: backends an earlier, killed run left running on the job's tables (an
 // index build goes on without its client) are ended, each named in a line; then the run takes the
 // fence, which waits for any commit of an earlier run that lost its lock and still runs.
-void take_over_from_earlier_runs(const config::RunConfig& cfg, engine::RunFence& fence) {
-    engine::Connection conn(cfg.db_url, "control");
+void take_over_from_earlier_runs(const config::RunConfig& cfg, engine::RunFence& fence, engine::Connection& conn) {
     std::vector<std::string> relations;
     for (const char* name : {kChatMessage, kBuildTable, "sluice_checkpoint", "sluice_reject", kRunTable})
         relations.push_back(engine::qualified(cfg.schema, name));
@@ -360,10 +358,11 @@ PhaseFigures phase_figures(Phase phase, double seconds, const char* outcome, con
     return {phase_name(phase), seconds, outcome, said.substr(0, said.find('\n'))};
 }
 
-// The phases in order, each framed on the display and reported in one block of lines.
-// Returns false when a stop request cancelled one.
+// The phases in order, each framed on the display and reported in one block of lines, on one
+// control connection (`control`, the takeover's): a step that fails gives it up, and its retry
+// opens a new one. Returns false when a stop request cancelled one.
 bool run_phases(const config::RunConfig& cfg, const std::atomic<bool>& stop, engine::LockKeeper& keeper,
-                const TargetFacts& facts, RunSummary& summary) {
+                const TargetFacts& facts, RunSummary& summary, std::optional<engine::Connection>& control) {
     engine::ProgressDisplay& display = *engine::ProgressDisplay::current();
     std::optional<Checkpoint> baseline;
     std::optional<current_message::Progress> values_baseline;  // the second job's, from its first attempt
@@ -382,7 +381,13 @@ bool run_phases(const config::RunConfig& cfg, const std::atomic<bool>& stop, eng
             with_reconnect(cfg, stop, phase_name(phase), [&] {
                 ++attempts;
                 keeper.keep();
-                result = run_phase(phase, cfg, stop, baseline);
+                if (!control) control.emplace(cfg.db_url, "control");
+                try {
+                    result = run_phase(phase, cfg, stop, baseline, *control);
+                } catch (...) {
+                    control.reset();  // it may be lost, or in the middle of something: a retry starts afresh
+                    throw;
+                }
             });
         } catch (const engine::PgError& e) {
             // A stop request cancels the running statement: what it did is rolled back.
@@ -454,11 +459,13 @@ int migrate(const config::RunConfig& given, const std::atomic<bool>& stop, RunSu
     const bool checked = !interrupted;  // the export is written by a run that got to its phases
     engine::RunFence fence(cfg.schema, kRunTable, fence_key());
     std::optional<engine::LockKeeper> keeper;
+    std::optional<engine::Connection> control;  // the takeover's, then the phases'
     try {
         if (!interrupted) {
-            take_over_from_earlier_runs(cfg, fence);
+            control.emplace(cfg.db_url, "control");
+            take_over_from_earlier_runs(cfg, fence, *control);
             keeper.emplace(lock, fence, [](const std::string& line) { engine::log::note(line); });
-            interrupted = !run_phases(cfg, stop, *keeper, facts, summary);
+            interrupted = !run_phases(cfg, stop, *keeper, facts, summary, control);
         }
     } catch (...) {
         if (backfills && checked) export_rejects(cfg, given.reject_file.empty(), summary);
