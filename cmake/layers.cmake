@@ -1,6 +1,7 @@
 # The layers' arrows, checked when CMake configures: a source of `folder` that includes a header
 # of a forbidden folder fails the configuration, naming the file and the line. Arrows only point
-# down: commands -> jobs -> engine and config; a command never includes another command.
+# down: commands -> jobs -> stages/shared -> engine and config; a job never includes the other
+# job, and a command never includes another command.
 function(sluice_forbid_includes folder)
   file(GLOB_RECURSE sources RELATIVE "${PROJECT_SOURCE_DIR}" "${PROJECT_SOURCE_DIR}/${folder}/*.h"
        "${PROJECT_SOURCE_DIR}/${folder}/*.cpp")

@@ -33,9 +33,6 @@ std::optional<AlreadyMigrated> already_migrated(engine::Connection& conn, const 
 // The same on a connection of its own (named "check").
 std::optional<AlreadyMigrated> already_migrated(const config::JobSettings& config);
 
-// alembic_version's one revision; none when the table is missing, unreadable or not one row.
-std::optional<std::string> alembic_revision(engine::Connection& conn, const std::string& schema);
-
 // What is wrong with alembic_version for any migrate: a single revision that is neither
 // 374d2f66af06 (right before chat_message) nor 8452d01d26d7, with no chat_message in upstream's
 // shape that would make it a later one; one line saying what to do, or "" when it is fine (no

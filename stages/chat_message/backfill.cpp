@@ -9,13 +9,13 @@
 
 #include "engine/lane_set.h"
 #include "engine/reject_table.h"
-#include "stages/chat_message/backfill_plan.h"
 #include "stages/chat_message/chat_reader.h"
 #include "stages/chat_message/chat_writer.h"
 #include "stages/chat_message/duplicate_ids.h"
 #include "stages/chat_message/phases.h"
 #include "stages/chat_message/target.h"
-#include "stages/chat_message/too_many_rejects.h"
+#include "stages/shared/backfill_plan.h"
+#include "stages/shared/too_many_rejects.h"
 
 namespace sluice::stages {
 
@@ -61,7 +61,7 @@ std::vector<ChatRange> starting_plan(const config::JobSettings& cfg, engine::Con
         const std::string built = ensure_chat_id_index(control, target);
         if (!built.empty()) key_note += (key_note.empty() ? "" : "; ") + built;
     }
-    std::vector<ChatRange> plan = plan_ranges(control, cfg.schema, ranges_for(cfg.lanes));
+    std::vector<ChatRange> plan = plan_ranges<ChatRange>(control, cfg.schema, ranges_for(cfg.lanes));
     save_plan(control, cfg.schema, target.table, plan);
     return plan;
 }

@@ -12,7 +12,7 @@ namespace {
 constexpr const char* kCursor = "sluice_chats";
 }  // namespace
 
-ChatReader::ChatReader(const ReaderSettings& settings, RangeQueue& ranges, engine::InflightBudget& budget,
+ChatReader::ChatReader(const ReaderSettings& settings, RangeQueue<ChatRange>& ranges, engine::InflightBudget& budget,
                        const std::atomic<bool>& stop)
     : settings_(settings),
       ranges_(ranges),

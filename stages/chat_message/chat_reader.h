@@ -14,8 +14,9 @@
 #include "engine/budget.h"
 #include "engine/cursor.h"
 #include "engine/pg.h"
-#include "stages/chat_message/backfill_plan.h"
 #include "stages/chat_message/chat_batch.h"
+#include "stages/chat_message/checkpoint.h"
+#include "stages/shared/backfill_plan.h"
 
 namespace sluice::stages {
 
@@ -32,7 +33,7 @@ struct ReaderSettings {
 class ChatReader {
 public:
     // Opens the snapshot; throws PgError when the source cannot be read.
-    ChatReader(const ReaderSettings& settings, RangeQueue& ranges, engine::InflightBudget& budget,
+    ChatReader(const ReaderSettings& settings, RangeQueue<ChatRange>& ranges, engine::InflightBudget& budget,
                const std::atomic<bool>& stop);
 
     std::unique_ptr<ChatBatch> next();
@@ -49,7 +50,7 @@ private:
     std::unique_ptr<ChatBatch> end(bool interrupted);
 
     ReaderSettings settings_;
-    RangeQueue& ranges_;
+    RangeQueue<ChatRange>& ranges_;
     engine::InflightBudget& budget_;
     const std::atomic<bool>& stop_;
     engine::Connection conn_;

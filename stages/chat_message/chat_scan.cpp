@@ -9,8 +9,8 @@
 #include <rapidjson/reader.h>
 
 #include "engine/utf8.h"
-#include "stages/chat_message/json_literal.h"
-#include "stages/chat_message/json_walk.h"
+#include "stages/shared/json_literal.h"
+#include "stages/shared/json_walk.h"
 
 namespace sluice::stages::scan {
 

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "stages/chat_message/json_literal.h"  // the literals' helpers, for the scan's users
+#include "stages/shared/json_literal.h"  // the literals' helpers, for the scan's users
 
 namespace sluice::stages::scan {
 
@@ -75,7 +75,7 @@ struct Result {
 void scan_document(std::string_view doc, Result& result, std::string& work, bool strict = false);
 
 // The two ways scan_document reads a document, for the test that holds them to the same results:
-// the fast walk (stages/chat_message/json_walk.h), false when it declines the document, and RapidJSON alone.
+// the fast walk (stages/shared/json_walk.h), false when it declines the document, and RapidJSON alone.
 bool scan_document_fast(std::string_view doc, Result& result);
 void scan_document_rapidjson(std::string_view doc, Result& result, std::string& work, bool strict);
 

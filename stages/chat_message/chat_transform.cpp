@@ -8,7 +8,7 @@
 
 #include "engine/utf8.h"
 #include "stages/chat_message/chat_scan.h"
-#include "stages/chat_message/python_number.h"
+#include "stages/shared/python_number.h"
 
 namespace sluice::stages {
 

@@ -5,8 +5,8 @@
 
 #include "engine/run_fence.h"
 #include "engine/sessions.h"
-#include "stages/chat_message/too_many_rejects.h"
 #include "stages/openwebui.h"
+#include "stages/shared/too_many_rejects.h"
 
 namespace sluice::stages {
 

@@ -6,8 +6,8 @@
 #include <stdexcept>
 
 #include "engine/run_fence.h"
-#include "stages/chat_message/app_owner.h"
 #include "stages/openwebui.h"
+#include "stages/shared/app_owner.h"
 
 namespace sluice::stages {
 

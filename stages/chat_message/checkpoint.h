@@ -19,6 +19,7 @@
 #include "engine/pg.h"
 #include "engine/reject_table.h"
 #include "stages/chat_message/chat_transform.h"
+#include "stages/shared/backfill_plan.h"
 
 namespace sluice::stages {
 
@@ -35,19 +36,8 @@ struct BackfillTally {
     void add(const BackfillTally& other);
 };
 
-// One contiguous range of chat ids, (lower, upper] in the server's ordering of chat.id, and how
-// far its committed rows go.
-struct ChatRange : BackfillTally {
-    int no = 0;
-    std::optional<std::string> lower;         // exclusive; none: from the first chat
-    std::optional<std::string> upper;         // inclusive; none: to the last chat
-    std::optional<std::string> last_chat_id;  // every chat of the range up to here is written
-    std::uint64_t planned_chats = 0;          // chats in the range when the plan was made (for the ETA)
-    bool complete = false;
-
-    // Where the range's reader starts: after its checkpoint, else after its lower bound.
-    const std::optional<std::string>& resume_after() const { return last_chat_id ? last_chat_id : lower; }
-};
+// One range of the plan (stages/shared/backfill_plan.h) and what its committed rows count.
+struct ChatRange : PlannedRange, BackfillTally {};
 
 // The whole backfill: every range summed.
 struct Checkpoint : BackfillTally {
@@ -66,8 +56,7 @@ struct Checkpoint : BackfillTally {
 // whole table; a plan of a layout without its table's oid describes no table (a new plan is made).
 void create_checkpoint_table(engine::Connection& conn, const std::string& schema);
 engine::RejectTable reject_table(const std::string& schema);
-// The name of the fence table (sluice_run) and the job's fence in it (engine/run_fence.h).
-inline constexpr const char* kRunTable = "sluice_run";
+// The job's fence in the fence table (stages/shared/run_table.h, engine/run_fence.h).
 std::string fence_key();
 // Forgets the backfill's plan, progress and rejects, in one transaction: every chat is derived
 // again (--resync, or a checkpoint that belongs to another table).

@@ -4,7 +4,7 @@
 #include <stdexcept>
 
 #include "stages/chat_message/checkpoint.h"
-#include "stages/chat_message/too_many_rejects.h"
+#include "stages/shared/too_many_rejects.h"
 
 namespace sluice::stages {
 

@@ -18,6 +18,7 @@
 #include "stages/chat_message/index_progress.h"
 #include "stages/chat_message/unindexable_rows.h"
 #include "stages/openwebui.h"
+#include "stages/shared/catalog.h"
 
 namespace sluice::stages {
 

@@ -6,8 +6,10 @@
 #include <stdexcept>
 #include <vector>
 
-#include "stages/chat_message/app_owner.h"
 #include "stages/chat_message/checkpoint.h"
+#include "stages/shared/app_owner.h"
+#include "stages/shared/catalog.h"
+#include "stages/shared/run_table.h"
 
 namespace sluice::stages {
 
@@ -97,7 +99,7 @@ bool is_placeholder(engine::Connection& conn, const std::string& schema, const s
 }
 
 // sluice's own relations that an earlier run (of a sluice that created them as itself) left
-// owned by another role than the app's: given to the app's role where the user may (stages/chat_message/app_owner.h).
+// owned by another role than the app's: given to the app's role where the user may (stages/shared/app_owner.h).
 std::string give_own_tables_to_app(engine::Connection& conn, const std::string& schema) {
     std::string said;
     for (const char* name : {kBuildTable, kReservedIndex, "sluice_checkpoint", "sluice_reject", kRunTable}) {
@@ -136,11 +138,6 @@ bool has_primary_key(engine::Connection& conn, const Target& t) {
         "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1)"
         " AND contype = 'p')",
         {t.qualified()});
-    return PQgetvalue(r.get(), 0, 0)[0] == 't';
-}
-
-bool relation_exists(engine::Connection& conn, const std::string& schema, const std::string& name) {
-    engine::Result r = conn.exec("SELECT to_regclass($1) IS NOT NULL", {engine::qualified(schema, name)});
     return PQgetvalue(r.get(), 0, 0)[0] == 't';
 }
 

@@ -55,9 +55,6 @@ bool migrated_shape(engine::Connection& conn, const Target& target);
 // Whether the table has its primary key (openwebui::kPrimaryKey).
 bool has_primary_key(engine::Connection& conn, const Target& target);
 
-// Whether the relation exists in the schema.
-bool relation_exists(engine::Connection& conn, const std::string& schema, const std::string& name);
-
 // Drops sluice's build table and its placeholder view, if they are there, inside the caller's
 // transaction; says what it dropped.
 std::string drop_build_table(engine::Connection& conn, const std::string& schema);

@@ -4,10 +4,10 @@
 #include <string>
 
 #include "engine/words.h"
-#include "stages/chat_message/checkpoint.h"
 #include "stages/current_message/checkpoint.h"
 #include "stages/current_message/target_state.h"
 #include "stages/openwebui.h"
+#include "stages/shared/run_table.h"
 
 namespace sluice::stages {
 

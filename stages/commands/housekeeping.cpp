@@ -18,6 +18,8 @@
 #include "stages/commands/reject_file_name.h"
 #include "stages/current_message/checkpoint.h"
 #include "stages/current_message/value_writer.h"
+#include "stages/shared/catalog.h"
+#include "stages/shared/run_table.h"
 
 namespace sluice::stages {
 

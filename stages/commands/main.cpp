@@ -15,7 +15,6 @@
 #include "engine/progress.h"
 #include "engine/stop_signals.h"
 #include "engine/text_wrap.h"
-#include "stages/chat_message/too_many_rejects.h"
 #include "stages/commands/check.h"
 #include "stages/commands/common.h"
 #include "stages/commands/housekeeping.h"
@@ -25,6 +24,7 @@
 #include "stages/commands/status.h"
 #include "stages/commands/verify.h"
 #include "stages/commands/verify_values.h"
+#include "stages/shared/too_many_rejects.h"
 
 namespace {
 

@@ -19,7 +19,6 @@
 #include "engine/sessions.h"
 #include "engine/words.h"
 #include "stages/chat_message/already_migrated.h"
-#include "stages/chat_message/app_owner.h"
 #include "stages/chat_message/backfill.h"
 #include "stages/chat_message/checkpoint.h"
 #include "stages/chat_message/phases.h"
@@ -31,6 +30,8 @@
 #include "stages/current_message/backfill.h"
 #include "stages/current_message/phases.h"
 #include "stages/current_message/target_state.h"
+#include "stages/shared/app_owner.h"
+#include "stages/shared/run_table.h"
 
 namespace sluice::stages {
 

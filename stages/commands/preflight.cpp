@@ -25,6 +25,7 @@
 #include "stages/commands/preflight_facts.h"
 #include "stages/commands/server_checks.h"
 #include "stages/openwebui.h"
+#include "stages/shared/catalog.h"
 
 namespace sluice::stages {
 

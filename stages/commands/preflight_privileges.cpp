@@ -4,9 +4,11 @@
 #include <iterator>
 
 #include "engine/words.h"
-#include "stages/chat_message/app_owner.h"
 #include "stages/chat_message/checkpoint.h"
 #include "stages/commands/preflight_facts.h"
+#include "stages/shared/app_owner.h"
+#include "stages/shared/catalog.h"
+#include "stages/shared/run_table.h"
 
 namespace sluice::stages::preflight_checks {
 
@@ -52,7 +54,7 @@ struct Privileges {
             lack("CREATE on schema " + schema + " for " + role + ", as which sluice creates its tables (" + fix + ")",
                  why);
     }
-    // What becomes chat_message must be a table Open WebUI's role may alter (stages/chat_message/app_owner.h).
+    // What becomes chat_message must be a table Open WebUI's role may alter (stages/shared/app_owner.h).
     void serves_app(const std::optional<AppOwner>& owner, const std::string& why) {
         if (!owner || owner->serves_app()) return;
         const std::string role = engine::quote_ident(owner->role), user = engine::quote_ident(facts.user);

@@ -17,6 +17,7 @@
 #include "stages/commands/common.h"
 #include "stages/current_message/value_writer.h"
 #include "stages/openwebui.h"
+#include "stages/shared/catalog.h"
 
 namespace sluice::stages {
 

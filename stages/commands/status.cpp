@@ -17,6 +17,7 @@
 #include "stages/chat_message/checkpoint.h"
 #include "stages/chat_message/target.h"
 #include "stages/commands/common.h"
+#include "stages/shared/catalog.h"
 
 namespace sluice::stages {
 

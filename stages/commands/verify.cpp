@@ -32,6 +32,7 @@
 #include "stages/chat_message/target.h"
 #include "stages/commands/common.h"
 #include "stages/openwebui.h"
+#include "stages/shared/catalog.h"
 
 namespace sluice::stages {
 
@@ -318,7 +319,7 @@ Tally compare_all(const config::RunConfig& cfg, engine::Connection& conn, const 
     const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));  // once per run, as migrate's
     // The reader reads in this connection's snapshot: every lookup sees exactly the chats it reads.
     engine::Result snapshot = conn.exec("SELECT pg_export_snapshot()");
-    RangeQueue whole(plan_ranges(conn, cfg.schema, 1));  // one range, its chats counted for the display
+    RangeQueue whole(plan_ranges<ChatRange>(conn, cfg.schema, 1));  // one range, its chats counted for the display
     engine::LaneSet<VerifyReader, Comparer> lane({cfg.db_url, 1, cfg.parse_threads, cfg.max_inflight_batches,
                                                   cfg.max_inflight_bytes, std::nullopt, 0,
                                                   std::string(PQgetvalue(snapshot.get(), 0, 0))});

@@ -14,7 +14,6 @@
 #include "engine/lane_set.h"
 #include "engine/pg.h"
 #include "engine/progress.h"
-#include "stages/chat_message/backfill_plan.h"
 #include "stages/chat_message/known_rejects.h"
 #include "stages/chat_message/target.h"
 #include "stages/commands/common.h"
@@ -22,6 +21,8 @@
 #include "stages/current_message/value_writer.h"
 #include "stages/current_message/verify_values.h"
 #include "stages/openwebui.h"
+#include "stages/shared/backfill_plan.h"
+#include "stages/shared/catalog.h"
 
 namespace sluice::stages {
 
@@ -78,7 +79,7 @@ cm::ValueCheckTally check_all(const config::RunConfig& cfg, engine::Connection& 
                               const std::atomic<bool>& stop, bool& interrupted) {
     engine::Result snapshot = conn.exec("SELECT pg_export_snapshot()");
     // One range, every chat counted for the display, its bounds in byte order as the reader's.
-    RangeQueue whole(plan_ranges(conn, cfg.schema, 1, "", "id COLLATE \"C\""));
+    RangeQueue whole(plan_ranges<current_message::ValueRange>(conn, cfg.schema, 1, "", "id COLLATE \"C\""));
     engine::LaneSet<cm::RangeReader, CheckStage> lane({cfg.db_url, 1, cfg.parse_threads, cfg.max_inflight_batches,
                                                        cfg.max_inflight_bytes, std::nullopt, 0,
                                                        std::string(PQgetvalue(snapshot.get(), 0, 0))});

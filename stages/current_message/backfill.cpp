@@ -6,12 +6,12 @@
 #include <stdexcept>
 
 #include "engine/lane_set.h"
-#include "stages/chat_message/backfill_plan.h"
-#include "stages/chat_message/too_many_rejects.h"
 #include "stages/current_message/phases.h"
 #include "stages/current_message/range_reader.h"
 #include "stages/current_message/range_writer.h"
 #include "stages/openwebui.h"
+#include "stages/shared/backfill_plan.h"
+#include "stages/shared/too_many_rejects.h"
 
 namespace sluice::stages::current_message {
 
@@ -25,16 +25,16 @@ unsigned ranges_for(unsigned lanes) {
 
 // The checkpoint's plan, else a new one over every chat (none is left out at this revision), its
 // bounds in byte order as the reader reads them.
-std::vector<ChatRange> starting_plan(const config::JobSettings& cfg, engine::Connection& control) {
+std::vector<ValueRange> starting_plan(const config::JobSettings& cfg, engine::Connection& control) {
     create_state_tables(control, cfg.schema);
-    std::vector<ChatRange> plan = load_plan(control, cfg.schema);
+    std::vector<ValueRange> plan = load_plan(control, cfg.schema);
     if (!plan.empty()) return plan;
-    plan = plan_ranges(control, cfg.schema, ranges_for(cfg.lanes), "", "id COLLATE \"C\"");
+    plan = plan_ranges<ValueRange>(control, cfg.schema, ranges_for(cfg.lanes), "", "id COLLATE \"C\"");
     save_plan(control, cfg.schema, plan);
     return load_plan(control, cfg.schema);
 }
 
-void run_lanes(const config::JobSettings& cfg, const std::vector<ChatRange>& plan, std::uint64_t rejected_before,
+void run_lanes(const config::JobSettings& cfg, const std::vector<ValueRange>& plan, std::uint64_t rejected_before,
                const std::atomic<bool>& stop, engine::ProgressStyle style, ValuesReport& report) {
     RangeQueue queue(plan);
     report.ranges_left = queue.size();
@@ -65,7 +65,7 @@ void run_lanes(const config::JobSettings& cfg, const std::vector<ChatRange>& pla
 ValuesReport backfill(const config::JobSettings& cfg, engine::Connection& control, const std::atomic<bool>& stop,
                       engine::ProgressStyle style) {
     require_column(control, cfg.schema);
-    const std::vector<ChatRange> plan = starting_plan(cfg, control);
+    const std::vector<ValueRange> plan = starting_plan(cfg, control);
     ValuesReport report;
     report.before = load_progress(control, cfg.schema).value_or(Progress{});
     report.already_complete = report.before.complete();

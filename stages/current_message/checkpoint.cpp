@@ -5,8 +5,8 @@
 #include <stdexcept>
 
 #include "engine/run_fence.h"
-#include "stages/chat_message/app_owner.h"
-#include "stages/chat_message/target.h"
+#include "stages/shared/app_owner.h"
+#include "stages/shared/catalog.h"
 
 namespace sluice::stages::current_message {
 
@@ -39,12 +39,12 @@ void create_state_tables(engine::Connection& conn, const std::string& schema) {
     });
 }
 
-void save_plan(engine::Connection& conn, const std::string& schema, const std::vector<ChatRange>& ranges) {
+void save_plan(engine::Connection& conn, const std::string& schema, const std::vector<ValueRange>& ranges) {
     engine::in_transaction(conn, [&] {
         conn.exec("DELETE FROM " + table(schema));
         // A new plan judges every chat again: the rejects of an earlier one would be stale.
         conn.exec("DELETE FROM " + reject_table(schema).qualified_name());
-        for (const ChatRange& r : ranges)
+        for (const ValueRange& r : ranges)
             conn.exec("INSERT INTO " + table(schema) +
                           " (range_no, lower_id, upper_id, planned_chats)"
                           " VALUES ($1, $2, $3, $4)",
@@ -53,15 +53,15 @@ void save_plan(engine::Connection& conn, const std::string& schema, const std::v
     });
 }
 
-std::vector<ChatRange> load_plan(engine::Connection& conn, const std::string& schema) {
+std::vector<ValueRange> load_plan(engine::Connection& conn, const std::string& schema) {
     if (!relation_exists(conn, schema, kCheckpointTable)) return {};
     engine::Result r = conn.exec(
         "SELECT range_no, lower_id, upper_id, last_chat_id, planned_chats, chats, rejected,"
         " complete FROM " +
         table(schema) + " ORDER BY range_no");
-    std::vector<ChatRange> ranges;
+    std::vector<ValueRange> ranges;
     for (int i = 0; i < PQntuples(r.get()); ++i) {
-        ChatRange& range = ranges.emplace_back();
+        ValueRange& range = ranges.emplace_back();
         range.no = std::atoi(PQgetvalue(r.get(), i, 0));
         range.lower = nullable(r, i, 1);
         range.upper = nullable(r, i, 2);

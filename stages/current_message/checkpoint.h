@@ -12,12 +12,18 @@
 #include <vector>
 
 #include "engine/pg.h"
-#include "stages/chat_message/checkpoint.h"  // ChatRange: the first job's range, shared with its plan
 #include "stages/current_message/value_writer.h"
+#include "stages/shared/backfill_plan.h"
 
 namespace sluice::stages::current_message {
 
 inline constexpr const char* kCheckpointTable = "sluice_current_message_checkpoint";
+
+// One range of the plan (stages/shared/backfill_plan.h) and what its committed values count.
+struct ValueRange : PlannedRange {
+    std::uint64_t chats = 0;
+    std::uint64_t rejected = 0;
+};
 
 // The whole job, every range summed.
 struct Progress {
@@ -29,9 +35,9 @@ struct Progress {
 // The job's state tables (the checkpoint and rejects tables), made as the app's role; in one transaction.
 void create_state_tables(engine::Connection& conn, const std::string& schema);
 // Stores a new plan, none of its ranges started. In one transaction, under the fence.
-void save_plan(engine::Connection& conn, const std::string& schema, const std::vector<ChatRange>& ranges);
+void save_plan(engine::Connection& conn, const std::string& schema, const std::vector<ValueRange>& ranges);
 // The plan's ranges with their progress (chats and rejected), in range order; empty when there is none.
-std::vector<ChatRange> load_plan(engine::Connection& conn, const std::string& schema);
+std::vector<ValueRange> load_plan(engine::Connection& conn, const std::string& schema);
 // The sum over every range; empty when there is no checkpoint table or no plan. Writes nothing.
 std::optional<Progress> load_progress(engine::Connection& conn, const std::string& schema);
 // Adds one commit's tally to range `no`, moves its last chat id and marks it complete when asked;

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "stages/chat_message/chat_scan.h"
+#include "stages/shared/json_literal.h"
 
 namespace sluice::stages::current_message {
 

@@ -9,7 +9,7 @@
 #include <charconv>
 #include <unordered_map>
 
-#include "stages/chat_message/json_walk.h"
+#include "stages/shared/json_walk.h"
 
 namespace sluice::stages::current_message {
 

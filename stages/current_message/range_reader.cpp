@@ -3,8 +3,8 @@
 
 namespace sluice::stages::current_message {
 
-RangeReader::RangeReader(const ChatKeysSettings& settings, RangeQueue& ranges, engine::InflightBudget& budget,
-                         const std::atomic<bool>& stop)
+RangeReader::RangeReader(const ChatKeysSettings& settings, RangeQueue<ValueRange>& ranges,
+                         engine::InflightBudget& budget, const std::atomic<bool>& stop)
     : keys_(settings), ranges_(ranges), budget_(budget), stop_(stop) {}
 
 std::unique_ptr<ChatKeysBatch> RangeReader::next() {

@@ -8,15 +8,16 @@
 #include <memory>
 
 #include "engine/budget.h"
-#include "stages/chat_message/backfill_plan.h"  // the first job's plan and queue, shared
 #include "stages/current_message/chat_keys_reader.h"
+#include "stages/current_message/checkpoint.h"
+#include "stages/shared/backfill_plan.h"
 
 namespace sluice::stages::current_message {
 
 class RangeReader {
 public:
     // Opens the snapshot (`settings.snapshot`, when the lanes share one); throws PgError.
-    RangeReader(const ChatKeysSettings& settings, RangeQueue& ranges, engine::InflightBudget& budget,
+    RangeReader(const ChatKeysSettings& settings, RangeQueue<ValueRange>& ranges, engine::InflightBudget& budget,
                 const std::atomic<bool>& stop);
 
     std::unique_ptr<ChatKeysBatch> next();
@@ -28,11 +29,11 @@ private:
     bool fill();  // reads the open range's next batch into pending_; false at the range's end
 
     ChatKeysReader keys_;
-    RangeQueue& ranges_;
+    RangeQueue<ValueRange>& ranges_;
     engine::InflightBudget& budget_;
     const std::atomic<bool>& stop_;
     std::uint64_t seq_ = 0;
-    const ChatRange* range_ = nullptr;        // the range being read
+    const ValueRange* range_ = nullptr;       // the range being read
     bool flushed_ = false;                    // a flush batch went out since the budget last had room
     std::unique_ptr<ChatKeysBatch> pending_;  // read, not yet admitted by the budget
 };

@@ -5,8 +5,8 @@
 #include <algorithm>
 
 #include "engine/utf8.h"
-#include "stages/chat_message/python_number.h"
 #include "stages/current_message/python_compare.h"
+#include "stages/shared/python_number.h"
 
 namespace sluice::stages::current_message {
 

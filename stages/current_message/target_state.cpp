@@ -1,10 +1,9 @@
 // The recognition of a database at 856c5b02fb54: its revision, then its tables and columns.
 #include "stages/current_message/target_state.h"
 
-#include "stages/chat_message/already_migrated.h"
-#include "stages/chat_message/target.h"
 #include "stages/current_message/checkpoint.h"
 #include "stages/openwebui.h"
+#include "stages/shared/catalog.h"
 
 namespace sluice::stages::current_message {
 

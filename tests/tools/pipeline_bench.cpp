@@ -18,8 +18,8 @@
 #include "engine/budget.h"
 #include "engine/pipeline.h"
 #include "engine/shared_snapshot.h"
-#include "stages/chat_message/backfill_plan.h"
 #include "stages/chat_message/chat_reader.h"
+#include "stages/shared/backfill_plan.h"
 
 using namespace sluice;
 
@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
     std::atomic<bool> stop{false};
     auto start = std::chrono::steady_clock::now();
     engine::Connection control(db, "bench");
-    stages::RangeQueue queue(stages::plan_ranges(control, schema, lanes == 1 ? 1 : 4 * lanes));
+    stages::RangeQueue queue(stages::plan_ranges<stages::ChatRange>(control, schema, lanes == 1 ? 1 : 4 * lanes));
     std::optional<engine::SharedSnapshot> snapshot;
     if (lanes > 1) snapshot.emplace(db);
     std::vector<std::unique_ptr<stages::ChatReader>> readers;

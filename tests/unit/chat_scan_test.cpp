@@ -1,4 +1,4 @@
-// The chat scan's fast walk (stages/chat_message/json_walk.h) against RapidJSON: on every document the walk
+// The chat scan's fast walk (stages/shared/json_walk.h) against RapidJSON: on every document the walk
 // reads, both give the same scan, and the walk reads every ordinary chat.
 #include <doctest/doctest.h>
 

@@ -1,6 +1,6 @@
 // JSON string and number literals as Python reads them: the small text helpers the scan and the
 // transform share.
-#include "stages/chat_message/json_literal.h"
+#include "stages/shared/json_literal.h"
 
 #include <cstdlib>
 

@@ -1,5 +1,5 @@
 // The app's role from the catalog: chat's owner, and what the user may do as it.
-#include "stages/chat_message/app_owner.h"
+#include "stages/shared/app_owner.h"
 
 #include "stages/openwebui.h"
 

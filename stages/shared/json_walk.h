@@ -1,8 +1,10 @@
-// A fast walk over JSON text for the chat scan (stages/chat_message/chat_scan.cpp): it checks the grammar and
-// calls a RapidJSON SAX handler as RapidJSON's iterative reader with kParseNumbersAsStringsFlag
-// does, in the same order and with the stream's Tell() where RapidJSON has it at each call, but
-// copies and decodes nothing: string bodies are skipped 16 bytes at a time. RapidJSON copies every
-// string onto its stack first, which made it three quarters of sluice's CPU per message.
+// A fast walk over JSON text, for the first job's chat scan (stages/chat_message/chat_scan.cpp)
+// and the second job's reading of a chat (stages/current_message/python_json.cpp): it checks the
+// grammar and calls a RapidJSON SAX handler as RapidJSON's iterative reader with
+// kParseNumbersAsStringsFlag does, in the same order and with the stream's Tell() where RapidJSON
+// has it at each call, but copies and decodes nothing: string bodies are skipped 16 bytes at a
+// time. RapidJSON copies every string onto its stack first, which made it three quarters of
+// sluice's CPU per message.
 //
 // It reads text the way RapidJSON does after chat_scan's disarm() (any \uXXXX escape and any
 // well-formed number of any size are accepted), and declines, returning false part way through,

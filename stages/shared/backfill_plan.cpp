@@ -1,5 +1,5 @@
-// Planning the ranges in one query over chat's heap, and handing them out.
-#include "stages/chat_message/backfill_plan.h"
+// Planning the ranges in one query over chat's heap.
+#include "stages/shared/backfill_plan.h"
 
 #include <cstdlib>
 
@@ -7,13 +7,13 @@
 
 namespace sluice::stages {
 
-std::vector<ChatRange> plan_ranges(engine::Connection& conn, const std::string& schema, unsigned count,
-                                   const std::string& where, const std::string& id) {
+std::vector<PlannedRange> plan_id_ranges(engine::Connection& conn, const std::string& schema, unsigned count,
+                                         const std::string& where, const std::string& id) {
     const std::string chat = engine::qualified(schema, openwebui::kChat);
-    std::vector<ChatRange> ranges;
+    std::vector<PlannedRange> ranges;
     if (count <= 1) {
         engine::Result n = conn.exec("SELECT count(*) FROM " + chat + where);
-        ChatRange& whole = ranges.emplace_back();
+        PlannedRange& whole = ranges.emplace_back();
         whole.planned_chats = std::strtoull(PQgetvalue(n.get(), 0, 0), nullptr, 10);
         return ranges;
     }
@@ -27,30 +27,13 @@ std::vector<ChatRange> plan_ranges(engine::Connection& conn, const std::string& 
         {std::to_string(count)});
     const int n = PQntuples(parts.get());
     for (int i = 0; i < n || ranges.empty(); ++i) {
-        ChatRange& r = ranges.emplace_back();
+        PlannedRange& r = ranges.emplace_back();
         r.no = i;
         if (i > 0) r.lower = PQgetvalue(parts.get(), i - 1, 0);
         if (i + 1 < n) r.upper = PQgetvalue(parts.get(), i, 0);  // the last range has no upper bound
         if (i < n) r.planned_chats = std::strtoull(PQgetvalue(parts.get(), i, 1), nullptr, 10);
     }
     return ranges;
-}
-
-RangeQueue::RangeQueue(const std::vector<ChatRange>& plan) {
-    for (const ChatRange& r : plan)
-        if (!r.complete) ranges_.push_back(r);
-}
-
-const ChatRange* RangeQueue::next() {
-    std::size_t i = next_.fetch_add(1);
-    return i < ranges_.size() ? &ranges_[i] : nullptr;
-}
-
-std::uint64_t RangeQueue::chats_left() const {
-    std::uint64_t left = 0;
-    for (const ChatRange& r : ranges_)
-        left += r.planned_chats > r.chats ? r.planned_chats - r.chats : 0;
-    return left;
 }
 
 }  // namespace sluice::stages

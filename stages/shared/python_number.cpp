@@ -2,7 +2,7 @@
 // them to ASCII (_PyUnicode_TransformDecimalAndSpaceToASCII). The tables below come from
 // Python 3.11's unicodedata (Unicode 14.0). Numbers in text columns and in `done` are rare:
 // nothing here runs for the strings and booleans that fill those fields.
-#include "stages/chat_message/python_number.h"
+#include "stages/shared/python_number.h"
 
 #include <algorithm>
 #include <charconv>
