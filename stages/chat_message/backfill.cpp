@@ -38,13 +38,19 @@ unsigned ranges_for(unsigned lanes) {
 // build table is loaded without its primary key only by lanes, and only when every row it holds
 // is one a range's checkpoint covers (a fresh, empty table, or a resumed plan): otherwise rows may
 // be present, and the key goes on first so that they are found and counted, not doubled.
-std::vector<ChatRange> starting_plan(const config::JobSettings& cfg, engine::Connection& control, const Target& target,
-                                     std::string& key_note, bool& had_plan) {
+// The checkpoint is read once, here: `before` is what it holds as the lanes start.
+struct Start {
+    std::vector<ChatRange> plan;
+    Checkpoint before;
+    bool had_plan = false;
+};
+Start starting_plan(const config::JobSettings& cfg, engine::Connection& control, const Target& target,
+                    std::string& key_note) {
     create_checkpoint_table(control, cfg.schema);
-    std::optional<Checkpoint> start = load_checkpoint(control, cfg.schema);
-    had_plan = start.has_value();
-    if (start && !cfg.resync && start->describes(target.table)) return load_ranges(control, cfg.schema);
-    if (start) reset_backfill(control, cfg.schema);
+    std::optional<SavedPlan> saved = load_saved_plan(control, cfg.schema);
+    if (saved && !cfg.resync && saved->total.describes(target.table))
+        return {std::move(saved->ranges), std::move(saved->total), true};
+    if (saved) reset_backfill(control, cfg.schema);
     if (!has_primary_key(control, target)) {
         engine::Result any = control.exec("SELECT EXISTS (SELECT 1 FROM " + target.qualified() + ")");
         const bool rows_present = PQgetvalue(any.get(), 0, 0)[0] == 't';
@@ -63,7 +69,8 @@ std::vector<ChatRange> starting_plan(const config::JobSettings& cfg, engine::Con
     }
     std::vector<ChatRange> plan = plan_ranges<ChatRange>(control, cfg.schema, ranges_for(cfg.lanes));
     save_plan(control, cfg.schema, target.table, plan);
-    return plan;
+    Checkpoint before = sum_of(plan, target.table, /*bound=*/true);  // as it now reads: nothing committed
+    return {std::move(plan), std::move(before), saved.has_value()};
 }
 
 // Reads the ranges of the plan still to do, K lanes at once, and writes their rows; with
@@ -106,14 +113,15 @@ void run_lanes(const config::JobSettings& cfg, const Target& target, bool replac
 }  // namespace
 
 BackfillReport backfill(const config::JobSettings& cfg, engine::Connection& control, const std::atomic<bool>& stop,
-                        engine::ProgressStyle style) {
+                        engine::ProgressStyle style, std::optional<Checkpoint>& baseline) {
     const Target target = current_target(control, cfg.schema);
     BackfillReport report;
     report.rejects_table = reject_table(cfg.schema).qualified_name();
-    bool had_plan = false;
-    std::vector<ChatRange> plan = starting_plan(cfg, control, target, report.primary_key, had_plan);
-    const Checkpoint before = *load_checkpoint(control, cfg.schema);
-    report.resumed = had_plan && !cfg.resync && before.chats > 0;
+    Start start = starting_plan(cfg, control, target, report.primary_key);
+    const std::vector<ChatRange>& plan = start.plan;
+    const Checkpoint& before = start.before;
+    if (!baseline) baseline = before;
+    report.resumed = start.had_plan && !cfg.resync && before.chats > 0;
     const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));  // once per run (SPEC §2)
     // A table loaded without its key holds nothing that a chat could have left behind.
     const bool replace = cfg.resync && has_primary_key(control, target);
@@ -137,15 +145,6 @@ BackfillReport backfill(const config::JobSettings& cfg, engine::Connection& cont
     report.bytes_this_run = report.totals.bytes - before.bytes;
     report.messages_this_run = report.totals.messages - std::min(before.messages, report.totals.messages);
     return report;
-}
-
-// The checkpoint as this run finds it, as starting_plan() will read it (nothing after --resync
-// or when it describes another table); read-only.
-Checkpoint backfill_baseline(const config::JobSettings& cfg, engine::Connection& control) {
-    if (cfg.resync) return {};
-    std::optional<Checkpoint> cp = load_checkpoint(control, cfg.schema);
-    if (!cp || !cp->describes(current_target(control, cfg.schema).table)) return {};
-    return *cp;
 }
 
 }  // namespace sluice::stages

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "config/job_settings.h"
@@ -37,11 +38,9 @@ struct BackfillReport {
 // the plan and the checkpoint, and the lanes' own connections. Returns when every range is read
 // or `stop` is set (then report.interrupted); throws TooManyRejectsError past --max-rejects and
 // engine::PgError on a lost connection (a rerun resumes). `style` is the progress display's.
+// `baseline`, when empty, is set to the checkpoint as the backfill found it (nothing committed
+// after --resync or a new plan): the run's first attempt sets it, its retries keep it.
 BackfillReport backfill(const config::JobSettings& cfg, engine::Connection& control, const std::atomic<bool>& stop,
-                        engine::ProgressStyle style);
-
-// The checkpoint as this run finds it, as starting_plan() will read it (nothing after --resync
-// or when it describes another table); read-only.
-Checkpoint backfill_baseline(const config::JobSettings& cfg, engine::Connection& control);
+                        engine::ProgressStyle style, std::optional<Checkpoint>& baseline);
 
 }  // namespace sluice::stages

@@ -310,7 +310,7 @@ bool checkpoint_readable(engine::Connection& conn, const std::string& schema) {
     return PQgetvalue(r.get(), 0, 0)[0] == 't';  // NULL (no table): false
 }
 
-std::optional<Checkpoint> load_checkpoint(engine::Connection& conn, const std::string& schema) {
+std::optional<SavedPlan> load_saved_plan(engine::Connection& conn, const std::string& schema) {
     if (!table_exists(conn, schema)) return std::nullopt;
     const bool targeted = has_column(conn, schema, "target");
     // Bound: the table of its name now is the one its plan was made for.
@@ -324,9 +324,20 @@ std::optional<Checkpoint> load_checkpoint(engine::Connection& conn, const std::s
                  : std::vector<std::optional<std::string>>{std::string(kJob)});
     std::vector<ChatRange> ranges = load_ranges(conn, schema);
     if (ranges.empty()) return std::nullopt;
+    Checkpoint total = sum_of(ranges, PQgetvalue(t.get(), 0, 0), PQgetvalue(t.get(), 0, 1)[0] == 't');
+    return SavedPlan{std::move(total), std::move(ranges)};
+}
+
+std::optional<Checkpoint> load_checkpoint(engine::Connection& conn, const std::string& schema) {
+    std::optional<SavedPlan> saved = load_saved_plan(conn, schema);
+    if (!saved) return std::nullopt;
+    return saved->total;
+}
+
+Checkpoint sum_of(const std::vector<ChatRange>& ranges, const std::string& target, bool bound) {
     Checkpoint cp;
-    cp.target = PQgetvalue(t.get(), 0, 0);
-    cp.bound = PQgetvalue(t.get(), 0, 1)[0] == 't';
+    cp.target = target;
+    cp.bound = bound;
     cp.ranges = ranges.size();
     for (const ChatRange& r : ranges) {
         cp.add(r);

@@ -104,6 +104,14 @@ std::vector<RowShortfall> rows_missing(engine::Connection& conn, const std::stri
 void read_again(engine::Connection& conn, const std::string& schema, const std::vector<RowShortfall>& ranges);
 // The sum over every range; empty when there is no checkpoint table or no plan.
 std::optional<Checkpoint> load_checkpoint(engine::Connection& conn, const std::string& schema);
+// The checkpoint and its ranges, from one reading of the table; empty as load_checkpoint().
+struct SavedPlan {
+    Checkpoint total;
+    std::vector<ChatRange> ranges;
+};
+std::optional<SavedPlan> load_saved_plan(engine::Connection& conn, const std::string& schema);
+// The sum of `ranges` (their tallies, how many there are and are complete), for table `target`.
+Checkpoint sum_of(const std::vector<ChatRange>& ranges, const std::string& target, bool bound);
 // Whether the checkpoint table exists and this user may read it (verify and status need only SELECT).
 bool checkpoint_readable(engine::Connection& conn, const std::string& schema);
 // Writes one range's progress; call inside the transaction that commits the rows it describes.

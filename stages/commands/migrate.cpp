@@ -149,7 +149,7 @@ PhaseResult run_current_message_phase(Phase phase, const config::RunConfig& cfg,
     return result;
 }
 
-// One phase on the run's control connection. `baseline` is read once, on the backfill's first
+// One phase on the run's control connection. `baseline` is set once, by the backfill's first
 // attempt.
 PhaseResult run_phase(Phase phase, const config::RunConfig& cfg, const std::atomic<bool>& stop,
                       std::optional<Checkpoint>& baseline, engine::Connection& control) {
@@ -160,8 +160,8 @@ PhaseResult run_phase(Phase phase, const config::RunConfig& cfg, const std::atom
             prepare_target(control, cfg.schema, result.said);
             break;
         case Phase::backfill:
-            if (!baseline) baseline = backfill_baseline(config::job_settings(cfg), control);
-            result.backfill = backfill(config::job_settings(cfg), control, stop, progress_style(cfg.progress));
+            result.backfill =
+                backfill(config::job_settings(cfg), control, stop, progress_style(cfg.progress), baseline);
             break;
         case Phase::indexes:
             result.said = build_indexes(cfg.db_url, current_target(control, cfg.schema), cfg.index_connections,
