@@ -305,11 +305,14 @@ void take_over_from_earlier_runs(const config::RunConfig& cfg, engine::RunFence&
 
 // The reject file is an export of the rejects table, written at the end of every run that
 // reached the backfill; the table stays the record, so a failed export is a warning. A file of
-// the run's own name (no --reject-file given) is written only when there are rejects.
-void export_rejects(const config::RunConfig& cfg, bool named_by_run, RunSummary& summary) {
+// the run's own name (no --reject-file given) is written only when there are rejects. On the run's
+// control connection when it has one in good order (`control`), else on a connection of its own.
+void export_rejects(const config::RunConfig& cfg, bool named_by_run, RunSummary& summary,
+                    std::optional<engine::Connection>& control) {
     summary.reject_file = cfg.reject_file;
     try {
-        engine::Connection conn(cfg.db_url, "rejects");
+        std::optional<engine::Connection> own;
+        engine::Connection& conn = control ? *control : own.emplace(cfg.db_url, "rejects");
         engine::sessions::set_cancellable(conn.raw(), false);  // it runs after a stop request, on purpose
         const engine::RejectTable rejects =
             runs_current_message(cfg) ? current_message::reject_table(cfg.schema) : reject_table(cfg.schema);
@@ -469,10 +472,11 @@ int migrate(const config::RunConfig& given, const std::atomic<bool>& stop, RunSu
             interrupted = !run_phases(cfg, stop, *keeper, facts, summary, control);
         }
     } catch (...) {
-        if (backfills && checked) export_rejects(cfg, given.reject_file.empty(), summary);
+        control.reset();  // whatever failed may have left it in a transaction, or lost
+        if (backfills && checked) export_rejects(cfg, given.reject_file.empty(), summary, control);
         rethrow_taken_over(cfg, keeper);
     }
-    if (backfills && checked) export_rejects(cfg, given.reject_file.empty(), summary);
+    if (backfills && checked) export_rejects(cfg, given.reject_file.empty(), summary, control);
     const double total = std::chrono::duration<double>(Clock::now() - run_started).count();
     engine::log::report("  peak memory  " + engine::human_bytes(engine::peak_rss_bytes()));
     if (interrupted || stop.load()) {
