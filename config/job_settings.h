@@ -22,6 +22,9 @@ struct JobSettings {
     std::optional<std::uint64_t> max_rejects;
     bool resync = false;
     bool stamp_alembic = false;
+    // The chats the reader selects, as the command's checks counted them just before (they count
+    // chat for the banner): one lane's plan takes this count instead of counting again.
+    std::optional<std::uint64_t> selected_chats;
 };
 
 inline JobSettings job_settings(const RunConfig& c) {

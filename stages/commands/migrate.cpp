@@ -150,19 +150,21 @@ PhaseResult run_current_message_phase(Phase phase, const config::RunConfig& cfg,
 }
 
 // One phase on the run's control connection. `baseline` is set once, by the backfill's first
-// attempt.
-PhaseResult run_phase(Phase phase, const config::RunConfig& cfg, const std::atomic<bool>& stop,
-                      std::optional<Checkpoint>& baseline, engine::Connection& control) {
+// attempt; `facts` are the checks' (one lane's plan takes their count of chats).
+PhaseResult run_phase(Phase phase, const config::RunConfig& cfg, const TargetFacts& facts,
+                      const std::atomic<bool>& stop, std::optional<Checkpoint>& baseline, engine::Connection& control) {
     if (runs_current_message(cfg)) return run_current_message_phase(phase, cfg, stop, control);
     PhaseResult result;
     switch (phase) {
         case Phase::schema:
             prepare_target(control, cfg.schema, result.said);
             break;
-        case Phase::backfill:
-            result.backfill =
-                backfill(config::job_settings(cfg), control, stop, progress_style(cfg.progress), baseline);
+        case Phase::backfill: {
+            config::JobSettings settings = config::job_settings(cfg);
+            if (facts.counted) settings.selected_chats = facts.chats - facts.shared - facts.without_user;
+            result.backfill = backfill(settings, control, stop, progress_style(cfg.progress), baseline);
             break;
+        }
         case Phase::indexes:
             result.said = build_indexes(cfg.db_url, current_target(control, cfg.schema), cfg.index_connections,
                                         cfg.max_rejects, stop);
@@ -387,7 +389,7 @@ bool run_phases(const config::RunConfig& cfg, const std::atomic<bool>& stop, eng
                 keeper.keep();
                 if (!control) control.emplace(cfg.db_url, "control");
                 try {
-                    result = run_phase(phase, cfg, stop, baseline, *control);
+                    result = run_phase(phase, cfg, facts, stop, baseline, *control);
                 } catch (...) {
                     control.reset();  // it may be lost, or in the middle of something: a retry starts afresh
                     throw;

@@ -136,6 +136,21 @@ TEST_CASE(
                   "the summary does not count the shared chats");
 }
 
+TEST_CASE("one lane's plan counts the chats the reader selects (shared copies and chats without a user left out)") {
+    TestDatabase db;
+    TempDir dir;
+    load_corpus(db);
+    db.sql().exec("INSERT INTO chat (id, user_id, chat) SELECT id || '-no-user', NULL, chat FROM chat LIMIT 3");
+    const long long selected = number(db.sql(), "SELECT count(*) FROM chat WHERE NOT (user_id LIKE 'shared-%')");
+    REQUIRE(number(db.sql(), "SELECT count(*) FROM chat WHERE user_id IS NULL") >= 3);
+    REQUIRE(number(db.sql(), "SELECT count(*) FROM chat WHERE user_id LIKE 'shared-%'") > 0);
+    Run run = migrate(db, dir.file("r.jsonl"), {"--lanes", "1", "--phases", "schema,backfill"});
+    INFO("sluice said:\n" << run.said());
+    REQUIRE(run.status == 0);
+    CHECK(number(db.sql(), "SELECT sum(planned_chats) FROM sluice_checkpoint") == selected);
+    CHECK(number(db.sql(), "SELECT sum(chats) FROM sluice_checkpoint") == selected);
+}
+
 TEST_CASE("the banner names the user and never the password, even when migrate then refuses") {
     TestDatabase db;
     load_corpus(db);

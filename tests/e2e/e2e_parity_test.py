@@ -186,6 +186,15 @@ def run_one(args, chat_type, work):
                          % (counts["rejected"], len(reject_ids)))
             if counts["present"] != 0:
                 diff.add("a fresh target reported %d rows already present" % counts["present"])
+        # The plan's count of chats (the ETA's and status's "of N") is the checks' count with one
+        # lane: it must be the chats the reader selects, the copies of shared links and chats
+        # without a user left out as the reader leaves them out.
+        planned, read, selected = psql_records(
+            db.conninfo, "SELECT concat_ws(' ', (SELECT sum(planned_chats) FROM sluice_checkpoint"
+            " WHERE job = 'openwebui_chat_message'), (SELECT sum(chats) FROM sluice_checkpoint WHERE job = 'openwebui_chat_message'),"
+            " (SELECT count(*) FROM chat WHERE NOT (user_id LIKE 'shared-%')))")[0].split()
+        if not planned == read == selected:
+            diff.add("the checkpoint planned %s chats and read %s; the reader selects %s" % (planned, read, selected))
         if args.keep:
             shutil.copy(reject_path, os.path.join(args.keep, os.path.basename(reject_path)))
         return diff, "%d chats, %d rows, %d rejects, %d rows with lone surrogates in JSON" % (
