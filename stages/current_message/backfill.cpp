@@ -31,7 +31,7 @@ std::vector<ValueRange> starting_plan(const config::JobSettings& cfg, engine::Co
     if (!plan.empty()) return plan;
     plan = plan_ranges<ValueRange>(control, cfg.schema, ranges_for(cfg.lanes), "", "id COLLATE \"C\"");
     save_plan(control, cfg.schema, plan);
-    return load_plan(control, cfg.schema);
+    return plan;  // as saved: nothing committed yet
 }
 
 void run_lanes(const config::JobSettings& cfg, const std::vector<ValueRange>& plan, std::uint64_t rejected_before,
