@@ -3,15 +3,29 @@
 
 namespace sluice::engine {
 
-void FirstError::record(std::exception_ptr error) {
+void RunEnd::record(std::exception_ptr error) {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         if (!error_) error_ = std::move(error);
     }
     budget_.cancel();
+    changed_.notify_all();
 }
 
-void FirstError::rethrow() {
+void RunEnd::lane_ended() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ++ended_;
+    }
+    changed_.notify_all();
+}
+
+void RunEnd::wait_for(std::size_t lanes) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return error_ || ended_ >= lanes; });
+}
+
+void RunEnd::rethrow() {
     std::exception_ptr error;
     {
         std::lock_guard<std::mutex> lock(mutex_);

@@ -24,14 +24,17 @@
 
 namespace sluice::engine {
 
-// The first exception that a thread or a stage of a run throws; the later ones are what it
-// caused. Recording one cancels the budget, so that a reader waiting for room wakes up and ends
-// its lane. Thread-safe.
-class FirstError {
+// How a run ends: the lanes whose writers have had their ends, and the first exception that a
+// thread or a stage throws (the later ones are what it caused). Recording one cancels the budget,
+// so that a reader waiting for room wakes up and ends its lane. Thread-safe.
+class RunEnd {
 public:
-    explicit FirstError(InflightBudget& budget) : budget_(budget) {}
+    explicit RunEnd(InflightBudget& budget) : budget_(budget) {}
     void record(std::exception_ptr error);
     void rethrow();  // the first error, if there was one
+    void lane_ended();
+    // Sleeps until `lanes` lanes have ended or an error is recorded.
+    void wait_for(std::size_t lanes);
     // `body`, recording what it throws before the exception goes on.
     template <typename F>
     auto guard(F body) {
@@ -48,7 +51,9 @@ public:
 private:
     InflightBudget& budget_;
     std::mutex mutex_;
+    std::condition_variable changed_;
     std::exception_ptr error_;
+    std::size_t ended_ = 0;
 };
 
 // The batches a lane's writer has yet to take, in order; a null one: no more will come. It stays
@@ -78,9 +83,9 @@ private:
 };
 
 // One per run of the graph (engine/pipeline.h), made before the graph's arena. Its owner calls
-// start() for each lane once the graph's nodes and edges exist, then wait() once, then rethrow();
-// none of them throws before rethrow(). The lanes' readers and writers are each called from one
-// thread only; the transform's guard and hand_off() from the graph's.
+// start() for each lane once the graph's nodes and edges exist, then wait_for_lanes(), wait() and
+// rethrow() once each; none of them throws before rethrow(). The lanes' readers and writers are
+// each called from one thread only; the transform's guard and hand_off() from the graph's.
 template <typename Batch>
 class LaneThreads {
 public:
@@ -90,9 +95,9 @@ public:
 
     LaneThreads(const std::vector<Lane<Batch>>& lanes, unsigned parse_threads, InflightBudget& budget)
         : lanes_(lanes),
-          // As many threads in the process as the arena uses: TBB would otherwise start one per core.
-          allow_(tbb::global_control::max_allowed_parallelism, parse_threads),
-          first_error_(budget),
+          // The arena's threads and this one: TBB would otherwise start one per core.
+          allow_(tbb::global_control::max_allowed_parallelism, parse_threads + 1),
+          end_(budget),
           queues_(lanes.size()) {
         readers_.reserve(lanes.size());  // no reallocation once threads run: start() cannot fail halfway
         writers_.reserve(lanes.size());
@@ -101,7 +106,7 @@ public:
     // A stage's body whose exception stops the run (the graph cancels itself; this wakes the readers).
     template <typename F>
     auto guard(F body) {
-        return first_error_.guard(std::move(body));
+        return end_.guard(std::move(body));
     }
     // Lane k's hand_off node: the batch leaves the graph for the writer's queue. The graph's wait
     // lasts until the writer has taken it, so the graph cannot end with a batch still on its way.
@@ -111,10 +116,13 @@ public:
     }
     // Lane k's writer, then its reader, whose batches must find the writer there.
     void start(std::size_t k, ReadGateway& read, HandOffGateway& hand_off);
+    // Until every lane's writer has had its end, or something failed; the caller sleeps meanwhile,
+    // outside the arena.
+    void wait_for_lanes() { end_.wait_for(lanes_.size()); }
     // Until the graph has passed on all it can, then ends the writers whose end never came (a
     // stage failed) and joins every thread.
     void wait(tbb::flow::graph& graph);
-    void rethrow() { first_error_.rethrow(); }
+    void rethrow() { end_.rethrow(); }
 
 private:
     void read(std::size_t k, ReadGateway& gateway);
@@ -122,7 +130,7 @@ private:
 
     const std::vector<Lane<Batch>>& lanes_;
     tbb::global_control allow_;
-    FirstError first_error_;
+    RunEnd end_;
     std::vector<HandOffQueue<Ptr>> queues_;  // sized once: lane k's writer takes from queues_[k]
     std::vector<std::thread> readers_;
     std::vector<std::thread> writers_;
@@ -138,7 +146,7 @@ void LaneThreads<Batch>::start(std::size_t k, ReadGateway& read, HandOffGateway&
         readers_.emplace_back([this, k, &read] { this->read(k, read); });
     } catch (...) {  // no thread to be had: the lanes that started stop, this one's writer ends in wait()
         if (reserved) read.release_wait();
-        first_error_.record(std::current_exception());
+        end_.record(std::current_exception());
     }
 }
 
@@ -147,7 +155,7 @@ void LaneThreads<Batch>::wait(tbb::flow::graph& graph) {
     try {
         graph.wait_for_all();
     } catch (...) {
-        first_error_.record(std::current_exception());  // a stage's, recorded already by its guard
+        end_.record(std::current_exception());  // a stage's, recorded already by its guard
     }
     for (auto& t : readers_)
         t.join();  // they have ended: each held the graph's wait until then
@@ -166,7 +174,7 @@ void LaneThreads<Batch>::read(std::size_t k, ReadGateway& gateway) {
             gateway.try_put(std::move(batch));
         }
     } catch (...) {
-        first_error_.record(std::current_exception());
+        end_.record(std::current_exception());
     }
     gateway.release_wait();
 }
@@ -180,11 +188,12 @@ void LaneThreads<Batch>::write(std::size_t k, HandOffGateway& gateway) {
         try {
             if (!failed) lanes_[k].write(*batch);
         } catch (...) {
-            first_error_.record(std::current_exception());
+            end_.record(std::current_exception());
             failed = true;
         }
-        if (batch->kind == BatchKind::end) return;
+        if (batch->kind == BatchKind::end) break;
     }
+    end_.lane_ended();
 }
 
 }  // namespace sluice::engine

@@ -9,7 +9,10 @@
 //      │                                                a place freed per batch taken    │
 //      └─────── InflightBudget: taken by read, given back after a commit ◄───────────────┘
 //
-// read[k] and write[k] are lane k's threads (engine/lane_threads.h); the arena only parses.
+// read[k] and write[k] are lane k's threads (engine/lane_threads.h); the arena only parses, on
+// threads of its own: the thread that runs the lanes sleeps until they end. (Waiting in the arena,
+// it spun between batches, some 50,000 sched_yield calls in a 2-second backfill, on cores the
+// server needs.)
 #pragma once
 
 #include <cstddef>
@@ -53,10 +56,12 @@ void run_lanes(const std::vector<Lane<Batch>>& lanes, const std::function<void(B
     namespace flow = tbb::flow;
     using Ptr = std::shared_ptr<Batch>;
     LaneThreads<Batch> threads(lanes, parse_threads, budget);
-    tbb::task_arena arena(static_cast<int>(parse_threads));
+    tbb::task_arena arena(static_cast<int>(parse_threads), 0);  // no slot kept for this thread
+    std::optional<flow::graph> graph;                           // made in the arena, which it then runs in
+    std::vector<detail::LaneNodes<Batch>> nodes(lanes.size());  // sized once: nodes never move
     arena.execute([&] {
-        flow::graph g;
-        std::vector<detail::LaneNodes<Batch>> nodes(lanes.size());  // sized once: nodes never move
+        graph.emplace();
+        flow::graph& g = *graph;
         for (std::size_t k = 0; k < lanes.size(); ++k) {
             detail::LaneNodes<Batch>& n = nodes[k];
             n.read.emplace(g, flow::serial, [](const flow::continue_msg&, auto&) {});  // fed by the reader's thread
@@ -81,8 +86,9 @@ void run_lanes(const std::vector<Lane<Batch>>& lanes, const std::function<void(B
         }
         for (std::size_t k = 0; k < lanes.size(); ++k)
             threads.start(k, nodes[k].read->gateway(), nodes[k].hand_off->gateway());
-        threads.wait(g);
     });
+    threads.wait_for_lanes();                      // asleep, not in the arena
+    arena.execute([&] { threads.wait(*graph); });  // at once, unless something failed
     threads.rethrow();
 }
 

@@ -2,6 +2,7 @@
 // saw, writers that record. Order per lane, end of stream, the first error, draining, stopping.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -205,6 +206,44 @@ TEST_CASE("each lane's writer gets its lane's batches transformed, in the reader
             CHECK_MESSAGE(h.seen[k].ends == 1, "the writer did not see its lane's end exactly once");
             CHECK_MESSAGE(h.seen[k].writes_after_end == 0, "the writer was called after its lane's end");
         }
+        h.check_nothing_lost();
+    }
+}
+
+TEST_CASE("the thread that runs the lanes parses nothing: it sleeps until they end, the arena's threads parse") {
+    // Waiting in the arena, that thread took parse work and spun between batches (sched_yield on
+    // every idle moment) on cores the server needs.
+    for (unsigned threads : {1u, 2u}) {
+        CAPTURE(threads);
+        Harness h(2);
+        for (auto& s : h.scripts)
+            s.batches = 200;
+        std::mutex m;
+        std::vector<std::thread::id> parsers;
+        std::vector<sluice::engine::Lane<TestBatch>> lanes;
+        for (std::size_t k = 0; k < 2; ++k) {
+            auto seq = std::make_shared<std::uint64_t>(0);
+            auto count = std::make_shared<int>(0);
+            lanes.push_back(
+                {[&h, k, seq, count] { return h.read(k, *seq, *count); }, [&h, k](TestBatch& b) { h.write(k, b); }});
+        }
+        std::thread::id runner;
+        Harness::within_seconds(20, [&] {
+            runner = std::this_thread::get_id();
+            sluice::engine::run_lanes<TestBatch>(
+                lanes,
+                [&](TestBatch& b) {
+                    std::lock_guard<std::mutex> lock(m);
+                    parsers.push_back(std::this_thread::get_id());
+                    b.transformed = true;
+                },
+                threads, h.budget);
+        });
+        CHECK(parsers.size() == 400);
+        const auto by_runner = std::count(parsers.begin(), parsers.end(), runner);
+        CHECK_MESSAGE(by_runner == 0, "the thread that runs the lanes parsed batches");
+        CHECK(h.seen[0].values == h.counting(200));
+        CHECK(h.seen[1].values == h.counting(200));
         h.check_nothing_lost();
     }
 }
