@@ -2,6 +2,7 @@
 #include "engine/pooling.h"
 
 #include <cstdlib>
+#include <optional>
 
 #include "engine/pg.h"
 
@@ -17,10 +18,12 @@ int backend(Connection& conn) {
 
 }  // namespace
 
-std::optional<std::string> transaction_pooling(const std::string& conninfo) {
+std::optional<std::string> transaction_pooling(const std::string& conninfo, Connection* given) {
     // Both stay open throughout: a pooler in session mode could otherwise give the second the
     // first one's server session once the first had closed, which is no pooling of transactions.
-    Connection first(conninfo, "pooler probe 1"), second(conninfo, "pooler probe 2");
+    std::optional<Connection> own;
+    Connection& first = given ? *given : own.emplace(conninfo, "pooler probe 1");
+    Connection second(conninfo, "pooler probe 2");
     const int a = backend(first), b = backend(second);
     if (a == b) return "two connections open at once were both served by backend " + std::to_string(a);
     if (const int b2 = backend(second); b2 != b)

@@ -126,7 +126,7 @@ JobCleanup current_message_cleanup(engine::Connection& conn, const config::RunCo
 
 int cleanup(const config::RunConfig& cfg) {
     engine::RunLock lock(cfg.db_url, lock_key(cfg.schema));
-    refuse_behind_pooler(cfg);  // before the lock is taken: it would stay behind in the pool
+    refuse_behind_pooler(cfg, lock);  // before the lock is taken: it would stay behind in the pool
     if (std::optional<engine::LockHolder> holder = lock.try_acquire()) {
         throw LockHeldError("a sluice migrate is running on schema " + engine::quote_ident(cfg.schema) +
                             " (the lock is held by " + holder->describe() +

@@ -339,15 +339,19 @@ int nothing_to_do(const std::string& what, RunSummary& summary) {
     return 0;
 }
 
-// Whether the run has nothing to write, said in `what`; before the lock, the sessions or any
-// table of sluice's. The second job refuses here a database it does not recognise.
-bool already_done(const config::RunConfig& cfg, std::string& what) {
+// Whether the run has nothing to write, said in `what`; before the lock is taken, the sessions
+// are checked or any table of sluice's is made. Asked on the lock's connection (a connection fewer
+// in every run's start), or on one of its own when the lock has none. The second job refuses here
+// a database it does not recognise.
+bool already_done(const config::RunConfig& cfg, engine::RunLock& lock, std::string& what) {
+    std::optional<engine::Connection> own;
+    engine::Connection& conn = lock.connection() ? *lock.connection() : own.emplace(cfg.db_url, "check");
     if (!runs_current_message(cfg)) {
-        std::optional<AlreadyMigrated> done = already_migrated(config::job_settings(cfg));
+        std::optional<AlreadyMigrated> done = already_migrated(conn, config::job_settings(cfg));
         if (done) what = done->what();
         return done.has_value();
     }
-    const current_message::TargetState state = current_message::target_state(config::job_settings(cfg));
+    const current_message::TargetState state = current_message::target_state(conn, cfg.schema, cfg.stamp_alembic);
     if (state.kind == current_message::TargetState::refused)
         throw NotReadyError("not starting, nothing was written: " + state.what);
     what = state.what;
@@ -445,13 +449,13 @@ int migrate(const config::RunConfig& given, const std::atomic<bool>& stop, RunSu
     // Nothing to write: said before the sessions are checked or anything is created (every pod after
     // the first finds the work done beside the app it serves), and again after waiting for the run
     // that may have done it.
-    std::string done;
-    if (already_done(cfg, done)) return nothing_to_do(done, summary);
     engine::RunLock lock(cfg.db_url, lock_key(cfg.schema));
-    refuse_behind_pooler(cfg);
+    std::string done;
+    if (already_done(cfg, lock, done)) return nothing_to_do(done, summary);
+    refuse_behind_pooler(cfg, lock);
     bool waited = false;
     bool interrupted = !take_lock(lock, cfg, stop, waited);
-    if (!interrupted && waited && already_done(cfg, done)) return nothing_to_do(done, summary);
+    if (!interrupted && waited && already_done(cfg, lock, done)) return nothing_to_do(done, summary);
     engine::LockWatch lock_watch(cfg.db_url, [](const std::string& line) { engine::log::note(line); });
     TargetFacts facts;
     try {

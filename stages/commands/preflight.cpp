@@ -310,8 +310,8 @@ void refuse_unless_ready(const std::vector<CheckResult>& results) {
                             " (sluice check shows every check)");
 }
 
-void refuse_behind_pooler(const config::RunConfig& cfg) {
-    refuse_unless_ready({check_pooling(cfg)});
+void refuse_behind_pooler(const config::RunConfig& cfg, engine::RunLock& lock) {
+    refuse_unless_ready({check_pooling(cfg, lock.connection())});
 }
 
 }  // namespace sluice::stages

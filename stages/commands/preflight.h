@@ -12,6 +12,7 @@
 
 #include "config/run_config.h"
 #include "engine/pg.h"
+#include "engine/run_lock.h"
 #include "stages/commands/check_result.h"
 #include "stages/commands/common.h"
 
@@ -32,8 +33,9 @@ std::vector<CheckResult> preflight(const config::RunConfig& config, engine::Conn
 
 // For migrate and cleanup, before they take the run's lock: throws NotReadyError when --db leads
 // through a pooler in transaction or statement mode, where that lock would be left behind in the
-// pool (the "pooler" check). Throws engine::PgError when it cannot connect.
-void refuse_behind_pooler(const config::RunConfig& config);
+// pool (the "pooler" check), asked on the lock's own connection and one more. Throws
+// engine::PgError when it cannot connect.
+void refuse_behind_pooler(const config::RunConfig& config, engine::RunLock& lock);
 
 // "  privileges    FAILED   user \"u\" lacks ..." : the line `sluice check` prints.
 std::string describe(const CheckResult& result);

@@ -123,14 +123,14 @@ CheckResult check_writable(engine::Connection& conn) {
     return result("server", Verdict::ok, "a primary that takes writes");
 }
 
-CheckResult check_pooling(const config::RunConfig& cfg) {
+CheckResult check_pooling(const config::RunConfig& cfg, engine::Connection* first) {
     // Probed once a process: migrate asks before its lock and again in its preflight, a moment
-    // later, and each probe costs two connections.
+    // later, and each probe costs a connection or two.
     static std::mutex mutex;
     static std::map<std::string, std::optional<std::string>> probed;
     std::lock_guard<std::mutex> lock(mutex);
     auto known = probed.find(cfg.db_url);
-    if (known == probed.end()) known = probed.emplace(cfg.db_url, engine::transaction_pooling(cfg.db_url)).first;
+    if (known == probed.end()) known = probed.emplace(cfg.db_url, engine::transaction_pooling(cfg.db_url, first)).first;
     const std::optional<std::string>& pooled = known->second;
     if (!pooled) return result("pooler", Verdict::ok, "each connection keeps a server session of its own");
     return result("pooler", Verdict::failed,

@@ -17,9 +17,9 @@ namespace sluice::stages {
 CheckResult check_writable(engine::Connection& conn);
 
 // "pooler": fails when --db leads through a pooler in transaction or statement mode
-// (engine/pooling.h), which would leave the run's lock behind in the pool; on two connections of
-// its own.
-CheckResult check_pooling(const config::RunConfig& config);
+// (engine/pooling.h), which would leave the run's lock behind in the pool; on `first` (a session
+// just opened, not in a transaction) and a connection of its own, or on two of its own.
+CheckResult check_pooling(const config::RunConfig& config, engine::Connection* first = nullptr);
 
 // The most connections a migrate of `config` holds at once with `lanes` lanes and
 // `index_connections` index connections.

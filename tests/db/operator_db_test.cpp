@@ -151,6 +151,26 @@ TEST_CASE("one lane's plan counts the chats the reader selects (shared copies an
     CHECK(number(db.sql(), "SELECT sum(chats) FROM sluice_checkpoint") == selected);
 }
 
+TEST_CASE("a one-lane backfill opens six sessions: the lock's, a pooler probe, the checks', control, reader, writer") {
+    // Each costs the server a fork and a start, some 10 ms of a run's serial start on 2 cores: the
+    // "already done" check and the first pooler probe ride on the lock's connection.
+    TestDatabase db;
+    TempDir dir;
+    load_corpus(db);
+    const std::string opened = "SELECT sessions FROM pg_stat_database WHERE datname = current_database()";
+    const long long before = number(db.sql(), opened);
+    Run run = migrate(db, dir.file("r.jsonl"), {"--lanes", "1", "--phases", "schema,backfill"});
+    INFO("sluice said:\n" << run.said());
+    REQUIRE(run.status == 0);
+    // A session is surely counted once its backend has ended: wait for sluice's to be gone.
+    REQUIRE(wait_until([&] {
+        return number(db.sql(),
+                      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> "
+                      "pg_backend_pid()") == 0;
+    }));
+    CHECK(number(db.sql(), opened) - before == 6);
+}
+
 TEST_CASE("the banner names the user and never the password, even when migrate then refuses") {
     TestDatabase db;
     load_corpus(db);
