@@ -355,14 +355,14 @@ TEST_CASE("an error is one plain line, without the connection's label; the log f
                   "an internal label before the message: " << plain.error_lines()[0]);
     const std::string log = slurp(dir.file("run.log"));
     CHECK_MESSAGE(contains(log, "[error] cannot connect: "), log);
-    // the first connection a migrate opens asks whether anything is left to write (its label: check)
-    CHECK_MESSAGE(contains(log, "[error] check: cannot connect: "), "the log file lacks the connection: " << log);
+    // the first connection a migrate opens is its lock's, which also asks whether anything is left to write
+    CHECK_MESSAGE(contains(log, "[error] lock: cannot connect: "), "the log file lacks the connection: " << log);
     CHECK_MESSAGE(contains(log, "(SQLSTATE 08001)"), log);
 
     Run verbose =
         run_sluice({"migrate", "--db", url, "--progress", "none", "--reject-file", dir.file("r.jsonl"), "-v"});
     CHECK_MESSAGE(verbose.error_lines().size() == 2, "-v did not add the detail line: " << verbose.said());
-    CHECK_MESSAGE(contains(verbose.err, "sluice: check: cannot connect: "), verbose.said());
+    CHECK_MESSAGE(contains(verbose.err, "sluice: lock: cannot connect: "), verbose.said());
 }
 
 namespace {
