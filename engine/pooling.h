@@ -16,14 +16,14 @@ class Connection;
 
 // Runs four one-statement transactions on two connections in turn (the first, the second twice,
 // the first again), each asking pg_backend_pid(). The first is `first` when given (a session the
-// caller has just opened and keeps, such as its lock's, not yet in a transaction), else a
-// connection of its own; the second is always its own (labels "pooler probe 1" and "2"); it
-// closes its own. A pooler that reuses its last free server session
-// first (PgBouncer's default) gives the second connection the first one's backend; one that
-// takes the longest-free first (server_round_robin) gives the second connection another backend
-// on its second transaction. Returns what betrays the pooling, as a phrase ("the same connection
-// was served by backend 123, then by 456"); nothing when each connection kept a backend of its own.
-// Throws PgError when it cannot connect or a statement fails.
+// caller has just opened and keeps, such as its lock's, not in a transaction), else a connection
+// of its own ("pooler probe 1"); the second is always its own ("pooler probe 2"); it closes its
+// own. A pooler that reuses its last free server session first (PgBouncer's default) gives the
+// second connection the first one's backend; one that takes the longest-free first
+// (server_round_robin) gives the second connection another backend on its second transaction.
+// Returns what betrays the pooling, as a phrase ("the same connection was served by backend 123,
+// then by 456"); nothing when each connection kept a backend of its own. Throws PgError when it
+// cannot connect or a statement fails.
 std::optional<std::string> transaction_pooling(const std::string& conninfo, Connection* first = nullptr);
 
 }  // namespace sluice::engine
