@@ -165,8 +165,8 @@ TEST_CASE("a one-lane backfill opens six sessions: the lock's, a pooler probe, t
     // A session is surely counted once its backend has ended: wait for sluice's to be gone.
     REQUIRE(wait_until([&] {
         return number(db.sql(),
-                      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> "
-                      "pg_backend_pid()") == 0;
+                      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND"
+                      " backend_type = 'client backend' AND pid <> pg_backend_pid()") == 0;
     }));
     CHECK(number(db.sql(), opened) - before == 6);
 }
