@@ -14,6 +14,7 @@
 #include "stages/chat_message/duplicate_ids.h"
 #include "stages/chat_message/phases.h"
 #include "stages/chat_message/target.h"
+#include "stages/openwebui.h"
 #include "stages/shared/backfill_plan.h"
 #include "stages/shared/too_many_rejects.h"
 
@@ -67,11 +68,9 @@ Start starting_plan(const config::JobSettings& cfg, engine::Connection& control,
         const std::string built = ensure_chat_id_index(control, target);
         if (!built.empty()) key_note += (key_note.empty() ? "" : "; ") + built;
     }
-    std::vector<ChatRange> plan;
-    if (ranges_for(cfg.lanes) == 1 && cfg.selected_chats)
-        plan.emplace_back().planned_chats = *cfg.selected_chats;  // the whole table, as the checks counted it
-    else
-        plan = plan_ranges<ChatRange>(control, cfg.schema, ranges_for(cfg.lanes));
+    // One range is the whole table, as the checks counted it when they did.
+    std::vector<ChatRange> plan = plan_ranges<ChatRange>(control, cfg.schema, ranges_for(cfg.lanes),
+                                                         openwebui::kSelectedChats, "id", cfg.selected_chats);
     save_plan(control, cfg.schema, target.table, plan);
     Checkpoint before = sum_of(plan, target.table, /*bound=*/true);  // as it now reads: nothing committed
     return {std::move(plan), std::move(before), saved.has_value()};

@@ -8,13 +8,18 @@
 namespace sluice::stages {
 
 std::vector<PlannedRange> plan_id_ranges(engine::Connection& conn, const std::string& schema, unsigned count,
-                                         const std::string& where, const std::string& id) {
+                                         const std::string& where, const std::string& id,
+                                         std::optional<std::uint64_t> counted) {
     const std::string chat = engine::qualified(schema, openwebui::kChat);
     std::vector<PlannedRange> ranges;
     if (count <= 1) {
-        engine::Result n = conn.exec("SELECT count(*) FROM " + chat + where);
         PlannedRange& whole = ranges.emplace_back();
-        whole.planned_chats = std::strtoull(PQgetvalue(n.get(), 0, 0), nullptr, 10);
+        if (counted) {
+            whole.planned_chats = *counted;
+        } else {
+            engine::Result n = conn.exec("SELECT count(*) FROM " + chat + where);
+            whole.planned_chats = std::strtoull(PQgetvalue(n.get(), 0, 0), nullptr, 10);
+        }
         return ranges;
     }
     // Each chat goes to the part its first byte falls in; 64 bytes stand for the row itself, so

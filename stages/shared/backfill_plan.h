@@ -34,18 +34,21 @@ struct PlannedRange {
 
 // Splits the selected chats into at most `count` ranges of about equal stored bytes, in id order,
 // covering every possible id (the first has no lower bound, the last no upper one). One range is
-// the whole table, counted but not weighed. `where` selects the chats (appended after FROM chat)
-// and `id` is the ordering of ids the bounds follow (the second job: every chat, `id COLLATE "C"`).
+// the whole table, counted but not weighed: `counted`, when given, is that count, already made
+// (the chats `where` selects). `where` selects the chats (appended after FROM chat) and `id` is
+// the ordering of ids the bounds follow (the second job: every chat, `id COLLATE "C"`).
 std::vector<PlannedRange> plan_id_ranges(engine::Connection& conn, const std::string& schema, unsigned count,
                                          const std::string& where = openwebui::kSelectedChats,
-                                         const std::string& id = "id");
+                                         const std::string& id = "id",
+                                         std::optional<std::uint64_t> counted = std::nullopt);
 
 // The same plan as a job's ranges (`Range` derives from PlannedRange), nothing committed yet.
 template <class Range>
 std::vector<Range> plan_ranges(engine::Connection& conn, const std::string& schema, unsigned count,
-                               const std::string& where = openwebui::kSelectedChats, const std::string& id = "id") {
+                               const std::string& where = openwebui::kSelectedChats, const std::string& id = "id",
+                               std::optional<std::uint64_t> counted = std::nullopt) {
     std::vector<Range> ranges;
-    for (PlannedRange& planned : plan_id_ranges(conn, schema, count, where, id))
+    for (PlannedRange& planned : plan_id_ranges(conn, schema, count, where, id, counted))
         static_cast<PlannedRange&>(ranges.emplace_back()) = std::move(planned);
     return ranges;
 }

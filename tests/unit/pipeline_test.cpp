@@ -79,6 +79,9 @@ struct Harness {
     int fail_transform_at = -1;       // the transform throws at this value (any lane)
     std::atomic<bool> stop{false};
     std::atomic<int> readers_stopped_by_cancel{0};
+    std::thread::id runner;  // the thread that called run_lanes
+    std::mutex parsers_mutex;
+    std::vector<std::thread::id> parsers;  // the thread of each transform, in the order they ran
 
     std::unique_ptr<TestBatch> read(std::size_t k, std::uint64_t& seq, int& count) {
         auto batch = std::make_unique<TestBatch>(ledger);
@@ -121,6 +124,10 @@ struct Harness {
     }
 
     void transform(TestBatch& batch) {
+        {
+            std::lock_guard<std::mutex> lock(parsers_mutex);
+            parsers.push_back(std::this_thread::get_id());
+        }
         if (batch.value == fail_transform_at) throw std::runtime_error("transform failed");
         // Later batches finish first now and then: only the sequencer restores the order.
         if (batch.value % 5 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));
@@ -138,6 +145,7 @@ struct Harness {
                 {[this, k, seq, count] { return read(k, *seq, *count); }, [this, k](TestBatch& b) { write(k, b); }});
         }
         auto body = [&] {
+            runner = std::this_thread::get_id();
             sluice::engine::run_lanes<TestBatch>(
                 lanes, [this](TestBatch& b) { transform(b); }, threads, budget);
         };
@@ -218,29 +226,9 @@ TEST_CASE("the thread that runs the lanes parses nothing: it sleeps until they e
         Harness h(2);
         for (auto& s : h.scripts)
             s.batches = 200;
-        std::mutex m;
-        std::vector<std::thread::id> parsers;
-        std::vector<sluice::engine::Lane<TestBatch>> lanes;
-        for (std::size_t k = 0; k < 2; ++k) {
-            auto seq = std::make_shared<std::uint64_t>(0);
-            auto count = std::make_shared<int>(0);
-            lanes.push_back(
-                {[&h, k, seq, count] { return h.read(k, *seq, *count); }, [&h, k](TestBatch& b) { h.write(k, b); }});
-        }
-        std::thread::id runner;
-        Harness::within_seconds(20, [&] {
-            runner = std::this_thread::get_id();
-            sluice::engine::run_lanes<TestBatch>(
-                lanes,
-                [&](TestBatch& b) {
-                    std::lock_guard<std::mutex> lock(m);
-                    parsers.push_back(std::this_thread::get_id());
-                    b.transformed = true;
-                },
-                threads, h.budget);
-        });
-        CHECK(parsers.size() == 400);
-        const auto by_runner = std::count(parsers.begin(), parsers.end(), runner);
+        h.run(threads);
+        CHECK(h.parsers.size() == 400);
+        const auto by_runner = std::count(h.parsers.begin(), h.parsers.end(), h.runner);
         CHECK_MESSAGE(by_runner == 0, "the thread that runs the lanes parsed batches");
         CHECK(h.seen[0].values == h.counting(200));
         CHECK(h.seen[1].values == h.counting(200));
