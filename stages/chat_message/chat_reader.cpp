@@ -2,8 +2,6 @@
 // rows and bytes, a range_end batch after each range and an end batch after the last.
 #include "stages/chat_message/chat_reader.h"
 
-#include <algorithm>
-
 #include "engine/sessions.h"
 #include "engine/shared_snapshot.h"
 #include "stages/openwebui.h"
@@ -72,13 +70,6 @@ std::unique_ptr<ChatBatch> ChatReader::next() {
     return batch;
 }
 
-namespace {
-// The chat JSON that closes a reader's first batch, when --batch-bytes is more: the writer, the
-// backfill's bottleneck, starts on a batch read in milliseconds instead of one of 2 MiB (58 ms on
-// 2 cores, of a start of about 0.4 s), and so ends that much sooner.
-constexpr std::size_t kFirstBatchBytes = std::size_t{256} << 10;
-}  // namespace
-
 std::unique_ptr<ChatBatch> ChatReader::read() {
     if (stop_.load()) return end(true);
     if (range_read_) {  // after the range's last rows, its end
@@ -96,8 +87,7 @@ std::unique_ptr<ChatBatch> ChatReader::read() {
     }
     auto batch = std::make_unique<ChatBatch>();
     batch->range = range_;
-    const std::size_t closes_at = seq_ == 0 ? std::min(settings_.batch_bytes, kFirstBatchBytes) : settings_.batch_bytes;
-    while (batch->chats < settings_.batch_rows && batch->source_bytes < closes_at) {
+    while (batch->chats < settings_.batch_rows && batch->source_bytes < settings_.batch_bytes) {
         if (!pending_) pending_ = cursor_.next();
         if (!pending_) {
             range_read_ = true;
